@@ -1,0 +1,106 @@
+// Command resyn is a keyboard-driven terminal workbench for reinforcement
+// learning on synthesized reasoning environments (after ReSyn, He et al.,
+// arXiv 2602.20117). With no arguments it opens the workbench; every
+// subcommand is a headless path into the same core functions.
+//
+// This package is wiring only: flags, subcommands and output. Each group of
+// subcommands lives in its own cmd_*.go file and registers itself with
+// register, so that the command tree stays in one place without one file
+// growing to thousands of lines.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"resyn/core/env"
+)
+
+// globals are the flags every subcommand shares.
+type globals struct {
+	db string // --db / RESYN_DB
+}
+
+var (
+	global      globals
+	subcommands []func() *cobra.Command
+)
+
+// register adds a subcommand constructor; cmd_*.go files call it from init.
+func register(f func() *cobra.Command) { subcommands = append(subcommands, f) }
+
+// exitError carries a process exit status through cobra without printing
+// anything more (the command has already reported what went wrong).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func newRootCmd() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "resyn",
+		Short: "A terminal workbench for RL on synthesized reasoning environments",
+		Long: `resyn synthesizes reasoning environments with an LLM (generator, renderer and
+verifier written as Starlark code), lets you curate them from the keyboard,
+trains models on them with GRPO, and exports datasets and serves rewards for
+verl and TRL.
+
+Run without arguments to open the workbench on the default store.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runWorkbench(cmd)
+		},
+	}
+	root.PersistentFlags().StringVar(&global.db, "db", "", "store file (default $RESYN_DB or $XDG_DATA_HOME/resyn/resyn.db)")
+	for _, f := range subcommands {
+		root.AddCommand(f())
+	}
+	return root
+}
+
+// dbPath resolves --db, then RESYN_DB, then the XDG default.
+func dbPath() string {
+	if global.db != "" {
+		return global.db
+	}
+	if p := os.Getenv("RESYN_DB"); p != "" {
+		return p
+	}
+	base := os.Getenv("XDG_DATA_HOME")
+	if base == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			home = "."
+		}
+		base = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(base, "resyn", "resyn.db")
+}
+
+func main() {
+	// A worker subprocess of the environment sandbox re-executes this binary;
+	// it must never reach cobra.
+	if env.IsWorkerProcess() {
+		env.WorkerMain()
+		return
+	}
+	root := newRootCmd()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		var ee exitError
+		if errors.As(err, &ee) {
+			os.Exit(ee.code)
+		}
+		fmt.Fprintln(os.Stderr, "resyn:", err)
+		os.Exit(1)
+	}
+}
