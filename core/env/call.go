@@ -1,0 +1,248 @@
+package env
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.starlark.net/starlark"
+)
+
+// Limits bound one call into environment code.
+type Limits struct {
+	Steps     uint64        // Starlark execution steps
+	Timeout   time.Duration // wall-clock time
+	MaxOutput int           // bytes of a prompt or an answer from solve
+	MaxState  int           // bytes of the state as JSON
+	MaxMemory int64         // bytes of heap (enforced in worker processes)
+}
+
+const maxOutputDefault = 1 << 20
+
+// DefaultLimits are generous for honest environments (which take
+// milliseconds) and stop hostile ones quickly.
+func DefaultLimits() Limits {
+	return Limits{
+		Steps:     10_000_000,
+		Timeout:   time.Second,
+		MaxOutput: maxOutputDefault,
+		MaxState:  maxOutputDefault,
+		MaxMemory: 1 << 30,
+	}
+}
+
+// printCap bounds what print() in environment code may write (it goes nowhere
+// but is counted, so a print loop cannot fill memory).
+const printCap = 64 << 10
+
+func newThread(fn string, lim Limits) *starlark.Thread {
+	t := &starlark.Thread{Name: fn}
+	var printed int
+	t.Print = func(_ *starlark.Thread, msg string) { printed += len(msg) }
+	if lim.Steps > 0 {
+		t.SetMaxExecutionSteps(lim.Steps)
+	}
+	return t
+}
+
+// memWatch is set in worker processes: it is checked by watch and reports
+// whether the heap has grown past the memory cap.
+var memWatch atomic.Pointer[func() bool]
+
+// watch cancels the thread when the wall-clock limit passes (or, in a worker,
+// when the heap passes the memory cap). The returned func stops watching.
+func watch(t *starlark.Thread, lim Limits) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		var deadline <-chan time.Time
+		if lim.Timeout > 0 {
+			timer := time.NewTimer(lim.Timeout)
+			defer timer.Stop()
+			deadline = timer.C
+		}
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-deadline:
+				t.Cancel(cancelTime)
+				return
+			case <-tick.C:
+				if f := memWatch.Load(); f != nil && (*f)() {
+					t.Cancel(cancelMemory)
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+const (
+	cancelTime   = "resyn: wall-clock limit"
+	cancelMemory = "resyn: memory limit"
+)
+
+// callError types an error returned by Starlark for function fn.
+func callError(t *starlark.Thread, fn string, err error, lim Limits) *Error {
+	e := &Error{Kind: "runtime", Func: fn, Msg: err.Error()}
+	var ee *starlark.EvalError
+	if errors.As(err, &ee) {
+		e.Msg = ee.Msg
+		e.Line = innermostLine(ee.CallStack)
+	}
+	switch {
+	case strings.Contains(e.Msg, cancelTime):
+		e.Kind, e.Limit, e.Msg = "limit", LimitTime, fmt.Sprintf("call took longer than %v", lim.Timeout)
+	case strings.Contains(e.Msg, cancelMemory):
+		e.Kind, e.Limit, e.Msg = "limit", LimitMemory, fmt.Sprintf("heap grew past %d MiB", lim.MaxMemory>>20)
+	case strings.Contains(e.Msg, "too many steps"):
+		e.Kind, e.Limit, e.Msg = "limit", LimitSteps, fmt.Sprintf("more than %d execution steps", lim.Steps)
+	case strings.Contains(e.Msg, "excessive repeat") || strings.Contains(e.Msg, "too large"):
+		e.Kind, e.Limit = "limit", LimitMemory
+	}
+	return e
+}
+
+func innermostLine(stack starlark.CallStack) int {
+	for i := len(stack) - 1; i >= 0; i-- {
+		if l := stack[i].Pos.Line; l > 0 && stack[i].Pos.Filename() != "<builtin>" {
+			return int(l)
+		}
+	}
+	return 0
+}
+
+// call is the one function through which every call into environment code
+// goes: a fresh thread with the step limit, wall-clock and memory
+// cancellation and the print hook; every failure becomes an *Error carrying
+// the module line.
+func (m *Module) call(fn string, lim Limits, args ...starlark.Value) (starlark.Value, *Error) {
+	f, ok := m.globals[fn]
+	if !ok {
+		return nil, &Error{Kind: "contract", Env: m.Name, Func: fn, Msg: fn + " is not defined"}
+	}
+	t := newThread(fn, lim)
+	stop := watch(t, lim)
+	v, err := starlark.Call(t, f, args, nil)
+	stop()
+	if err != nil {
+		e := callError(t, fn, err, lim)
+		e.Env = m.Name
+		return nil, e
+	}
+	return v, nil
+}
+
+// Generate runs generate(rng, difficulty) and returns the state as canonical JSON.
+func (m *Module) Generate(seed int64, difficulty int, lim Limits) (json.RawMessage, error) {
+	if difficulty < m.MinDifficulty || difficulty > m.MaxDifficulty {
+		return nil, &Error{Kind: "contract", Env: m.Name, Func: "generate",
+			Msg: fmt.Sprintf("difficulty %d is outside the environment's range [%d, %d]", difficulty, m.MinDifficulty, m.MaxDifficulty)}
+	}
+	v, e := m.call("generate", lim, NewRng(m.Name, seed, difficulty), starlark.MakeInt(difficulty))
+	if e != nil {
+		return nil, e
+	}
+	state, err := toJSON(v, lim.MaxState)
+	if err != nil {
+		var se *sizeError
+		if errors.As(err, &se) {
+			return nil, &Error{Kind: "limit", Limit: LimitOutput, Env: m.Name, Func: "generate", Msg: err.Error()}
+		}
+		return nil, &Error{Kind: "result", Env: m.Name, Func: "generate", Msg: "the state is not JSON-serialisable: " + err.Error()}
+	}
+	return state, nil
+}
+
+func (m *Module) stateArg(fn string, state json.RawMessage) (starlark.Value, *Error) {
+	v, err := fromJSON(state)
+	if err != nil {
+		return nil, &Error{Kind: "result", Env: m.Name, Func: fn, Msg: err.Error()}
+	}
+	return v, nil
+}
+
+// text runs a function of the state that must return a string (render, solve).
+func (m *Module) text(fn string, state json.RawMessage, lim Limits) (string, error) {
+	sv, e := m.stateArg(fn, state)
+	if e != nil {
+		return "", e
+	}
+	v, e := m.call(fn, lim, sv)
+	if e != nil {
+		return "", e
+	}
+	s, ok := v.(starlark.String)
+	if !ok {
+		return "", &Error{Kind: "result", Env: m.Name, Func: fn, Msg: fmt.Sprintf("%s must return a string, got a %s", fn, v.Type())}
+	}
+	if lim.MaxOutput > 0 && len(s) > lim.MaxOutput {
+		return "", &Error{Kind: "limit", Limit: LimitOutput, Env: m.Name, Func: fn,
+			Msg: fmt.Sprintf("%s returned %d bytes, more than the %d allowed", fn, len(s), lim.MaxOutput)}
+	}
+	return string(s), nil
+}
+
+// Render runs render(state).
+func (m *Module) Render(state json.RawMessage, lim Limits) (string, error) {
+	p, err := m.text("render", state, lim)
+	if err == nil && strings.TrimSpace(p) == "" {
+		return "", &Error{Kind: "result", Env: m.Name, Func: "render", Msg: "render returned an empty prompt"}
+	}
+	return p, err
+}
+
+// Solve runs solve(state); an environment without solve is a contract error.
+func (m *Module) Solve(state json.RawMessage, lim Limits) (string, error) {
+	return m.text("solve", state, lim)
+}
+
+// Verify runs verify(state, answer) and checks the score: a bool is 1.0 or
+// 0.0; a number must lie in [0, 1]; anything else is an environment error.
+func (m *Module) Verify(state json.RawMessage, answer string, lim Limits) (float64, error) {
+	sv, e := m.stateArg("verify", state)
+	if e != nil {
+		return 0, e
+	}
+	v, e := m.call("verify", lim, sv, starlark.String(answer))
+	if e != nil {
+		return 0, e
+	}
+	return scoreOf(m.Name, v)
+}
+
+func scoreOf(name string, v starlark.Value) (float64, error) {
+	var f float64
+	switch x := v.(type) {
+	case starlark.Bool:
+		if x {
+			return 1, nil
+		}
+		return 0, nil
+	case starlark.Int:
+		f, _ = starlark.AsFloat(x)
+	case starlark.Float:
+		f = float64(x)
+	default:
+		return 0, &Error{Kind: "result", Env: name, Func: "verify", Msg: fmt.Sprintf("verify must return a number in [0, 1] or a bool, got a %s (%s)", v.Type(), truncate(v.String(), 40))}
+	}
+	if math.IsNaN(f) || f < 0 || f > 1 {
+		return 0, &Error{Kind: "result", Env: name, Func: "verify", Msg: fmt.Sprintf("verify returned %v, outside [0, 1]", f)}
+	}
+	return f, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+

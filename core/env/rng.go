@@ -1,0 +1,173 @@
+package env
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+
+	"go.starlark.net/starlark"
+)
+
+// Rng is the host random source handed to generate(). It is seeded from
+// (environment name, seed, difficulty) through SHA-256 and draws from PCG-DXSM,
+// whose output sequence is fixed by its definition; the bounded-integer and
+// float conversions below are ours (not math/rand's helpers, which a Go release
+// may change), so the same seed gives the same instance on every machine and
+// every Go version.
+type Rng struct {
+	src *rand.PCG
+}
+
+// NewRng returns the generator for one instance.
+func NewRng(envName string, seed int64, difficulty int) *Rng {
+	h := sha256.New()
+	fmt.Fprintf(h, "resyn-rng-v1\x00%s\x00%d\x00%d", envName, seed, difficulty)
+	sum := h.Sum(nil)
+	return &Rng{src: rand.NewPCG(binary.LittleEndian.Uint64(sum[0:8]), binary.LittleEndian.Uint64(sum[8:16]))}
+}
+
+// Uint64 returns the next raw 64 bits.
+func (r *Rng) Uint64() uint64 { return r.src.Uint64() }
+
+// below returns a uniform integer in [0, n) for n > 0 (Lemire's method,
+// unbiased).
+func (r *Rng) below(n uint64) uint64 {
+	hi, lo := bits.Mul64(r.src.Uint64(), n)
+	if lo < n {
+		thresh := -n % n
+		for lo < thresh {
+			hi, lo = bits.Mul64(r.src.Uint64(), n)
+		}
+	}
+	return hi
+}
+
+// Float returns a uniform float64 in [0, 1) with 53 random bits.
+func (r *Rng) Float() float64 { return float64(r.src.Uint64()>>11) / (1 << 53) }
+
+// Intn returns a uniform int in [a, b], inclusive.
+func (r *Rng) Intn(a, b int64) int64 {
+	return a + int64(r.below(uint64(b-a)+1))
+}
+
+// Starlark surface.
+
+var _ starlark.HasAttrs = (*Rng)(nil)
+
+func (r *Rng) String() string        { return "<rng>" }
+func (r *Rng) Type() string          { return "rng" }
+func (r *Rng) Freeze()               {}
+func (r *Rng) Truth() starlark.Bool  { return true }
+func (r *Rng) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: rng") }
+func (r *Rng) AttrNames() []string {
+	return []string{"choice", "randint", "random", "sample", "shuffle", "uniform"}
+}
+
+func (r *Rng) Attr(name string) (starlark.Value, error) {
+	var fn func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
+	switch name {
+	case "randint":
+		fn = r.randint
+	case "random":
+		fn = r.random
+	case "uniform":
+		fn = r.uniform
+	case "choice":
+		fn = r.choice
+	case "shuffle":
+		fn = r.shuffle
+	case "sample":
+		fn = r.sample
+	default:
+		return nil, nil
+	}
+	return starlark.NewBuiltin("rng."+name, fn), nil
+}
+
+func (r *Rng) randint(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var lo, hi int64
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &lo, &hi); err != nil {
+		return nil, err
+	}
+	if hi < lo {
+		return nil, fmt.Errorf("%s: empty range [%d, %d]", b.Name(), lo, hi)
+	}
+	return starlark.MakeInt64(r.Intn(lo, hi)), nil
+}
+
+func (r *Rng) random(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 0); err != nil {
+		return nil, err
+	}
+	return starlark.Float(r.Float()), nil
+}
+
+func (r *Rng) uniform(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var lo, hi starlark.Value
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &lo, &hi); err != nil {
+		return nil, err
+	}
+	a, ok1 := starlark.AsFloat(lo)
+	c, ok2 := starlark.AsFloat(hi)
+	if !ok1 || !ok2 {
+		return nil, fmt.Errorf("%s: want numbers, got %s and %s", b.Name(), lo.Type(), hi.Type())
+	}
+	return starlark.Float(a + (c-a)*r.Float()), nil
+}
+
+func (r *Rng) choice(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var seq starlark.Indexable
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &seq); err != nil {
+		return nil, err
+	}
+	if seq.Len() == 0 {
+		return nil, fmt.Errorf("%s: empty sequence", b.Name())
+	}
+	return seq.Index(int(r.below(uint64(seq.Len())))), nil
+}
+
+func (r *Rng) shuffle(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var l *starlark.List
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &l); err != nil {
+		return nil, err
+	}
+	// Fisher–Yates from the end, like Python's random.shuffle.
+	for i := l.Len() - 1; i > 0; i-- {
+		j := int(r.below(uint64(i + 1)))
+		vi, vj := l.Index(i), l.Index(j)
+		if err := l.SetIndex(i, vj); err != nil {
+			return nil, err
+		}
+		if err := l.SetIndex(j, vi); err != nil {
+			return nil, err
+		}
+	}
+	return starlark.None, nil
+}
+
+func (r *Rng) sample(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var seq starlark.Iterable
+	var k int
+	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &seq, &k); err != nil {
+		return nil, err
+	}
+	var pool []starlark.Value
+	it := seq.Iterate()
+	defer it.Done()
+	var x starlark.Value
+	for it.Next(&x) {
+		pool = append(pool, x)
+	}
+	if k < 0 || k > len(pool) {
+		return nil, fmt.Errorf("%s: sample larger than population or negative (k=%d, population %d)", b.Name(), k, len(pool))
+	}
+	out := make([]starlark.Value, k)
+	for i := 0; i < k; i++ {
+		j := i + int(r.below(uint64(len(pool)-i)))
+		pool[i], pool[j] = pool[j], pool[i]
+		out[i] = pool[i]
+	}
+	return starlark.NewList(out), nil
+}

@@ -1,0 +1,179 @@
+package env
+
+import (
+	"bufio"
+	"encoding/gob"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"strings"
+	"syscall"
+)
+
+// The worker side of the sandbox. The pool starts the resyn binary (or a test
+// binary) with workerEnvVar set; main calls WorkerMain before anything else.
+// A worker reads requests from stdin and writes responses to stdout with gob;
+// it never writes anything else to stdout. If environment code makes it die
+// (an allocation past the address-space cap, a stack past its cap) the pool
+// reads the reason from its stderr.
+
+const workerEnvVar = "RESYN_ENV_WORKER"
+
+// IsWorkerProcess reports whether this process was started as a sandbox worker.
+func IsWorkerProcess() bool { return os.Getenv(workerEnvVar) == "1" }
+
+// RunWorkerIfChild turns the current process into a worker when it was
+// started as one, and exits when done; otherwise it returns at once. Test
+// binaries of packages that use a Pool call it from TestMain.
+func RunWorkerIfChild() {
+	if IsWorkerProcess() {
+		WorkerMain()
+		os.Exit(0)
+	}
+}
+
+// Worker stack cap: deep enough for any honest recursion (tens of thousands
+// of Starlark frames), small enough that runaway recursion dies in
+// milliseconds instead of growing a 1 GB stack.
+const workerMaxStack = 64 << 20
+
+type request struct {
+	Defs   []moduleDef // modules this worker has not loaded yet
+	Load   *moduleDef  // a load-only request: check the module, return its metadata
+	Tasks  []Task
+	Hashes map[string]string // environment name -> source hash, for Tasks
+	Limits Limits
+}
+
+type moduleDef struct {
+	File   string
+	Source []byte
+	Hash   string
+}
+
+type response struct {
+	Meta    *Module // for Load
+	Err     *Error  // for Load
+	Results []Result
+}
+
+// WorkerMain serves requests until stdin closes.
+func WorkerMain() {
+	debug.SetMaxStack(workerMaxStack)
+	var lim Limits
+	if err := memCapFromEnv(&lim); err == nil && lim.MaxMemory > 0 {
+		installMemoryCap(lim.MaxMemory)
+	}
+	in := gob.NewDecoder(bufio.NewReaderSize(os.Stdin, 64<<10))
+	w := bufio.NewWriterSize(os.Stdout, 64<<10)
+	out := gob.NewEncoder(w)
+	mods := map[string]*Module{} // by hash
+	for {
+		var req request
+		if err := in.Decode(&req); err != nil {
+			if err != io.EOF {
+				fmt.Fprintln(os.Stderr, "worker: bad request:", err)
+				os.Exit(3)
+			}
+			return
+		}
+		var resp response
+		for _, d := range req.Defs {
+			if _, ok := mods[d.Hash]; ok {
+				continue
+			}
+			m, err := LoadWithLimits(d.File, d.Source, req.Limits)
+			if err != nil {
+				// Registered modules were checked before; if one fails now,
+				// its tasks report it as an unknown environment.
+				continue
+			}
+			mods[d.Hash] = m
+		}
+		switch {
+		case req.Load != nil:
+			m, err := LoadWithLimits(req.Load.File, req.Load.Source, req.Limits)
+			if err != nil {
+				resp.Err = asError(err)
+			} else {
+				mods[m.Hash] = m
+				meta := *m
+				meta.globals = nil
+				resp.Meta = &meta
+			}
+		default:
+			resp.Results = make([]Result, len(req.Tasks))
+			for i, t := range req.Tasks {
+				m := mods[req.Hashes[t.Env]]
+				if m == nil {
+					resp.Results[i] = Result{Err: unknownEnv(t.Env)}
+					continue
+				}
+				resp.Results[i] = runTask(m, t, req.Limits)
+			}
+		}
+		if err := out.Encode(&resp); err != nil {
+			fmt.Fprintln(os.Stderr, "worker: cannot encode response:", err)
+			os.Exit(3)
+		}
+		if err := w.Flush(); err != nil {
+			os.Exit(3)
+		}
+	}
+}
+
+func asError(err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
+	return &Error{Kind: "runtime", Msg: err.Error()}
+}
+
+// memCapFromEnv reads the memory cap the pool passed in the environment.
+func memCapFromEnv(lim *Limits) error {
+	var mem int64
+	_, err := fmt.Sscan(os.Getenv("RESYN_ENV_WORKER_MEM"), &mem)
+	lim.MaxMemory = mem
+	return err
+}
+
+// installMemoryCap bounds the worker two ways: an address-space limit, so that
+// a one-shot allocation of gigabytes fails at once (and kills only this
+// process), and a heap watch that cancels the running call when the live heap
+// passes the cap, so that gradual growth is reported with its line.
+func installMemoryCap(max int64) {
+	// Go reserves address space well beyond its heap (gigabytes of
+	// PROT_NONE and read-only mappings at start-up), so the cap is what is
+	// mapped now plus the heap cap plus headroom for stacks and GC.
+	as := uint64(vmSize()) + uint64(max)*2 + 1<<30
+	_ = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: as, Max: as})
+	debug.SetMemoryLimit(max)
+	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	check := func() bool {
+		metrics.Read(sample)
+		return sample[0].Value.Kind() == metrics.KindUint64 && int64(sample[0].Value.Uint64()) > max
+	}
+	memWatch.Store(&check)
+}
+
+// vmSize is this process's mapped address space in bytes, from /proc.
+func vmSize() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 8 << 30
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmSize:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 8 << 30
+}
+
+func defaultWorkers() int { return runtime.NumCPU() }
