@@ -245,4 +245,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n] + "…"
 }
-

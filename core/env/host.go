@@ -301,7 +301,9 @@ func (m *matchObject) Type() string          { return "re.match" }
 func (m *matchObject) Freeze()               {}
 func (m *matchObject) Truth() starlark.Bool  { return true }
 func (m *matchObject) Hash() (uint32, error) { return 0, fmt.Errorf("unhashable: re.match") }
-func (m *matchObject) AttrNames() []string   { return []string{"end", "group", "groups", "span", "start"} }
+func (m *matchObject) AttrNames() []string {
+	return []string{"end", "group", "groups", "span", "start"}
+}
 
 func (m *matchObject) group(i int) starlark.Value {
 	if m.loc[2*i] < 0 {

@@ -9,8 +9,8 @@ import (
 	"sort"
 	"strings"
 
-	"go.starlark.net/starlark"
 	"go.starlark.net/resolve"
+	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
 )
 

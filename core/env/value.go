@@ -102,7 +102,9 @@ func writeSeq(buf *bytes.Buffer, seq starlark.Indexable, path string, depth, max
 
 type sizeError struct{ max int }
 
-func (e *sizeError) Error() string { return fmt.Sprintf("state is larger than %d bytes as JSON", e.max) }
+func (e *sizeError) Error() string {
+	return fmt.Sprintf("state is larger than %d bytes as JSON", e.max)
+}
 
 // fromJSON decodes canonical JSON into fresh, mutable Starlark values. Numbers
 // without a fraction or exponent become ints (arbitrary precision), the rest

@@ -38,7 +38,7 @@ func RunWorkerIfChild() {
 // Worker stack cap: deep enough for any honest recursion (tens of thousands
 // of Starlark frames), small enough that runaway recursion dies in
 // milliseconds instead of growing a 1 GB stack.
-const workerMaxStack = 64 << 20
+const workerMaxStack = 16 << 20
 
 type request struct {
 	Defs   []moduleDef // modules this worker has not loaded yet
