@@ -136,7 +136,7 @@ render = 3
 
 func TestLoadExplainsPythonisms(t *testing.T) {
 	cases := map[string]string{
-		"x = [0] * 10**9\n":          "pow(a, b)",
+		"x = [0] * 10**9\n":                  "pow(a, b)",
 		"def f():\n    try:\n        pass\n": "",
 	}
 	for code, hint := range cases {

@@ -53,9 +53,8 @@ type Executor interface {
 }
 
 // runTask executes one task in this process with the module already resolved.
-func runTask(m *Module, t Task, lim Limits) Result {
+func runTask(m *Module, t Task, lim Limits) (r Result) {
 	start := time.Now()
-	r := Result{}
 	defer func() { r.Elapsed = time.Since(start) }()
 	fail := func(err error) Result {
 		var e *Error
@@ -63,7 +62,6 @@ func runTask(m *Module, t Task, lim Limits) Result {
 			e = &Error{Kind: "runtime", Env: m.Name, Msg: err.Error()}
 		}
 		r.Err = e
-		r.Elapsed = time.Since(start)
 		return r
 	}
 	state := t.State

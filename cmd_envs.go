@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"resyn/core/env"
+	"resyn/core/envlib"
+	"resyn/core/validate"
+)
+
+var envsSubcommands []func() *cobra.Command
+
+// registerEnvs adds a subcommand under `resyn envs`; cmd_*.go files call it from init.
+func registerEnvs(f func() *cobra.Command) { envsSubcommands = append(envsSubcommands, f) }
+
+func init() {
+	register(newEnvsCmd)
+	registerEnvs(newEnvsShowCmd)
+	registerEnvs(newEnvsValidateCmd)
+}
+
+func newEnvsCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "envs",
+		Short: "List, inspect, validate and curate environments",
+		Long: `Environments are Starlark modules with generate, render, verify and (optionally)
+solve functions. resyn ships a built-in library; synthesized and added ones live
+in the store.`,
+	}
+	c.AddCommand(newEnvsListCmd())
+	for _, f := range envsSubcommands {
+		c.AddCommand(f())
+	}
+	return c
+}
+
+// newPool starts the sandbox with every built-in environment registered.
+func newPool(workers int) (*env.Pool, []*env.Module, error) {
+	mods, err := envlib.Modules()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := env.NewPool(env.PoolOptions{Workers: workers})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range mods {
+		p.Register(m)
+	}
+	return p, mods, nil
+}
+
+func newEnvsListCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List built-in and stored environments",
+		Example: `  resyn envs list
+  resyn envs list --json | jq -r '.[].name'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			entries, err := listEnvironments(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(entries)
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tORIGIN\tSTATUS\tDIFFICULTY\tTAGS")
+			for _, e := range entries {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d-%d\t%s\n", e.Name, e.Origin, e.Status, e.MinDifficulty, e.MaxDifficulty, strings.Join(e.Tags, ","))
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+// envEntry is one row of `resyn envs list`.
+type envEntry struct {
+	Name          string   `json:"name"`
+	Description   string   `json:"description"`
+	Tags          []string `json:"tags"`
+	Origin        string   `json:"origin"`
+	Status        string   `json:"status"`
+	MinDifficulty int      `json:"min_difficulty"`
+	MaxDifficulty int      `json:"max_difficulty"`
+	Hash          string   `json:"hash"`
+}
+
+// listEnvironments returns the built-ins (and, once the store is wired in,
+// the stored ones).
+func listEnvironments(ctx context.Context) ([]envEntry, error) {
+	mods, err := envlib.Modules()
+	if err != nil {
+		return nil, err
+	}
+	var out []envEntry
+	for _, m := range mods {
+		out = append(out, envEntry{Name: m.Name, Description: m.Description, Tags: m.Tags, Origin: "built-in", Status: "accepted",
+			MinDifficulty: m.MinDifficulty, MaxDifficulty: m.MaxDifficulty, Hash: m.Hash})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func writeJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func newEnvsShowCmd() *cobra.Command {
+	var seed int64
+	var difficulty int
+	var solve, asJSON bool
+	c := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show one instance of an environment: prompt, state and reference answer",
+		Long: `Generates the instance of NAME at --seed and --difficulty (the same on every
+machine), prints the prompt the model sees and the state; with --solve also the
+reference answer from solve() and the score verify gives it.`,
+		Example: `  resyn envs show graph_coloring --seed 3 --difficulty 5 --solve`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, _, err := newPool(1)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			r := p.Run(cmd.Context(), []env.Task{{Env: args[0], Seed: seed, Difficulty: difficulty, Render: true, VerifySolution: solve}})[0]
+			if r.Err != nil {
+				return r.Err
+			}
+			if asJSON {
+				out := map[string]any{"env": args[0], "seed": seed, "difficulty": difficulty, "prompt": r.Prompt, "state": r.State}
+				if solve {
+					out["solution"] = r.Solution
+					out["solution_score"] = r.SolutionScore
+				}
+				return writeJSON(out)
+			}
+			fmt.Printf("── %s  seed %d  difficulty %d ──\n\n%s\n\n── state ──\n%s\n", args[0], seed, difficulty, r.Prompt, prettyJSON(r.State))
+			if solve {
+				score := "error: " + fmt.Sprint(r.SolutionScore.Err)
+				if r.SolutionScore.Err == nil {
+					score = fmt.Sprintf("%g", r.SolutionScore.Value)
+				}
+				fmt.Printf("\n── reference answer (verify → %s) ──\n%s\n", score, r.Solution)
+			}
+			return nil
+		},
+	}
+	c.Flags().Int64Var(&seed, "seed", 0, "instance seed")
+	c.Flags().IntVar(&difficulty, "difficulty", 1, "difficulty level")
+	c.Flags().BoolVar(&solve, "solve", false, "also print solve()'s answer and its score")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func prettyJSON(b []byte) string {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return string(b)
+	}
+	out, _ := json.MarshalIndent(v, "", "  ")
+	return string(out)
+}
+
+func newEnvsValidateCmd() *cobra.Command {
+	var asJSON bool
+	var seeds int
+	c := &cobra.Command{
+		Use:   "validate FILE.star…",
+		Short: "Run the validation checks on environment files",
+		Long: `Loads each file in a sandboxed worker and checks, for every difficulty level and
+--seeds seeds a level: deterministic generation, JSON-like state, a prompt asking
+for <answer> tags, solve() scoring 1.0, corrupted and random answers scoring
+below 1, reward-hacking probes (empty answer, the prompt echoed, the solution
+listed with wrong ones, an overlong answer, bare tags) scoring below 1 without
+verify raising, diversity across seeds, a time budget per call, and a
+difficulty knob that changes something measurable.
+
+Exits 1 when any file fails any check.`,
+		Example: `  resyn envs validate my_env.star
+  resyn envs validate --json envs/*.star > report.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := env.NewPool(env.PoolOptions{})
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			var reports []*validate.Report
+			failed := 0
+			for _, f := range args {
+				src, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				r := validate.File(cmd.Context(), p, f, src, validate.Options{SeedsPerLevel: seeds})
+				reports = append(reports, r)
+				if !r.OK {
+					failed++
+				}
+				if !asJSON {
+					validate.WriteText(os.Stdout, r)
+				}
+			}
+			if asJSON {
+				b, err := validate.MarshalReports(reports)
+				if err != nil {
+					return err
+				}
+				os.Stdout.Write(append(b, '\n'))
+			}
+			if failed > 0 {
+				fmt.Fprintf(os.Stderr, "%d of %d environment(s) failed validation\n", failed, len(args))
+				return exitError{1}
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
+	c.Flags().IntVar(&seeds, "seeds", 20, "seeds per difficulty level")
+	return c
+}
+
+func runWorkbench(cmd *cobra.Command) error {
+	return fmt.Errorf("the workbench is not built yet; try `resyn envs list`")
+}
