@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"resyn/core/dataset"
+	"resyn/core/env"
+)
+
+func init() {
+	register(newGenCmd)
+	register(newScoreCmd)
+}
+
+// selectEnvs resolves --all or a comma-separated list against the loaded modules.
+func selectEnvs(mods []*env.Module, names string, all bool) ([]*env.Module, error) {
+	if all {
+		return mods, nil
+	}
+	if names == "" {
+		return nil, fmt.Errorf("name environments with --env A,B or use --all (see `resyn envs list`)")
+	}
+	byName := map[string]*env.Module{}
+	for _, m := range mods {
+		byName[m.Name] = m
+	}
+	var out []*env.Module
+	for _, n := range strings.Split(names, ",") {
+		n = strings.TrimSpace(n)
+		m, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown environment %q (see `resyn envs list`)", n)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// createOut opens --out (or stdout for "" and "-") and returns a closer that
+// reports write errors.
+func createOut(path string) (*bufio.Writer, func() error, error) {
+	if path == "" || path == "-" {
+		w := bufio.NewWriterSize(os.Stdout, 1<<20)
+		return w, w.Flush, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	return w, func() error {
+		if err := w.Flush(); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}, nil
+}
+
+func newGenCmd() *cobra.Command {
+	var envs, diff, out string
+	var all, solve bool
+	var n, workers int
+	var seed int64
+	c := &cobra.Command{
+		Use:   "gen",
+		Short: "Generate instances as JSONL",
+		Long: `Writes N instances of each chosen environment as JSON lines with env, seed,
+difficulty, prompt and state (and solve()'s answer with --solve). Seeds run from
+--seed upwards; difficulties cycle through the --difficulty range, clamped to
+each environment's own. The output is the same on every run and machine;
+generation runs in parallel in sandboxed workers, with progress on stderr.`,
+		Example: `  resyn gen --all --n 100 --difficulty 1-10 --seed 0 --out train.jsonl
+  resyn gen --env maze,knapsack --n 5 --difficulty 3 | jq .prompt`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			lo, hi, err := dataset.ParseRange(diff)
+			if err != nil {
+				return err
+			}
+			p, mods, err := newPool(workers)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			chosen, err := selectEnvs(mods, envs, all)
+			if err != nil {
+				return err
+			}
+			w, closeOut, err := createOut(out)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(w)
+			start := time.Now()
+			spec := dataset.Spec{Envs: chosen, N: n, Seed: seed, MinDifficulty: lo, MaxDifficulty: hi, Solve: solve}
+			err = dataset.Generate(cmd.Context(), p, spec,
+				func(r dataset.Row) error { return enc.Encode(r) },
+				func(t env.Task, e *env.Error) {
+					fmt.Fprintf(os.Stderr, "skipped %s seed %d difficulty %d: %v\n", t.Env, t.Seed, t.Difficulty, e)
+				},
+				func(pr dataset.Progress) {
+					fmt.Fprintf(os.Stderr, "\rgenerated %d/%d (%d failed)", pr.Done, pr.Total, pr.Failed)
+				})
+			fmt.Fprintf(os.Stderr, " in %v\n", time.Since(start).Round(time.Millisecond))
+			if cerr := closeOut(); err == nil {
+				err = cerr
+			}
+			return err
+		},
+	}
+	c.Flags().StringVar(&envs, "env", "", "comma-separated environment names")
+	c.Flags().BoolVar(&all, "all", false, "every environment")
+	c.Flags().IntVar(&n, "n", 10, "instances per environment")
+	c.Flags().StringVar(&diff, "difficulty", "1-10", "difficulty level or range LO-HI")
+	c.Flags().Int64Var(&seed, "seed", 0, "first seed")
+	c.Flags().StringVar(&out, "out", "", "output file (default stdout)")
+	c.Flags().BoolVar(&solve, "solve", false, "include the reference answer")
+	c.Flags().IntVar(&workers, "workers", 0, "worker processes (default: one per core)")
+	return c
+}
+
+func newScoreCmd() *cobra.Command {
+	var in, out string
+	var workers int
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "score",
+		Short: "Score completions with the environments' verifiers",
+		Long: `Reads JSON lines with env, seed, difficulty and completion (and optionally the
+instance's state) and writes one reward record per line: the input line number,
+kind (ok, format, env_error, timeout), score and the extracted answer. The
+answer is the text inside the last <answer>…</answer> of the completion; none
+is a format failure with score 0. A malformed line is reported on stderr with
+its number and the rest is still scored. A summary per environment goes to
+stderr (or to stdout as JSON with --json and --out).`,
+		Example: `  resyn score --in completions.jsonl --out rewards.jsonl
+  echo '{"env":"graph_coloring","seed":1,"difficulty":2,"completion":"<answer>1 2 3</answer>"}' | resyn score --in -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var r io.Reader = os.Stdin
+			if in != "" && in != "-" {
+				f, err := os.Open(in)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				r = f
+			} else if in == "" {
+				return fmt.Errorf("--in is required (use --in - for stdin)")
+			}
+			p, _, err := newPool(workers)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			w, closeOut, err := createOut(out)
+			if err != nil {
+				return err
+			}
+			bad := 0
+			sums, err := dataset.Score(cmd.Context(), p, bufio.NewReaderSize(r, 1<<20), w,
+				func(e dataset.LineError) { bad++; fmt.Fprintln(os.Stderr, "skipped", e) },
+				func(done int) { fmt.Fprintf(os.Stderr, "\rscored %d", done) })
+			fmt.Fprintln(os.Stderr)
+			if cerr := closeOut(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON && out != "" && out != "-" {
+				return writeJSON(sums)
+			}
+			tw := tabwriter.NewWriter(os.Stderr, 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "ENV\tN\tMEAN\tPASS\tOK\tFORMAT\tENV_ERROR\tTIMEOUT\t")
+			for _, s := range sums {
+				fmt.Fprintf(tw, "%s\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t\n", s.Env, s.N, s.MeanScore, s.Pass, s.OK, s.Format, s.EnvError, s.Timeout)
+			}
+			tw.Flush()
+			if bad > 0 {
+				fmt.Fprintf(os.Stderr, "%d malformed line(s) skipped\n", bad)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&in, "in", "", "completions JSONL (- for stdin)")
+	c.Flags().StringVar(&out, "out", "", "rewards JSONL (default stdout)")
+	c.Flags().IntVar(&workers, "workers", 0, "worker processes (default: one per core)")
+	c.Flags().BoolVar(&asJSON, "json", false, "with --out: print the per-environment summary as JSON on stdout")
+	return c
+}
