@@ -1,0 +1,211 @@
+package storage
+
+import (
+		"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Counts is how many records of each kind a store holds.
+type Counts struct {
+	Envs            int `json:"envs"`
+	EnvRevisions    int `json:"env_revisions"`
+	SynthRuns       int `json:"synth_runs"`
+	SynthLogEntries int `json:"synth_log_entries"`
+	Datasets        int `json:"datasets"`
+	TrainRuns       int `json:"train_runs"`
+	MetricPoints    int `json:"metric_points"`
+	Rollouts        int `json:"rollouts"`
+	Checkpoints     int `json:"checkpoints"`
+	Settings        int `json:"settings"`
+}
+
+// Info describes a store file.
+type Info struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"` // bytes, as of this snapshot
+	Schema uint64 `json:"schema"`
+	Counts Counts `json:"counts"`
+}
+
+// Info reads the store's path, size, schema version and record counts in
+// one snapshot.
+func (db *DB) Info() (Info, error) {
+	in := Info{Path: db.path}
+	err := db.View(func(tx *Tx) error {
+		in.Size = tx.tx.Size()
+		if m := tx.bucket(bucketMeta); m != nil {
+			in.Schema = fromBE64(m.Get(keySchema))
+		}
+		c := &in.Counts
+		if b := tx.bucket(bucketEnvs); b != nil {
+			b.ForEachBucket(func(k []byte) error {
+				c.Envs++
+				c.EnvRevisions += b.Bucket(k).Stats().KeyN
+				return nil
+			})
+		}
+		if b := tx.bucket(bucketSynth); b != nil {
+			b.ForEachBucket(func(k []byte) error {
+				c.SynthRuns++
+				c.SynthLogEntries += keys(child(b.Bucket(k), subLog))
+				return nil
+			})
+		}
+		c.Datasets = keys(tx.bucket(bucketDatasets))
+		if b := tx.bucket(bucketTrain); b != nil {
+			b.ForEachBucket(func(k []byte) error {
+				rb := b.Bucket(k)
+				c.TrainRuns++
+				c.MetricPoints += keys(child(rb, subMetrics))
+				c.Rollouts += keys(child(rb, subRollouts))
+				c.Checkpoints += keys(child(rb, subCheckpoints))
+				return nil
+			})
+		}
+		c.Settings = keys(tx.bucket(bucketSettings))
+		return nil
+	})
+	return in, err
+}
+
+// keys counts the keys of a bucket without nested buckets (0 for nil).
+func keys(b *bolt.Bucket) int {
+	if b == nil {
+		return 0
+	}
+	return b.Stats().KeyN
+}
+
+// maxProblems caps what Check reports; a badly damaged file has thousands.
+const maxProblems = 100
+
+// Check runs bbolt's consistency check (every page reachable or free, no
+// page used twice, keys in order) and then decodes every record. It returns
+// the problems found (nil for a healthy store), at most 100 of them; the
+// error is for failing to run the check at all.
+func (db *DB) Check() ([]string, error) {
+	var problems []string
+	add := func(s string) bool {
+		if len(problems) < maxProblems {
+			problems = append(problems, s)
+		}
+		return len(problems) < maxProblems
+	}
+	err := db.View(func(tx *Tx) error {
+		for err := range tx.tx.Check() {
+			add("bbolt: " + err.Error())
+		}
+		if len(problems) > 0 {
+			// Pages are inconsistent: walking records could fault.
+			return nil
+		}
+		return checkRecords(tx, add)
+	})
+	return problems, err
+}
+
+// checkRecords decodes every record of the store, reporting each failure.
+func checkRecords(tx *Tx, add func(string) bool) error {
+	report := func(err error) {
+		if err != nil {
+			add(err.Error())
+		}
+	}
+	if _, err := inspect(tx.tx, "store"); err != nil {
+		report(err)
+	}
+	for _, name := range topBuckets {
+		if tx.bucket(name) == nil {
+			add(fmt.Sprintf("bucket %q is missing", name))
+		}
+	}
+	if b := tx.bucket(bucketEnvs); b != nil {
+		b.ForEachBucket(func(k []byte) error {
+			_, err := EnvHistory(tx, string(k))
+			report(err)
+			return nil
+		})
+	}
+	if b := tx.bucket(bucketSynth); b != nil {
+		b.ForEachBucket(func(k []byte) error {
+			id := fromBE64(k)
+			_, err := GetSynthRun(tx, id)
+			report(err)
+			if err == nil {
+				_, err = ListSynthLog(tx, id, 0)
+				report(err)
+			}
+			return nil
+		})
+	}
+	_, err := ListDatasets(tx)
+	report(err)
+	if b := tx.bucket(bucketTrain); b != nil {
+		b.ForEachBucket(func(k []byte) error {
+			id := fromBE64(k)
+			if _, err := GetTrainRun(tx, id); err != nil {
+				report(err)
+				return nil
+			}
+			_, err := ListMetrics(tx, id, 0)
+			report(err)
+			_, err = ListRollouts(tx, id, 0, 1<<62)
+			report(err)
+			_, err = ListCheckpoints(tx, id)
+			report(err)
+			return nil
+		})
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the whole store to w from one read
+// transaction: writers carry on meanwhile and the copy is the state as of
+// its start. It returns the number of bytes written.
+func (db *DB) Backup(w io.Writer) (int64, error) {
+	var n int64
+	err := db.View(func(tx *Tx) error {
+		var err error
+		n, err = tx.tx.WriteTo(w)
+		return err
+	})
+	return n, err
+}
+
+// BackupFile writes a consistent copy of the store to path, through a
+// temporary file beside it that is synced and renamed into place, so that
+// path is never a half-written store. It replaces an existing file.
+func (db *DB) BackupFile(path string) (int64, error) {
+	if a, err := filepath.Abs(path); err == nil {
+		if b, err := filepath.Abs(db.path); err == nil && a == b {
+			return 0, fmt.Errorf("backup to %s: that is the store itself: %w", path, ErrInvalid)
+		}
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".resyn-backup-*.db")
+	if err != nil {
+		return 0, fmt.Errorf("backup to %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	n, err := db.Backup(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp, 0o600)
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("backup to %s: %w", path, err)
+	}
+	return n, nil
+}

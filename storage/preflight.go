@@ -1,0 +1,121 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+)
+
+// preflight reads the head of an existing file, without modifying it or
+// handing it to bbolt, and says whether bbolt can safely open it. bbolt
+// itself would initialise an empty file in place, and trusts the page
+// numbers in its meta pages: a truncated file would be mapped short and fault
+// on first touch. So: an empty file is not a store; neither meta page valid
+// means the file is not a bbolt file (or both metas are damaged); a valid
+// meta whose high-water mark lies past the end of the file means truncation.
+//
+// The meta page layout is bbolt's (file format version 2): a 16-byte page
+// header, then magic, version, page size, flags (uint32 each), the root
+// bucket (root page, sequence), freelist page, high-water page id, txid
+// (uint64 each) and an FNV-64a checksum of everything before it, all in the
+// machine's byte order (little-endian on every platform resyn supports).
+func preflight(path string, size int64) error {
+	if size == 0 {
+		return fmt.Errorf("%s is an empty file: %w", path, ErrNotStore)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+
+	m0, ok0 := readMeta(f, 0)
+	var m1 meta
+	ok1 := false
+	if ok0 {
+		m1, ok1 = readMeta(f, int64(m0.pageSize))
+	} else {
+		// Meta 0 is damaged: look for meta 1 at the usual page sizes.
+		for ps := int64(1024); ps <= 1<<16 && !ok1; ps <<= 1 {
+			m1, ok1 = readMeta(f, ps)
+		}
+	}
+	var m meta
+	switch {
+	case ok0 && ok1:
+		m = m0
+		if m1.txid > m0.txid {
+			m = m1
+		}
+	case ok0:
+		m = m0
+	case ok1:
+		m = m1
+	default:
+		if hasMagic(f) {
+			return fmt.Errorf("%s: both bbolt meta pages are damaged: %w", path, ErrCorrupt)
+		}
+		return fmt.Errorf("%s is not a bbolt database (%d bytes of something else): %w", path, size, ErrNotStore)
+	}
+	if need := int64(m.pgid) * int64(m.pageSize); need > size {
+		return fmt.Errorf("%s is truncated: %d bytes, but its header says %d: %w", path, size, need, ErrCorrupt)
+	}
+	return nil
+}
+
+const (
+	boltMagic       = 0xED0CDAED
+	boltVersion     = 2
+	pageHeaderSize  = 16
+	metaSize        = 64 // bytes of the meta struct
+	metaChecksumOff = 56 // the checksum covers the meta's bytes before this offset
+	pgidNoFreelist  = ^uint64(0)
+)
+
+type meta struct {
+	pageSize         uint32
+	root, freelist   uint64
+	pgid, txid, csum uint64
+}
+
+// readMeta reads and validates the meta page at off.
+func readMeta(f io.ReaderAt, off int64) (meta, bool) {
+	var buf [pageHeaderSize + metaSize]byte
+	if _, err := f.ReadAt(buf[:], off); err != nil {
+		return meta{}, false
+	}
+	b := buf[pageHeaderSize:]
+	le := binary.LittleEndian
+	if le.Uint32(b[0:]) != boltMagic || le.Uint32(b[4:]) != boltVersion {
+		return meta{}, false
+	}
+	m := meta{
+		pageSize: le.Uint32(b[8:]),
+		root:     le.Uint64(b[16:]),
+		freelist: le.Uint64(b[32:]),
+		pgid:     le.Uint64(b[40:]),
+		txid:     le.Uint64(b[48:]),
+		csum:     le.Uint64(b[56:]),
+	}
+	h := fnv.New64a()
+	h.Write(b[:metaChecksumOff])
+	if h.Sum64() != m.csum {
+		return meta{}, false
+	}
+	if m.pageSize < 512 || m.pageSize&(m.pageSize-1) != 0 || m.pgid < 4 ||
+		m.root >= m.pgid || (m.freelist >= m.pgid && m.freelist != pgidNoFreelist) {
+		return meta{}, false
+	}
+	return m, true
+}
+
+// hasMagic reports whether the first page carries bbolt's magic number.
+func hasMagic(f io.ReaderAt) bool {
+	var b [pageHeaderSize + 4]byte
+	if _, err := f.ReadAt(b[:], 0); err != nil {
+		return false
+	}
+	return binary.LittleEndian.Uint32(b[pageHeaderSize:]) == boltMagic
+}
