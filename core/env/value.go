@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"math/big"
 	"strconv"
@@ -106,90 +105,212 @@ func (e *sizeError) Error() string {
 	return fmt.Sprintf("state is larger than %d bytes as JSON", e.max)
 }
 
-// fromJSON decodes canonical JSON into fresh, mutable Starlark values. Numbers
+// fromJSON decodes JSON into fresh, mutable Starlark values. Numbers
 // without a fraction or exponent become ints (arbitrary precision), the rest
 // floats; object key order is kept.
+//
+// Hand-written rather than json.Decoder's token stream: every render,
+// verify and solve call decodes the state afresh (so a function that mutates
+// its state cannot affect the next call), and the token API made decoding a
+// third of the runtime's CPU time (BenchmarkLocal in core/envbench).
 func fromJSON(data []byte) (starlark.Value, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
+	d := jsonDecoder{b: data}
+	d.space()
+	v, err := d.value(0)
 	if err != nil {
 		return nil, fmt.Errorf("state JSON: %w", err)
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("state JSON: trailing data after the value")
+	d.space()
+	if d.i != len(d.b) {
+		return nil, fmt.Errorf("state JSON: trailing data at byte %d", d.i)
 	}
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder, depth int) (starlark.Value, error) {
+type jsonDecoder struct {
+	b []byte
+	i int
+}
+
+func (d *jsonDecoder) space() {
+	for d.i < len(d.b) {
+		switch d.b[d.i] {
+		case ' ', '\t', '\n', '\r':
+			d.i++
+		default:
+			return
+		}
+	}
+}
+
+func (d *jsonDecoder) errf(format string, args ...any) error {
+	return fmt.Errorf("byte %d: "+format, append([]any{d.i}, args...)...)
+}
+
+func (d *jsonDecoder) lit(word string, v starlark.Value) (starlark.Value, error) {
+	if !bytes.HasPrefix(d.b[d.i:], []byte(word)) {
+		return nil, d.errf("invalid literal")
+	}
+	d.i += len(word)
+	return v, nil
+}
+
+func (d *jsonDecoder) value(depth int) (starlark.Value, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("nested more than %d levels deep", maxDepth)
 	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
+	if d.i >= len(d.b) {
+		return nil, d.errf("unexpected end")
 	}
-	switch t := tok.(type) {
-	case nil:
-		return starlark.None, nil
-	case bool:
-		return starlark.Bool(t), nil
-	case string:
-		return starlark.String(t), nil
-	case json.Number:
-		s := string(t)
-		if !bytes.ContainsAny([]byte(s), ".eE") {
-			if i, err := strconv.ParseInt(s, 10, 64); err == nil {
-				return starlark.MakeInt64(i), nil
-			}
-			b, ok := new(big.Int).SetString(s, 10)
-			if !ok {
-				return nil, fmt.Errorf("bad integer %q", s)
-			}
-			return starlark.MakeBigInt(b), nil
-		}
-		f, err := strconv.ParseFloat(s, 64)
+	switch c := d.b[d.i]; {
+	case c == 'n':
+		return d.lit("null", starlark.None)
+	case c == 't':
+		return d.lit("true", starlark.True)
+	case c == 'f':
+		return d.lit("false", starlark.False)
+	case c == '"':
+		s, err := d.str()
 		if err != nil {
-			return nil, fmt.Errorf("bad number %q", s)
+			return nil, err
 		}
-		return starlark.Float(f), nil
-	case json.Delim:
-		switch t {
-		case '[':
-			var elems []starlark.Value
-			for dec.More() {
-				e, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				elems = append(elems, e)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
+		return starlark.String(s), nil
+	case c == '[':
+		d.i++
+		var elems []starlark.Value
+		d.space()
+		if d.i < len(d.b) && d.b[d.i] == ']' {
+			d.i++
 			return starlark.NewList(elems), nil
-		case '{':
-			d := starlark.NewDict(8)
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				if err := d.SetKey(starlark.String(k), v); err != nil {
-					return nil, err
-				}
-			}
-			if _, err := dec.Token(); err != nil {
+		}
+		for {
+			d.space()
+			v, err := d.value(depth + 1)
+			if err != nil {
 				return nil, err
 			}
-			return d, nil
+			elems = append(elems, v)
+			d.space()
+			if d.i >= len(d.b) {
+				return nil, d.errf("unterminated array")
+			}
+			if d.b[d.i] == ',' {
+				d.i++
+				continue
+			}
+			if d.b[d.i] == ']' {
+				d.i++
+				return starlark.NewList(elems), nil
+			}
+			return nil, d.errf("want , or ] in array")
+		}
+	case c == '{':
+		d.i++
+		dict := starlark.NewDict(8)
+		d.space()
+		if d.i < len(d.b) && d.b[d.i] == '}' {
+			d.i++
+			return dict, nil
+		}
+		for {
+			d.space()
+			if d.i >= len(d.b) || d.b[d.i] != '"' {
+				return nil, d.errf("want a string key")
+			}
+			k, err := d.str()
+			if err != nil {
+				return nil, err
+			}
+			d.space()
+			if d.i >= len(d.b) || d.b[d.i] != ':' {
+				return nil, d.errf("want : after key")
+			}
+			d.i++
+			d.space()
+			v, err := d.value(depth + 1)
+			if err != nil {
+				return nil, err
+			}
+			if err := dict.SetKey(starlark.String(k), v); err != nil {
+				return nil, err
+			}
+			d.space()
+			if d.i >= len(d.b) {
+				return nil, d.errf("unterminated object")
+			}
+			if d.b[d.i] == ',' {
+				d.i++
+				continue
+			}
+			if d.b[d.i] == '}' {
+				d.i++
+				return dict, nil
+			}
+			return nil, d.errf("want , or } in object")
+		}
+	case c == '-' || (c >= '0' && c <= '9'):
+		return d.number()
+	}
+	return nil, d.errf("unexpected character %q", d.b[d.i])
+}
+
+func (d *jsonDecoder) str() (string, error) {
+	start := d.i
+	d.i++ // opening quote
+	simple := true
+	for d.i < len(d.b) {
+		switch c := d.b[d.i]; {
+		case c == '"':
+			d.i++
+			if simple {
+				return string(d.b[start+1 : d.i-1]), nil
+			}
+			var s string
+			if err := json.Unmarshal(d.b[start:d.i], &s); err != nil {
+				return "", err
+			}
+			return s, nil
+		case c == '\\':
+			simple = false
+			d.i += 2
+		case c < 0x20:
+			return "", d.errf("control character in string")
+		default:
+			if c >= 0x80 {
+				simple = false // let encoding/json validate UTF-8
+			}
+			d.i++
 		}
 	}
-	return nil, fmt.Errorf("unexpected token %v", tok)
+	return "", d.errf("unterminated string")
+}
+
+func (d *jsonDecoder) number() (starlark.Value, error) {
+	start := d.i
+	isFloat := false
+	for d.i < len(d.b) {
+		c := d.b[d.i]
+		if c == '.' || c == 'e' || c == 'E' {
+			isFloat = true
+		} else if !(c == '-' || c == '+' || (c >= '0' && c <= '9')) {
+			break
+		}
+		d.i++
+	}
+	s := string(d.b[start:d.i])
+	if !isFloat {
+		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return starlark.MakeInt64(i), nil
+		}
+		b, ok := new(big.Int).SetString(s, 10)
+		if !ok {
+			return nil, fmt.Errorf("bad integer %q", s)
+		}
+		return starlark.MakeBigInt(b), nil
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return nil, fmt.Errorf("bad number %q", s)
+	}
+	return starlark.Float(f), nil
 }

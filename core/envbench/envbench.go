@@ -1,0 +1,95 @@
+// Package envbench measures environment throughput: verified instances per
+// second (generate + render + verify of the reference answer) per
+// environment and over the whole library, through the sandboxed worker pool
+// at a given worker count. `resyn bench envs` prints its tables.
+package envbench
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"resyn/core/env"
+)
+
+// Result is the throughput of one environment (or "ALL") at one worker count.
+type Result struct {
+	Env       string        `json:"env"`
+	Workers   int           `json:"workers"`
+	Instances int           `json:"instances"`
+	Elapsed   time.Duration `json:"elapsed_ns"`
+	PerSec    float64       `json:"per_sec"`
+}
+
+// Workload is a prepared set of tasks: each instance with its reference
+// answer, so the timed run does exactly generate, render and verify.
+type Workload struct {
+	tasks []env.Task
+}
+
+// Prepare computes reference answers (untimed) for n instances of each
+// module, difficulties cycling over each module's range.
+func Prepare(ctx context.Context, ex env.Executor, mods []*env.Module, n int) (*Workload, error) {
+	var tasks []env.Task
+	for _, m := range mods {
+		if !m.HasSolve {
+			continue
+		}
+		span := m.MaxDifficulty - m.MinDifficulty + 1
+		for i := 0; i < n; i++ {
+			tasks = append(tasks, env.Task{Env: m.Name, Seed: int64(i), Difficulty: m.MinDifficulty + i%span, Solve: true})
+		}
+	}
+	res := ex.Run(ctx, tasks)
+	for i, r := range res {
+		if r.Err != nil {
+			return nil, fmt.Errorf("preparing %s seed %d: %w", tasks[i].Env, tasks[i].Seed, r.Err)
+		}
+		tasks[i] = env.Task{Env: tasks[i].Env, Seed: tasks[i].Seed, Difficulty: tasks[i].Difficulty, Render: true, Answers: []string{r.Solution}}
+	}
+	return &Workload{tasks: tasks}, nil
+}
+
+// Run times the workload on ex: one result per environment (each measured
+// alone) and one for the whole library mixed ("ALL").
+func (w *Workload) Run(ctx context.Context, ex env.Executor, workers int) ([]Result, error) {
+	byEnv := map[string][]env.Task{}
+	var order []string
+	for _, t := range w.tasks {
+		if _, ok := byEnv[t.Env]; !ok {
+			order = append(order, t.Env)
+		}
+		byEnv[t.Env] = append(byEnv[t.Env], t)
+	}
+	time1 := func(name string, ts []env.Task) (Result, error) {
+		start := time.Now()
+		res := ex.Run(ctx, ts)
+		el := time.Since(start)
+		for i, r := range res {
+			if r.Err != nil {
+				return Result{}, fmt.Errorf("%s: %w", ts[i].Env, r.Err)
+			}
+			if r.Scores[0].Err != nil || r.Scores[0].Value != 1 {
+				return Result{}, fmt.Errorf("%s seed %d: the reference answer did not verify", ts[i].Env, ts[i].Seed)
+			}
+		}
+		return Result{Env: name, Workers: workers, Instances: len(ts), Elapsed: el, PerSec: float64(len(ts)) / el.Seconds()}, nil
+	}
+	// Warm the workers (module loading) before timing.
+	if _, err := time1("warm-up", w.tasks[:min(len(w.tasks), 4*len(order)*workers)]); err != nil {
+		return nil, err
+	}
+	var out []Result
+	for _, name := range order {
+		r, err := time1(name, byEnv[name])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	all, err := time1("ALL", w.tasks)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, all), nil
+}
