@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -49,39 +50,41 @@ func newThread(fn string, lim Limits) *starlark.Thread {
 	return t
 }
 
-// memWatch is set in worker processes: it is checked by watch and reports
-// whether the heap has grown past the memory cap.
-var memWatch atomic.Pointer[func() bool]
+// memCapped is set in worker processes, whose heap watcher cancels every
+// running thread (see installMemoryCap); active holds those threads.
+var (
+	memCapped atomic.Bool
+	active    sync.Map // *starlark.Thread -> struct{}
+)
 
-// watch cancels the thread when the wall-clock limit passes (or, in a worker,
-// when the heap passes the memory cap). The returned func stops watching.
+// watch cancels the thread when the wall-clock limit passes. The returned
+// func stops watching. A runtime timer, not a goroutine: this runs for every
+// call, tens of thousands of times a second.
 func watch(t *starlark.Thread, lim Limits) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		var deadline <-chan time.Time
-		if lim.Timeout > 0 {
-			timer := time.NewTimer(lim.Timeout)
-			defer timer.Stop()
-			deadline = timer.C
+	var timer *time.Timer
+	if lim.Timeout > 0 {
+		timer = time.AfterFunc(lim.Timeout, func() { t.Cancel(cancelTime) })
+	}
+	capped := memCapped.Load()
+	if capped {
+		active.Store(t, struct{}{})
+	}
+	return func() {
+		if timer != nil {
+			timer.Stop()
 		}
-		tick := time.NewTicker(5 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-deadline:
-				t.Cancel(cancelTime)
-				return
-			case <-tick.C:
-				if f := memWatch.Load(); f != nil && (*f)() {
-					t.Cancel(cancelMemory)
-					return
-				}
-			}
+		if capped {
+			active.Delete(t)
 		}
-	}()
-	return func() { close(done) }
+	}
+}
+
+// cancelAll cancels every running thread (the heap passed its cap).
+func cancelAll(reason string) {
+	active.Range(func(k, _ any) bool {
+		k.(*starlark.Thread).Cancel(reason)
+		return true
+	})
 }
 
 const (

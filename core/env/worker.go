@@ -11,6 +11,7 @@ import (
 	"runtime/metrics"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // The worker side of the sandbox. The pool starts the resyn binary (or a test
@@ -152,11 +153,15 @@ func installMemoryCap(max int64) {
 	_ = syscall.Setrlimit(syscall.RLIMIT_AS, &syscall.Rlimit{Cur: as, Max: as})
 	debug.SetMemoryLimit(max)
 	sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	check := func() bool {
-		metrics.Read(sample)
-		return sample[0].Value.Kind() == metrics.KindUint64 && int64(sample[0].Value.Uint64()) > max
-	}
-	memWatch.Store(&check)
+	memCapped.Store(true)
+	go func() {
+		for range time.Tick(5 * time.Millisecond) {
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 && int64(sample[0].Value.Uint64()) > max {
+				cancelAll(cancelMemory)
+			}
+		}
+	}()
 }
 
 // vmSize is this process's mapped address space in bytes, from /proc.
