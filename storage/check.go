@@ -1,7 +1,7 @@
 package storage
 
 import (
-		"fmt"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -95,7 +95,25 @@ func (db *DB) Check() ([]string, error) {
 		}
 		return len(problems) < maxProblems
 	}
+	if db.readOnly {
+		// Nothing writes while we hold the shared lock: re-check the head
+		// of the file as Open did, freelist included.
+		st, err := os.Stat(db.path)
+		if err != nil {
+			return nil, err
+		}
+		if err := preflight(db.path, st.Size()); err != nil {
+			return []string{err.Error()}, nil
+		}
+	}
 	err := db.View(func(tx *Tx) error {
+		// bbolt's check runs on a goroutine of its own, where a memory fault
+		// on a damaged page would kill the process. Walk every key and value
+		// here first, where a fault is recovered as ErrCorrupt.
+		if err := safely(db.path, func() error { return touchAll(tx.tx) }); err != nil {
+			add(err.Error())
+			return nil
+		}
 		for err := range tx.tx.Check() {
 			add("bbolt: " + err.Error())
 		}
@@ -208,4 +226,34 @@ func (db *DB) BackupFile(path string) (int64, error) {
 		return 0, fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return n, nil
+}
+
+// touchAll reads every byte of every key and value of every bucket, so that
+// a damaged page faults (recoverably) here rather than inside bbolt's check.
+func touchAll(tx *bolt.Tx) error {
+	var sink byte
+	touch := func(b []byte) {
+		for _, c := range b {
+			sink ^= c
+		}
+	}
+	var visit func(b *bolt.Bucket) error
+	visit = func(b *bolt.Bucket) error {
+		return b.ForEach(func(k, v []byte) error {
+			touch(k)
+			touch(v)
+			if v == nil {
+				if sub := b.Bucket(k); sub != nil {
+					return visit(sub)
+				}
+			}
+			return nil
+		})
+	}
+	err := tx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		touch(name)
+		return visit(b)
+	})
+	_ = sink
+	return err
 }

@@ -37,13 +37,15 @@ type record interface {
 	header() (version *int, kind string, current int)
 }
 
-func (r *Env) header() (*int, string, int)           { return &r.Version, "environment", envVersion }
-func (r *SynthRun) header() (*int, string, int)      { return &r.Version, "synthesis run", synthRunVersion }
-func (r *SynthLogEntry) header() (*int, string, int) { return &r.Version, "synthesis log entry", synthLogVersion }
-func (r *Dataset) header() (*int, string, int)       { return &r.Version, "dataset", datasetVersion }
-func (r *TrainRun) header() (*int, string, int)      { return &r.Version, "training run", trainRunVersion }
-func (r *Rollout) header() (*int, string, int)       { return &r.Version, "rollout", rolloutVersion }
-func (r *Checkpoint) header() (*int, string, int)    { return &r.Version, "checkpoint", checkpointVersion }
+func (r *Env) header() (*int, string, int)      { return &r.Version, "environment", envVersion }
+func (r *SynthRun) header() (*int, string, int) { return &r.Version, "synthesis run", synthRunVersion }
+func (r *SynthLogEntry) header() (*int, string, int) {
+	return &r.Version, "synthesis log entry", synthLogVersion
+}
+func (r *Dataset) header() (*int, string, int)    { return &r.Version, "dataset", datasetVersion }
+func (r *TrainRun) header() (*int, string, int)   { return &r.Version, "training run", trainRunVersion }
+func (r *Rollout) header() (*int, string, int)    { return &r.Version, "rollout", rolloutVersion }
+func (r *Checkpoint) header() (*int, string, int) { return &r.Version, "checkpoint", checkpointVersion }
 
 // encode stamps r with its kind's current version and marshals it.
 func encode(r record) ([]byte, error) {

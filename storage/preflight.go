@@ -62,7 +62,35 @@ func preflight(path string, size int64) error {
 	if need := int64(m.pgid) * int64(m.pageSize); need > size {
 		return fmt.Errorf("%s is truncated: %d bytes, but its header says %d: %w", path, size, need, ErrCorrupt)
 	}
+	if m.freelist != pgidNoFreelist && !freelistFits(f, m) {
+		return fmt.Errorf("%s: the free-page list (page %d) is damaged: %w", path, m.freelist, ErrCorrupt)
+	}
 	return nil
+}
+
+// freelistFits checks that the freelist page's element count stays within
+// the page and its overflow, and the overflow within the file's high-water
+// mark: bbolt reads it without checks (on a goroutine of its own during
+// tx.Check, where a fault could not be recovered).
+func freelistFits(f io.ReaderAt, m meta) bool {
+	var h [pageHeaderSize + 8]byte
+	if _, err := f.ReadAt(h[:], int64(m.freelist)*int64(m.pageSize)); err != nil {
+		return false
+	}
+	le := binary.LittleEndian
+	const freelistPageFlag = 0x10
+	if le.Uint16(h[8:])&freelistPageFlag == 0 {
+		return false
+	}
+	count := uint64(le.Uint16(h[10:]))
+	overflow := uint64(le.Uint32(h[12:]))
+	if count == 0xFFFF { // the real count is the first element
+		count = le.Uint64(h[16:]) + 1
+	}
+	if m.freelist+overflow >= m.pgid {
+		return false
+	}
+	return pageHeaderSize+count*8 <= (overflow+1)*uint64(m.pageSize)
 }
 
 const (

@@ -239,3 +239,5 @@ func (wholeSplitter) split(s string, emit func(start, end int)) {
 		emit(0, len(s))
 	}
 }
+
+func utf8Valid(s string) bool { return utf8.ValidString(s) }

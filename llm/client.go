@@ -1,0 +1,251 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Why one retry layer of our own instead of the SDKs' built-in retries: the
+// two SDKs retry differently (attempt counts, which statuses, how Retry-After
+// is read, no jitter cap of ours), neither knows about a concurrency cap
+// shared across providers, neither catches a stream that goes silent (only a
+// whole-request timeout), neither treats a stream that ends without its
+// final event as a failure, and a retry hidden inside the SDK would call our
+// streaming callback twice without telling it. So the SDKs make exactly one
+// attempt each (option.WithMaxRetries(0)) and client.Complete does the rest,
+// identically for every provider.
+
+// backend makes exactly one attempt at a request. progress is called for
+// every event of a streamed reply (text may be empty) and must not be called
+// for non-streamed requests.
+type backend interface {
+	name() string
+	attempt(ctx context.Context, req Request, progress func(text string)) (Completion, error)
+}
+
+// statusError is an HTTP error answer as a backend reports it to the client.
+type statusError struct {
+	code   int
+	header http.Header
+	msg    string
+}
+
+func (e *statusError) Error() string {
+	if e.msg == "" {
+		return fmt.Sprintf("HTTP %d %s", e.code, http.StatusText(e.code))
+	}
+	return fmt.Sprintf("HTTP %d: %s", e.code, e.msg)
+}
+
+// Error is the error a network provider returns: which kind of failure
+// (one of the sentinel errors), after how many attempts, and the cause.
+type Error struct {
+	Provider string
+	Kind     error // ErrRateLimited, ErrServer, ErrRequest, ErrTimeout, ErrStreamCut, ErrBadReply, ErrNetwork
+	Status   int   // HTTP status of the last attempt; 0 when there was none
+	Attempts int
+	Err      error // the last attempt's error
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s: %v", e.Provider, e.Kind)
+	if e.Attempts > 1 {
+		s += fmt.Sprintf(" (after %d attempts)", e.Attempts)
+	}
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *Error) Unwrap() []error { return []error{e.Kind, e.Err} }
+
+var (
+	errAttemptTimeout = errors.New("attempt took longer than the timeout")
+	errIdleTimeout    = errors.New("stream was silent for longer than the idle timeout")
+)
+
+// client wraps a backend with the concurrency cap, timeouts, retries and
+// usage accounting.
+type client struct {
+	b     backend
+	cfg   Config
+	sem   chan struct{}
+	sleep func(ctx context.Context, d time.Duration) error // replaced in tests
+}
+
+func newClient(b backend, cfg Config) *client {
+	cfg = cfg.withDefaults()
+	return &client{b: b, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrency), sleep: sleepCtx}
+}
+
+func (c *client) Name() string { return c.b.name() }
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Complete runs the request, retrying transient failures.
+func (c *client) Complete(ctx context.Context, req Request) (Completion, error) {
+	if req.Model == "" {
+		req.Model = c.cfg.Model
+	}
+	if req.MaxTokens <= 0 {
+		req.MaxTokens = c.cfg.MaxTokens
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		c.cfg.Meter.Fail()
+		return Completion{}, fmt.Errorf("%s: waiting for a free slot: %w", c.Name(), ctx.Err())
+	}
+	defer func() { <-c.sem }()
+
+	start := time.Now()
+	streamed := false // text of a broken attempt reached OnDelta
+	for attempt := 1; ; attempt++ {
+		if streamed {
+			req.OnDelta(Delta{Restart: true})
+			streamed = false
+		}
+		comp, err := c.once(ctx, req, &streamed)
+		if err == nil {
+			comp.Attempts = attempt
+			comp.Latency = time.Since(start)
+			c.cfg.Meter.Add(comp.Usage)
+			return comp, nil
+		}
+		if ctx.Err() != nil {
+			c.cfg.Meter.Fail()
+			return Completion{}, fmt.Errorf("%s: %w", c.Name(), ctx.Err())
+		}
+		e, retry, after := c.classify(err)
+		e.Attempts = attempt
+		if !retry || attempt > c.cfg.MaxRetries {
+			c.cfg.Meter.Fail()
+			return Completion{}, e
+		}
+		if err := c.sleep(ctx, c.wait(attempt, after)); err != nil {
+			c.cfg.Meter.Fail()
+			return Completion{}, fmt.Errorf("%s: waiting to retry after %v: %w", c.Name(), e, err)
+		}
+	}
+}
+
+// once is one attempt under the attempt timeout and, when streaming, the
+// idle timeout.
+func (c *client) once(ctx context.Context, req Request, streamed *bool) (Completion, error) {
+	actx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	whole := time.AfterFunc(c.cfg.Timeout, func() { cancel(errAttemptTimeout) })
+	defer whole.Stop()
+	var progress func(string)
+	if req.OnDelta != nil {
+		idle := time.AfterFunc(c.cfg.IdleTimeout, func() { cancel(errIdleTimeout) })
+		defer idle.Stop()
+		progress = func(text string) {
+			idle.Reset(c.cfg.IdleTimeout)
+			if text != "" {
+				*streamed = true
+				req.OnDelta(Delta{Text: text})
+			}
+		}
+	}
+	comp, err := c.b.attempt(actx, req, progress)
+	if err != nil && ctx.Err() == nil {
+		if cause := context.Cause(actx); errors.Is(cause, errAttemptTimeout) || errors.Is(cause, errIdleTimeout) {
+			return comp, cause
+		}
+	}
+	return comp, err
+}
+
+// classify turns an attempt's error into an *Error, says whether it is worth
+// retrying and how long the server asked us to wait.
+func (c *client) classify(err error) (e *Error, retry bool, after time.Duration) {
+	e = &Error{Provider: c.Name(), Err: err}
+	var se *statusError
+	switch {
+	case errors.As(err, &se):
+		e.Status = se.code
+		after = retryAfter(se.header, time.Now())
+		switch {
+		case se.code == http.StatusTooManyRequests:
+			e.Kind, retry = ErrRateLimited, true
+		case se.code == http.StatusRequestTimeout:
+			e.Kind, retry = ErrTimeout, true
+		case se.code == http.StatusConflict || se.code >= 500:
+			e.Kind, retry = ErrServer, true
+		default:
+			e.Kind = ErrRequest
+		}
+	case errors.Is(err, errAttemptTimeout), errors.Is(err, errIdleTimeout):
+		e.Kind, retry = ErrTimeout, true
+	case errors.Is(err, ErrStreamCut):
+		e.Kind, retry = ErrStreamCut, true
+		e.Err = nil
+	case errors.Is(err, ErrBadReply):
+		// A reply cut by a proxy or a server restart is malformed too, so a
+		// malformed reply is retried like a network failure.
+		e.Kind, retry = ErrBadReply, true
+	default:
+		e.Kind, retry = ErrNetwork, true
+	}
+	if after > c.cfg.MaxRetryAfter {
+		after = c.cfg.MaxRetryAfter
+	}
+	return e, retry, after
+}
+
+// wait is the pause before attempt+1: exponential backoff with equal jitter
+// (half fixed, half random, so that a storm of clients spreads out but none
+// retries at once), never shorter than what the server asked for.
+func (c *client) wait(attempt int, after time.Duration) time.Duration {
+	d := c.cfg.BackoffBase << (attempt - 1)
+	if d > c.cfg.BackoffMax || d <= 0 {
+		d = c.cfg.BackoffMax
+	}
+	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return max(d, after)
+}
+
+// retryAfter reads how long the server asked us to wait: OpenAI's
+// retry-after-ms, then Retry-After in seconds (possibly fractional) or as an
+// HTTP date. Zero when absent or unreadable.
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if h == nil {
+		return 0
+	}
+	if v := strings.TrimSpace(h.Get("Retry-After-Ms")); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms > 0 && ms < 1e9 {
+			return time.Duration(ms * float64(time.Millisecond))
+		}
+	}
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil {
+		if s > 0 && s < 1e6 {
+			return time.Duration(s * float64(time.Second))
+		}
+		return 0
+	}
+	if t, err := http.ParseTime(v); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}

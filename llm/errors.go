@@ -1,0 +1,34 @@
+package llm
+
+import "errors"
+
+// Sentinel errors. Errors returned by providers wrap one of these with %w;
+// check them with errors.Is.
+var (
+	// ErrNoAPIKey: a provider that needs a key found none in its flag or
+	// environment variable.
+	ErrNoAPIKey = errors.New("llm: no API key")
+	// ErrUnknownProvider: Config.Provider names no provider resyn knows.
+	ErrUnknownProvider = errors.New("llm: unknown provider")
+	// ErrRateLimited: the server kept answering 429 until the retries ran out.
+	ErrRateLimited = errors.New("llm: rate limited")
+	// ErrServer: the server answered 5xx until the retries ran out.
+	ErrServer = errors.New("llm: server error")
+	// ErrRequest: the server rejected the request (4xx other than 408/409/429);
+	// retrying would not help.
+	ErrRequest = errors.New("llm: request rejected")
+	// ErrTimeout: an attempt took longer than Config.Timeout, or a stream was
+	// silent for longer than Config.IdleTimeout, on every attempt.
+	ErrTimeout = errors.New("llm: timed out")
+	// ErrStreamCut: a streamed reply ended before the server said it was done.
+	ErrStreamCut = errors.New("llm: stream ended before the reply was complete")
+	// ErrBadReply: the server's reply could not be understood (malformed JSON,
+	// no choices).
+	ErrBadReply = errors.New("llm: malformed reply")
+	// ErrNetwork: the connection failed (refused, reset) on every attempt.
+	ErrNetwork = errors.New("llm: network error")
+	// ErrReplayExhausted: a replay file has no (more) replies for a request.
+	ErrReplayExhausted = errors.New("llm: replay has no reply for this request")
+	// ErrReplayFile: a replay file could not be read or parsed.
+	ErrReplayFile = errors.New("llm: bad replay file")
+)

@@ -1,0 +1,97 @@
+package llm
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config says which provider to open and how it behaves. Zero fields take
+// the defaults listed; Open fills APIKey and BaseURL from the usual
+// environment variables when they are empty.
+type Config struct {
+	Provider   string // "openai" (any OpenAI-compatible server), "anthropic" or "replay"
+	Model      string // the default model of every request
+	BaseURL    string // OPENAI_BASE_URL / ANTHROPIC_BASE_URL; default the vendor's API
+	APIKey     string // OPENAI_API_KEY / ANTHROPIC_API_KEY
+	ReplayFile string // for "replay": the JSONL file to play
+
+	MaxConcurrency int           // requests in flight at once; default 8
+	MaxRetries     int           // retries after the first attempt; default 6; negative: none
+	Timeout        time.Duration // longest attempt; default 10 minutes
+	IdleTimeout    time.Duration // longest silence of a streamed reply; default 2 minutes
+	BackoffBase    time.Duration // first backoff; default 1 s, doubling
+	BackoffMax     time.Duration // longest backoff; default 60 s
+	MaxRetryAfter  time.Duration // longest Retry-After honoured; default 5 minutes
+	MaxTokens      int           // default max_tokens of a request; default 8192
+
+	Meter      *Meter       // where usage is added; may be nil
+	HTTPClient *http.Client // default http.DefaultClient's transport
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConcurrency <= 0 {
+		c.MaxConcurrency = 8
+	}
+	switch {
+	case c.MaxRetries == 0:
+		c.MaxRetries = 6
+	case c.MaxRetries < 0:
+		c.MaxRetries = 0
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.Timeout, 10*time.Minute)
+	def(&c.IdleTimeout, 2*time.Minute)
+	def(&c.BackoffBase, time.Second)
+	def(&c.BackoffMax, time.Minute)
+	def(&c.MaxRetryAfter, 5*time.Minute)
+	if c.MaxTokens <= 0 {
+		c.MaxTokens = 8192
+	}
+	return c
+}
+
+// Providers lists the names Open accepts.
+var Providers = []string{"openai", "anthropic", "replay"}
+
+// Open builds the provider cfg names.
+func Open(cfg Config) (Provider, error) {
+	switch strings.ToLower(cfg.Provider) {
+	case "openai", "":
+		if cfg.APIKey == "" {
+			cfg.APIKey = os.Getenv("OPENAI_API_KEY")
+		}
+		if cfg.BaseURL == "" {
+			cfg.BaseURL = os.Getenv("OPENAI_BASE_URL")
+		}
+		return NewOpenAI(cfg)
+	case "anthropic":
+		if cfg.APIKey == "" {
+			cfg.APIKey = os.Getenv("ANTHROPIC_API_KEY")
+		}
+		if cfg.BaseURL == "" {
+			cfg.BaseURL = os.Getenv("ANTHROPIC_BASE_URL")
+		}
+		return NewAnthropic(cfg)
+	case "replay":
+		if cfg.ReplayFile == "" {
+			return nil, fmt.Errorf("%w: the replay provider needs a file (--replay FILE)", ErrReplayFile)
+		}
+		r, err := LoadReplay(cfg.ReplayFile)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.Meter != nil {
+			return Metered(r, cfg.Meter), nil
+		}
+		return r, nil
+	default:
+		return nil, fmt.Errorf("%w %q (known: %s)", ErrUnknownProvider, cfg.Provider, strings.Join(Providers, ", "))
+	}
+}

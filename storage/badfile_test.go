@@ -1,0 +1,216 @@
+package storage_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"resyn/storage"
+)
+
+// goodStore makes a store with some records in it and returns its bytes.
+func goodStore(t *testing.T) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "good.db")
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := storage.TrainRun{}
+	err = db.Update(func(tx *storage.Tx) error {
+		for i := 0; i < 50; i++ {
+			e := storage.Env{Name: "env", Source: strings.Repeat("x = 1\n", 200), Status: storage.StatusCandidate}
+			if err := storage.PutEnv(tx, &e); err != nil {
+				return err
+			}
+		}
+		if err := storage.CreateTrainRun(tx, &run); err != nil {
+			return err
+		}
+		pts := make([]storage.MetricPoint, 5000)
+		for i := range pts {
+			pts[i] = storage.MetricPoint{Step: int64(i), Name: "loss", Value: float64(i)}
+		}
+		return storage.PutMetrics(tx, run.ID, pts)
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// foreignBolt makes a bbolt file that some other program wrote.
+func foreignBolt(t *testing.T) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "foreign.db")
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Update(func(tx *bolt.Tx) error {
+		bk, _ := tx.CreateBucket([]byte("widgets"))
+		return bk.Put([]byte("k"), []byte("v"))
+	})
+	b.Close()
+	data, _ := os.ReadFile(path)
+	return data
+}
+
+func TestBadFilesAreRefusedAndNeverModified(t *testing.T) {
+	good := goodStore(t)
+	rng := rand.New(rand.NewSource(1))
+	random := make([]byte, 64<<10)
+	rng.Read(random)
+	corruptMetas := bytes.Clone(good)
+	for i := 16 + 8; i < 16+56; i++ { // both meta pages, past the magic number
+		corruptMetas[i] ^= 0xff
+		corruptMetas[4096+i] ^= 0xff
+	}
+	cases := []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"empty", nil, storage.ErrNotStore},
+		{"zeroed", make([]byte, len(good)), storage.ErrNotStore},
+		{"random bytes", random, storage.ErrNotStore},
+		{"text file", []byte("hello, this is not a database\n"), storage.ErrNotStore},
+		{"truncated to half", good[:len(good)/2], storage.ErrCorrupt},
+		{"truncated to one page", good[:4096], storage.ErrCorrupt},
+		{"truncated mid-meta", good[:40], storage.ErrCorrupt},
+		{"both metas damaged", corruptMetas, storage.ErrCorrupt},
+		{"another program's bbolt file", foreignBolt(t), storage.ErrNotStore},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "resyn.db")
+			if err := os.WriteFile(path, c.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			old := time.Now().Add(-time.Hour).Truncate(time.Second)
+			os.Chtimes(path, old, old)
+			for _, ro := range []bool{true, false} {
+				db, err := storage.Open(path, storage.Options{ReadOnly: ro})
+				if err == nil {
+					db.Close()
+					t.Fatalf("read-only=%v: opened without error", ro)
+				}
+				if !errors.Is(err, c.want) || !strings.Contains(err.Error(), path) {
+					t.Errorf("read-only=%v: err = %v, want %v naming the file", ro, err, c.want)
+				}
+			}
+			after, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, _ := os.Stat(path)
+			if !bytes.Equal(after, c.data) || !st.ModTime().Equal(old) {
+				t.Errorf("the file was modified")
+			}
+		})
+	}
+}
+
+// A store whose data pages (not its metas) are damaged opens, and Check
+// reports the damage rather than crashing.
+func TestCheckReportsDamagedPages(t *testing.T) {
+	good := goodStore(t)
+	seeds := int64(5)
+	if os.Getenv("RESYN_LONG") != "" {
+		seeds = 300
+	}
+	for seed := int64(0); seed < seeds; seed++ {
+		bad := bytes.Clone(good)
+		rng := rand.New(rand.NewSource(seed))
+		for i := 0; i < 64; i++ {
+			// Leave the two meta pages alone; scribble over the rest.
+			bad[2*4096+rng.Intn(len(bad)-2*4096)] = byte(rng.Intn(256))
+		}
+		path := filepath.Join(t.TempDir(), "damaged.db")
+		os.WriteFile(path, bad, 0o600)
+		db, err := storage.Open(path, storage.Options{ReadOnly: true})
+		if err != nil {
+			if !errors.Is(err, storage.ErrCorrupt) && !errors.Is(err, storage.ErrNotStore) {
+				t.Errorf("seed %d: open: %v, want ErrCorrupt or ErrNotStore", seed, err)
+			}
+			continue
+		}
+		problems, err := db.Check()
+		db.Close()
+		if err == nil && len(problems) == 0 {
+			// Scribbles can land in free space; that is no damage.
+			continue
+		}
+		if seeds <= 5 {
+			t.Logf("seed %d: %d problems, err %v", seed, len(problems), err)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(after, bad) {
+			t.Errorf("seed %d: check modified the file", seed)
+		}
+	}
+}
+
+func TestNewerSchemaIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resyn.db")
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	b, _ := bolt.Open(path, 0o600, nil)
+	b.Update(func(tx *bolt.Tx) error {
+		v := make([]byte, 8)
+		binary.BigEndian.PutUint64(v, storage.SchemaVersion+1)
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), v)
+	})
+	b.Close()
+	before, _ := os.ReadFile(path)
+	for _, ro := range []bool{true, false} {
+		_, err := storage.Open(path, storage.Options{ReadOnly: ro})
+		if !errors.Is(err, storage.ErrTooNew) || !strings.Contains(err.Error(), "upgrade resyn") {
+			t.Errorf("read-only=%v: %v, want ErrTooNew", ro, err)
+		}
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Errorf("the file was modified")
+	}
+}
+
+func TestNewerRecordIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resyn.db")
+	db, _ := storage.Open(path, storage.Options{})
+	db.Close()
+	b, _ := bolt.Open(path, 0o600, nil)
+	b.Update(func(tx *bolt.Tx) error {
+		revs, _ := tx.Bucket([]byte("envs")).CreateBucket([]byte("future"))
+		v, _ := json.Marshal(map[string]any{"version": 99, "name": "future"})
+		return revs.Put(make([]byte, 8), v)
+	})
+	b.Close()
+	db, err := storage.Open(path, storage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.View(func(tx *storage.Tx) error { _, err := storage.GetEnv(tx, "future"); return err })
+	if !errors.Is(err, storage.ErrTooNew) {
+		t.Errorf("GetEnv: %v, want ErrTooNew", err)
+	}
+	if problems, _ := db.Check(); len(problems) != 1 {
+		t.Errorf("check: %v, want one problem", problems)
+	}
+}
