@@ -1,0 +1,14 @@
+package export
+
+import "errors"
+
+// Sentinel errors, wrapped with %w by the functions that return them.
+var (
+	// ErrOptions: the export options are inconsistent (no rows, a weight
+	// for an environment that is not exported, a bad test fraction…).
+	ErrOptions = errors.New("invalid export options")
+	// ErrGroundTruth: a ground-truth string is not one resyn wrote.
+	ErrGroundTruth = errors.New("invalid ground truth")
+	// ErrFormat: an unknown output format.
+	ErrFormat = errors.New("unknown export format")
+)

@@ -1,0 +1,204 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"resyn/core/env"
+)
+
+// Record is one exported instance, before it takes a format's shape.
+type Record struct {
+	Index       int
+	Split       string
+	Env         string
+	Seed        int64
+	Difficulty  int
+	Ability     string // the environment's first tag ("reasoning" when it has none)
+	Prompt      string
+	GroundTruth GroundTruth
+}
+
+// DataSource is the value of verl's data_source column for an environment.
+func DataSource(envName string) string { return "resyn/" + envName }
+
+// EnvFromDataSource is the inverse of DataSource; ok is false for a data
+// source that resyn did not write.
+func EnvFromDataSource(ds string) (string, bool) {
+	name, ok := strings.CutPrefix(ds, "resyn/")
+	return name, ok && name != ""
+}
+
+// Progress is reported after each chunk of instances.
+type Progress struct {
+	Done, Total, Failed int
+}
+
+const chunk = 1024
+
+// Generate runs the plan of opts through ex and calls emit with each Record
+// in plan order. An instance whose environment fails is passed to onErr and
+// skipped; the export goes on. It returns how many records were emitted.
+func Generate(ctx context.Context, ex env.Executor, opts Options, emit func(Record) error, onErr func(Item, *env.Error), progress func(Progress)) (int, error) {
+	plan, err := opts.Plan()
+	if err != nil {
+		return 0, err
+	}
+	p := Progress{Total: len(plan)}
+	emitted := 0
+	tasks := make([]env.Task, 0, chunk)
+	for lo := 0; lo < len(plan); lo += chunk {
+		if err := ctx.Err(); err != nil {
+			return emitted, err
+		}
+		hi := min(lo+chunk, len(plan))
+		tasks = tasks[:0]
+		for _, it := range plan[lo:hi] {
+			tasks = append(tasks, env.Task{Env: it.Env.Name, Seed: it.Seed, Difficulty: it.Difficulty, Render: true})
+		}
+		for i, r := range ex.Run(ctx, tasks) {
+			it := plan[lo+i]
+			if r.Err != nil {
+				p.Failed++
+				if onErr != nil {
+					onErr(it, r.Err)
+				}
+				continue
+			}
+			rec := Record{Index: it.Index, Split: it.Split, Env: it.Env.Name, Seed: it.Seed, Difficulty: it.Difficulty,
+				Ability: ability(it.Env), Prompt: r.Prompt,
+				GroundTruth: GroundTruth{Env: it.Env.Name, Seed: it.Seed, Difficulty: it.Difficulty, Hash: it.Env.Hash, State: r.State}}
+			if err := emit(rec); err != nil {
+				return emitted, err
+			}
+			emitted++
+		}
+		p.Done = hi
+		if progress != nil {
+			progress(p)
+		}
+	}
+	return emitted, ctx.Err()
+}
+
+func ability(m *env.Module) string {
+	if len(m.Tags) > 0 && m.Tags[0] != "" {
+		return m.Tags[0]
+	}
+	return "reasoning"
+}
+
+// File is one file an export wrote.
+type File struct {
+	Path  string `json:"path"`
+	Split string `json:"split"` // "train", "test", or "" for a file holding both
+	Rows  int    `json:"rows"`
+}
+
+// Summary is what Export did.
+type Summary struct {
+	Files  []File `json:"files"`
+	Rows   int    `json:"rows"`
+	Failed int    `json:"failed"`
+}
+
+// Export writes the dataset of opts in format to out. When out ends in the
+// format's extension (.parquet, .jsonl) it is one file holding both splits
+// (each row says its split); otherwise out is a directory that gets
+// train.<ext> and, when TestFraction > 0, test.<ext>. Files are written
+// under a temporary name and renamed when complete.
+func Export(ctx context.Context, ex env.Executor, opts Options, format Format, out string, onErr func(Item, *env.Error), progress func(Progress)) (Summary, error) {
+	ext, err := format.Ext()
+	if err != nil {
+		return Summary{}, err
+	}
+	if _, err := opts.Plan(); err != nil {
+		return Summary{}, err
+	}
+	type target struct {
+		file   File
+		tmp    *os.File
+		writer Writer
+	}
+	var targets []*target
+	open := func(path, split string) (*target, error) {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+		if err != nil {
+			return nil, err
+		}
+		w, err := NewWriter(format, f)
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return nil, err
+		}
+		t := &target{file: File{Path: path, Split: split}, tmp: f, writer: w}
+		targets = append(targets, t)
+		return t, nil
+	}
+	cleanup := func() {
+		for _, t := range targets {
+			t.tmp.Close()
+			os.Remove(t.tmp.Name())
+		}
+	}
+	route := map[string]*target{}
+	if strings.HasSuffix(out, ext) {
+		t, err := open(out, "")
+		if err != nil {
+			return Summary{}, err
+		}
+		route[SplitTrain], route[SplitTest] = t, t
+	} else {
+		t, err := open(filepath.Join(out, SplitTrain+ext), SplitTrain)
+		if err != nil {
+			return Summary{}, err
+		}
+		route[SplitTrain], route[SplitTest] = t, t
+		if opts.TestFraction > 0 {
+			if route[SplitTest], err = open(filepath.Join(out, SplitTest+ext), SplitTest); err != nil {
+				cleanup()
+				return Summary{}, err
+			}
+		}
+	}
+	var sum Summary
+	emit := func(r Record) error {
+		t := route[r.Split]
+		t.file.Rows++
+		return t.writer.Write(r)
+	}
+	_, err = Generate(ctx, ex, opts, emit, func(it Item, e *env.Error) {
+		sum.Failed++
+		if onErr != nil {
+			onErr(it, e)
+		}
+	}, progress)
+	for _, t := range targets {
+		if cerr := t.writer.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing %s: %w", t.file.Path, cerr)
+		}
+		if cerr := t.tmp.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("writing %s: %w", t.file.Path, cerr)
+		}
+	}
+	if err != nil {
+		cleanup()
+		return Summary{}, err
+	}
+	for _, t := range targets {
+		if err := os.Rename(t.tmp.Name(), t.file.Path); err != nil {
+			cleanup()
+			return Summary{}, err
+		}
+		sum.Files = append(sum.Files, t.file)
+		sum.Rows += t.file.Rows
+	}
+	return sum, nil
+}
