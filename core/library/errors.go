@@ -1,0 +1,15 @@
+package library
+
+import "errors"
+
+var (
+	// ErrUnknown: no built-in or stored environment has the name.
+	ErrUnknown = errors.New("no such environment")
+	// ErrInvalidEnv: an added or edited environment failed validation and
+	// was not stored (AddOptions.KeepInvalid stores it anyway).
+	ErrInvalidEnv = errors.New("environment failed validation")
+	// ErrNoStore: a curation action needs a store and the library has none.
+	ErrNoStore = errors.New("the library has no store")
+	// ErrBadTag: a tag is empty or has characters other than [a-z0-9-_.:/].
+	ErrBadTag = errors.New("invalid tag")
+)
