@@ -1,11 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -13,6 +12,7 @@ import (
 
 	"resyn/core/env"
 	"resyn/core/envlib"
+	"resyn/core/library"
 	"resyn/core/validate"
 )
 
@@ -60,58 +60,56 @@ func newPool(workers int) (*env.Pool, []*env.Module, error) {
 
 func newEnvsListCmd() *cobra.Command {
 	var asJSON bool
+	var status, tag string
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List built-in and stored environments",
+		Long: `Lists every environment: the built-ins that ship with resyn and the ones in the
+store (added from files, synthesized, or curated copies of built-ins, which
+override them). STATUS is candidate, accepted or rejected; VALID is the result
+of the last validation. --status and --tag filter.`,
 		Example: `  resyn envs list
+  resyn envs list --status candidate
   resyn envs list --json | jq -r '.[].name'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			entries, err := listEnvironments(cmd.Context())
-			if err != nil {
+			var entries []library.Entry
+			if err := withLibrary(true, func(l *library.Library) error {
+				var err error
+				entries, err = l.List()
+				return err
+			}); err != nil {
 				return err
 			}
+			kept := entries[:0]
+			for _, e := range entries {
+				if (status == "" || string(e.Status) == status) && (tag == "" || slices.Contains(e.Tags, tag)) {
+					kept = append(kept, e)
+				}
+			}
+			entries = kept
 			if asJSON {
+				if entries == nil {
+					entries = []library.Entry{}
+				}
 				return writeJSON(entries)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tORIGIN\tSTATUS\tDIFFICULTY\tTAGS")
+			fmt.Fprintln(tw, "NAME\tCATEGORY\tORIGIN\tSTATUS\tVALID\tDIFFICULTY\tTAGS")
 			for _, e := range entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d-%d\t%s\n", e.Name, e.Origin, e.Status, e.MinDifficulty, e.MaxDifficulty, strings.Join(e.Tags, ","))
+				valid := e.Validation
+				if valid == "" {
+					valid = "-"
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d-%d\t%s\n", e.Name, e.Category, e.Origin.Kind, e.Status, valid, e.MinDifficulty, e.MaxDifficulty, strings.Join(e.Tags, ","))
 			}
 			return tw.Flush()
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	c.Flags().StringVar(&status, "status", "", "only this status: candidate, accepted or rejected")
+	c.Flags().StringVar(&tag, "tag", "", "only environments with this tag")
 	return c
-}
-
-// envEntry is one row of `resyn envs list`.
-type envEntry struct {
-	Name          string   `json:"name"`
-	Description   string   `json:"description"`
-	Tags          []string `json:"tags"`
-	Origin        string   `json:"origin"`
-	Status        string   `json:"status"`
-	MinDifficulty int      `json:"min_difficulty"`
-	MaxDifficulty int      `json:"max_difficulty"`
-	Hash          string   `json:"hash"`
-}
-
-// listEnvironments returns the built-ins (and, once the store is wired in,
-// the stored ones).
-func listEnvironments(ctx context.Context) ([]envEntry, error) {
-	mods, err := envlib.Modules()
-	if err != nil {
-		return nil, err
-	}
-	var out []envEntry
-	for _, m := range mods {
-		out = append(out, envEntry{Name: m.Name, Description: m.Description, Tags: m.Tags, Origin: "built-in", Status: "accepted",
-			MinDifficulty: m.MinDifficulty, MaxDifficulty: m.MaxDifficulty, Hash: m.Hash})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
 }
 
 func writeJSON(v any) error {
@@ -133,7 +131,7 @@ reference answer from solve() and the score verify gives it.`,
 		Example: `  resyn envs show graph_coloring --seed 3 --difficulty 5 --solve`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, _, err := newPool(1)
+			p, _, err := libraryPool(cmd.Context(), 1, args[0], false, false)
 			if err != nil {
 				return err
 			}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,30 +18,6 @@ import (
 func init() {
 	register(newGenCmd)
 	register(newScoreCmd)
-}
-
-// selectEnvs resolves --all or a comma-separated list against the loaded modules.
-func selectEnvs(mods []*env.Module, names string, all bool) ([]*env.Module, error) {
-	if all {
-		return mods, nil
-	}
-	if names == "" {
-		return nil, fmt.Errorf("name environments with --env A,B or use --all (see `resyn envs list`)")
-	}
-	byName := map[string]*env.Module{}
-	for _, m := range mods {
-		byName[m.Name] = m
-	}
-	var out []*env.Module
-	for _, n := range strings.Split(names, ",") {
-		n = strings.TrimSpace(n)
-		m, ok := byName[n]
-		if !ok {
-			return nil, fmt.Errorf("unknown environment %q (see `resyn envs list`)", n)
-		}
-		out = append(out, m)
-	}
-	return out, nil
 }
 
 // createOut opens --out (or stdout for "" and "-") and returns a closer that
@@ -87,15 +62,11 @@ generation runs in parallel in sandboxed workers, with progress on stderr.`,
 			if err != nil {
 				return err
 			}
-			p, mods, err := newPool(workers)
+			p, chosen, err := libraryPool(cmd.Context(), workers, envs, all, false)
 			if err != nil {
 				return err
 			}
 			defer p.Close()
-			chosen, err := selectEnvs(mods, envs, all)
-			if err != nil {
-				return err
-			}
 			w, closeOut, err := createOut(out)
 			if err != nil {
 				return err
@@ -158,7 +129,7 @@ stderr (or to stdout as JSON with --json and --out).`,
 			} else if in == "" {
 				return fmt.Errorf("--in is required (use --in - for stdin)")
 			}
-			p, _, err := newPool(workers)
+			p, _, err := libraryPool(cmd.Context(), workers, "", false, true)
 			if err != nil {
 				return err
 			}

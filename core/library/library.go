@@ -68,7 +68,8 @@ func builtinEntry(m *env.Module) Entry {
 	return e
 }
 
-func storedEntry(r storage.Env, builtin bool) Entry {
+func storedEntry(r storage.Env) Entry {
+	bi, builtin := envlib.Get(r.Name)
 	info, _ := StaticInfo(r.Name+".star", []byte(r.Source))
 	e := Entry{
 		Name: r.Name, Description: info.Description, Tags: slices.Clone(r.Tags), Builtin: builtin, Stored: true,
@@ -85,6 +86,9 @@ func storedEntry(r storage.Env, builtin bool) Entry {
 	}
 	if len(e.Tags) > 0 {
 		e.Category = e.Tags[0]
+	}
+	if len(r.Report) == 0 && builtin && string(bi.Code) == r.Source {
+		e.Validation = "pass" // a curated copy of a built-in, unchanged
 	}
 	if len(r.Report) > 0 {
 		var rep struct {
@@ -120,8 +124,7 @@ func (l *Library) List() ([]Entry, error) {
 			return nil, err
 		}
 		for _, r := range recs {
-			_, builtin := byName[r.Name]
-			byName[r.Name] = storedEntry(r, builtin)
+			byName[r.Name] = storedEntry(r)
 		}
 	}
 	out := make([]Entry, 0, len(byName))
@@ -142,8 +145,7 @@ func (l *Library) Get(name string) (Entry, error) {
 			return err
 		})
 		if err == nil {
-			_, builtin := envlib.Get(name)
-			return storedEntry(r, builtin), nil
+			return storedEntry(r), nil
 		}
 		if !errors.Is(err, storage.ErrNotFound) {
 			return Entry{}, err
@@ -228,8 +230,7 @@ func (l *Library) Add(ctx context.Context, pool *env.Pool, file string, src []by
 	if err != nil {
 		return Entry{}, rep, err
 	}
-	_, builtin := envlib.Get(name)
-	e := storedEntry(rec, builtin)
+	e := storedEntry(rec)
 	if !rep.OK {
 		return e, rep, fmt.Errorf("%s: %w; stored as a candidate anyway", file, ErrInvalidEnv)
 	}
@@ -309,7 +310,7 @@ func (l *Library) update(name, change string, fn func(*storage.Env) error) (Entr
 	if err != nil {
 		return Entry{}, err
 	}
-	return storedEntry(rec, builtin), nil
+	return storedEntry(rec), nil
 }
 
 // SetStatus accepts or rejects an environment; why, when not empty, is

@@ -1,0 +1,152 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func init() { register(newDBCmd) }
+
+func newDBCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "db",
+		Short: "Inspect, check and back up the store",
+		Long: `resyn keeps all of its state in one bbolt file: the environment library with
+every revision, synthesis runs, datasets, training runs and their metrics. It is
+at --db, $RESYN_DB or $XDG_DATA_HOME/resyn/resyn.db (default
+~/.local/share/resyn/resyn.db). One resyn writes to it at a time; a second one
+is told so within a second instead of hanging.`,
+	}
+	c.AddCommand(newDBInfoCmd(), newDBBackupCmd(), newDBCheckCmd())
+	return c
+}
+
+func newDBInfoCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:     "info",
+		Short:   "Print the store's path, size, schema version and record counts",
+		Long:    `Opens the store read-only (alongside other readers) and prints what it holds.`,
+		Example: "  resyn db info\n  resyn --db /data/team.db db info --json",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(true)
+			if err != nil {
+				return err
+			}
+			if db == nil {
+				return fmt.Errorf("no store at %s yet (it is created the first time resyn writes to it)", dbPath())
+			}
+			defer db.Close()
+			in, err := db.Info()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(in)
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			c := in.Counts
+			for _, row := range []struct {
+				k string
+				v any
+			}{
+				{"path", in.Path}, {"size", humanBytes(in.Size)}, {"schema", in.Schema},
+				{"environments", fmt.Sprintf("%d (%d revisions)", c.Envs, c.EnvRevisions)},
+				{"synthesis runs", fmt.Sprintf("%d (%d log entries)", c.SynthRuns, c.SynthLogEntries)},
+				{"datasets", c.Datasets},
+				{"training runs", fmt.Sprintf("%d (%d metric points, %d rollouts, %d checkpoints)", c.TrainRuns, c.MetricPoints, c.Rollouts, c.Checkpoints)},
+				{"settings", c.Settings},
+			} {
+				fmt.Fprintf(tw, "%s\t%v\n", row.k, row.v)
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func newDBBackupCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "backup FILE",
+		Short: "Write a consistent copy of the store to FILE",
+		Long: `Copies the store from one read transaction, so the copy is the state at one
+moment even while this process writes; it goes through a temporary file that is
+synced and renamed, so FILE is never half a store. The copy is itself a store:
+open it with --db FILE.
+
+The store is opened read-only, alongside other readers; a resyn that holds it
+for writing (a training run, the workbench) must be closed first, or use the
+workbench's own backup.`,
+		Example: "  resyn db backup ~/backups/resyn-$(date +%F).db",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(true)
+			if err != nil {
+				return err
+			}
+			if db == nil {
+				return fmt.Errorf("no store at %s to back up", dbPath())
+			}
+			defer db.Close()
+			n, err := db.BackupFile(args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "wrote %s (%s)\n", args[0], humanBytes(n))
+			return nil
+		},
+	}
+}
+
+func newDBCheckCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "check",
+		Short: "Check the store's consistency and decode every record",
+		Long: `Runs bbolt's page-level consistency check (every page reachable or free, none
+used twice, keys in order), then decodes every record. Prints each problem and
+exits 1 when there is any. The file is opened read-only and never modified.`,
+		Example: "  resyn db check && echo healthy",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(true)
+			if err != nil {
+				return err
+			}
+			if db == nil {
+				return fmt.Errorf("no store at %s", dbPath())
+			}
+			defer db.Close()
+			problems, err := db.Check()
+			if err != nil {
+				return err
+			}
+			for _, p := range problems {
+				fmt.Println(p)
+			}
+			if len(problems) > 0 {
+				fmt.Fprintf(os.Stderr, "%s: %d problem(s)\n", db.Path(), len(problems))
+				return exitError{1}
+			}
+			fmt.Fprintf(os.Stderr, "%s: ok\n", db.Path())
+			return nil
+		},
+	}
+}
