@@ -15,7 +15,7 @@ import (
 // does not give (any valid colouring, any shortest path), and still reject
 // near misses.
 type alternative struct {
-	Seed       int64  `json:"seed"`
+	Seed       int64   `json:"seed"`
 	Difficulty int     `json:"difficulty"`
 	Answer     string  `json:"answer"`
 	Want       float64 `json:"want"`
