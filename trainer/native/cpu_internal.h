@@ -1,0 +1,145 @@
+/*
+ * cpu_internal.h — the CPU implementation's layers and model struct.
+ *
+ * Layers come in _forward/_backward pairs on flat fp32 buffers, outputs
+ * first, with shapes in comments; backward functions accumulate (+=) into
+ * every gradient they are given. N is the number of positions (B*T).
+ */
+#ifndef RESYN_CPU_INTERNAL_H
+#define RESYN_CPU_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "resyn_native.h"
+
+/* ---- matmul kernels (cpu_matmul.c) ---- */
+
+/* out (M, N) = [out +] bias (N) + a (M, K) @ b (N, K)^T. Each element is
+ * summed in the same order whatever M, N and the tiling: the result for a
+ * row does not depend on the other rows in the call. bias may be NULL. */
+void matmul_nt(float *out, const float *a, const float *b, const float *bias,
+               int M, int N, int K, int accumulate, int nt);
+/* out (M, N) += a (M, K) @ b (K, N). */
+void matmul_nn_acc(float *out, const float *a, const float *b, int M, int N, int K, int nt);
+/* out (N, M) = in (M, N)^T */
+void transpose(float *out, const float *in, int M, int N, int nt);
+
+/* ---- layers (cpu_layers.c) ---- */
+
+// out (N, C) = embed[tokens] ; embed (V, C)
+void embedding_forward(float *out, const int32_t *tokens, const float *embed, int N, int C);
+// dembed (V, C) += scatter dout (N, C)
+void embedding_backward(float *dembed, const float *dout, const int32_t *tokens, int N, int C);
+
+// out (N, C) = x / rms(x) * w ; rstd (N)
+void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps, int nt);
+void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
+                      const float *rstd, int N, int C, int nt);
+
+// x (N, stride) with n_heads heads of head_dim at column off, rotated in
+// place by position pos[n]; rotate-half pairing (d with d + head_dim/2).
+// cos, sin (max_T, head_dim/2).
+void rope_forward(float *x, int stride, int off, int n_heads, int head_dim, const int32_t *pos,
+                  const float *cos, const float *sin, int N, int nt);
+// the inverse rotation of dx in place: the backward of rope_forward.
+void rope_backward(float *dx, int stride, int off, int n_heads, int head_dim, const int32_t *pos,
+                   const float *cos, const float *sin, int N, int nt);
+
+// Causal self-attention for one query vector q (H*hd) over n keys: out (H*hd),
+// lse (H) or NULL. Keys/values of position j at kbase + j*kv_stride (KVH*hd).
+void attention_query(float *out, float *lse, const float *q, const float *kbase, const float *vbase,
+                     int kv_stride, int n, int H, int KVH, int hd, float *scratch);
+// Batched (B, T) forward over qkv (B*T, qdim+2*kvdim): out (B*T, H*hd), lse (B*T, H)
+void attention_forward(float *out, float *lse, const float *qkv, int B, int T, int H, int KVH, int hd, int nt);
+// dqkv (B*T, qdim+2*kvdim) += ...
+void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+                        const float *lse, int B, int T, int H, int KVH, int hd, int nt);
+
+// out (N, I) = silu(gu[:, :I]) * gu[:, I:] ; gu (N, 2I)
+void swiglu_forward(float *out, const float *gu, int N, int I, int nt);
+// dgu (N, 2I) += ...
+void swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int I, int nt);
+
+// The output head and target log-softmax for n rows of x (n, C) against
+// W (V, C), in chunks of rows so that no more than chunk*V logits exist:
+// logprob (n), entropy (n) or NULL, lse (n) kept for backward.
+void head_forward(float *logprob, float *entropy, float *lse, const float *x, const int32_t *targets,
+                  const float *W, int n, int C, int V, float *logits_scratch, int chunk, int nt);
+// dx (n, C) += ..., dW (V, C) += ... from dlogprob (n)
+void head_backward(float *dx, float *dW, const float *dlogprob, const float *x, const int32_t *targets,
+                   const float *W, const float *lse, int n, int C, int V,
+                   float *logits_scratch, float *t_scratch, int chunk, int nt);
+
+/* ---- the model (cpu_model.c) ---- */
+
+typedef struct {
+    float *ln1;    // (C)
+    float *wqkv;   // (qdim + 2 kvdim, C): q_proj, k_proj, v_proj stacked
+    float *bqkv;   // (qdim + 2 kvdim)
+    float *wo;     // (C, qdim)
+    float *ln2;    // (C)
+    float *wgu;    // (2I, C): gate_proj, up_proj stacked
+    float *wdown;  // (C, I)
+} layer_params;
+
+typedef struct {
+    float *x;      // (N, C) residual stream into the layer
+    float *ln1;    // (N, C)
+    float *rstd1;  // (N)
+    float *qkv;    // (N, qkvdim) after bias and rotary
+    float *att;    // (N, qdim) attention output
+    float *lse;    // (N, H)
+    float *x2;     // (N, C) residual after attention
+    float *ln2;    // (N, C)
+    float *rstd2;  // (N)
+    float *gu;     // (N, 2I) gate and up, before the activation
+} layer_acts;
+
+typedef struct {
+    char name[96];
+    int ndim;
+    int64_t shape[2];
+    int64_t numel;
+    size_t offset;  // into the parameter arena
+} tensor_slot;
+
+struct rn_model {
+    rn_config cfg;
+    int C, I, H, KVH, hd, qdim, kvdim, qkvdim, V, L, nt;
+    tensor_slot *tensors;
+    int n_tensors;
+    size_t n_params;
+    float *params, *grads, *adam_m, *adam_v;  // one arena each
+    float *embed, *lnf, *lm_head;             // into params
+    layer_params *layers;                     // (L) pointers into params
+    float *rope_cos, *rope_sin;               // (max_seq_len, hd/2)
+    int64_t step;
+
+    // activations of the last forward, sized for cap_N positions
+    int cap_N, B, T, have_acts;
+    float *acts;
+    layer_acts *la;   // (L)
+    float *xf;        // (N, C) final residual
+    float *lnf_out;   // (N, C)
+    float *rstdf;     // (N)
+    float *head_lse;  // (n_masked)
+    int32_t *tokens, *targets, *pos, *sel; // (N) each; sel: masked positions
+    int n_sel;
+    float *sel_x;     // (N, C) gathered final-norm rows of masked positions
+    int32_t *sel_tg;  // (N)
+    float *head_scratch; // (chunk, V) x2 for backward
+    int head_chunk;
+
+    char err[256];
+};
+
+int model_err(rn_model *m, int code, const char *fmt, ...);
+int ensure_grads(rn_model *m);
+/* Runs the layers for n tokens of a ragged batch: token i is at (row[i],
+ * pos[i]) and attends to the keys cached for its row at positions 0..pos[i];
+ * its own k/v are written to the cache first. Leaves the final-norm output
+ * in out (n, C). kcache, vcache (L, rows, max_T, kvdim). */
+int model_decode(rn_model *m, float *out, const int32_t *tokens, const int32_t *row, const int32_t *pos,
+                 int n, float *kcache, float *vcache, int rows, int max_T);
+
+#endif

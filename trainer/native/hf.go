@@ -1,0 +1,97 @@
+package native
+
+import (
+	"fmt"
+
+	"resyn/trainer/hf"
+	"resyn/trainer/safetensors"
+)
+
+// Options choose where and how a model loaded from a checkpoint runs.
+type Options struct {
+	Threads   int    // CPU threads; 0: every core
+	Backend   string // "" or "cpu", or "cuda"
+	MaxSeqLen int    // 0: min(max_position_embeddings, DefaultMaxSeqLen)
+}
+
+// LoadHF opens a Hugging Face Qwen2 checkpoint directory (config.json and
+// model.safetensors or its shards, fp32/bf16/fp16), checks its tensors
+// against the config, and returns a model holding its weights, with the
+// checkpoint's config (kept for SaveHF, so unknown fields survive).
+func LoadHF(dir string, o Options) (*Model, hf.Config, error) {
+	ck, err := hf.Open(dir)
+	if err != nil {
+		return nil, hf.Config{}, err
+	}
+	defer ck.Close()
+	if err := ck.CheckQwen2(); err != nil {
+		return nil, hf.Config{}, err
+	}
+	cfg := ConfigFromHF(ck.Config)
+	cfg.Threads, cfg.Backend = o.Threads, o.Backend
+	if o.MaxSeqLen > 0 {
+		cfg.MaxSeqLen = o.MaxSeqLen
+	}
+	m, err := New(cfg)
+	if err != nil {
+		return nil, hf.Config{}, err
+	}
+	if err := m.LoadWeights(ck); err != nil {
+		m.Close()
+		return nil, hf.Config{}, err
+	}
+	return m, ck.Config, nil
+}
+
+// LoadWeights copies every tensor of the model from an open checkpoint,
+// converting bf16/fp16 to fp32. Tensors the model does not have (a tied
+// model's lm_head.weight, rotary inv_freq buffers) are ignored.
+func (m *Model) LoadWeights(ck *hf.Checkpoint) error {
+	var buf []float32
+	for _, t := range m.Tensors() {
+		r, ok := ck.Info(t.Name)
+		if !ok {
+			return fmt.Errorf("%w: %s: checkpoint %s has no %s", hf.ErrTensors, t.Name, ck.Dir, t.Name)
+		}
+		if r.NumElements() != t.Numel {
+			return fmt.Errorf("%w: %s has shape %v in %s, the model wants %v", hf.ErrTensors, t.Name, r.Shape, ck.Dir, t.Shape)
+		}
+		if int64(cap(buf)) < t.Numel {
+			buf = make([]float32, t.Numel)
+		}
+		buf = buf[:t.Numel]
+		if err := ck.Float32Into(t.Name, buf); err != nil {
+			return err
+		}
+		if err := m.Write(Weights, t.Name, buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Weights copies every weight out of the model as safetensors tensors, in
+// Tensors order.
+func (m *Model) Weights() ([]safetensors.Tensor, error) {
+	out := make([]safetensors.Tensor, 0, len(m.tensors))
+	for _, t := range m.Tensors() {
+		data := make([]float32, t.Numel)
+		if err := m.Read(Weights, t.Name, data); err != nil {
+			return nil, err
+		}
+		out = append(out, safetensors.Tensor{Name: t.Name, Shape: append([]int64(nil), t.Shape...), Data: data})
+	}
+	return out, nil
+}
+
+// SaveHF writes the model's weights and cfg to dir as a Hugging Face
+// checkpoint (see hf.Save for dtypes and sharding). cfg is usually the one
+// LoadHF returned, or m.Config().HF() for a model made from scratch; hf.Save
+// checks that it matches the weights.
+func (m *Model) SaveHF(dir string, cfg hf.Config, opt hf.SaveOptions) error {
+	ts, err := m.Weights()
+	if err != nil {
+		return err
+	}
+	return hf.Save(dir, cfg, ts, opt)
+}
