@@ -233,7 +233,3 @@ Exits 1 when any file fails any check.`,
 	c.Flags().IntVar(&seeds, "seeds", 20, "seeds per difficulty level")
 	return c
 }
-
-func runWorkbench(cmd *cobra.Command) error {
-	return fmt.Errorf("the workbench is not built yet; try `resyn envs list`")
-}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+	"github.com/spf13/cobra"
+
+	"resyn/storage"
+	"resyn/themes"
+	"resyn/tui"
+)
+
+func init() { register(newWorkbenchCmd) }
+
+func newWorkbenchCmd() *cobra.Command {
+	var theme string
+	c := &cobra.Command{
+		Use:   "workbench",
+		Short: "Open the workbench (the same as running resyn with no arguments)",
+		Long: `Opens the keyboard-driven workbench on the store: the environment library
+(built-in and stored) with curation, the preview-and-verify pane, synthesis
+and training. Press ? in any pane for its keys, 1–4 or Tab to switch panes,
+q to quit.
+
+The theme is --theme, else $RESYN_THEME, else dark: dark, light,
+high-contrast. NO_COLOR (set to anything) turns colour off whatever the
+theme.`,
+		Example: `  resyn
+  resyn workbench --theme light
+  RESYN_THEME=high-contrast resyn --db /tmp/scratch.db`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if theme != "" {
+				os.Setenv("RESYN_THEME", theme)
+			}
+			return runWorkbench(cmd)
+		},
+	}
+	c.Flags().StringVar(&theme, "theme", "", "colour theme: dark, light, high-contrast")
+	return c
+}
+
+// runWorkbench opens the store and runs the TUI until the user quits.
+func runWorkbench(cmd *cobra.Command) error {
+	th, err := themes.Select(os.Getenv("RESYN_THEME"))
+	if err != nil {
+		return err
+	}
+	if th.Mono {
+		lipgloss.SetColorProfile(termenv.Ascii)
+	}
+	path := dbPath()
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		switch {
+		case errors.Is(err, storage.ErrLocked):
+			return fmt.Errorf("cannot open the workbench: %w", err)
+		case errors.Is(err, storage.ErrNotStore), errors.Is(err, storage.ErrCorrupt), errors.Is(err, storage.ErrTooNew):
+			return fmt.Errorf("cannot open the workbench: %w; pass --db to use another file", err)
+		}
+		return fmt.Errorf("cannot open the workbench on %s: %w", path, err)
+	}
+	defer db.Close()
+	return tui.Run(cmd.Context(), tui.Options{Store: db, StorePath: path, Theme: th})
+}

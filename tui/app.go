@@ -1,0 +1,306 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/help"
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"resyn/tui/pane"
+	"resyn/tui/panes/preview"
+)
+
+// QuitGrace is how long quitting waits for cancelled jobs to finish before
+// it leaves anyway.
+const QuitGrace = 5 * time.Second
+
+type job struct {
+	id     int64
+	label  string
+	cancel func()
+}
+
+// quitNowMsg ends the wait for cancelled jobs.
+type quitNowMsg struct{}
+
+// Model is the root of the workbench.
+type Model struct {
+	ctx    *pane.Context
+	panes  []pane.Pane
+	active int
+	w, h   int
+	keys   globalKeys
+	help   help.Model
+
+	showHelp    bool
+	confirmQuit bool
+	quitting    bool
+
+	jobs      []job
+	closers   []func() error
+	status    string
+	statusErr bool
+}
+
+// Active returns the pane in front.
+func (m *Model) Active() pane.Pane { return m.panes[m.active] }
+
+// Jobs returns the labels of the running jobs.
+func (m *Model) Jobs() []string {
+	var out []string
+	for _, j := range m.jobs {
+		out = append(out, j.label)
+	}
+	return out
+}
+
+// Status returns the status bar's message.
+func (m *Model) Status() string { return m.status }
+
+// Init starts every pane.
+func (m *Model) Init() tea.Cmd {
+	cmds := make([]tea.Cmd, 0, len(m.panes))
+	for _, p := range m.panes {
+		cmds = append(cmds, p.Init())
+	}
+	return tea.Batch(cmds...)
+}
+
+// Update routes a message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.w, m.h = msg.Width, msg.Height
+		for _, p := range m.panes {
+			p.SetSize(m.w, m.paneHeight())
+		}
+		m.help.Width = m.w - 4
+		return m, nil
+	case tea.KeyMsg:
+		return m, m.handleKey(msg)
+	case pane.ErrMsg:
+		m.status, m.statusErr = msg.Err.Error(), true
+		return m, nil
+	case pane.InfoMsg:
+		m.status, m.statusErr = msg.Text, false
+		return m, nil
+	case pane.JobStartedMsg:
+		m.jobs = append(m.jobs, job{msg.ID, msg.Label, msg.Cancel})
+		return m, nil
+	case pane.JobFinishedMsg:
+		for i, j := range m.jobs {
+			if j.id == msg.ID {
+				m.jobs = append(m.jobs[:i], m.jobs[i+1:]...)
+				break
+			}
+		}
+		if m.quitting && len(m.jobs) == 0 {
+			return m, tea.Quit
+		}
+		return m, nil
+	case quitNowMsg:
+		return m, tea.Quit
+	case pane.OpenEnvMsg:
+		for i, p := range m.panes {
+			if _, ok := p.(*preview.Model); ok {
+				m.active = i
+			}
+		}
+	}
+	return m, m.broadcast(msg)
+}
+
+// broadcast hands a message to every pane.
+func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
+	var cmds []tea.Cmd
+	for i, p := range m.panes {
+		np, cmd := p.Update(msg)
+		m.panes[i] = np
+		cmds = append(cmds, cmd)
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
+	k := m.keys
+	if m.quitting {
+		return nil
+	}
+	if m.confirmQuit {
+		switch {
+		case key.Matches(msg, k.Yes):
+			return m.quit()
+		case key.Matches(msg, k.No):
+			m.confirmQuit = false
+		}
+		return nil
+	}
+	if m.showHelp {
+		// Any key closes the overlay; ctrl+c still quits.
+		m.showHelp = false
+		if msg.String() != "ctrl+c" {
+			return nil
+		}
+	}
+	p := m.Active()
+	if p.Capturing() && msg.String() != "ctrl+c" {
+		np, cmd := p.Update(msg)
+		m.panes[m.active] = np
+		return cmd
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m.askQuit()
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+		return nil
+	case key.Matches(msg, k.Next):
+		m.active = (m.active + 1) % len(m.panes)
+		return nil
+	case key.Matches(msg, k.Prev):
+		m.active = (m.active + len(m.panes) - 1) % len(m.panes)
+		return nil
+	}
+	for i, b := range k.Panes {
+		if key.Matches(msg, b) {
+			m.active = i
+			return nil
+		}
+	}
+	np, cmd := p.Update(msg)
+	m.panes[m.active] = np
+	return cmd
+}
+
+func (m *Model) askQuit() tea.Cmd {
+	if len(m.jobs) == 0 {
+		return tea.Quit
+	}
+	m.confirmQuit = true
+	return nil
+}
+
+// quit cancels every job and waits (at most QuitGrace) for them to report
+// that they have stopped.
+func (m *Model) quit() tea.Cmd {
+	m.confirmQuit = false
+	m.quitting = true
+	if len(m.jobs) == 0 {
+		return tea.Quit
+	}
+	for _, j := range m.jobs {
+		if j.cancel != nil {
+			j.cancel()
+		}
+	}
+	m.status, m.statusErr = fmt.Sprintf("stopping %d job(s)…", len(m.jobs)), false
+	return tea.Tick(QuitGrace, func(time.Time) tea.Msg { return quitNowMsg{} })
+}
+
+func (m *Model) paneHeight() int { return max(m.h-2, 1) }
+
+// View draws the tab row, the pane in front (or the help overlay or the
+// quit question) and the status bar.
+func (m *Model) View() string {
+	if m.w <= 0 || m.h <= 0 {
+		return ""
+	}
+	body := m.Active().View()
+	switch {
+	case m.confirmQuit:
+		body = m.overlay(m.quitQuestion())
+	case m.showHelp:
+		body = m.overlay(m.helpView())
+	}
+	return lipgloss.JoinVertical(lipgloss.Left, m.tabs(), pane.Fit(body, m.w, m.paneHeight()), m.statusBar())
+}
+
+func (m *Model) tabs() string {
+	st := m.ctx.Styles
+	var parts []string
+	for i, p := range m.panes {
+		label := fmt.Sprintf("%d %s", i+1, p.Title())
+		if i == m.active {
+			parts = append(parts, st.TabActive.Render(label))
+		} else {
+			parts = append(parts, st.Tab.Render(label))
+		}
+	}
+	row := strings.Join(parts, "")
+	brand := st.Faint.Render("resyn workbench ")
+	if gap := m.w - lipgloss.Width(row) - lipgloss.Width(brand); gap > 0 {
+		row += strings.Repeat(" ", gap) + brand
+	}
+	return pane.Pad(row, m.w)
+}
+
+func (m *Model) statusBar() string {
+	st := m.ctx.Styles
+	right := st.StatusKey.Render(" ? ") + st.StatusBar.Render("help ")
+	var jobs string
+	if n := len(m.jobs); n > 0 {
+		jobs = st.StatusKey.Render(" ⏵ ") + st.StatusBar.Render(m.jobs[0].label)
+		if n > 1 {
+			jobs += st.StatusBar.Render(fmt.Sprintf(" (+%d)", n-1))
+		}
+		jobs += st.StatusBar.Render(" ")
+	}
+	var msg string
+	if m.status != "" {
+		if m.statusErr {
+			msg = st.StatusError.Render(" " + m.status + " ")
+		} else {
+			msg = st.StatusBar.Render(" " + m.status + " ")
+		}
+	}
+	path := m.ctx.StorePath
+	if path == "" {
+		path = "(no store)"
+	}
+	room := m.w - lipgloss.Width(right) - lipgloss.Width(jobs) - lipgloss.Width(msg) - 8
+	if room < 12 {
+		// Narrow: the message and jobs win over the path.
+		room = 12
+	}
+	if lipgloss.Width(path) > room {
+		path = "…" + path[len(path)-room+1:]
+	}
+	left := st.StatusKey.Render(" store ") + st.StatusBar.Render(path+" ")
+	line := left + jobs + msg
+	if lw := lipgloss.Width(line); lw+lipgloss.Width(right) <= m.w {
+		line += st.StatusBar.Render(strings.Repeat(" ", m.w-lw-lipgloss.Width(right))) + right
+	}
+	return pane.Cut(line, m.w)
+}
+
+func (m *Model) helpView() string {
+	st := m.ctx.Styles
+	groups := [][]key.Binding{m.keys.group()}
+	groups = append(groups, m.Active().FullHelp()...)
+	m.help.ShowAll = true
+	body := m.help.FullHelpView(groups)
+	title := st.Title.Render(m.Active().Title()+" — keys") + st.Faint.Render("   (any key closes)")
+	return title + "\n\n" + body
+}
+
+func (m *Model) quitQuestion() string {
+	st := m.ctx.Styles
+	var b strings.Builder
+	b.WriteString(st.Title.Render(fmt.Sprintf("%d job(s) running:", len(m.jobs))))
+	b.WriteByte('\n')
+	for _, j := range m.jobs {
+		b.WriteString(st.Text.Render("  · "+j.label) + "\n")
+	}
+	b.WriteString("\n" + st.Text.Render("Quit and stop them? ") + st.Prompt.Render("y") + st.Faint.Render("/") + st.Prompt.Render("n"))
+	return b.String()
+}
+
+// overlay centres a box over the pane area.
+func (m *Model) overlay(content string) string {
+	box := m.ctx.Styles.Overlay.MaxWidth(m.w).Render(content)
+	return lipgloss.Place(m.w, m.paneHeight(), lipgloss.Center, lipgloss.Center, box)
+}

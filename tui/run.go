@@ -1,0 +1,116 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/charmbracelet/bubbles/help"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"resyn/core/env"
+	"resyn/core/envlib"
+	corelib "resyn/core/library"
+	"resyn/storage"
+	"resyn/themes"
+	"resyn/tui/pane"
+	"resyn/tui/panes/library"
+	"resyn/tui/panes/preview"
+)
+
+// Options configure the workbench.
+type Options struct {
+	Store     *storage.DB // may be nil: the built-in library alone
+	StorePath string      // shown on the status bar
+	Theme     themes.Theme
+	// Pool runs environment code; nil makes one with two workers, closed
+	// by Close.
+	Pool *env.Pool
+	// Editor edits sources; empty means $VISUAL, $EDITOR, then vi.
+	Editor string
+}
+
+// New builds the root model. ctx is cancelled to stop every job; Close
+// releases what New made.
+func New(ctx context.Context, o Options) (*Model, error) {
+	builtins, err := envlib.Modules()
+	if err != nil {
+		return nil, err
+	}
+	pool := o.Pool
+	ownPool := false
+	if pool == nil {
+		pool, err = env.NewPool(env.PoolOptions{Workers: 2})
+		if err != nil {
+			return nil, err
+		}
+		ownPool = true
+	}
+	for _, b := range builtins {
+		pool.Register(b)
+	}
+	if o.Theme.Name == "" {
+		o.Theme = themes.Dark
+	}
+	editor := o.Editor
+	for _, v := range []string{"VISUAL", "EDITOR"} {
+		if editor == "" {
+			editor = os.Getenv(v)
+		}
+	}
+	if editor == "" {
+		editor = "vi"
+	}
+	pc := &pane.Context{
+		Ctx:       ctx,
+		Styles:    themes.NewStyles(o.Theme),
+		Library:   corelib.New(o.Store),
+		Store:     o.Store,
+		StorePath: o.StorePath,
+		Pool:      pool,
+		Builtins:  builtins,
+		Editor:    editor,
+	}
+	h := help.New()
+	h.Styles = pc.Styles.Help
+	m := &Model{
+		ctx:  pc,
+		help: h,
+		panes: []pane.Pane{
+			library.New(pc),
+			preview.New(pc),
+		},
+	}
+	m.keys = newGlobalKeys(len(m.panes))
+	if ownPool {
+		m.closers = append(m.closers, pool.Close)
+	}
+	return m, nil
+}
+
+// Close releases what New made (the worker pool when it made one).
+func (m *Model) Close() error {
+	var first error
+	for _, c := range m.closers {
+		if err := c(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Run opens the workbench on the terminal and returns when the user quits.
+func Run(ctx context.Context, o Options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	m, err := New(ctx, o)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx))
+	if _, err := p.Run(); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("workbench: %w", err)
+	}
+	return nil
+}
