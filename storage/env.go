@@ -58,6 +58,11 @@ type Env struct {
 	// encode them; the store does not look inside.
 	Report      json.RawMessage `json:"report,omitempty"`
 	Calibration json.RawMessage `json:"calibration,omitempty"`
+	// Provenance is how a synthesized environment came to be (the prompts,
+	// replies, repair rounds, reports, tokens and timings, as core/synth
+	// encodes them); empty for other origins. Added within layout version 1:
+	// older records simply lack it.
+	Provenance json.RawMessage `json:"provenance,omitempty"`
 
 	Created time.Time `json:"created"` // when revision 1 was stored
 	Time    time.Time `json:"time"`    // when this revision was stored
