@@ -1,0 +1,280 @@
+package synth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"resyn/core/env"
+	"resyn/core/validate"
+	"resyn/llm"
+	"resyn/storage"
+)
+
+// candidate takes one idea from implementation to verdict. It returns an
+// error only when the store fails; everything that goes wrong with the
+// candidate itself ends in its verdict. A cancelled candidate gets none.
+func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
+	prov := &Provenance{
+		Run: r.run.ID, Index: index, Idea: idea, Provider: r.p.LLM.Name(),
+		Timings: map[string]time.Duration{},
+	}
+	start := r.p.clock()
+	r.emit(CandidateStarted{Index: index, Idea: idea})
+	if err := r.logEntry(idea.Name, "start", idea.Description, storage.TokenUsage{}, idea); err != nil {
+		return err
+	}
+	opts := CallOptions{Temperature: r.cfg.Temperature, MaxTokens: r.cfg.MaxTokens}
+	stream := func(stage string) CallOptions {
+		o := opts
+		if r.cfg.Stream {
+			o.OnDelta = func(d llm.Delta) {
+				r.emit(StreamDelta{Index: index, Stage: stage, Text: d.Text, Restart: d.Restart})
+			}
+		}
+		return o
+	}
+	timed := func(stage string, t0 time.Time) { prov.Timings[stage] += r.p.clock().Sub(t0) }
+	exchange := func(ex Exchange) error {
+		prov.Exchanges = append(prov.Exchanges, ex)
+		prov.Usage = prov.Usage.Add(ex.Usage)
+		msg := fmt.Sprintf("%d+%d tokens", ex.Usage.PromptTokens, ex.Usage.CompletionTokens)
+		if ex.Error != "" {
+			msg = ex.Error
+		}
+		return r.logEntry(idea.Name, ex.Stage, msg, tokenUsage(ex.Usage, 1), ex)
+	}
+	finish := func(o Outcome, reason string) error {
+		prov.Outcome, prov.Reason = o, reason
+		prov.Elapsed = r.p.clock().Sub(start)
+		return r.verdict(prov, nil)
+	}
+
+	// Implementation.
+	t0 := r.p.clock()
+	code, ex, err := Implement(ctx, r.llm, idea, r.examples, stream(StageImplement))
+	timed(StageImplement, t0)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if lerr := exchange(ex); lerr != nil {
+		return lerr
+	}
+	switch {
+	case errors.Is(err, ErrRefusal):
+		return finish(OutcomeRefused, err.Error())
+	case errors.Is(err, ErrEmptyReply):
+		return finish(OutcomeEmpty, "the model replied with nothing")
+	case errors.Is(err, ErrNoCode):
+		return finish(OutcomeNoCode, err.Error())
+	case err != nil:
+		return finish(OutcomeError, err.Error())
+	}
+	r.emit(CodeWritten{Index: index, Name: idea.Name, Round: 0, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
+
+	// Validation and repair.
+	system, user := ImplementPrompt(idea, r.examples)
+	file := idea.Name + ".star"
+	validateRound := func(round int) (*validate.Report, *env.Module, error) {
+		t0 := r.p.clock()
+		rep, mod := Check(ctx, r.p.Pool, file, code, r.cfg.Validate)
+		timed(StageValidate, t0)
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		prov.Reports = append(prov.Reports, rep)
+		ev := Validated{Index: index, Name: idea.Name, Round: round, OK: rep.OK, Report: rep, Failed: rep.Failed()}
+		r.emit(ev)
+		msg := "ok"
+		if !rep.OK {
+			msg = "failed: " + failedNames(rep)
+		}
+		return rep, mod, r.logEntry(idea.Name, StageValidate, msg, storage.TokenUsage{}, rep)
+	}
+	rep, mod, err := validateRound(0)
+	if err != nil {
+		return storeErr(ctx, err)
+	}
+	for round := 1; !rep.OK && round <= r.cfg.MaxRepairs; round++ {
+		prov.Repairs = round
+		r.emit(RepairStarted{Index: index, Name: idea.Name, Round: round, Failed: rep.Failed()})
+		t0 := r.p.clock()
+		fixed, ex, err := Repair(ctx, r.llm, idea, system, user, code, rep, round, stream(StageRepair))
+		timed(StageRepair, t0)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if lerr := exchange(ex); lerr != nil {
+			return lerr
+		}
+		if err != nil {
+			if errors.Is(err, ErrRefusal) || errors.Is(err, ErrEmptyReply) || errors.Is(err, ErrNoCode) {
+				continue // the round is spent; the module and its report stand
+			}
+			return finish(OutcomeError, err.Error())
+		}
+		code = fixed
+		r.emit(CodeWritten{Index: index, Name: idea.Name, Round: round, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
+		if rep, mod, err = validateRound(round); err != nil {
+			return storeErr(ctx, err)
+		}
+	}
+	if !rep.OK {
+		return finish(OutcomeInvalid, fmt.Sprintf("still failing after %d repair rounds: %s", prov.Repairs, failedNames(rep)))
+	}
+
+	// Deduplication against the library (and this run's candidates so far),
+	// serialised so that two concurrent near-twins cannot both get in.
+	r.dedupMu.Lock()
+	unlocked := false
+	unlock := func() {
+		if !unlocked {
+			unlocked = true
+			r.dedupMu.Unlock()
+		}
+	}
+	defer unlock()
+	t0 = r.p.clock()
+	var dup *Duplicate
+	if r.lib.Has(mod.Name) {
+		dup = &Duplicate{Of: mod.Name, PromptSimilarity: 1, Reason: fmt.Sprintf("the library already has an environment named %s", mod.Name)}
+	} else {
+		dup, err = r.lib.FindDuplicate(ctx, r.p.Pool, mod)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			dup = nil // a candidate that cannot be sampled passed validation; compare nothing
+		}
+	}
+	timed(StageDedup, t0)
+	if dup != nil {
+		prov.DuplicateOf, prov.Duplicate = dup.Of, dup
+		unlock()
+		return finish(OutcomeDuplicate, dup.Reason)
+	}
+	// Claim the name and the behaviour before letting the next one compare.
+	_ = r.lib.Add(ctx, r.p.Pool, mod)
+	unlock()
+
+	// Calibration.
+	if r.solver != nil {
+		t0 := r.p.clock()
+		cal, exs, err := Calibrate(ctx, r.solver, r.p.Pool, mod, r.cfg.Calibrate, stream(StageCalibrate))
+		timed(StageCalibrate, t0)
+		if ctx.Err() != nil {
+			return nil
+		}
+		for _, ex := range exs {
+			prov.Usage = prov.Usage.Add(ex.Usage)
+		}
+		prov.Exchanges = append(prov.Exchanges, exs...)
+		if err != nil {
+			prov.Reason = "calibration failed: " + err.Error()
+		} else {
+			prov.Calibration = &cal
+			r.emit(Calibrated{Index: index, Name: idea.Name, Calibration: cal})
+		}
+		if lerr := r.logEntry(idea.Name, StageCalibrate, calibrationLine(cal, err), tokenUsage(cal.Usage, len(exs)), cal); lerr != nil {
+			return lerr
+		}
+	}
+
+	prov.Outcome = OutcomeCandidate
+	prov.Elapsed = r.p.clock().Sub(start)
+	return r.verdict(prov, mod)
+}
+
+func calibrationLine(c Calibration, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	var parts []string
+	for _, l := range c.Levels {
+		parts = append(parts, fmt.Sprintf("d%d %d/%d", l.Difficulty, l.Passed, l.N))
+	}
+	s := strings.Join(parts, ", ")
+	if len(c.Flags) > 0 {
+		s += " (" + strings.Join(c.Flags, ", ") + ")"
+	}
+	return s
+}
+
+// storeErr passes store errors up and swallows cancellation.
+func storeErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// verdict writes the candidate's end in one transaction — the environment
+// (for OutcomeCandidate), the verdict log entry with the provenance, and the
+// run's usage — then counts it and tells the consumer. A name that is taken
+// in the store by then makes the candidate a duplicate instead.
+func (r *runner) verdict(prov *Provenance, mod *env.Module) error {
+	err := r.p.DB.Update(func(tx *storage.Tx) error {
+		if prov.Outcome == OutcomeCandidate {
+			name := mod.Name
+			if _, err := storage.GetEnv(tx, name); err == nil {
+				prov.Outcome, prov.DuplicateOf = OutcomeDuplicate, name
+				prov.Reason = fmt.Sprintf("the store already has an environment named %s", name)
+			} else if !errors.Is(err, storage.ErrNotFound) {
+				return err
+			} else if err := storage.PutEnv(tx, r.envRecord(prov, mod)); err != nil {
+				return err
+			}
+		}
+		b, err := json.Marshal(prov)
+		if err != nil {
+			return err
+		}
+		msg := string(prov.Outcome)
+		if prov.Reason != "" {
+			msg += ": " + prov.Reason
+		}
+		e := storage.SynthLogEntry{Candidate: prov.Idea.Name, Stage: StageVerdict, Message: msg,
+			Usage: tokenUsage(prov.Usage, len(prov.Exchanges)), Detail: b}
+		if err := storage.AppendSynthLog(tx, r.run.ID, &e); err != nil {
+			return err
+		}
+		run := r.run
+		run.Usage = r.usage()
+		return storage.PutSynthRun(tx, &run)
+	})
+	if err != nil {
+		return fmt.Errorf("synth: recording the verdict on %s: %w", prov.Idea.Name, err)
+	}
+	v := verdictOf(*prov)
+	r.mu.Lock()
+	r.count(v)
+	sum := r.summary()
+	r.mu.Unlock()
+	r.emit(v)
+	r.emit(Totals{Summary: sum})
+	return nil
+}
+
+// envRecord is the stored candidate.
+func (r *runner) envRecord(prov *Provenance, mod *env.Module) *storage.Env {
+	e := &storage.Env{
+		Name:   mod.Name,
+		Change: fmt.Sprintf("synthesized by run %d (%s)", r.run.ID, prov.Provider),
+		Source: string(mod.Source),
+		Origin: storage.Origin{Kind: storage.OriginSynthesis, SynthRun: r.run.ID},
+		Status: storage.StatusCandidate,
+		Tags:   mod.Tags,
+	}
+	e.Report, _ = json.Marshal(prov.Reports[len(prov.Reports)-1])
+	if prov.Calibration != nil {
+		e.Calibration, _ = json.Marshal(prov.Calibration)
+		if len(prov.Calibration.Flags) > 0 {
+			e.Notes = append(e.Notes, storage.Note{Time: r.p.clock().UTC(), Text: "calibration: " + strings.Join(prov.Calibration.Flags, ", ")})
+		}
+	}
+	e.Provenance, _ = json.Marshal(prov)
+	return e
+}

@@ -1,0 +1,124 @@
+package synth
+
+import (
+	"fmt"
+	"time"
+
+	"resyn/core/env"
+	"resyn/core/validate"
+	"resyn/llm"
+	"resyn/storage"
+)
+
+// DefaultCategories are the idea categories used when Config.Categories is
+// empty, after the kinds of reasoning the ReSyn paper's library covers.
+var DefaultCategories = []string{
+	"constraint satisfaction",
+	"graph algorithms",
+	"arithmetic and number theory",
+	"combinatorics and counting",
+	"logic puzzles",
+	"string manipulation",
+	"planning and search",
+	"spatial reasoning on grids",
+}
+
+// DefaultExamples are the built-ins shown to the model as examples.
+var DefaultExamples = []string{"graph_coloring", "sat_3cnf"}
+
+// Config describes a run. Zero fields take the defaults listed. It is stored
+// with the run, so a resume continues with the same settings.
+type Config struct {
+	N            int      `json:"n"`                     // candidates to produce; default 10
+	Categories   []string `json:"categories,omitempty"`  // default DefaultCategories
+	Topics       []string `json:"topics,omitempty"`      // seed topics mixed into ideation prompts
+	IdeasPerCall int      `json:"ideas_per_call"`        // ideas asked for per ideation call; default 5
+	Parallel     int      `json:"parallel"`              // candidates in flight at once; default 4
+	MaxRepairs   int      `json:"max_repairs"`           // repair rounds after the first attempt; default 3; negative: none
+	Examples     []string `json:"examples,omitempty"`    // built-ins shown as examples; default DefaultExamples
+	Temperature  *float64 `json:"temperature,omitempty"` // nil: the server's default
+	MaxTokens    int      `json:"max_tokens,omitempty"`  // per call; 0: the provider's default
+
+	// IdeaSimilarity is the MinHash-estimated Jaccard similarity of two
+	// descriptions above which the later idea is dropped; default 0.5.
+	IdeaSimilarity float64 `json:"idea_similarity"`
+	// PromptSimilarity is the shingle similarity of rendered prompts above
+	// which a candidate duplicates a library environment; default 0.8.
+	PromptSimilarity float64 `json:"prompt_similarity"`
+
+	Validate  validate.Options `json:"validate"`  // default: 8 seeds per level
+	Calibrate CalibrateOptions `json:"calibrate"` // used when Pipeline.Solver is set
+
+	// Stream asks for StreamDelta events (the TUI's live view).
+	Stream bool `json:"-"`
+
+	// Recorded with the run for the record only.
+	Provider    string `json:"provider,omitempty"`
+	Model       string `json:"model,omitempty"`
+	SolverModel string `json:"solver_model,omitempty"`
+}
+
+func (c Config) withDefaults() Config {
+	if c.N <= 0 {
+		c.N = 10
+	}
+	if len(c.Categories) == 0 {
+		c.Categories = DefaultCategories
+	}
+	if c.IdeasPerCall <= 0 {
+		c.IdeasPerCall = 5
+	}
+	if c.Parallel <= 0 {
+		c.Parallel = 4
+	}
+	switch {
+	case c.MaxRepairs == 0:
+		c.MaxRepairs = 3
+	case c.MaxRepairs < 0:
+		c.MaxRepairs = 0
+	}
+	if len(c.Examples) == 0 {
+		c.Examples = DefaultExamples
+	}
+	if c.IdeaSimilarity <= 0 {
+		c.IdeaSimilarity = 0.5
+	}
+	if c.PromptSimilarity <= 0 {
+		c.PromptSimilarity = 0.8
+	}
+	if c.Validate.SeedsPerLevel <= 0 {
+		c.Validate.SeedsPerLevel = 8
+	}
+	c.Calibrate = c.Calibrate.withDefaults()
+	return c
+}
+
+// Pipeline holds what a run needs. LLM, Pool and DB are required; Solver
+// turns calibration on.
+type Pipeline struct {
+	LLM    llm.Provider // writes ideas and environments
+	Solver llm.Provider // solves instances for calibration; nil: no calibration
+	Pool   *env.Pool    // the sandbox every candidate runs in
+	DB     *storage.DB  // where runs, logs and candidates go
+
+	now func() time.Time // replaced in tests
+}
+
+func (p *Pipeline) check() error {
+	switch {
+	case p.LLM == nil:
+		return fmt.Errorf("%w: no LLM provider", ErrConfig)
+	case p.Pool == nil:
+		return fmt.Errorf("%w: no environment pool", ErrConfig)
+	case p.DB == nil:
+		return fmt.Errorf("%w: no store", ErrConfig)
+	}
+	return nil
+}
+
+func (p *Pipeline) clock() time.Time {
+	if p.now != nil {
+		return p.now()
+	}
+	return time.Now()
+}

@@ -1,0 +1,21 @@
+package synth
+
+import "errors"
+
+// Sentinel errors; check with errors.Is.
+var (
+	// ErrRefusal: the model declined to write the environment.
+	ErrRefusal = errors.New("synth: the model refused")
+	// ErrEmptyReply: the model's reply was empty.
+	ErrEmptyReply = errors.New("synth: empty reply")
+	// ErrNoCode: the reply holds no recognisable environment module.
+	ErrNoCode = errors.New("synth: no environment code in the reply")
+	// ErrNoIdeas: ideation produced no usable idea.
+	ErrNoIdeas = errors.New("synth: no ideas")
+	// ErrRunNotFound: Resume was given a run id the store does not have.
+	ErrRunNotFound = errors.New("synth: no such run")
+	// ErrRunFinished: Resume was given a run that has nothing left to do.
+	ErrRunFinished = errors.New("synth: the run is already finished")
+	// ErrConfig: the configuration cannot work (no provider, N < 1, …).
+	ErrConfig = errors.New("synth: bad configuration")
+)

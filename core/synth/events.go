@@ -1,0 +1,123 @@
+package synth
+
+import (
+	"time"
+
+	"resyn/core/validate"
+	"resyn/llm"
+)
+
+// Event is one piece of progress of a run. The concrete types below are the
+// whole set; consumers type-switch on them. Every event of a candidate
+// carries its Index (0-based, stable across resumes) and, once known, the
+// environment Name.
+type Event interface{ event() }
+
+// RunStarted opens a run (fresh or resumed).
+type RunStarted struct {
+	RunID    uint64
+	Provider string // the writer model, e.g. "openai:gpt-4o-mini"
+	Solver   string // the solver model; "" when calibration is off
+	N        int    // candidates asked for
+	Resumed  bool
+	Finished int // candidates already finished before this (resumed) run
+}
+
+// IdeasReady says ideation is over: the ideas the run will implement, and
+// the ones dropped as duplicates.
+type IdeasReady struct {
+	Ideas   []Idea
+	Dropped []DroppedIdea
+	Usage   llm.Usage
+}
+
+// CandidateStarted: work on one idea begins.
+type CandidateStarted struct {
+	Index int
+	Idea  Idea
+}
+
+// StreamDelta is a piece of a model's reply as it arrives; sent only when
+// Config.Stream is set. Restart says the previous attempt broke off and its
+// text is void.
+type StreamDelta struct {
+	Index   int
+	Stage   string // StageImplement, StageRepair or StageCalibrate
+	Text    string
+	Restart bool
+}
+
+// CodeWritten: the model produced a module (Round 0) or a repaired one
+// (Round k ≥ 1).
+type CodeWritten struct {
+	Index  int
+	Name   string
+	Round  int
+	Source string
+	Lines  int
+	Usage  llm.Usage // of this call
+}
+
+// Validated: the checks ran on round Round's module.
+type Validated struct {
+	Index  int
+	Name   string
+	Round  int
+	OK     bool
+	Report *validate.Report
+	Failed []validate.Check // the failing checks (nil when OK)
+}
+
+// RepairStarted: round Round (1…MaxRepairs) of repair begins.
+type RepairStarted struct {
+	Index  int
+	Name   string
+	Round  int
+	Failed []validate.Check // what the model is asked to fix
+}
+
+// Calibrated: the solver model's pass rates are known.
+type Calibrated struct {
+	Index       int
+	Name        string
+	Calibration Calibration
+}
+
+// Verdict: one candidate is finished (or, Outcome "error", given up on for
+// this run; a resume retries it).
+type Verdict struct {
+	Index       int
+	Name        string
+	Outcome     Outcome
+	Reason      string   // why, for anything but OutcomeCandidate
+	Repairs     int      // repair rounds used
+	Implemented bool     // the model wrote code at least once
+	DuplicateOf string   // for OutcomeDuplicate: the library environment it duplicates
+	Flags       []string // calibration flags (FlagSolvedEverywhere, FlagSolvedNowhere)
+	Usage       llm.Usage
+	Elapsed     time.Duration
+}
+
+// Totals is the running summary, sent after every verdict.
+type Totals struct{ Summary Summary }
+
+// RunFinished is always the last event. Err is nil when every candidate
+// reached a verdict; a cancelled run has Err context.Canceled and can be
+// resumed.
+type RunFinished struct {
+	RunID   uint64
+	Summary Summary
+	Err     error
+}
+
+func (RunStarted) event()       {}
+func (IdeasReady) event()       {}
+func (CandidateStarted) event() {}
+func (StreamDelta) event()      {}
+func (CodeWritten) event()      {}
+func (Validated) event()        {}
+func (RepairStarted) event()    {}
+func (Calibrated) event()       {}
+func (Verdict) event()          {}
+func (Totals) event()           {}
+func (RunFinished) event()      {}

@@ -1,0 +1,463 @@
+package synth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"resyn/core/envlib"
+	"resyn/core/validate"
+	"resyn/llm"
+	"resyn/storage"
+)
+
+// Run statuses, as stored in storage.SynthRun.Status.
+const (
+	RunRunning    = "running"
+	RunDone       = "done"       // every candidate has a final verdict
+	RunIncomplete = "incomplete" // some candidates ended in an LLM error; resume retries them
+	RunCancelled  = "cancelled"  // interrupted; resume continues
+	RunFailed     = "failed"     // could not go on (no ideas, store error)
+)
+
+// Run starts a new run with cfg and processes it to the end (or until ctx
+// is cancelled). progress, which may be nil, gets every event, never
+// concurrently; the last one is RunFinished. The returned error is the one
+// RunFinished carries.
+func (p *Pipeline) Run(ctx context.Context, cfg Config, progress func(Event)) (Summary, error) {
+	if err := p.check(); err != nil {
+		return Summary{}, err
+	}
+	cfg = cfg.withDefaults()
+	if cfg.Provider == "" {
+		cfg.Provider = p.LLM.Name()
+	}
+	if p.Solver != nil && cfg.SolverModel == "" {
+		cfg.SolverModel = p.Solver.Name()
+	}
+	raw, err := json.Marshal(cfg)
+	if err != nil {
+		return Summary{}, fmt.Errorf("synth: encoding the configuration: %w", err)
+	}
+	run := storage.SynthRun{Status: RunRunning, Config: raw}
+	if err := p.DB.Update(func(tx *storage.Tx) error { return storage.CreateSynthRun(tx, &run) }); err != nil {
+		return Summary{}, fmt.Errorf("synth: recording the run: %w", err)
+	}
+	return p.execute(ctx, run, cfg, nil, progress)
+}
+
+// Resume continues run id: ideas already made are kept, candidates with a
+// final verdict are not touched, the rest are processed. The configuration
+// is the one stored with the run.
+func (p *Pipeline) Resume(ctx context.Context, id uint64, progress func(Event)) (Summary, error) {
+	if err := p.check(); err != nil {
+		return Summary{}, err
+	}
+	var (
+		run storage.SynthRun
+		log []storage.SynthLogEntry
+	)
+	err := p.DB.View(func(tx *storage.Tx) error {
+		var err error
+		if run, err = storage.GetSynthRun(tx, id); err != nil {
+			return err
+		}
+		log, err = storage.ListSynthLog(tx, id, 0)
+		return err
+	})
+	if errors.Is(err, storage.ErrNotFound) {
+		return Summary{}, fmt.Errorf("%w: %d (see `resyn synth --list`)", ErrRunNotFound, id)
+	}
+	if err != nil {
+		return Summary{}, fmt.Errorf("synth: reading run %d: %w", id, err)
+	}
+	if run.Status == RunDone {
+		return Summary{}, fmt.Errorf("%w: run %d", ErrRunFinished, id)
+	}
+	var cfg Config
+	if err := json.Unmarshal(run.Config, &cfg); err != nil {
+		return Summary{}, fmt.Errorf("synth: run %d has an unreadable configuration: %w", id, err)
+	}
+	cfg = cfg.withDefaults()
+	return p.execute(ctx, run, cfg, log, progress)
+}
+
+// Start is Run with the events on a channel, closed after RunFinished.
+// Read it to the end: the run waits while the channel is full.
+func (p *Pipeline) Start(ctx context.Context, cfg Config) <-chan Event {
+	ch := make(chan Event, 64)
+	go func() {
+		defer close(ch)
+		if _, err := p.Run(ctx, cfg, func(e Event) { ch <- e }); err != nil && !sentFinished(err) {
+			ch <- RunFinished{Err: err}
+		}
+	}()
+	return ch
+}
+
+// StartResume is Resume with the events on a channel, closed after
+// RunFinished.
+func (p *Pipeline) StartResume(ctx context.Context, id uint64) <-chan Event {
+	ch := make(chan Event, 64)
+	go func() {
+		defer close(ch)
+		if _, err := p.Resume(ctx, id, func(e Event) { ch <- e }); err != nil && !sentFinished(err) {
+			ch <- RunFinished{RunID: id, Err: err}
+		}
+	}()
+	return ch
+}
+
+// finishedError marks errors that execute already reported in RunFinished.
+type finishedError struct{ error }
+
+func (e finishedError) Unwrap() error { return e.error }
+
+func sentFinished(err error) bool {
+	var f finishedError
+	return errors.As(err, &f)
+}
+
+// runner is one execution of a run (a fresh start or a resume).
+type runner struct {
+	p        *Pipeline
+	cfg      Config
+	run      storage.SynthRun
+	base     storage.TokenUsage // the run's usage before this execution
+	llm      llm.Provider       // metered
+	solver   llm.Provider       // metered; nil: no calibration
+	meter    llm.Meter
+	lib      *Library
+	examples []envlib.Source
+	start    time.Time
+
+	emitMu   sync.Mutex
+	progress func(Event)
+
+	mu      sync.Mutex // guards sum, claimed, dedup
+	sum     Summary
+	claimed map[string]int // environment names taken by this run's candidates
+	dedupMu sync.Mutex     // serialises compare-and-add against the library
+}
+
+func (r *runner) emit(e Event) {
+	if r.progress == nil {
+		return
+	}
+	r.emitMu.Lock()
+	defer r.emitMu.Unlock()
+	r.progress(e)
+}
+
+func (r *runner) usage() storage.TokenUsage {
+	u := r.meter.Usage()
+	ok, failed := r.meter.Calls()
+	return r.base.Add(storage.TokenUsage{Requests: int64(ok + failed), InputTokens: int64(u.PromptTokens), OutputTokens: int64(u.CompletionTokens)})
+}
+
+func tokenUsage(u llm.Usage, calls int) storage.TokenUsage {
+	return storage.TokenUsage{Requests: int64(calls), InputTokens: int64(u.PromptTokens), OutputTokens: int64(u.CompletionTokens)}
+}
+
+// logEntry appends one entry to the run's log.
+func (r *runner) logEntry(candidate, stage, msg string, u storage.TokenUsage, detail any) error {
+	var raw json.RawMessage
+	if detail != nil {
+		b, err := json.Marshal(detail)
+		if err != nil {
+			return fmt.Errorf("synth: encoding the %s record: %w", stage, err)
+		}
+		raw = b
+	}
+	e := storage.SynthLogEntry{Candidate: candidate, Stage: stage, Message: msg, Usage: u, Detail: raw}
+	return r.p.DB.Update(func(tx *storage.Tx) error { return storage.AppendSynthLog(tx, r.run.ID, &e) })
+}
+
+// ideasRecord is the Detail of the run's StageIdeas log entry.
+type ideasRecord struct {
+	Ideas   []Idea        `json:"ideas"`
+	Dropped []DroppedIdea `json:"dropped,omitempty"`
+}
+
+func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config, log []storage.SynthLogEntry, progress func(Event)) (sum Summary, err error) {
+	r := &runner{
+		p: p, cfg: cfg, run: run, base: run.Usage, progress: progress,
+		claimed: map[string]int{}, start: p.clock(),
+		examples: Examples(cfg.Examples),
+	}
+	r.llm = llm.Metered(p.LLM, &r.meter)
+	if p.Solver != nil {
+		r.solver = llm.Metered(p.Solver, &r.meter)
+	}
+	r.sum = Summary{N: cfg.N, Outcomes: map[Outcome]int{}}
+
+	// Rebuild what a previous execution finished.
+	var ideas []Idea
+	var dropped []DroppedIdea
+	haveIdeas := false
+	final := map[string]bool{}
+	for _, e := range log {
+		switch e.Stage {
+		case StageIdeas:
+			var rec ideasRecord
+			if json.Unmarshal(e.Detail, &rec) == nil {
+				ideas, dropped, haveIdeas = rec.Ideas, rec.Dropped, true
+			}
+		case StageVerdict:
+			var prov Provenance
+			if json.Unmarshal(e.Detail, &prov) != nil || prov.Outcome == OutcomeError {
+				continue
+			}
+			final[e.Candidate] = true
+			r.count(verdictOf(prov))
+			if prov.Outcome == OutcomeCandidate {
+				r.claimed[prov.Idea.Name] = prov.Index
+			}
+		}
+	}
+
+	r.emit(RunStarted{RunID: run.ID, Provider: p.LLM.Name(), Solver: solverName(p.Solver), N: cfg.N, Resumed: log != nil, Finished: len(final)})
+	defer func() {
+		r.mu.Lock()
+		sum = r.summary()
+		r.mu.Unlock()
+		status := RunDone
+		switch {
+		case ctx.Err() != nil:
+			status, err = RunCancelled, ctx.Err()
+		case err != nil:
+			status = RunFailed
+		case sum.Finished < sum.Ideas:
+			status = RunIncomplete
+		}
+		run.Status, run.Usage = status, r.usage()
+		if err != nil {
+			run.Error = err.Error()
+		} else {
+			run.Error = ""
+		}
+		if status == RunDone {
+			run.Finished = p.clock().UTC()
+		}
+		if werr := p.DB.Update(func(tx *storage.Tx) error { return storage.PutSynthRun(tx, &run) }); werr != nil && err == nil {
+			err = fmt.Errorf("synth: recording the end of run %d: %w", run.ID, werr)
+		}
+		r.emit(RunFinished{RunID: run.ID, Summary: sum, Err: err})
+		if err != nil {
+			err = finishedError{err}
+		}
+	}()
+
+	lib, err := r.library(ctx)
+	if err != nil {
+		return sum, err
+	}
+	r.lib = lib
+
+	if !haveIdeas {
+		ideas, dropped, err = r.ideate(ctx)
+		if err != nil {
+			return sum, err
+		}
+		if err := r.logEntry("", StageIdeas, fmt.Sprintf("%d ideas, %d dropped as duplicates", len(ideas), len(dropped)), storage.TokenUsage{}, ideasRecord{ideas, dropped}); err != nil {
+			return sum, err
+		}
+	}
+	r.mu.Lock()
+	r.sum.Ideas, r.sum.Dropped = len(ideas), len(dropped)
+	r.mu.Unlock()
+	r.emit(IdeasReady{Ideas: ideas, Dropped: dropped, Usage: r.meter.Usage()})
+
+	// Candidates, cfg.Parallel at a time.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, cfg.Parallel)
+	var storeErr error
+	var storeOnce sync.Once
+	for i, idea := range ideas {
+		if final[idea.Name] {
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := r.candidate(ctx, i, idea); err != nil {
+				storeOnce.Do(func() { storeErr = err })
+			}
+		}()
+	}
+	wg.Wait()
+	return sum, storeErr
+}
+
+func solverName(p llm.Provider) string {
+	if p == nil {
+		return ""
+	}
+	return p.Name()
+}
+
+// library loads what candidates must not duplicate: the built-ins and every
+// stored environment that is not rejected.
+func (r *runner) library(ctx context.Context) (*Library, error) {
+	mods, err := envlib.Modules()
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range mods {
+		r.p.Pool.Register(m)
+	}
+	var stored []storage.Env
+	if err := r.p.DB.View(func(tx *storage.Tx) error {
+		var err error
+		stored, err = storage.ListEnvs(tx)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("synth: reading the library: %w", err)
+	}
+	builtin := map[string]bool{}
+	for _, m := range mods {
+		builtin[m.Name] = true
+	}
+	for _, e := range stored {
+		if e.Status == storage.StatusRejected || builtin[e.Name] {
+			continue
+		}
+		m, err := r.p.Pool.Load(ctx, e.Name+".star", []byte(e.Source))
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue // a stored environment that no longer loads duplicates nothing
+		}
+		mods = append(mods, m)
+	}
+	return NewLibrary(ctx, r.p.Pool, mods, r.cfg.PromptSimilarity)
+}
+
+// ideate asks for ideas category by category until cfg.N are kept.
+func (r *runner) ideate(ctx context.Context) ([]Idea, []DroppedIdea, error) {
+	cfg := r.cfg
+	dd := NewIdeaDeduper(cfg.IdeaSimilarity, r.lib.Known())
+	var ideas []Idea
+	var dropped []DroppedIdea
+	calls := 2*((cfg.N+cfg.IdeasPerCall-1)/cfg.IdeasPerCall) + len(cfg.Categories)
+	failures := 0
+	for c := 0; len(ideas) < cfg.N && c < calls; c++ {
+		cat := cfg.Categories[c%len(cfg.Categories)]
+		req := IdeateRequest{Category: cat, Topics: cfg.Topics, Count: cfg.IdeasPerCall, Avoid: dd.Names()}
+		got, ex, err := Ideate(ctx, r.llm, req, CallOptions{Temperature: cfg.Temperature, MaxTokens: cfg.MaxTokens})
+		if ctx.Err() != nil {
+			return nil, nil, ctx.Err()
+		}
+		msg := fmt.Sprintf("%s: %d ideas", cat, len(got))
+		if err != nil {
+			msg = fmt.Sprintf("%s: %v", cat, err)
+		}
+		if lerr := r.logEntry("", StageIdeate, msg, tokenUsage(ex.Usage, 1), ex); lerr != nil {
+			return nil, nil, lerr
+		}
+		if err != nil {
+			if errors.Is(err, llm.ErrReplayExhausted) {
+				break
+			}
+			if failures++; failures >= 3 {
+				if len(ideas) == 0 {
+					return nil, nil, fmt.Errorf("%w: ideation failed three times: %w", ErrNoIdeas, err)
+				}
+				break
+			}
+			continue
+		}
+		failures = 0
+		for _, idea := range got {
+			if len(ideas) >= cfg.N {
+				break
+			}
+			if ok, dr := dd.Add(idea); ok {
+				ideas = append(ideas, idea)
+			} else {
+				dropped = append(dropped, dr)
+			}
+		}
+	}
+	if len(ideas) == 0 {
+		return nil, nil, fmt.Errorf("%w: the model proposed none that was new", ErrNoIdeas)
+	}
+	return ideas, dropped, nil
+}
+
+// count adds a verdict to the summary; r.mu must be held or r not shared yet.
+func (r *runner) count(v Verdict) {
+	s := &r.sum
+	s.Outcomes[v.Outcome]++
+	if v.Outcome == OutcomeError {
+		return
+	}
+	s.Finished++
+	if v.Implemented {
+		s.Implemented++
+	}
+	if v.Outcome == OutcomeCandidate || v.Outcome == OutcomeDuplicate {
+		s.Valid++
+		for len(s.ValidAfter) <= v.Repairs {
+			s.ValidAfter = append(s.ValidAfter, 0)
+		}
+		s.ValidAfter[v.Repairs]++
+	}
+	if v.Outcome == OutcomeCandidate {
+		s.Stored++
+		if len(v.Flags) > 0 {
+			s.Flagged++
+		}
+	}
+}
+
+// summary is the current summary; r.mu must be held.
+func (r *runner) summary() Summary {
+	s := r.sum
+	s.Outcomes = map[Outcome]int{}
+	for k, v := range r.sum.Outcomes {
+		s.Outcomes[k] = v
+	}
+	s.ValidAfter = append([]int(nil), r.sum.ValidAfter...)
+	u := r.usage()
+	s.Usage = llm.Usage{PromptTokens: int(u.InputTokens), CompletionTokens: int(u.OutputTokens)}
+	s.Calls = int(u.Requests)
+	s.Elapsed = r.p.clock().Sub(r.start)
+	return s
+}
+
+func verdictOf(prov Provenance) Verdict {
+	v := Verdict{
+		Index: prov.Index, Name: prov.Idea.Name, Outcome: prov.Outcome, Reason: prov.Reason,
+		Repairs: prov.Repairs, DuplicateOf: prov.DuplicateOf, Usage: prov.Usage, Elapsed: prov.Elapsed,
+		Implemented: len(prov.Reports) > 0,
+	}
+	if prov.Calibration != nil {
+		v.Flags = prov.Calibration.Flags
+	}
+	return v
+}
+
+// failedNames lists the failing checks of a report, for a verdict's reason.
+func failedNames(rep *validate.Report) string {
+	var names []string
+	for _, c := range rep.Failed() {
+		names = append(names, c.Name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, "; ")
+}
