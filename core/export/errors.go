@@ -11,4 +11,9 @@ var (
 	ErrGroundTruth = errors.New("invalid ground truth")
 	// ErrFormat: an unknown output format.
 	ErrFormat = errors.New("unknown export format")
+	// ErrEnvChanged: a ground truth was made by another version of its
+	// environment than the one asked to score it (its env_hash differs), so
+	// the instance it describes may mean something else now. Re-export the
+	// dataset, or serve the environment version it was made with.
+	ErrEnvChanged = errors.New("environment changed since the ground truth was made")
 )

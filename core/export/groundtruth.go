@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"resyn/core/env"
 )
 
 // GroundTruthVersion is the version of the ground-truth layout; a reader
@@ -76,4 +78,24 @@ func ParseGroundTruth(b []byte) (GroundTruth, error) {
 		g.State = nil
 	}
 	return g, nil
+}
+
+// Check says whether m is the environment version g was made with: an
+// error wrapping ErrEnvChanged names both hashes when it is not.
+func (g GroundTruth) Check(m *env.Module) error {
+	if m.Name != g.Env {
+		return fmt.Errorf("%w: ground truth is for %q, not %q", ErrGroundTruth, g.Env, m.Name)
+	}
+	if m.Hash != g.Hash {
+		return fmt.Errorf("%w: %s was exported at version %s and is now %s; re-export the dataset or serve that version",
+			ErrEnvChanged, g.Env, g.Hash, m.Hash)
+	}
+	return nil
+}
+
+// ScoreItem is the item that scores completion against the instance g
+// describes: its stored state when it has one (verify only, no generate),
+// else the instance rebuilt from (env, seed, difficulty). Call Check first.
+func (g GroundTruth) ScoreItem(completion string) env.ScoreItem {
+	return env.ScoreItem{Env: g.Env, Seed: g.Seed, Difficulty: g.Difficulty, State: g.State, Completion: completion}
 }
