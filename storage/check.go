@@ -114,7 +114,7 @@ func (db *DB) Check() ([]string, error) {
 			add(err.Error())
 			return nil
 		}
-		for err := range tx.tx.Check() {
+		for err := range tx.tx.Check(bolt.WithKVStringer(lengthStringer{})) {
 			add("bbolt: " + err.Error())
 		}
 		if len(problems) > 0 {
@@ -257,3 +257,12 @@ func touchAll(tx *bolt.Tx) error {
 	_ = sink
 	return err
 }
+
+// lengthStringer names keys and values by their length only. bbolt's default
+// hex-dumps them into its messages, and on a damaged page a key's length
+// field can point far past the end of the file: dumping it faults on a
+// goroutine of bbolt's own, where the fault cannot be recovered.
+type lengthStringer struct{}
+
+func (lengthStringer) KeyToString(k []byte) string   { return fmt.Sprintf("<key of %d bytes>", len(k)) }
+func (lengthStringer) ValueToString(v []byte) string { return fmt.Sprintf("<value of %d bytes>", len(v)) }
