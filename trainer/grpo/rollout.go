@@ -1,0 +1,209 @@
+package grpo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"resyn/core/env"
+	"resyn/trainer/tokenizer"
+)
+
+// instance is one generated environment instance with its encoded prompt.
+type instance struct {
+	Env        string
+	Seed       int64
+	Difficulty int
+	State      json.RawMessage
+	Prompt     string
+	Solution   string
+	Tokens     []int32 // the chat-formatted prompt, ending with the assistant header
+}
+
+// prompter formats prompts and reads completions for one tokenizer.
+type prompter struct {
+	tok    *tokenizer.Tokenizer
+	system string
+	stop   []int32
+	vocab  int
+}
+
+func newPrompter(tok *tokenizer.Tokenizer, system string) (*prompter, error) {
+	if tok.IMStart < 0 || tok.IMEnd < 0 {
+		return nil, fmt.Errorf("%w: the tokenizer has no %s/%s tokens for the chat format",
+			ErrConfig, tokenizer.IMStartToken, tokenizer.IMEndToken)
+	}
+	p := &prompter{tok: tok, system: system, vocab: tok.VocabSize()}
+	p.stop = append(p.stop, int32(tok.IMEnd))
+	if tok.EndOfText >= 0 {
+		p.stop = append(p.stop, int32(tok.EndOfText))
+	}
+	return p, nil
+}
+
+func (p *prompter) encodePrompt(prompt string) ([]int32, error) {
+	var msgs []tokenizer.Message
+	if p.system != "" {
+		msgs = append(msgs, tokenizer.Message{Role: "system", Content: p.system})
+	}
+	msgs = append(msgs, tokenizer.Message{Role: "user", Content: prompt})
+	ids, err := p.tok.EncodeChat(msgs, true)
+	if err != nil {
+		return nil, err
+	}
+	return toInt32(ids), nil
+}
+
+// encodeAnswer is the SFT target: the answer block and the end of the turn.
+func (p *prompter) encodeAnswer(solution string) []int32 {
+	ids := toInt32(p.tok.EncodeOrdinary("<answer>" + solution + "</answer>"))
+	return append(ids, int32(p.tok.IMEnd))
+}
+
+func (p *prompter) isStop(id int32) bool {
+	for _, s := range p.stop {
+		if s == id {
+			return true
+		}
+	}
+	return false
+}
+
+// decode turns a completion into text, leaving out a final stop token and
+// any id the tokenizer does not know (padding rows of the embedding).
+func (p *prompter) decode(ids []int32) string {
+	if n := len(ids); n > 0 && p.isStop(ids[n-1]) {
+		ids = ids[:n-1]
+	}
+	out := make([]int, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := p.tok.Token(int(id)); ok || p.tok.IsSpecial(int(id)) {
+			out = append(out, int(id))
+		}
+	}
+	s, err := p.tok.Decode(out)
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+func toInt32(ids []int) []int32 {
+	out := make([]int32, len(ids))
+	for i, v := range ids {
+		out[i] = int32(v)
+	}
+	return out
+}
+
+// makeInstances generates and renders tasks (and solves them when solve is
+// set), dropping instances the environment failed on and prompts longer
+// than maxPrompt tokens; it returns how many were dropped.
+func makeInstances(ctx context.Context, ex env.Executor, p *prompter, tasks []env.Task, solve bool, maxPrompt int) ([]instance, int, error) {
+	for i := range tasks {
+		tasks[i].Render = true
+		tasks[i].Solve = solve
+	}
+	res := ex.Run(ctx, tasks)
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	var out []instance
+	dropped := 0
+	for i, r := range res {
+		if r.Err != nil || (solve && r.Solution == "") {
+			dropped++
+			continue
+		}
+		toks, err := p.encodePrompt(r.Prompt)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(toks) > maxPrompt {
+			dropped++
+			continue
+		}
+		t := tasks[i]
+		out = append(out, instance{Env: t.Env, Seed: t.Seed, Difficulty: t.Difficulty, State: r.State,
+			Prompt: r.Prompt, Solution: r.Solution, Tokens: toks})
+	}
+	return out, dropped, nil
+}
+
+// EvalResult is a greedy evaluation on held-out seeds.
+type EvalResult struct {
+	Reward   float64            `json:"reward"`    // mean over every instance
+	PassRate float64            `json:"pass_rate"` // fraction with reward >= PassScore
+	PerEnv   map[string]float64 `json:"per_env"`   // mean reward by environment
+	N        int                `json:"n"`
+	Sample   string             `json:"sample,omitempty"` // the first completion, for a look
+}
+
+// EvalOptions say what Evaluate measures.
+type EvalOptions struct {
+	Envs         []EnvSpec // each at its MinDifficulty
+	N            int       // instances per environment, seeds EvalSeedBase…
+	MaxNewTokens int
+	System       string
+	PassScore    float64
+	MaxPrompt    int // longer prompts are skipped; 0: no limit
+}
+
+// Evaluate decodes greedily on N held-out instances of each environment
+// (seeds EvalSeedBase upwards, at the environment's MinDifficulty) and
+// scores the completions. The same options give the same instances, so
+// numbers taken at different times of a run compare directly.
+func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Executor, o EvalOptions) (EvalResult, error) {
+	p, err := newPrompter(tok, o.System)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	maxPrompt := o.MaxPrompt
+	if maxPrompt <= 0 {
+		maxPrompt = 1 << 30
+	}
+	var tasks []env.Task
+	for _, e := range o.Envs {
+		for j := range o.N {
+			tasks = append(tasks, env.Task{Env: e.Name, Seed: EvalSeedBase + int64(j), Difficulty: e.MinDifficulty})
+		}
+	}
+	insts, _, err := makeInstances(ctx, ex, p, tasks, false, maxPrompt)
+	if err != nil {
+		return EvalResult{}, err
+	}
+	res := EvalResult{PerEnv: map[string]float64{}}
+	if len(insts) == 0 {
+		return res, fmt.Errorf("%w: no evaluation instance could be generated", ErrNoData)
+	}
+	prompts := make([][]int32, len(insts))
+	for i, in := range insts {
+		prompts[i] = in.Tokens
+	}
+	comps, err := m.Generate(GenRequest{Prompts: prompts, MaxNewTokens: o.MaxNewTokens, Temperature: 0, TopP: 1, StopTokens: p.stop})
+	if err != nil {
+		return res, err
+	}
+	items := make([]env.ScoreItem, len(insts))
+	for i, in := range insts {
+		items[i] = env.ScoreItem{Env: in.Env, Seed: in.Seed, Difficulty: in.Difficulty, State: in.State, Completion: p.decode(comps[i])}
+	}
+	rws := env.ScoreCompletions(ctx, ex, items)
+	counts := map[string]int{}
+	for i, rw := range rws {
+		res.Reward += rw.Score
+		if rw.Kind == env.KindOK && rw.Score >= o.PassScore {
+			res.PassRate++
+		}
+		res.PerEnv[items[i].Env] += rw.Score
+		counts[items[i].Env]++
+	}
+	res.N = len(rws)
+	res.Reward /= float64(res.N)
+	res.PassRate /= float64(res.N)
+	for k, c := range counts {
+		res.PerEnv[k] /= float64(c)
+	}
+	res.Sample = items[0].Completion
+	return res, nil
+}

@@ -1,0 +1,715 @@
+package grpo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"resyn/core/env"
+	"resyn/storage"
+	"resyn/trainer/hf"
+	"resyn/trainer/safetensors"
+	"resyn/trainer/tokenizer"
+)
+
+// Options wire a Trainer to its model, data and store.
+type Options struct {
+	Config Config
+	// Model is the policy, already holding its starting weights (or, with
+	// ResumeFrom, created for the checkpoint's config).
+	Model Model
+	// ModelConfig is saved as config.json with every checkpoint.
+	ModelConfig hf.Config
+	Tokenizer   *tokenizer.Tokenizer
+	// Executor runs the environments named in Config.Envs (registered).
+	Executor env.Executor
+
+	// Reference is the frozen model of the KL term (KLCoef > 0). When nil,
+	// NewReference builds one from the policy's weights at the start of
+	// GRPO (after the warm start); they are saved under Dir/reference so
+	// that a resumed run gets the same reference.
+	Reference    Model
+	NewReference func(weights []safetensors.Tensor) (Model, error)
+
+	// Store receives the run record, metrics, sample rollouts and the
+	// checkpoint records; nil runs without one.
+	Store *storage.DB
+	// RunID continues an existing run record (resume); 0 creates one.
+	RunID uint64
+	Name  string // of a new run record
+	// Source says where the model came from ("preset:tiny-cpu", a
+	// directory), kept in the run record for resume.
+	Source string
+	// Dir holds the run's checkpoints (Dir/step-N) and reference weights.
+	Dir string
+	// ResumeFrom is a checkpoint directory written by this package: its
+	// weights, optimiser state and trainer state are restored.
+	ResumeFrom string
+
+	// Progress receives every event, from the goroutine running the
+	// trainer; it should return quickly.
+	Progress func(Event)
+}
+
+// RunInfo is the Config of a stored run record.
+type RunInfo struct {
+	Config Config `json:"grpo"`
+	Source string `json:"source"`
+	Dir    string `json:"dir"`
+}
+
+// Summary is what a finished (or stopped) run reports.
+type Summary struct {
+	RunID      uint64
+	Steps      int // GRPO steps done
+	SFTSteps   int
+	Init       *EvalResult // before any training (fresh runs only)
+	AfterSFT   *EvalResult
+	Final      *EvalResult
+	Checkpoint string // the last checkpoint written
+	Elapsed    time.Duration
+}
+
+// Trainer runs the warm start and GRPO for one run.
+type Trainer struct {
+	o     Options
+	cfg   Config
+	p     *prompter
+	st    trainState
+	ref   Model
+	mw    *storage.MetricsWriter
+	sum   Summary
+	start time.Time
+}
+
+// trainState is what a checkpoint needs beyond the weights and moments.
+type trainState struct {
+	Phase      string      `json:"phase"` // "sft", "grpo" or "done"
+	SFTStep    int         `json:"sft_step"`
+	Step       int         `json:"step"`      // GRPO steps done
+	NextSeed   int64       `json:"next_seed"` // next training instance seed
+	Curriculum *Curriculum `json:"curriculum"`
+	Config     Config      `json:"config"`
+	Init       *EvalResult `json:"init,omitempty"`
+	AfterSFT   *EvalResult `json:"after_sft,omitempty"`
+}
+
+const stateFile = "trainer_state.json"
+const optimizerFile = "optimizer.safetensors"
+
+// New checks the options and prepares a run; nothing is written yet.
+func New(o Options) (*Trainer, error) {
+	if err := o.Config.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Model == nil || o.Tokenizer == nil || o.Executor == nil {
+		return nil, fmt.Errorf("%w: a trainer needs a model, a tokenizer and an executor", ErrConfig)
+	}
+	if o.Config.KLCoef > 0 && o.Reference == nil && o.NewReference == nil {
+		return nil, fmt.Errorf("%w: kl_coef %v needs a reference model", ErrConfig, o.Config.KLCoef)
+	}
+	if o.Dir == "" {
+		return nil, fmt.Errorf("%w: no checkpoint directory", ErrConfig)
+	}
+	p, err := newPrompter(o.Tokenizer, o.Config.SystemPrompt)
+	if err != nil {
+		return nil, err
+	}
+	t := &Trainer{o: o, cfg: o.Config, p: p, ref: o.Reference}
+	t.st = trainState{Phase: "sft", Curriculum: NewCurriculum(o.Config.Envs, o.Config.PassThreshold, o.Config.CurriculumWindow), Config: o.Config}
+	if o.Config.SFTSteps == 0 {
+		t.st.Phase = "grpo"
+	}
+	return t, nil
+}
+
+// Start runs the trainer on its own goroutine and returns its events; the
+// channel closes after the FinishedEvent. Options.Progress, when set, sees
+// every event first.
+func (t *Trainer) Start(ctx context.Context) <-chan Event {
+	ch := make(chan Event, 64)
+	prev := t.o.Progress
+	t.o.Progress = func(e Event) {
+		if prev != nil {
+			prev(e)
+		}
+		ch <- e
+	}
+	go func() {
+		defer close(ch)
+		_, _ = t.Run(ctx)
+	}()
+	return ch
+}
+
+func (t *Trainer) emit(e Event) {
+	if t.o.Progress != nil {
+		t.o.Progress(e)
+	}
+}
+
+// Run trains until the configured steps are done or ctx is cancelled; on
+// cancellation it saves a checkpoint first. The last event is a
+// FinishedEvent carrying the same summary and error.
+func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
+	t.start = time.Now()
+	defer func() {
+		t.sum.Elapsed = time.Since(t.start)
+		t.sum.Steps, t.sum.SFTSteps = t.st.Step, t.st.SFTStep
+		t.sum.Init, t.sum.AfterSFT = t.st.Init, t.st.AfterSFT
+		sum = t.sum
+		t.finishRecord(err)
+		t.emit(FinishedEvent{Summary: sum, Err: err})
+	}()
+	resumed := t.o.ResumeFrom != ""
+	if resumed {
+		if err := t.restore(t.o.ResumeFrom); err != nil {
+			return t.sum, err
+		}
+	}
+	if err := t.openRecord(); err != nil {
+		return t.sum, err
+	}
+	t.emit(RunStartedEvent{RunID: t.sum.RunID, Resumed: resumed, Phase: t.st.Phase, Step: t.globalStep(), Dir: t.o.Dir})
+
+	if !resumed && t.cfg.EvalN > 0 {
+		r, err := t.eval(ctx, "init")
+		if err != nil {
+			return t.sum, err
+		}
+		t.st.Init = &r
+	}
+	lastSaved := -1
+	if resumed {
+		lastSaved = t.globalStep()
+	}
+	stopped := func(err error) (Summary, error) {
+		if errors.Is(err, context.Canceled) && t.globalStep() != lastSaved {
+			if serr := t.checkpoint(); serr != nil {
+				return t.sum, errors.Join(err, serr)
+			}
+		}
+		return t.sum, err
+	}
+	for t.st.Phase == "sft" && t.st.SFTStep < t.cfg.SFTSteps {
+		if err := ctx.Err(); err != nil {
+			return stopped(err)
+		}
+		if err := t.sftStep(ctx); err != nil {
+			return stopped(err)
+		}
+	}
+	if t.st.Phase == "sft" {
+		t.st.Phase = "grpo"
+		if t.cfg.EvalN > 0 {
+			r, err := t.eval(ctx, "sft")
+			if err != nil {
+				return stopped(err)
+			}
+			t.st.AfterSFT = &r
+		}
+		if t.cfg.SFTSteps > 0 {
+			if err := t.checkpoint(); err != nil {
+				return t.sum, err
+			}
+			lastSaved = t.globalStep()
+		}
+	}
+	if err := t.prepareReference(); err != nil {
+		return t.sum, err
+	}
+	for t.st.Step < t.cfg.Steps {
+		if err := ctx.Err(); err != nil {
+			return stopped(err)
+		}
+		if err := t.grpoStep(ctx); err != nil {
+			return stopped(err)
+		}
+		if t.cfg.EvalEvery > 0 && t.st.Step%t.cfg.EvalEvery == 0 && t.st.Step < t.cfg.Steps && t.cfg.EvalN > 0 {
+			if _, err := t.eval(ctx, fmt.Sprintf("step %d", t.st.Step)); err != nil {
+				return stopped(err)
+			}
+		}
+		if t.cfg.CheckpointEvery > 0 && t.st.Step%t.cfg.CheckpointEvery == 0 && t.st.Step < t.cfg.Steps {
+			if err := t.checkpoint(); err != nil {
+				return t.sum, err
+			}
+			lastSaved = t.globalStep()
+		}
+	}
+	t.st.Phase = "done"
+	if t.cfg.EvalN > 0 {
+		r, err := t.eval(ctx, "final")
+		if err != nil {
+			return stopped(err)
+		}
+		t.sum.Final = &r
+	}
+	if err := t.checkpoint(); err != nil {
+		return t.sum, err
+	}
+	return t.sum, nil
+}
+
+func (t *Trainer) globalStep() int { return t.st.SFTStep + t.st.Step }
+
+// stepRand is the random stream of one step: resumed runs draw the same.
+func (t *Trainer) stepRand(kind uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(uint64(t.cfg.Seed), uint64(t.globalStep())<<8|kind))
+}
+
+// tasks draws n training instances mixed by weight at the curriculum's
+// current levels (or uniformly in [min, maxDiff] for the warm start).
+func (t *Trainer) tasks(rng *rand.Rand, n int, sft bool) []env.Task {
+	idx := Mix(t.cfg.Envs, n, rng)
+	out := make([]env.Task, n)
+	for i, k := range idx {
+		e := t.cfg.Envs[k]
+		d := t.st.Curriculum.Level(e.Name)
+		if sft {
+			hi := e.MaxDifficulty
+			if t.cfg.SFTMaxDiff > 0 {
+				hi = min(hi, max(t.cfg.SFTMaxDiff, e.MinDifficulty))
+			}
+			d = e.MinDifficulty + rng.IntN(hi-e.MinDifficulty+1)
+		}
+		out[i] = env.Task{Env: e.Name, Seed: t.st.NextSeed, Difficulty: d}
+		t.st.NextSeed++
+	}
+	return out
+}
+
+func (t *Trainer) sftStep(ctx context.Context) error {
+	start := time.Now()
+	rng := t.stepRand(1)
+	insts, _, err := makeInstances(ctx, t.o.Executor, t.p, t.tasks(rng, t.cfg.SFTBatch, true), true, t.cfg.MaxPromptTokens)
+	if err != nil {
+		return err
+	}
+	if len(insts) == 0 {
+		return fmt.Errorf("%w: no warm-start instance with a solve() answer at SFT step %d", ErrNoData, t.st.SFTStep+1)
+	}
+	seqs := make([]*sequence, len(insts))
+	var norm float64
+	for i, in := range insts {
+		seqs[i] = &sequence{prompt: in.Tokens, completion: t.p.encodeAnswer(in.Solution)}
+		norm += float64(len(seqs[i].completion))
+	}
+	if err := t.o.Model.ZeroGrad(); err != nil {
+		return err
+	}
+	var loss float64
+	tokens := 0
+	for _, c := range chunks(len(seqs), t.cfg.MicroBatch) {
+		pk := pack(seqs[c[0]:c[1]])
+		lp := make([]float32, pk.B*pk.T)
+		if err := t.o.Model.Forward(pk.Batch, lp, nil); err != nil {
+			return err
+		}
+		dlp := make([]float32, len(lp))
+		s, _ := SFTLoss(lp, pk.Mask, norm, dlp)
+		loss += s
+		tokens += pk.B * pk.T
+		if err := t.o.Model.Backward(dlp); err != nil {
+			return err
+		}
+	}
+	gn, err := t.o.Model.Step(t.cfg.adamw(t.cfg.SFTLR))
+	if err != nil {
+		return err
+	}
+	t.st.SFTStep++
+	el := time.Since(start)
+	ev := SFTStepEvent{Step: t.st.SFTStep, Of: t.cfg.SFTSteps, Loss: loss / norm, GradNorm: float64(gn),
+		Tokens: tokens, TokensPerS: float64(tokens) / el.Seconds(), Elapsed: el}
+	t.metrics(t.globalStep(), map[string]float64{"sft_loss": ev.Loss, "grad_norm": ev.GradNorm,
+		"tokens_per_s": ev.TokensPerS, "step_s": el.Seconds()}, nil)
+	t.emit(ev)
+	return nil
+}
+
+// rollout is one scored completion of a GRPO step.
+type rollout struct {
+	inst   *instance
+	group  int
+	tokens []int32
+	text   string
+	reward env.Reward
+	shaped float64 // reward with the overlong penalty
+}
+
+func (t *Trainer) grpoStep(ctx context.Context) error {
+	start := time.Now()
+	cfg := t.cfg
+	rng := t.stepRand(2)
+	insts, _, err := makeInstances(ctx, t.o.Executor, t.p, t.tasks(rng, cfg.PromptsPerStep, false), false, cfg.MaxPromptTokens)
+	if err != nil {
+		return err
+	}
+	if len(insts) == 0 {
+		return fmt.Errorf("%w: no prompt could be generated at GRPO step %d", ErrNoData, t.st.Step+1)
+	}
+	// Sample G completions of every prompt in one batched call.
+	var prompts [][]int32
+	for i := range insts {
+		for range cfg.GroupSize {
+			prompts = append(prompts, insts[i].Tokens)
+		}
+	}
+	genTokens := 0
+	comps, err := t.o.Model.Generate(GenRequest{Prompts: prompts, MaxNewTokens: cfg.MaxNewTokens,
+		Temperature: float32(cfg.Temperature), TopP: float32(cfg.TopP), StopTokens: t.p.stop, Seed: rng.Uint64()})
+	if err != nil {
+		return err
+	}
+	rolls := make([]rollout, len(comps))
+	items := make([]env.ScoreItem, len(comps))
+	for i, c := range comps {
+		in := &insts[i/cfg.GroupSize]
+		rolls[i] = rollout{inst: in, group: i / cfg.GroupSize, tokens: c, text: t.p.decode(c)}
+		items[i] = env.ScoreItem{Env: in.Env, Seed: in.Seed, Difficulty: in.Difficulty, State: in.State, Completion: rolls[i].text}
+		genTokens += len(c)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	rws := env.ScoreCompletions(ctx, t.o.Executor, items)
+	ev := StepEvent{Step: t.st.Step + 1, Of: cfg.Steps, GlobalStep: t.globalStep() + 1, PerEnv: map[string]EnvStats{}, Groups: len(insts)}
+	truncated := 0
+	for i := range rolls {
+		r := &rolls[i]
+		r.reward = rws[i]
+		n := len(r.tokens)
+		if n > 0 && !t.p.isStop(r.tokens[n-1]) {
+			truncated++
+		}
+		r.shaped = r.reward.Score + OverlongPenalty(n, cfg.MaxNewTokens, cfg.OverlongBuffer, cfg.OverlongPenalty)
+	}
+	// Per-environment statistics and the curriculum (env errors excluded).
+	passedBy := map[string][]bool{}
+	var scored int
+	for i := range rolls {
+		r := &rolls[i]
+		es := ev.PerEnv[r.inst.Env]
+		es.Level = r.inst.Difficulty
+		if r.reward.Kind == env.KindEnvError || r.reward.Kind == env.KindTimeout {
+			es.EnvErrors++
+			ev.PerEnv[r.inst.Env] = es
+			continue
+		}
+		pass := r.reward.Kind == env.KindOK && r.reward.Score >= cfg.PassScore
+		es.Completions++
+		es.Reward += r.reward.Score
+		if pass {
+			es.PassRate++
+		}
+		if r.reward.Kind != env.KindFormat {
+			es.FormatRate++
+		}
+		ev.PerEnv[r.inst.Env] = es
+		passedBy[r.inst.Env] = append(passedBy[r.inst.Env], pass)
+		ev.Reward += r.reward.Score
+		if pass {
+			ev.PassRate++
+		}
+		if r.reward.Kind != env.KindFormat {
+			ev.FormatRate++
+		}
+		ev.ResponseLen += float64(len(r.tokens))
+		scored++
+	}
+	if scored > 0 {
+		ev.Reward /= float64(scored)
+		ev.PassRate /= float64(scored)
+		ev.FormatRate /= float64(scored)
+		ev.ResponseLen /= float64(scored)
+	}
+	ev.Truncated = float64(truncated) / float64(len(rolls))
+	for name, es := range ev.PerEnv {
+		if es.Completions > 0 {
+			es.Reward /= float64(es.Completions)
+			es.PassRate /= float64(es.Completions)
+			es.FormatRate /= float64(es.Completions)
+		}
+		ev.PerEnv[name] = es
+	}
+	// Advantages per group; failed completions leave their group.
+	var seqs []*sequence
+	for g := range insts {
+		var members []*rollout
+		var rewards []float64
+		for i := g * cfg.GroupSize; i < (g+1)*cfg.GroupSize; i++ {
+			k := rolls[i].reward.Kind
+			if k == env.KindEnvError || k == env.KindTimeout || len(rolls[i].tokens) == 0 {
+				continue
+			}
+			members = append(members, &rolls[i])
+			rewards = append(rewards, rolls[i].shaped)
+		}
+		if len(members) < 2 {
+			continue
+		}
+		adv, zero := GroupAdvantages(rewards, cfg.ScaleByStd, 1e-6)
+		if zero && cfg.DropZeroVar {
+			continue
+		}
+		ev.GroupsKept++
+		for j, m := range members {
+			seqs = append(seqs, &sequence{prompt: m.inst.Tokens, completion: m.tokens, adv: float32(adv[j])})
+		}
+	}
+	fwdTokens := 0
+	if len(seqs) > 0 {
+		n, err := t.update(rng, seqs, &ev)
+		if err != nil {
+			return err
+		}
+		fwdTokens = n
+	}
+	t.st.Step++
+	for name, passed := range passedBy {
+		lvl := t.st.Curriculum.Level(name)
+		if ev.PerEnv[name].Level == lvl && t.st.Curriculum.Observe(name, lvl, passed) {
+			t.emit(LevelUpEvent{Step: t.st.Step, Env: name, Level: t.st.Curriculum.Level(name)})
+		}
+	}
+	ev.Elapsed = time.Since(start)
+	ev.TokensPerS = float64(genTokens+fwdTokens) / ev.Elapsed.Seconds()
+	t.stepMetrics(ev)
+	t.storeRollouts(rolls)
+	t.emit(ev)
+	return nil
+}
+
+// update computes the old (and reference) log-probabilities, then takes
+// Epochs × Minibatches optimiser steps over the sequences. It returns the
+// number of positions forwarded.
+func (t *Trainer) update(rng *rand.Rand, seqs []*sequence, ev *StepEvent) (int, error) {
+	cfg := t.cfg
+	fwd := 0
+	for _, c := range chunks(len(seqs), cfg.MicroBatch) {
+		part := seqs[c[0]:c[1]]
+		pk := pack(part)
+		lp := make([]float32, pk.B*pk.T)
+		if err := t.o.Model.Forward(pk.Batch, lp, nil); err != nil {
+			return fwd, err
+		}
+		pk.gather(part, lp, func(s *sequence) *[]float32 { return &s.old })
+		fwd += pk.B * pk.T
+		if cfg.KLCoef > 0 {
+			if err := t.ref.Forward(pk.Batch, lp, nil); err != nil {
+				return fwd, fmt.Errorf("reference model: %w", err)
+			}
+			pk.gather(part, lp, func(s *sequence) *[]float32 { return &s.ref })
+			fwd += pk.B * pk.T
+		}
+	}
+	params := LossParams{ClipLow: cfg.ClipLow, ClipHigh: cfg.ClipHigh, KLCoef: cfg.KLCoef}
+	var total LossStats
+	var gnSum float64
+	order := slices.Clone(seqs)
+	for range cfg.Epochs {
+		rng.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		for _, mb := range split(len(order), cfg.Minibatches) {
+			mseqs := order[mb[0]:mb[1]]
+			var norm float64
+			for _, s := range mseqs {
+				norm += float64(len(s.completion))
+			}
+			if err := t.o.Model.ZeroGrad(); err != nil {
+				return fwd, err
+			}
+			var us LossStats
+			for _, c := range chunks(len(mseqs), cfg.MicroBatch) {
+				part := mseqs[c[0]:c[1]]
+				pk := pack(part)
+				lp := make([]float32, pk.B*pk.T)
+				ent := make([]float32, pk.B*pk.T)
+				if err := t.o.Model.Forward(pk.Batch, lp, ent); err != nil {
+					return fwd, err
+				}
+				old := pk.scatter(part, func(s *sequence) []float32 { return s.old })
+				var ref []float32
+				if cfg.KLCoef > 0 {
+					ref = pk.scatter(part, func(s *sequence) []float32 { return s.ref })
+				}
+				dlp := make([]float32, len(lp))
+				us.Add(PolicyLoss(lp, old, ref, pk.adv, pk.Mask, ent, norm, params, dlp))
+				if err := t.o.Model.Backward(dlp); err != nil {
+					return fwd, err
+				}
+				fwd += 3 * pk.B * pk.T // forward + backward
+			}
+			gn, err := t.o.Model.Step(cfg.adamw(cfg.LR))
+			if err != nil {
+				return fwd, err
+			}
+			gnSum += float64(gn)
+			ev.Updates = append(ev.Updates, UpdateStats{Tokens: int(us.Tokens), Loss: us.Loss / max(us.Tokens, 1),
+				RatioMin: us.RatioMin, RatioMax: us.RatioMax, RatioMean: us.Ratio / max(us.Tokens, 1),
+				ClipFrac: us.Clipped / max(us.Tokens, 1), GradNorm: float64(gn)})
+			total.Add(us)
+		}
+	}
+	n := max(total.Tokens, 1)
+	ev.Loss, ev.KL, ev.Entropy, ev.ClipFrac = total.Loss/n, total.KL/n, total.Entropy/n, total.Clipped/n
+	ev.GradNorm = gnSum / float64(len(ev.Updates))
+	return fwd, nil
+}
+
+// eval runs Evaluate with the run's settings and reports it.
+func (t *Trainer) eval(ctx context.Context, label string) (EvalResult, error) {
+	r, err := Evaluate(ctx, t.o.Model, t.o.Tokenizer, t.o.Executor, EvalOptions{
+		Envs: t.cfg.Envs, N: t.cfg.EvalN, MaxNewTokens: t.cfg.MaxNewTokens, System: t.cfg.SystemPrompt,
+		PassScore: t.cfg.PassScore, MaxPrompt: t.cfg.MaxPromptTokens})
+	if err != nil {
+		return r, fmt.Errorf("evaluation (%s): %w", label, err)
+	}
+	step := t.globalStep()
+	t.metrics(step, map[string]float64{"eval_reward": r.Reward, "eval_pass_rate": r.PassRate},
+		[]storage.MetricPoint{{Step: int64(step), Name: "eval_reward", Value: r.Reward, PerEnv: r.PerEnv}})
+	t.emit(EvalEvent{Step: step, Label: label, Result: r})
+	return r, nil
+}
+
+// prepareReference sets up the frozen reference model of the KL term.
+func (t *Trainer) prepareReference() error {
+	if t.cfg.KLCoef == 0 || t.ref != nil {
+		return nil
+	}
+	dir := filepath.Join(t.o.Dir, "reference")
+	var ws []safetensors.Tensor
+	var err error
+	if t.st.Step == 0 {
+		if ws, err = t.o.Model.Tensors(Weights); err != nil {
+			return err
+		}
+		if err := hf.Save(dir, t.o.ModelConfig, ws, hf.SaveOptions{}); err != nil {
+			return fmt.Errorf("saving the reference weights: %w", err)
+		}
+	} else if ws, err = readWeights(dir); err != nil {
+		return fmt.Errorf("%w: reference weights: %w", ErrResume, err)
+	}
+	t.ref, err = t.o.NewReference(ws)
+	return err
+}
+
+func (t *Trainer) metrics(step int, vals map[string]float64, extra []storage.MetricPoint) {
+	if t.mw == nil {
+		return
+	}
+	for k, v := range vals {
+		if math.IsNaN(v) {
+			delete(vals, k)
+		}
+	}
+	err := t.mw.Step(int64(step), vals)
+	if err == nil && len(extra) > 0 {
+		err = t.mw.Add(extra...)
+	}
+	if err != nil {
+		t.mw = nil // the run goes on; the store error shows in the record
+	}
+}
+
+func (t *Trainer) stepMetrics(ev StepEvent) {
+	step := int64(ev.GlobalStep)
+	vals := map[string]float64{
+		"reward": ev.Reward, "pass_rate": ev.PassRate, "format_rate": ev.FormatRate,
+		"loss": ev.Loss, "kl": ev.KL, "entropy": ev.Entropy, "grad_norm": ev.GradNorm,
+		"clip_frac": ev.ClipFrac, "response_len": ev.ResponseLen, "truncated": ev.Truncated,
+		"tokens_per_s": ev.TokensPerS, "step_s": ev.Elapsed.Seconds(),
+		"groups_kept": float64(ev.GroupsKept),
+	}
+	if n := len(ev.Updates); n > 0 {
+		vals["ratio_max"] = ev.Updates[n-1].RatioMax
+	}
+	reward, pass, level := map[string]float64{}, map[string]float64{}, map[string]float64{}
+	for name, es := range ev.PerEnv {
+		reward[name], pass[name], level[name] = es.Reward, es.PassRate, float64(es.Level)
+		vals["pass_rate/"+name] = es.PassRate
+		vals["level/"+name] = float64(es.Level)
+	}
+	t.metrics(ev.GlobalStep, vals, []storage.MetricPoint{
+		{Step: step, Name: "reward", Value: ev.Reward, PerEnv: reward},
+		{Step: step, Name: "pass_rate", Value: ev.PassRate, PerEnv: pass},
+		{Step: step, Name: "level", Value: 0, PerEnv: level},
+	})
+}
+
+func (t *Trainer) storeRollouts(rolls []rollout) {
+	if t.o.Store == nil || t.cfg.RolloutsPerStep == 0 || t.sum.RunID == 0 {
+		return
+	}
+	var rs []storage.Rollout
+	for i := 0; i < len(rolls) && len(rs) < t.cfg.RolloutsPerStep; i += t.cfg.GroupSize {
+		r := rolls[i]
+		rs = append(rs, storage.Rollout{Step: int64(t.globalStep()), Env: r.inst.Env, Seed: r.inst.Seed,
+			Difficulty: r.inst.Difficulty, Prompt: r.inst.Prompt, Completion: r.text,
+			Outcome: string(r.reward.Kind), Reward: r.reward.Score})
+	}
+	_ = t.o.Store.Batch(func(tx *storage.Tx) error { return storage.PutRollouts(tx, t.sum.RunID, rs) })
+}
+
+func (t *Trainer) openRecord() error {
+	if t.o.Store == nil {
+		return nil
+	}
+	info, err := json.Marshal(RunInfo{Config: t.cfg, Source: t.o.Source, Dir: t.o.Dir})
+	if err != nil {
+		return err
+	}
+	err = t.o.Store.Update(func(tx *storage.Tx) error {
+		if t.o.RunID != 0 {
+			r, err := storage.GetTrainRun(tx, t.o.RunID)
+			if err != nil {
+				return err
+			}
+			r.Status, r.Error, r.Finished = "running", "", time.Time{}
+			t.sum.RunID = r.ID
+			return storage.PutTrainRun(tx, &r)
+		}
+		r := storage.TrainRun{Name: t.o.Name, Status: "running", Config: info}
+		if err := storage.CreateTrainRun(tx, &r); err != nil {
+			return err
+		}
+		t.sum.RunID = r.ID
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("training run record: %w", err)
+	}
+	t.mw = t.o.Store.NewMetricsWriter(t.sum.RunID)
+	return nil
+}
+
+func (t *Trainer) finishRecord(runErr error) {
+	if t.o.Store == nil || t.sum.RunID == 0 {
+		return
+	}
+	if t.mw != nil {
+		_ = t.mw.Close()
+	}
+	_ = t.o.Store.Update(func(tx *storage.Tx) error {
+		r, err := storage.GetTrainRun(tx, t.sum.RunID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case runErr == nil:
+			r.Status = "done"
+		case errors.Is(runErr, context.Canceled):
+			r.Status = "cancelled"
+		default:
+			r.Status, r.Error = "failed", runErr.Error()
+		}
+		r.Finished = time.Now().UTC()
+		return storage.PutTrainRun(tx, &r)
+	})
+}
