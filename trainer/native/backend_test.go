@@ -2,46 +2,88 @@ package native
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// buildCPUSharedLib compiles the CPU reference into a shared library, as
-// the CUDA backend would be built: the same rn_* symbols, loaded at run time.
+// buildCPUSharedLib compiles C sources (by default the CPU reference,
+// cpu_*.c) into a shared library, as the CUDA backend would be built: the
+// same rn_* symbols, loaded at run time.
 func buildCPUSharedLib(t *testing.T, sources ...string) string {
 	t.Helper()
-	cc := os.Getenv("CC")
-	if cc == "" {
-		cc = "gcc"
-	}
-	if _, err := exec.LookPath(cc); err != nil {
-		t.Fatalf("the C compiler %s (needed by cgo for this package anyway) is missing: %v", cc, err)
-	}
 	if len(sources) == 0 {
 		sources, _ = filepath.Glob("cpu_*.c")
 	}
 	out := filepath.Join(t.TempDir(), "libresyn_cuda.so")
-	args := append([]string{"-shared", "-fPIC", "-O3", "-std=gnu11", "-Wno-psabi", "-fopenmp", "-Wl,-Bsymbolic", "-o", out}, sources...)
-	args = append(args, "-lm")
-	if b, err := exec.Command(cc, args...).CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", cc, strings.Join(args, " "), err, b)
+	if err := buildSharedLib(out, sources); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
 
+func cc() string {
+	if c := os.Getenv("CC"); c != "" {
+		return c
+	}
+	return "gcc"
+}
+
+func buildSharedLib(out string, sources []string) error {
+	args := append([]string{"-shared", "-fPIC", "-O3", "-std=gnu11", "-Wno-psabi", "-fopenmp", "-Wl,-Bsymbolic", "-o", out}, sources...)
+	args = append(args, "-lm")
+	if b, err := exec.Command(cc(), args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("%s %s: %v\n%s", cc(), strings.Join(args, " "), err, b)
+	}
+	return nil
+}
+
+// sharedCPULib is the CPU reference as a shared library, built once per
+// test binary (the C compile is most of this package's test time).
+var (
+	sharedLibDir string
+	sharedCPULib = sync.OnceValues(buildSharedCPULib)
+)
+
+func buildSharedCPULib() (string, error) {
+	dir, err := os.MkdirTemp("", "resyn-native-test-")
+	if err != nil {
+		return "", err
+	}
+	sharedLibDir = dir
+	srcs, _ := filepath.Glob("cpu_*.c")
+	out := filepath.Join(dir, "libresyn_cuda.so")
+	return out, buildSharedLib(out, srcs)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedLibDir != "" {
+		os.RemoveAll(sharedLibDir)
+	}
+	os.Exit(code)
+}
+
 func TestLoadedBackendMatchesStatic(t *testing.T) {
-	lib := buildCPUSharedLib(t)
-	t.Setenv(CUDALibEnv, lib)
-	b, err := OpenBackend(BackendCUDA)
+	lib, err := sharedCPULib()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenLibrary(BackendCUDA, lib)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if b.Name() != BackendCUDA || b.Path() != lib {
 		t.Fatalf("backend %s at %s, want cuda at %s", b.Name(), b.Path(), lib)
+	}
+	t.Setenv(CUDALibEnv, lib)
+	if b2, err := OpenBackend(BackendCUDA); err != nil || b2 != b {
+		t.Fatalf("OpenBackend(cuda) with %s=%s: %v, %v", CUDALibEnv, lib, b2, err)
 	}
 	infos := Backends()
 	if len(infos) != 2 || !infos[0].Available || !infos[1].Available || infos[1].Path != lib {
