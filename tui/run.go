@@ -20,8 +20,11 @@ import (
 
 // Options configure the workbench.
 type Options struct {
-	Store     *storage.DB // may be nil: the built-in library alone
-	StorePath string      // shown on the status bar
+	Store *storage.DB // may be nil: the built-in library alone
+	// Library is the environment library; nil means core/library over
+	// Store. Tests pass one that hides the built-ins.
+	Library   pane.Library
+	StorePath string // shown on the status bar
 	Theme     themes.Theme
 	// Pool runs environment code; nil makes one with two workers, closed
 	// by Close.
@@ -61,10 +64,14 @@ func New(ctx context.Context, o Options) (*Model, error) {
 	if editor == "" {
 		editor = "vi"
 	}
+	lib := o.Library
+	if lib == nil {
+		lib = corelib.New(o.Store)
+	}
 	pc := &pane.Context{
 		Ctx:       ctx,
 		Styles:    themes.NewStyles(o.Theme),
-		Library:   corelib.New(o.Store),
+		Library:   lib,
 		Store:     o.Store,
 		StorePath: o.StorePath,
 		Pool:      pool,

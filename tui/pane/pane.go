@@ -9,6 +9,7 @@ import (
 
 	"resyn/core/env"
 	"resyn/core/library"
+	"resyn/core/validate"
 	"resyn/storage"
 	"resyn/themes"
 )
@@ -36,7 +37,7 @@ type Context struct {
 	Ctx context.Context
 
 	Styles    themes.Styles
-	Library   *library.Library
+	Library   Library
 	Store     *storage.DB // nil when the workbench runs without a store
 	StorePath string
 	// Pool runs environment code (stored environments are untrusted, so in
@@ -46,6 +47,20 @@ type Context struct {
 	// Editor is the command that edits a file ($VISUAL, $EDITOR, vi).
 	Editor string
 }
+
+// Library is what the panes need of core/library; *library.Library is
+// the one implementation outside tests.
+type Library interface {
+	List() ([]library.Entry, error)
+	Get(name string) (library.Entry, error)
+	SetStatus(name string, s storage.Status, why string) (library.Entry, error)
+	Tag(name string, add, remove []string) (library.Entry, error)
+	Note(name, text string) (library.Entry, error)
+	History(name string) ([]storage.Env, error)
+	Edit(ctx context.Context, pool *env.Pool, name string, src []byte, opts library.AddOptions) (library.Entry, *validate.Report, error)
+}
+
+var _ Library = (*library.Library)(nil)
 
 // ErrMsg is a failure a pane reports; the status bar shows it.
 type ErrMsg struct{ Err error }

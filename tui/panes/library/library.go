@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/bubbles/viewport"
@@ -111,6 +112,8 @@ type Model struct {
 // New makes the library pane.
 func New(ctx *pane.Context) *Model {
 	in := textinput.New()
+	// A steady cursor: no blink ticks, so nothing redraws over SSH while idle.
+	in.Cursor.SetMode(cursor.CursorStatic)
 	in.Prompt = "› "
 	in.PromptStyle = ctx.Styles.Prompt
 	in.TextStyle = ctx.Styles.Text

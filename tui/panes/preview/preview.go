@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strings"
 
+	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/bubbles/viewport"
@@ -83,6 +84,8 @@ type Model struct {
 // New makes the preview pane.
 func New(ctx *pane.Context) *Model {
 	in := textinput.New()
+	// A steady cursor: no blink ticks, so nothing redraws over SSH while idle.
+	in.Cursor.SetMode(cursor.CursorStatic)
 	in.Prompt = "answer › "
 	in.PromptStyle = ctx.Styles.Prompt
 	in.TextStyle = ctx.Styles.Text

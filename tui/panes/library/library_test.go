@@ -1,0 +1,209 @@
+package library
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	corelib "resyn/core/library"
+	"resyn/storage"
+	"resyn/themes"
+	"resyn/tui/internal/fixture"
+	"resyn/tui/pane"
+)
+
+func newPane(t *testing.T) (*Model, *storage.DB) {
+	t.Helper()
+	db, path := fixture.Store(t)
+	ctx := &pane.Context{Ctx: context.Background(), Styles: themes.NewStyles(themes.NoColor),
+		Library: fixture.StoredOnly{Library: corelib.New(db)}, Store: db, StorePath: path}
+	m := New(ctx)
+	m.SetSize(80, 22)
+	drive(m, m.Init())
+	return m, db
+}
+
+// drive runs cmd and what follows from it, and returns the messages.
+func drive(m *Model, cmd tea.Cmd) []tea.Msg {
+	return fixture.Run(cmd, func(msg tea.Msg) tea.Cmd {
+		_, c := m.Update(msg)
+		return c
+	})
+}
+
+func keys(s string) []tea.KeyMsg {
+	var out []tea.KeyMsg
+	for _, r := range s {
+		out = append(out, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}})
+	}
+	return out
+}
+
+func press(m *Model, ks ...tea.KeyMsg) []tea.Msg {
+	var msgs []tea.Msg
+	for _, k := range ks {
+		_, cmd := m.Update(k)
+		msgs = append(msgs, drive(m, cmd)...)
+	}
+	return msgs
+}
+
+func listed(m *Model) string {
+	var out []string
+	for _, e := range m.Entries() {
+		out = append(out, e.Name)
+	}
+	return strings.Join(out, ",")
+}
+
+func TestFilters(t *testing.T) {
+	tests := []struct {
+		name  string
+		keys  []tea.KeyMsg
+		want  string
+		input bool // still reading text afterwards
+	}{
+		{"all", nil, "adder,old_maze,parity_bits,word_reverse", false},
+		{"status candidate", keys("s"), "adder,parity_bits", false},
+		{"status accepted", keys("ss"), "word_reverse", false},
+		{"status rejected", keys("sss"), "old_maze", false},
+		{"status cycles back to all", keys("ssss"), "adder,old_maze,parity_bits,word_reverse", false},
+		{"fuzzy search while typing", keys("/wr"), "word_reverse", true},
+		{"fuzzy search kept after enter", append(keys("/add"), tea.KeyMsg{Type: tea.KeyEnter}), "adder", false},
+		{"esc drops the search", append(keys("/add"), tea.KeyMsg{Type: tea.KeyEsc}), "adder,old_maze,parity_bits,word_reverse", false},
+		{"tag filter by prefix", append(keys("tar"), tea.KeyMsg{Type: tea.KeyEnter}), "adder", false},
+		{"esc clears every filter", append(append(keys("s"), keys("/par")...), tea.KeyMsg{Type: tea.KeyEnter}, tea.KeyMsg{Type: tea.KeyEsc}), "adder,old_maze,parity_bits,word_reverse", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := newPane(t)
+			press(m, tc.keys...)
+			if got := listed(m); got != tc.want {
+				t.Errorf("after %q the list is %s, want %s", tc.keys, got, tc.want)
+			}
+			if m.Capturing() != tc.input {
+				t.Errorf("Capturing() = %v, want %v", m.Capturing(), tc.input)
+			}
+		})
+	}
+}
+
+func TestCuration(t *testing.T) {
+	tests := []struct {
+		name  string
+		keys  []tea.KeyMsg
+		check func(t *testing.T, e corelib.Entry)
+	}{
+		{"accept", keys("a"), func(t *testing.T, e corelib.Entry) {
+			if e.Status != storage.StatusAccepted {
+				t.Errorf("status %s, want accepted", e.Status)
+			}
+		}},
+		{"reject", keys("x"), func(t *testing.T, e corelib.Entry) {
+			if e.Status != storage.StatusRejected {
+				t.Errorf("status %s, want rejected", e.Status)
+			}
+		}},
+		{"add a tag", append(keys("+easy"), tea.KeyMsg{Type: tea.KeyEnter}), func(t *testing.T, e corelib.Entry) {
+			if strings.Join(e.Tags, ",") != "arithmetic,warmup,easy" {
+				t.Errorf("tags %v", e.Tags)
+			}
+		}},
+		{"remove a tag", append(keys("-warmup"), tea.KeyMsg{Type: tea.KeyEnter}), func(t *testing.T, e corelib.Entry) {
+			if strings.Join(e.Tags, ",") != "arithmetic" {
+				t.Errorf("tags %v", e.Tags)
+			}
+		}},
+		{"note", append(keys("nlooks fine"), tea.KeyMsg{Type: tea.KeyEnter}), func(t *testing.T, e corelib.Entry) {
+			if n := len(e.Notes); n != 2 || e.Notes[1].Text != "looks fine" {
+				t.Errorf("notes %+v", e.Notes)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, db := newPane(t)
+			msgs := press(m, tc.keys...)
+			for _, msg := range msgs {
+				if e, ok := msg.(pane.ErrMsg); ok {
+					t.Fatalf("error: %v", e.Err)
+				}
+			}
+			sel, _ := m.Selected()
+			if sel.Name != "adder" {
+				t.Fatalf("cursor moved to %s", sel.Name)
+			}
+			tc.check(t, sel)
+			// The store agrees with what the pane shows.
+			e, err := corelib.New(db).Get("adder")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, e)
+		})
+	}
+}
+
+func TestBadTagIsReported(t *testing.T) {
+	m, _ := newPane(t)
+	msgs := press(m, append(keys("+Bad Tag"), tea.KeyMsg{Type: tea.KeyEnter})...)
+	var err error
+	for _, msg := range msgs {
+		if e, ok := msg.(pane.ErrMsg); ok {
+			err = e.Err
+		}
+	}
+	if err == nil || !strings.Contains(err.Error(), "invalid tag") {
+		t.Fatalf("adding %q gave %v, want an invalid-tag error", "Bad Tag", err)
+	}
+}
+
+func TestHistoryAndDiff(t *testing.T) {
+	m, _ := newPane(t)
+	press(m, keys("G")...) // word_reverse
+	press(m, keys("h")...)
+	if m.mode != modeHistory || len(m.history) != 2 {
+		t.Fatalf("mode %d with %d revisions, want history of 2", m.mode, len(m.history))
+	}
+	press(m, tea.KeyMsg{Type: tea.KeyEnter})
+	if m.mode != modeDiff {
+		t.Fatalf("enter in history: mode %d, want diff", m.mode)
+	}
+	v := m.View()
+	if !strings.Contains(v, `"basket"`) || !strings.Contains(v, "revision 2 against 1") {
+		t.Errorf("diff view does not show the change:\n%s", fixture.Lines(v))
+	}
+	press(m, tea.KeyMsg{Type: tea.KeyEsc}, tea.KeyMsg{Type: tea.KeyEsc})
+	if m.mode != modeBrowse {
+		t.Errorf("two esc: mode %d, want the list", m.mode)
+	}
+}
+
+func TestEnterOpensPreview(t *testing.T) {
+	m, _ := newPane(t)
+	press(m, keys("j")...)
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	if cmd == nil {
+		t.Fatal("enter returned no command")
+	}
+	if msg, ok := cmd().(pane.OpenEnvMsg); !ok || msg.Name != "old_maze" {
+		t.Fatalf("enter sent %#v, want OpenEnvMsg{old_maze}", msg)
+	}
+}
+
+func TestResizeKeepsCursorVisible(t *testing.T) {
+	m, _ := newPane(t)
+	press(m, keys("G")...)
+	for _, h := range []int{6, 8, 30} {
+		m.SetSize(60, h)
+		v := m.View()
+		if got := strings.Count(v, "\n") + 1; got != h {
+			t.Errorf("height %d: view has %d lines", h, got)
+		}
+		if !strings.Contains(v, "› word_rev") {
+			t.Errorf("height %d: the selected row is not shown:\n%s", h, fixture.Lines(v))
+		}
+	}
+}
