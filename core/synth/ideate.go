@@ -81,14 +81,20 @@ func ParseIdeas(reply string) []Idea {
 	for _, m := range fenceRe.FindAllStringSubmatch(reply, -1) {
 		candidates = append(candidates, m[1])
 	}
-	if i, j := strings.Index(reply, "["), strings.LastIndex(reply, "]"); i >= 0 && j > i {
-		candidates = append(candidates, reply[i:j+1])
-	}
 	for _, c := range candidates {
 		if json.Unmarshal([]byte(strings.TrimSpace(c)), &raw) == nil && len(raw) > 0 {
 			break
 		}
 		raw = nil
+	}
+	// An array inside prose: decode from each '[' the first value there.
+	for i := 0; raw == nil && i < len(reply); i++ {
+		if reply[i] != '[' {
+			continue
+		}
+		if json.NewDecoder(strings.NewReader(reply[i:])).Decode(&raw) != nil || len(raw) == 0 {
+			raw = nil
+		}
 	}
 	var out []Idea
 	add := func(name, cat, desc string) {

@@ -48,12 +48,14 @@ func smoke(ctx context.Context, ex env.Executor, m *env.Module) *validate.Report
 	rep := &validate.Report{Env: m.Name, File: m.File, Hash: m.Hash, Instances: len(tasks)}
 	rep.Checks = append(rep.Checks, validate.Check{Name: validate.CheckLoad, OK: true})
 	add := func(name string, e *env.Error, where string) {
-		c := validate.Check{Name: name, Detail: "quick check before the full validation"}
-		if e != nil {
-			c.Line = e.Line
-			c.Failures = []string{fmt.Sprintf("%s: %v", where, e)}
+		for i := range rep.Checks {
+			if rep.Checks[i].Name == name {
+				rep.Checks[i].Failures = append(rep.Checks[i].Failures, fmt.Sprintf("%s: %v", where, e))
+				return
+			}
 		}
-		rep.Checks = append(rep.Checks, c)
+		rep.Checks = append(rep.Checks, validate.Check{Name: name, Detail: "quick check before the full validation",
+			Line: e.Line, Failures: []string{fmt.Sprintf("%s: %v", where, e)}})
 	}
 	for i, r := range res {
 		where := fmt.Sprintf("seed 0, difficulty %d", tasks[i].Difficulty)

@@ -133,6 +133,7 @@ type runner struct {
 	solver   llm.Provider       // metered; nil: no calibration
 	meter    llm.Meter
 	lib      *Library
+	known    []Known // beyond the library's: the ideas behind stored synthesized environments
 	examples []envlib.Source
 	start    time.Time
 
@@ -335,6 +336,10 @@ func (r *runner) library(ctx context.Context) (*Library, error) {
 		if e.Status == storage.StatusRejected || builtin[e.Name] {
 			continue
 		}
+		var prov Provenance
+		if len(e.Provenance) > 0 && json.Unmarshal(e.Provenance, &prov) == nil && prov.Idea.Description != "" {
+			r.known = append(r.known, Known{Name: e.Name, Description: prov.Idea.Description})
+		}
 		m, err := r.p.Pool.Load(ctx, e.Name+".star", []byte(e.Source))
 		if err != nil {
 			if ctx.Err() != nil {
@@ -350,7 +355,7 @@ func (r *runner) library(ctx context.Context) (*Library, error) {
 // ideate asks for ideas category by category until cfg.N are kept.
 func (r *runner) ideate(ctx context.Context) ([]Idea, []DroppedIdea, error) {
 	cfg := r.cfg
-	dd := NewIdeaDeduper(cfg.IdeaSimilarity, r.lib.Known())
+	dd := NewIdeaDeduper(cfg.IdeaSimilarity, append(r.lib.Known(), r.known...))
 	var ideas []Idea
 	var dropped []DroppedIdea
 	calls := 2*((cfg.N+cfg.IdeasPerCall-1)/cfg.IdeasPerCall) + len(cfg.Categories)

@@ -1,0 +1,5 @@
+package synth
+
+import "fmt"
+
+func fmtType(e Event) string { return fmt.Sprintf("%T", e) }
