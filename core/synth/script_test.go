@@ -190,7 +190,7 @@ def solve(state):
 // Round 0 never asks for <answer> tags; round 1 does, but solve returns a
 // Python-style list that verify rejects; round 2 is right.
 var (
-	intervalMergeNoTags = strings.Replace(intervalMergeFinal, `"inside <answer></answer> tags."`, `"as your final line."`, 1)
+	intervalMergeNoTags   = strings.Replace(intervalMergeFinal, `"inside <answer></answer> tags."`, `"as your final line."`, 1)
 	intervalMergeBadSolve = strings.Replace(intervalMergeFinal,
 		`    return " ".join(["%d-%d" % (m[0], m[1]) for m in merged(state["intervals"])])
 `, `    return str(merged(state["intervals"]))

@@ -68,7 +68,7 @@ func TestParseIdeas(t *testing.T) {
 func TestDedupIdeas(t *testing.T) {
 	known := []Known{{Name: "graph_coloring", Description: "Colour a graph with k colours so that no edge joins two vertices of the same colour."}}
 	ideas := []Idea{
-		{Name: "graph_colouring", Description: "Something else entirely about graphs and paints."},      // name clash (spelling folded)
+		{Name: "graph_colouring", Description: "Something else entirely about graphs and paints."},     // name clash (spelling folded)
 		{Name: "GraphColoring2", Description: "Totally different words describing queens on a board."}, // kept: names differ
 		{Name: "sum_digits", Description: "Given a list of numbers, add up the digit sums of all of them."},
 		{Name: "digit_total", Description: "Given a list of numbers, add up the digit sums of all of them together."}, // near-duplicate
