@@ -429,3 +429,30 @@ func TestCancelSavesACheckpoint(t *testing.T) {
 		return nil
 	})
 }
+
+func TestTrainBPEShortensAndRoundTrips(t *testing.T) {
+	texts := []string{"Colour the vertices of this graph.", "Colour the edges of this graph!", "the vertices 1 2 3"}
+	tok, err := TrainBPE(texts, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.VocabSize() <= 259 || tok.VocabSize() > 300 {
+		t.Fatalf("vocabulary %d, want 260..300", tok.VocabSize())
+	}
+	s := "Colour the vertices <|im_end|> 12"
+	ids := tok.Encode(s)
+	if len(ids) >= len(s)-10 {
+		t.Errorf("%d tokens for %d bytes: merges did not apply", len(ids), len(s))
+	}
+	back, err := tok.Decode(ids)
+	if err != nil || back != s {
+		t.Errorf("round trip %q, %v", back, err)
+	}
+	if tok.IMEnd != 258 || tok.IMStart != 257 {
+		t.Errorf("special ids %d %d", tok.IMStart, tok.IMEnd)
+	}
+	again, _ := TrainBPE(texts, 300)
+	if a, b := tok.Encode(s), again.Encode(s); len(a) != len(b) {
+		t.Error("training is not deterministic")
+	}
+}

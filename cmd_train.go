@@ -1,0 +1,410 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"resyn/core/dataset"
+	"resyn/core/env"
+	"resyn/core/envlib"
+	"resyn/storage"
+	"resyn/trainer/grpo"
+	"resyn/trainer/hf"
+	"resyn/trainer/native"
+	"resyn/trainer/safetensors"
+	"resyn/trainer/tokenizer"
+)
+
+func init() { register(newTrainCmd) }
+
+type trainFlags struct {
+	preset, model, envs, weights, difficulty, out, name, system  string
+	resume                                                       uint64
+	steps, sftSteps, prompts, group, maxNew, minibatches, epochs int
+	evalN, threads, ckptEvery                                    int
+	lr, kl, temperature                                          float64
+	seed                                                         int64
+	noStd, keepZeroVar, asJSON                                   bool
+}
+
+func newTrainCmd() *cobra.Command {
+	var f trainFlags
+	c := &cobra.Command{
+		Use:   "train",
+		Short: "Train a model with GRPO on environments",
+		Long: `Trains a Qwen2-architecture model with GRPO (group-relative policy optimisation)
+on verifiable environments, with the built-in trainer (C on the CPU behind cgo).
+
+--preset tiny-cpu trains a small model from scratch: a BPE tokenizer learned on
+the environments' prompts, a warm start (SFT) on solve() answers, then GRPO.
+--model DIR loads a Hugging Face Qwen2 checkpoint (config.json, safetensors,
+tokenizer.json) and runs GRPO on it directly.
+
+Each step samples --prompts prompts mixed over the environments (by --weights),
+--group completions of each, scores them with the verifiers, and takes
+--minibatches clipped-surrogate updates. Every step's metrics, sample rollouts
+and checkpoints (Hugging Face safetensors, under --out) go to the store, where
+the workbench's training pane shows them. Mean reward on held-out seeds
+(greedy) is measured before training, after the warm start and at the end.
+
+Progress goes to stderr. Ctrl-C stops after saving a checkpoint; --resume RUN
+continues a run from its last checkpoint (with --steps, to a new total).`,
+		Example: `  resyn train --preset tiny-cpu
+  resyn train --preset tiny-cpu --steps 80 --json > summary.json
+  resyn train --model ./Qwen2.5-0.5B-Instruct --env graph_coloring,knapsack --difficulty 1-4 --steps 200
+  resyn train --resume 3 --steps 120`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
+	}
+	fl := c.Flags()
+	fl.StringVar(&f.preset, "preset", "", "train from scratch with a preset ("+grpo.PresetNames()+")")
+	fl.StringVar(&f.model, "model", "", "Hugging Face Qwen2 checkpoint directory to start from")
+	fl.Uint64Var(&f.resume, "resume", 0, "continue training run RUN from its last checkpoint")
+	fl.StringVar(&f.envs, "env", "", "environments, comma-separated (default: the preset's)")
+	fl.StringVar(&f.weights, "weights", "", "mixing weights, comma-separated, one per --env (default: equal)")
+	fl.StringVar(&f.difficulty, "difficulty", "", "difficulty range LO-HI the curriculum climbs (default 1-3 or the preset's)")
+	fl.IntVar(&f.steps, "steps", 0, "GRPO steps (default: the preset's, or 100)")
+	fl.IntVar(&f.sftSteps, "sft-steps", -1, "warm-start steps on solve() answers (default: the preset's, 0 for --model)")
+	fl.IntVar(&f.prompts, "prompts", 0, "prompts per step")
+	fl.IntVar(&f.group, "group", 0, "completions per prompt (G)")
+	fl.IntVar(&f.maxNew, "max-new-tokens", 0, "completion length cap")
+	fl.IntVar(&f.minibatches, "minibatches", 0, "optimiser updates per batch of rollouts")
+	fl.IntVar(&f.epochs, "epochs", 0, "passes over each batch of rollouts")
+	fl.Float64Var(&f.lr, "lr", 0, "GRPO learning rate")
+	fl.Float64Var(&f.kl, "kl", -1, "KL coefficient to the starting model (0: no reference)")
+	fl.Float64Var(&f.temperature, "temperature", -1, "sampling temperature")
+	fl.BoolVar(&f.noStd, "no-std", false, "do not divide advantages by the group's standard deviation")
+	fl.BoolVar(&f.keepZeroVar, "keep-zero-var", false, "train on groups whose rewards are all equal")
+	fl.IntVar(&f.evalN, "eval-n", -1, "held-out instances per environment for evaluation (0: none)")
+	fl.IntVar(&f.ckptEvery, "checkpoint-every", -1, "GRPO steps between checkpoints")
+	fl.Int64Var(&f.seed, "seed", -1, "seed of sampling and instance selection")
+	fl.IntVar(&f.threads, "threads", 0, "CPU threads (0: every core)")
+	fl.StringVar(&f.system, "system", "", "system prompt (default: none)")
+	fl.StringVar(&f.out, "out", "", "checkpoint directory (default: runs/<time> beside the store)")
+	fl.StringVar(&f.name, "name", "", "name of the run in the store")
+	fl.BoolVar(&f.asJSON, "json", false, "print the run's summary as JSON on stdout")
+	return c
+}
+
+// trainSetup is everything runTrain assembles before the trainer starts.
+type trainSetup struct {
+	cfg      grpo.Config
+	model    *native.Model
+	hfCfg    hf.Config
+	tok      *tokenizer.Tokenizer
+	source   string
+	dir      string
+	resumeAt string
+	runID    uint64
+	threads  int
+}
+
+func runTrain(cmd *cobra.Command, f trainFlags) error {
+	ctx := cmd.Context()
+	modes := 0
+	for _, set := range []bool{f.preset != "", f.model != "", f.resume != 0} {
+		if set {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return fmt.Errorf("choose one of --preset NAME, --model DIR or --resume RUN")
+	}
+	mods, err := envlib.Modules()
+	if err != nil {
+		return err
+	}
+	ex := env.NewLocal(env.DefaultLimits(), 0)
+	for _, m := range mods {
+		ex.Register(m)
+	}
+	defer ex.Close()
+	db, err := openStore(false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	var s trainSetup
+	switch {
+	case f.preset != "":
+		s, err = setupPreset(ctx, f, ex)
+	case f.model != "":
+		s, err = setupModel(f)
+	default:
+		s, err = setupResume(db, f)
+	}
+	if err != nil {
+		return err
+	}
+	defer s.model.Close()
+	if f.resume == 0 {
+		if err := applyFlags(&s.cfg, f, mods); err != nil {
+			return err
+		}
+		if s.dir = f.out; s.dir == "" {
+			s.dir = filepath.Join(filepath.Dir(dbPath()), "runs", time.Now().Format("20060102-150405"))
+		}
+		if s.cfg.MaxPromptTokens+s.cfg.MaxNewTokens > s.model.Config().MaxSeqLen {
+			s.cfg.MaxPromptTokens = s.model.Config().MaxSeqLen - s.cfg.MaxNewTokens
+		}
+	}
+	opts := grpo.Options{
+		Config: s.cfg, Model: grpo.Native(s.model), ModelConfig: s.hfCfg, Tokenizer: s.tok, Executor: ex,
+		Store: db, RunID: s.runID, Name: f.name, Source: s.source, Dir: s.dir, ResumeFrom: s.resumeAt,
+		NewReference: func(ws []safetensors.Tensor) (grpo.Model, error) {
+			m, err := native.New(s.model.Config())
+			if err != nil {
+				return nil, err
+			}
+			ref := grpo.Native(m)
+			return ref, ref.SetTensors(grpo.Weights, ws)
+		},
+		Progress: printTrainEvent,
+	}
+	if opts.Name == "" {
+		opts.Name = strings.TrimPrefix(s.source, "preset:")
+	}
+	tr, err := grpo.New(opts)
+	if err != nil {
+		return err
+	}
+	sum, err := tr.Run(ctx)
+	if f.asJSON {
+		if jerr := writeJSON(sum); jerr != nil && err == nil {
+			err = jerr
+		}
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(os.Stderr, "stopped; resume with: resyn train --resume %d\n", sum.RunID)
+		return exitError{code: 130}
+	}
+	return err
+}
+
+func setupPreset(ctx context.Context, f trainFlags, ex env.Executor) (trainSetup, error) {
+	p, ok := grpo.Presets()[f.preset]
+	if !ok {
+		return trainSetup{}, fmt.Errorf("unknown preset %q (have %s)", f.preset, grpo.PresetNames())
+	}
+	if f.envs != "" || f.difficulty != "" {
+		return trainSetup{}, fmt.Errorf("--env and --difficulty change the preset's tokenizer data; a preset trains on its own environments")
+	}
+	start := time.Now()
+	tok, err := p.Tokenizer(ctx, ex)
+	if err != nil {
+		return trainSetup{}, err
+	}
+	m, hfCfg, err := p.NewModel(tok, f.threads)
+	if err != nil {
+		return trainSetup{}, err
+	}
+	fmt.Fprintf(os.Stderr, "preset %s: %d-token tokenizer (%.1fs), model of %d parameters, %d layers × %d wide\n",
+		p.Name, tok.VocabSize(), time.Since(start).Seconds(), m.NumParams(), p.Layers, p.Hidden)
+	return trainSetup{cfg: p.Config, model: m, hfCfg: hfCfg, tok: tok, source: "preset:" + p.Name}, nil
+}
+
+func setupModel(f trainFlags) (trainSetup, error) {
+	tok, err := tokenizer.Load(filepath.Join(f.model, "tokenizer.json"))
+	if err != nil {
+		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
+	}
+	cfg := grpo.Defaults()
+	cfg.Envs = nil
+	cfg.SFTSteps = 0
+	cfg.MaxNewTokens = 512
+	cfg.MaxPromptTokens = 1024
+	cfg.KLCoef = 0
+	m, hfCfg, err := native.LoadHF(f.model, native.Options{Threads: f.threads, MaxSeqLen: 2048})
+	if err != nil {
+		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
+	}
+	fmt.Fprintf(os.Stderr, "loaded %s: %d parameters\n", f.model, m.NumParams())
+	abs, _ := filepath.Abs(f.model)
+	return trainSetup{cfg: cfg, model: m, hfCfg: hfCfg, tok: tok, source: abs}, nil
+}
+
+func setupResume(db *storage.DB, f trainFlags) (trainSetup, error) {
+	var run storage.TrainRun
+	var cks []storage.Checkpoint
+	err := db.View(func(tx *storage.Tx) error {
+		var err error
+		if run, err = storage.GetTrainRun(tx, f.resume); err != nil {
+			return err
+		}
+		cks, err = storage.ListCheckpoints(tx, f.resume)
+		return err
+	})
+	if err != nil {
+		return trainSetup{}, fmt.Errorf("--resume %d: %w", f.resume, err)
+	}
+	var info grpo.RunInfo
+	if err := json.Unmarshal(run.Config, &info); err != nil {
+		return trainSetup{}, fmt.Errorf("--resume %d: the run's config: %w", f.resume, err)
+	}
+	if len(cks) == 0 {
+		return trainSetup{}, fmt.Errorf("--resume %d: %w: the run has no checkpoint", f.resume, grpo.ErrResume)
+	}
+	last := cks[len(cks)-1].Path
+	tok, err := tokenizer.Load(filepath.Join(last, "tokenizer.json"))
+	if err != nil {
+		return trainSetup{}, fmt.Errorf("--resume %d: %w", f.resume, err)
+	}
+	hfCfg, err := hf.ReadConfig(last)
+	if err != nil {
+		return trainSetup{}, fmt.Errorf("--resume %d: %w", f.resume, err)
+	}
+	nc := native.ConfigFromHF(hfCfg)
+	nc.Threads = f.threads
+	m, err := native.New(nc)
+	if err != nil {
+		return trainSetup{}, err
+	}
+	cfg := info.Config
+	if f.steps > 0 {
+		cfg.Steps = f.steps
+	}
+	fmt.Fprintf(os.Stderr, "resuming run %d from %s\n", f.resume, last)
+	return trainSetup{cfg: cfg, model: m, hfCfg: hfCfg, tok: tok, source: info.Source, dir: info.Dir,
+		resumeAt: last, runID: f.resume}, nil
+}
+
+// applyFlags overrides the configuration with the flags that were given.
+func applyFlags(c *grpo.Config, f trainFlags, mods []*env.Module) error {
+	if f.envs != "" {
+		byName := map[string]*env.Module{}
+		for _, m := range mods {
+			byName[m.Name] = m
+		}
+		var chosen []*env.Module
+		for _, n := range strings.Split(f.envs, ",") {
+			m, ok := byName[strings.TrimSpace(n)]
+			if !ok {
+				return fmt.Errorf("--env: unknown built-in environment %q (see `resyn envs list`)", n)
+			}
+			chosen = append(chosen, m)
+		}
+		var err error
+		lo, hi := 1, 3
+		if f.difficulty != "" {
+			if lo, hi, err = dataset.ParseRange(f.difficulty); err != nil {
+				return err
+			}
+		}
+		var ws []float64
+		if f.weights != "" {
+			for _, w := range strings.Split(f.weights, ",") {
+				v, err := strconv.ParseFloat(strings.TrimSpace(w), 64)
+				if err != nil {
+					return fmt.Errorf("--weights %q: %v", f.weights, err)
+				}
+				ws = append(ws, v)
+			}
+			if len(ws) != len(chosen) {
+				return fmt.Errorf("--weights has %d values for %d environments", len(ws), len(chosen))
+			}
+		}
+		c.Envs = nil
+		for i, m := range chosen {
+			w := 1.0
+			if ws != nil {
+				w = ws[i]
+			}
+			c.Envs = append(c.Envs, grpo.EnvSpec{Name: m.Name, Weight: w,
+				MinDifficulty: max(lo, m.MinDifficulty), MaxDifficulty: min(hi, m.MaxDifficulty)})
+		}
+	} else if len(c.Envs) == 0 {
+		return fmt.Errorf("name the environments to train on with --env A,B (see `resyn envs list`)")
+	}
+	setInt := func(dst *int, v, unset int) {
+		if v != unset {
+			*dst = v
+		}
+	}
+	setInt(&c.Steps, f.steps, 0)
+	setInt(&c.SFTSteps, f.sftSteps, -1)
+	setInt(&c.PromptsPerStep, f.prompts, 0)
+	setInt(&c.GroupSize, f.group, 0)
+	setInt(&c.MaxNewTokens, f.maxNew, 0)
+	setInt(&c.Minibatches, f.minibatches, 0)
+	setInt(&c.Epochs, f.epochs, 0)
+	setInt(&c.EvalN, f.evalN, -1)
+	setInt(&c.CheckpointEvery, f.ckptEvery, -1)
+	if f.lr > 0 {
+		c.LR = f.lr
+	}
+	if f.kl >= 0 {
+		c.KLCoef = f.kl
+	}
+	if f.temperature >= 0 {
+		c.Temperature = f.temperature
+	}
+	if f.seed >= 0 {
+		c.Seed = f.seed
+	}
+	if f.noStd {
+		c.ScaleByStd = false
+	}
+	if f.keepZeroVar {
+		c.DropZeroVar = false
+	}
+	if f.system != "" {
+		c.SystemPrompt = f.system
+	}
+	return c.Validate()
+}
+
+// printTrainEvent writes one line per event to stderr.
+func printTrainEvent(e grpo.Event) {
+	{
+		switch e := e.(type) {
+		case grpo.RunStartedEvent:
+			verb := "started"
+			if e.Resumed {
+				verb = "resumed"
+			}
+			fmt.Fprintf(os.Stderr, "run %d %s at step %d (%s); checkpoints in %s\n", e.RunID, verb, e.Step, e.Phase, e.Dir)
+		case grpo.SFTStepEvent:
+			if e.Step == 1 || e.Step%10 == 0 || e.Step == e.Of {
+				fmt.Fprintf(os.Stderr, "sft %4d/%d  loss %.4f  grad %.3f  %6.0f tok/s\n", e.Step, e.Of, e.Loss, e.GradNorm, e.TokensPerS)
+			}
+		case grpo.StepEvent:
+			var envs []string
+			for name, s := range e.PerEnv {
+				envs = append(envs, fmt.Sprintf("%s %.2f@%d", name, s.Reward, s.Level))
+			}
+			sort.Strings(envs)
+			fmt.Fprintf(os.Stderr, "step %4d/%d  reward %.3f  pass %.2f  loss %+.4f  kl %.4f  ent %.3f  len %.1f  clip %.3f  kept %d/%d  %6.0f tok/s  [%s]\n",
+				e.Step, e.Of, e.Reward, e.PassRate, e.Loss, e.KL, e.Entropy, e.ResponseLen, e.ClipFrac,
+				e.GroupsKept, e.Groups, e.TokensPerS, strings.Join(envs, ", "))
+		case grpo.LevelUpEvent:
+			fmt.Fprintf(os.Stderr, "curriculum: %s now at difficulty %d\n", e.Env, e.Level)
+		case grpo.EvalEvent:
+			var envs []string
+			for name, v := range e.Result.PerEnv {
+				envs = append(envs, fmt.Sprintf("%s %.3f", name, v))
+			}
+			sort.Strings(envs)
+			fmt.Fprintf(os.Stderr, "eval (%s): mean reward %.3f, pass rate %.3f on %d held-out instances [%s]\n",
+				e.Label, e.Result.Reward, e.Result.PassRate, e.Result.N, strings.Join(envs, ", "))
+		case grpo.CheckpointEvent:
+			fmt.Fprintf(os.Stderr, "checkpoint at step %d: %s\n", e.Step, e.Path)
+		case grpo.FinishedEvent:
+			if e.Err != nil && !errors.Is(e.Err, context.Canceled) {
+				fmt.Fprintf(os.Stderr, "training failed after %v: %v\n", e.Summary.Elapsed.Round(time.Second), e.Err)
+				return
+			}
+			fmt.Fprintf(os.Stderr, "finished %d SFT + %d GRPO steps in %v\n", e.Summary.SFTSteps, e.Summary.Steps, e.Summary.Elapsed.Round(time.Second))
+		}
+	}
+}
