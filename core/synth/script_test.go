@@ -375,7 +375,9 @@ var scriptOutcomes = map[string]struct {
 
 // scriptConfig is the configuration of the scripted run.
 func scriptConfig() Config {
-	return Config{N: 12, IdeasPerCall: 5, MaxRepairs: 2, Parallel: 3, Validate: validateOpts()}
+	cfg := DemoConfig()
+	cfg.Validate = validateOpts()
+	return cfg
 }
 
 // scripted is an llm.Provider that plays the script, addressing replies by
