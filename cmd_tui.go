@@ -12,12 +12,13 @@ import (
 	"resyn/storage"
 	"resyn/themes"
 	"resyn/tui"
+	"resyn/tui/panes/training"
 )
 
 func init() { register(newWorkbenchCmd) }
 
 func newWorkbenchCmd() *cobra.Command {
-	var theme string
+	var theme, loadRun string
 	c := &cobra.Command{
 		Use:   "workbench",
 		Short: "Open the workbench (the same as running resyn with no arguments)",
@@ -31,18 +32,24 @@ high-contrast. NO_COLOR (set to anything) turns colour off whatever the
 theme.`,
 		Example: `  resyn
   resyn workbench --theme light
-  RESYN_THEME=high-contrast resyn --db /tmp/scratch.db`,
+  RESYN_THEME=high-contrast resyn --db /tmp/scratch.db
+  resyn --db /tmp/demo.db workbench --load-run testdata/train-run`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if theme != "" {
 				os.Setenv("RESYN_THEME", theme)
 			}
+			workbenchLoadRun = loadRun
 			return runWorkbench(cmd)
 		},
 	}
 	c.Flags().StringVar(&theme, "theme", "", "colour theme: dark, light, high-contrast")
+	c.Flags().StringVar(&loadRun, "load-run", "", "import a recorded training run (a folder like testdata/train-run) into the store first")
 	return c
 }
+
+// workbenchLoadRun is --load-run of `resyn workbench`.
+var workbenchLoadRun string
 
 // runWorkbench opens the store and runs the TUI until the user quits.
 func runWorkbench(cmd *cobra.Command) error {
@@ -65,5 +72,12 @@ func runWorkbench(cmd *cobra.Command) error {
 		return fmt.Errorf("cannot open the workbench on %s: %w", path, err)
 	}
 	defer db.Close()
+	if workbenchLoadRun != "" {
+		id, err := training.LoadRecorded(db, workbenchLoadRun)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "imported %s as training run %d\n", workbenchLoadRun, id)
+	}
 	return tui.Run(cmd.Context(), tui.Options{Store: db, StorePath: path, Theme: th})
 }

@@ -16,6 +16,7 @@ import (
 	"resyn/tui/pane"
 	"resyn/tui/panes/library"
 	"resyn/tui/panes/preview"
+	"resyn/tui/panes/training"
 )
 
 // Options configure the workbench.
@@ -86,6 +87,7 @@ func New(ctx context.Context, o Options) (*Model, error) {
 		panes: []pane.Pane{
 			library.New(pc),
 			preview.New(pc),
+			training.New(pc),
 		},
 	}
 	m.keys = newGlobalKeys(len(m.panes))

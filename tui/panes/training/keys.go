@@ -1,0 +1,32 @@
+package training
+
+import "github.com/charmbracelet/bubbles/key"
+
+type keyMap struct {
+	NextChart, PrevChart, NextRun, PrevRun, Rollouts, Reload, Up, Down key.Binding
+}
+
+func newKeyMap() keyMap {
+	return keyMap{
+		NextChart: key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "next curve")),
+		PrevChart: key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "previous curve")),
+		NextRun:   key.NewBinding(key.WithKeys("]"), key.WithHelp("]", "next run")),
+		PrevRun:   key.NewBinding(key.WithKeys("["), key.WithHelp("[", "previous run")),
+		Rollouts:  key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "all rollouts / curves")),
+		Reload:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload")),
+		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "scroll up")),
+		Down:      key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "scroll down")),
+	}
+}
+
+// ShortHelp is the one-line help.
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.keys
+	return []key.Binding{k.PrevChart, k.NextChart, k.PrevRun, k.NextRun, k.Rollouts}
+}
+
+// FullHelp is every binding, in named groups.
+func (m *Model) FullHelp() [][]key.Binding {
+	k := m.keys
+	return [][]key.Binding{{k.PrevChart, k.NextChart, k.PrevRun, k.NextRun}, {k.Rollouts, k.Up, k.Down, k.Reload}}
+}

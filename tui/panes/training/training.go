@@ -1,0 +1,399 @@
+package training
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/bubbles/viewport"
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+
+	"resyn/storage"
+	"resyn/tui/pane"
+)
+
+// FollowInterval is how often a running run is re-read.
+const FollowInterval = 2 * time.Second
+
+// TrainingRunsMsg carries the list of runs in the store.
+type TrainingRunsMsg struct {
+	Runs []storage.TrainRun
+	Err  error
+}
+
+// TrainingMetricsMsg carries a run's record and its metric points from
+// FromStep on, with its latest rollouts.
+type TrainingMetricsMsg struct {
+	Run      storage.TrainRun
+	FromStep int64
+	Points   []storage.MetricPoint
+	Rollouts []storage.Rollout
+	Err      error
+}
+
+// trainingFollowMsg asks to re-read a running run.
+type trainingFollowMsg struct{ runID uint64 }
+
+// Model is the training pane.
+type Model struct {
+	ctx  *pane.Context
+	keys keyMap
+	w, h int
+
+	runs    []storage.TrainRun
+	runIdx  int
+	loaded  bool
+	run     storage.TrainRun
+	data    *metrics
+	chart   int
+	rolls   []storage.Rollout
+	showAll bool
+	vp      viewport.Model
+}
+
+// New makes the training pane.
+func New(ctx *pane.Context) *Model {
+	return &Model{ctx: ctx, keys: newKeyMap(), data: newMetrics(), vp: viewport.New(0, 0)}
+}
+
+// Title names the pane on the tab row.
+func (m *Model) Title() string { return "Training" }
+
+// Capturing is always false: the pane reads no text.
+func (m *Model) Capturing() bool { return false }
+
+// SetSize gives the pane its area.
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.vp.Width, m.vp.Height = w, max(h-2, 1)
+	m.vp.SetContent(m.rolloutsText())
+}
+
+// Init lists the runs.
+func (m *Model) Init() tea.Cmd { return m.listCmd() }
+
+// Charts returns the names of the curves on offer, and the one shown.
+func (m *Model) Charts() ([]string, string) {
+	cs := m.data.charts()
+	if len(cs) == 0 {
+		return nil, ""
+	}
+	return cs, cs[min(m.chart, len(cs)-1)]
+}
+
+func (m *Model) listCmd() tea.Cmd {
+	db := m.ctx.Store
+	if db == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		var runs []storage.TrainRun
+		err := db.View(func(tx *storage.Tx) error {
+			var err error
+			runs, err = storage.ListTrainRuns(tx)
+			return err
+		})
+		return TrainingRunsMsg{runs, err}
+	}
+}
+
+// metricsCmd reads a run's points from step from on (the last step known
+// is read again: it may have grown) and its rollouts of the last steps.
+func (m *Model) metricsCmd(id uint64, from int64) tea.Cmd {
+	db := m.ctx.Store
+	return func() tea.Msg {
+		msg := TrainingMetricsMsg{FromStep: from}
+		msg.Err = db.View(func(tx *storage.Tx) error {
+			var err error
+			if msg.Run, err = storage.GetTrainRun(tx, id); err != nil {
+				return err
+			}
+			if msg.Points, err = storage.ListMetrics(tx, id, from); err != nil {
+				return err
+			}
+			last, ok, err := storage.LastMetricStep(tx, id)
+			if err != nil || !ok {
+				return err
+			}
+			// The rollouts of the last hundred steps: enough to read, small
+			// enough to load at every follow tick.
+			msg.Rollouts, err = storage.ListRollouts(tx, id, max(last-100, 0), last)
+			return err
+		})
+		return msg
+	}
+}
+
+// Update handles a message.
+func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
+	switch msg := msg.(type) {
+	case TrainingRunsMsg:
+		m.loaded = true
+		if msg.Err != nil {
+			return m, pane.Err(fmt.Errorf("listing training runs: %w", msg.Err))
+		}
+		m.runs = msg.Runs
+		if len(m.runs) == 0 {
+			return m, nil
+		}
+		m.runIdx = len(m.runs) - 1 // the newest
+		return m, m.open()
+	case TrainingMetricsMsg:
+		if msg.Err != nil {
+			return m, pane.Err(fmt.Errorf("reading training run: %w", msg.Err))
+		}
+		if msg.Run.ID != m.run.ID {
+			return m, nil
+		}
+		m.run = msg.Run
+		m.data.add(msg.Points)
+		m.rolls = msg.Rollouts
+		m.vp.SetContent(m.rolloutsText())
+		if m.run.Status == "running" {
+			id := m.run.ID
+			return m, tea.Tick(FollowInterval, func(time.Time) tea.Msg { return trainingFollowMsg{id} })
+		}
+		return m, nil
+	case trainingFollowMsg:
+		if msg.runID == m.run.ID && m.run.Status == "running" {
+			return m, m.metricsCmd(m.run.ID, m.data.last)
+		}
+		return m, nil
+	case tea.KeyMsg:
+		return m, m.handleKey(msg)
+	}
+	return m, nil
+}
+
+// open starts showing the run at runIdx.
+func (m *Model) open() tea.Cmd {
+	m.run = m.runs[m.runIdx]
+	m.data = newMetrics()
+	m.rolls = nil
+	return m.metricsCmd(m.run.ID, 0)
+}
+
+func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
+	k := m.keys
+	n := len(m.data.charts())
+	switch {
+	case key.Matches(msg, k.NextChart) && n > 0:
+		m.chart = (m.chart + 1) % n
+	case key.Matches(msg, k.PrevChart) && n > 0:
+		m.chart = (m.chart + n - 1) % n
+	case key.Matches(msg, k.NextRun) && len(m.runs) > 0:
+		m.runIdx = (m.runIdx + 1) % len(m.runs)
+		return m.open()
+	case key.Matches(msg, k.PrevRun) && len(m.runs) > 0:
+		m.runIdx = (m.runIdx + len(m.runs) - 1) % len(m.runs)
+		return m.open()
+	case key.Matches(msg, k.Rollouts):
+		m.showAll = !m.showAll
+		m.vp.GotoBottom()
+	case key.Matches(msg, k.Reload):
+		return m.listCmd()
+	case m.showAll:
+		var cmd tea.Cmd
+		m.vp, cmd = m.vp.Update(msg)
+		return cmd
+	}
+	return nil
+}
+
+// View draws the pane.
+func (m *Model) View() string {
+	if m.w <= 0 || m.h <= 0 {
+		return ""
+	}
+	st := m.ctx.Styles
+	if len(m.runs) == 0 {
+		msg := "No training runs in the store yet."
+		switch {
+		case !m.loaded && m.ctx.Store != nil:
+			msg = "reading training runs…"
+		case m.ctx.Store == nil:
+			msg = "No store: training runs live in the store."
+		}
+		hint := "Start one with `resyn train …`, or load the recorded demo run:\n  resyn --db /tmp/demo.db workbench --load-run testdata/train-run"
+		return pane.Fit("\n  "+st.Faint.Render(msg)+"\n\n"+st.Faint.Render(indent(hint, "  ")), m.w, m.h)
+	}
+	var b strings.Builder
+	b.WriteString(pane.Cut(m.header(), m.w) + "\n")
+	if m.showAll {
+		b.WriteString(st.Faint.Render(strings.Repeat("─", m.w)) + "\n")
+		b.WriteString(m.vp.View())
+		return pane.Fit(b.String(), m.w, m.h)
+	}
+	names, cur := m.Charts()
+	b.WriteString(pane.Cut(m.chartTabs(names, cur), m.w) + "\n")
+	rollH := 0
+	if m.h >= 16 {
+		rollH = min(5, 1+len(m.rolls))
+	}
+	chartH := m.h - 3 - rollH
+	lines := m.data.lines(cur, st)
+	chart := drawChart(lines, m.w, chartH, st)
+	if chart == "" {
+		chart = st.Faint.Render("  no points yet")
+	}
+	b.WriteString(pane.Fit(chart, m.w, chartH) + "\n")
+	b.WriteString(pane.Cut(m.legend(lines), m.w))
+	if rollH > 0 {
+		b.WriteString("\n" + m.rolloutsBox(rollH))
+	}
+	return pane.Fit(b.String(), m.w, m.h)
+}
+
+func (m *Model) header() string {
+	st := m.ctx.Styles
+	r := m.run
+	name := r.Name
+	if name == "" {
+		name = "(unnamed)"
+	}
+	status := st.Secondary.Render(r.Status)
+	switch r.Status {
+	case "running":
+		status = st.Info.Render("● running")
+	case "done":
+		status = st.OK.Render("done")
+	case "failed":
+		status = st.Error.Render("failed")
+	}
+	h := st.Title.Render(fmt.Sprintf("run %d", r.ID)) + " " + st.Text.Render(name) + "  " + status +
+		st.Secondary.Render(fmt.Sprintf("  step %d", m.data.last))
+	if len(m.runs) > 1 {
+		h += st.Faint.Render(fmt.Sprintf("  (%d of %d runs: [ ])", m.runIdx+1, len(m.runs)))
+	}
+	if r.Error != "" {
+		h += "  " + st.Error.Render(r.Error)
+	}
+	return h
+}
+
+// chartTabs names the curves on offer, the current one in brackets;
+// when they do not fit, the leading ones scroll away so the current one
+// shows.
+func (m *Model) chartTabs(names []string, cur string) string {
+	st := m.ctx.Styles
+	render := func(from int) string {
+		var parts []string
+		if from > 0 {
+			parts = append(parts, st.Faint.Render("‹"))
+		}
+		for _, n := range names[from:] {
+			if n == cur {
+				parts = append(parts, st.Selected.Render("["+n+"]"))
+			} else {
+				parts = append(parts, st.Secondary.Render(" "+n+" "))
+			}
+		}
+		return strings.Join(parts, st.Faint.Render("·"))
+	}
+	ci := 0
+	for i, n := range names {
+		if n == cur {
+			ci = i
+		}
+	}
+	// Each tab is its name and two cells, plus one for the separator.
+	from := 0
+	for from < ci {
+		end := 0
+		if from > 0 {
+			end = 2 // "‹·"
+		}
+		for _, n := range names[from : ci+1] {
+			end += len(n) + 3
+		}
+		if end <= m.w {
+			break
+		}
+		from++
+	}
+	return render(from)
+}
+
+func (m *Model) legend(lines []line) string {
+	st := m.ctx.Styles
+	var parts []string
+	for _, l := range lines {
+		_, v, ok := l.s.last()
+		if !ok {
+			continue
+		}
+		text := fmt.Sprintf("%s %s", l.label, shortNum(v))
+		if len(lines) == 1 {
+			lo, hi := v, v
+			for _, x := range l.s.vals {
+				lo, hi = min(lo, x), max(hi, x)
+			}
+			text = fmt.Sprintf("%s: last %s  min %s  max %s  (%d points)", l.label, shortNum(v), shortNum(lo), shortNum(hi), len(l.s.vals))
+		}
+		parts = append(parts, l.style.Render("━━")+" "+st.Text.Render(text))
+	}
+	return strings.Join(parts, "   ")
+}
+
+// rolloutsBox is the few latest rollouts under the chart.
+func (m *Model) rolloutsBox(h int) string {
+	st := m.ctx.Styles
+	if len(m.rolls) == 0 {
+		return st.Faint.Render("no sample rollouts stored")
+	}
+	last := m.rolls[len(m.rolls)-1].Step
+	lines := []string{st.Heading.Render(fmt.Sprintf("ROLLOUTS at step %d", last)) + st.Faint.Render("  (o: all)")}
+	var at []storage.Rollout
+	for _, r := range m.rolls {
+		if r.Step == last {
+			at = append(at, r)
+		}
+	}
+	for i := 0; i < len(at) && len(lines) < h; i++ {
+		lines = append(lines, m.rolloutLine(at[i]))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (m *Model) rolloutLine(r storage.Rollout) string {
+	st := m.ctx.Styles
+	comp := strings.Join(strings.Fields(r.Completion), " ")
+	head := "  " + pane.Pad(r.Env, 20) + st.Faint.Render(fmt.Sprintf("d%-3d", r.Difficulty)) + m.score(r) + "  "
+	return head + st.Text.Render(pane.Cut(comp, m.w-lipgloss.Width(head)))
+}
+
+// score is a rollout's outcome and reward, coloured by how it went.
+func (m *Model) score(r storage.Rollout) string {
+	st := m.ctx.Styles
+	text := fmt.Sprintf("%-9s %4.2f", r.Outcome, r.Reward)
+	switch {
+	case r.Outcome != "ok":
+		return st.Error.Render(text)
+	case r.Reward < 1:
+		return st.Warn.Render(text)
+	}
+	return st.OK.Render(text)
+}
+
+// rolloutsText is every loaded rollout in full, for the scrolling view.
+func (m *Model) rolloutsText() string {
+	st := m.ctx.Styles
+	if len(m.rolls) == 0 {
+		return st.Faint.Render("no sample rollouts stored")
+	}
+	w := max(m.w-4, 10)
+	var b strings.Builder
+	for _, r := range m.rolls {
+		b.WriteString(st.Heading.Render(fmt.Sprintf("step %d · %s · seed %d · difficulty %d", r.Step, r.Env, r.Seed, r.Difficulty)))
+		b.WriteString("  " + m.score(r) + "\n")
+		b.WriteString(st.Secondary.Render(indent(pane.Wrap(r.Prompt, w), "  prompt │ ")) + "\n")
+		b.WriteString(st.Text.Render(indent(pane.Wrap(r.Completion, w), "  reply  │ ")) + "\n\n")
+	}
+	return b.String()
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}

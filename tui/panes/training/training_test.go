@@ -1,0 +1,129 @@
+package training
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"resyn/storage"
+	"resyn/themes"
+	"resyn/tui/internal/fixture"
+	"resyn/tui/pane"
+)
+
+func newPane(t *testing.T, load bool) (*Model, *storage.DB) {
+	t.Helper()
+	db, path := fixture.Store(t)
+	if load {
+		if _, err := LoadRecorded(db, filepath.Join("..", "..", "..", "testdata", "train-run")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := New(&pane.Context{Ctx: context.Background(), Styles: themes.NewStyles(themes.NoColor), Store: db, StorePath: path})
+	m.SetSize(80, 22)
+	drive(m, m.Init())
+	return m, db
+}
+
+func drive(m *Model, cmd tea.Cmd) []tea.Msg {
+	return fixture.Run(cmd, func(msg tea.Msg) tea.Cmd {
+		_, c := m.Update(msg)
+		return c
+	})
+}
+
+func press(m *Model, keys ...string) {
+	for _, k := range keys {
+		var msg tea.KeyMsg
+		switch k {
+		case "right", "left":
+			msg = tea.KeyMsg{Type: map[string]tea.KeyType{"right": tea.KeyRight, "left": tea.KeyLeft}[k]}
+		default:
+			msg = tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+		}
+		_, cmd := m.Update(msg)
+		drive(m, cmd)
+	}
+}
+
+func TestRecordedRun(t *testing.T) {
+	m, _ := newPane(t, true)
+	names, cur := m.Charts()
+	want := "reward,pass_rate,loss,kl,entropy,response_len,tokens_per_s,format_rate,grad_norm"
+	if strings.Join(names, ",") != want || cur != "reward" {
+		t.Fatalf("charts %v (showing %s), want %s showing reward", names, cur, want)
+	}
+	v := m.View()
+	for _, s := range []string{"run 1 tiny-cpu demo", "done", "step 60", "[reward]", "graph_coloring 0.884", "ROLLOUTS at step 60", "format    0.00"} {
+		if !strings.Contains(v, s) {
+			t.Errorf("view lacks %q:\n%s", s, fixture.Lines(v))
+		}
+	}
+	press(m, "right", "right")
+	if _, cur := m.Charts(); cur != "loss" {
+		t.Errorf("two → show %s, want loss", cur)
+	}
+	if v := m.View(); !strings.Contains(v, "loss: last") {
+		t.Errorf("a single curve has no summary legend:\n%s", fixture.Lines(v))
+	}
+	press(m, "left", "left", "left")
+	if _, cur := m.Charts(); cur != "grad_norm" {
+		t.Errorf("← wraps to %s, want grad_norm", cur)
+	}
+	if v := m.View(); !strings.Contains(v, "[grad_norm]") {
+		t.Errorf("the current tab scrolled out of sight:\n%s", fixture.Lines(v))
+	}
+	press(m, "o")
+	if v := m.View(); !strings.Contains(v, "step 60 · knights_and_knaves") || !strings.Contains(v, "prompt │") {
+		t.Errorf("o does not list the rollouts:\n%s", fixture.Lines(v))
+	}
+}
+
+func TestNoRuns(t *testing.T) {
+	m, _ := newPane(t, false)
+	if v := m.View(); !strings.Contains(v, "No training runs") {
+		t.Errorf("empty store:\n%s", fixture.Lines(v))
+	}
+}
+
+func TestFollowRunningRun(t *testing.T) {
+	m, db := newPane(t, false)
+	run := storage.TrainRun{Name: "live", Status: "running"}
+	put := func(step int64, v float64) {
+		err := db.Update(func(tx *storage.Tx) error {
+			if run.ID == 0 {
+				if err := storage.CreateTrainRun(tx, &run); err != nil {
+					return err
+				}
+			}
+			return storage.PutMetrics(tx, run.ID, []storage.MetricPoint{{Step: step, Name: "reward", Value: v}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(1, 0.1)
+	// Reload the list: the run is found and read.
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("r")})
+	var follow tea.Msg
+	fixture.Run(cmd, func(msg tea.Msg) tea.Cmd {
+		_, c := m.Update(msg)
+		if _, ok := msg.(TrainingMetricsMsg); ok && c != nil {
+			follow = trainingFollowMsg{run.ID} // what the tick would deliver
+			return nil
+		}
+		return c
+	})
+	if follow == nil {
+		t.Fatal("a running run schedules no follow-up read")
+	}
+	put(2, 0.5)
+	_, cmd = m.Update(follow)
+	fixture.Run(cmd, func(msg tea.Msg) tea.Cmd { m.Update(msg); return nil })
+	if s := m.data.scalar["reward"]; s == nil || len(s.vals) != 2 || s.vals[1] != 0.5 {
+		t.Fatalf("after a follow tick the reward curve is %+v, want two points ending 0.5", s)
+	}
+}
