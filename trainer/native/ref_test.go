@@ -84,69 +84,75 @@ func rope(x []float64, T, nh, hd int, theta float64) {
 	}
 }
 
-// forward returns the log-probabilities and entropies (B*T) of a batch.
-func (r *refModel) forward(b Batch) (lp, ent []float64) {
+// logits returns the raw logits (T, V) of one row of tokens.
+func (r *refModel) logits(tokens []int32) []float64 {
 	c := r.cfg
 	C, H, KVH, I, V := c.HiddenSize, c.NumHeads, c.NumKVHeads, c.IntermediateSize, c.VocabSize
 	hd := C / H
-	eps, T := float64(c.RMSNormEps), b.T
-	lp, ent = make([]float64, b.B*T), make([]float64, b.B*T)
-	for row := range b.B {
-		x := make([]float64, T*C)
-		for t := range T {
-			copy(x[t*C:(t+1)*C], r.w["model.embed_tokens.weight"][int(b.Tokens[row*T+t])*C:])
-		}
-		for l := range c.NumLayers {
-			p := func(s string) []float64 { return r.w[fmt.Sprintf("model.layers.%d.%s", l, s)] }
-			h := rmsnorm(x, T, C, p("input_layernorm.weight"), eps)
-			q := linear(h, T, C, p("self_attn.q_proj.weight"), p("self_attn.q_proj.bias"), H*hd)
-			k := linear(h, T, C, p("self_attn.k_proj.weight"), p("self_attn.k_proj.bias"), KVH*hd)
-			v := linear(h, T, C, p("self_attn.v_proj.weight"), p("self_attn.v_proj.bias"), KVH*hd)
-			rope(q, T, H, hd, float64(c.RopeTheta))
-			rope(k, T, KVH, hd, float64(c.RopeTheta))
-			att := make([]float64, T*H*hd)
-			for hh := range H {
-				kh := hh / (H / KVH)
-				for t := range T {
-					s := make([]float64, t+1)
-					mx := math.Inf(-1)
-					for j := 0; j <= t; j++ {
-						d := 0.0
-						for e := range hd {
-							d += q[t*H*hd+hh*hd+e] * k[j*KVH*hd+kh*hd+e]
-						}
-						s[j] = d / math.Sqrt(float64(hd))
-						mx = math.Max(mx, s[j])
+	eps, T := float64(c.RMSNormEps), len(tokens)
+	x := make([]float64, T*C)
+	for t := range T {
+		copy(x[t*C:(t+1)*C], r.w["model.embed_tokens.weight"][int(tokens[t])*C:])
+	}
+	for l := range c.NumLayers {
+		p := func(s string) []float64 { return r.w[fmt.Sprintf("model.layers.%d.%s", l, s)] }
+		h := rmsnorm(x, T, C, p("input_layernorm.weight"), eps)
+		q := linear(h, T, C, p("self_attn.q_proj.weight"), p("self_attn.q_proj.bias"), H*hd)
+		k := linear(h, T, C, p("self_attn.k_proj.weight"), p("self_attn.k_proj.bias"), KVH*hd)
+		v := linear(h, T, C, p("self_attn.v_proj.weight"), p("self_attn.v_proj.bias"), KVH*hd)
+		rope(q, T, H, hd, float64(c.RopeTheta))
+		rope(k, T, KVH, hd, float64(c.RopeTheta))
+		att := make([]float64, T*H*hd)
+		for hh := range H {
+			kh := hh / (H / KVH) // query head hh reads key/value head kh (repeat_kv)
+			for t := range T {
+				s := make([]float64, t+1)
+				mx := math.Inf(-1)
+				for j := 0; j <= t; j++ {
+					d := 0.0
+					for e := range hd {
+						d += q[t*H*hd+hh*hd+e] * k[j*KVH*hd+kh*hd+e]
 					}
-					sum := 0.0
-					for j := range s {
-						s[j] = math.Exp(s[j] - mx)
-						sum += s[j]
-					}
-					for j := range s {
-						for e := range hd {
-							att[t*H*hd+hh*hd+e] += s[j] / sum * v[j*KVH*hd+kh*hd+e]
-						}
+					s[j] = d / math.Sqrt(float64(hd))
+					mx = math.Max(mx, s[j])
+				}
+				sum := 0.0
+				for j := range s {
+					s[j] = math.Exp(s[j] - mx)
+					sum += s[j]
+				}
+				for j := range s {
+					for e := range hd {
+						att[t*H*hd+hh*hd+e] += s[j] / sum * v[j*KVH*hd+kh*hd+e]
 					}
 				}
 			}
-			o := linear(att, T, H*hd, p("self_attn.o_proj.weight"), nil, C)
-			for i := range x {
-				x[i] += o[i]
-			}
-			h = rmsnorm(x, T, C, p("post_attention_layernorm.weight"), eps)
-			g := linear(h, T, C, p("mlp.gate_proj.weight"), nil, I)
-			u := linear(h, T, C, p("mlp.up_proj.weight"), nil, I)
-			for i := range g {
-				g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
-			}
-			d := linear(g, T, I, p("mlp.down_proj.weight"), nil, C)
-			for i := range x {
-				x[i] += d[i]
-			}
 		}
-		h := rmsnorm(x, T, C, r.w["model.norm.weight"], eps)
-		logits := linear(h, T, C, r.w["lm_head.weight"], nil, V)
+		o := linear(att, T, H*hd, p("self_attn.o_proj.weight"), nil, C)
+		for i := range x {
+			x[i] += o[i]
+		}
+		h = rmsnorm(x, T, C, p("post_attention_layernorm.weight"), eps)
+		g := linear(h, T, C, p("mlp.gate_proj.weight"), nil, I)
+		u := linear(h, T, C, p("mlp.up_proj.weight"), nil, I)
+		for i := range g {
+			g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
+		}
+		d := linear(g, T, I, p("mlp.down_proj.weight"), nil, C)
+		for i := range x {
+			x[i] += d[i]
+		}
+	}
+	h := rmsnorm(x, T, C, r.w["model.norm.weight"], eps)
+	return linear(h, T, C, r.w["lm_head.weight"], nil, V)
+}
+
+// forward returns the log-probabilities and entropies (B*T) of a batch.
+func (r *refModel) forward(b Batch) (lp, ent []float64) {
+	V, T := r.cfg.VocabSize, b.T
+	lp, ent = make([]float64, b.B*T), make([]float64, b.B*T)
+	for row := range b.B {
+		logits := r.logits(b.Tokens[row*T : (row+1)*T])
 		for t := range T {
 			n := row*T + t
 			if b.Mask != nil && b.Mask[n] == 0 {

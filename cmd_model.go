@@ -1,0 +1,173 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"resyn/trainer/hf"
+	"resyn/trainer/native"
+	"resyn/trainer/safetensors"
+)
+
+func init() { register(newModelCmd) }
+
+func newModelCmd() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "model",
+		Short: "Hugging Face checkpoints and the native model: random init, logits checks",
+		Long: `Tools for the trainer's model files: write a random Qwen2 checkpoint, and
+record resyn's own log-probs and logits for a checkpoint so that
+scripts/gpu/hf_logits.py can compare them with transformers on another machine.`,
+	}
+	c.AddCommand(newModelInitCmd(), newModelCheckLogitsCmd())
+	return c
+}
+
+func newModelInitCmd() *cobra.Command {
+	var vocab, hidden, inter, layers, heads, kvHeads, maxPos int
+	var untied bool
+	var seed uint64
+	var std, theta float64
+	var dtype string
+	var shardMB int64
+	c := &cobra.Command{
+		Use:   "init DIR",
+		Short: "Write a randomly initialised Qwen2 checkpoint (config.json + safetensors)",
+		Long: `Creates a Qwen2 model of the given sizes with Normal(0, --std) matrices
+(ones for norms, zeros for biases; deterministic for --seed) and saves it to
+DIR in the Hugging Face layout, as fp32, bf16 or fp16, sharded above
+--shard-mb. The default sizes are a small test model; for a
+Qwen2.5-0.5B-shaped one use --vocab 151936 --hidden 896 --intermediate 4864
+--layers 24 --heads 14 --kv-heads 2.`,
+		Example: `  resyn model init /tmp/tiny --seed 1
+  resyn model init /tmp/q05 --vocab 151936 --hidden 896 --intermediate 4864 --layers 24 --heads 14 --kv-heads 2 --dtype bf16`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h := hf.NewConfig(vocab, hidden, inter, layers, heads, kvHeads)
+			h.TieWordEmbeddings = !untied
+			h.MaxPositionEmbeddings = maxPos
+			h.RopeTheta = theta
+			if err := h.Validate(); err != nil {
+				return err
+			}
+			cfg := native.ConfigFromHF(h)
+			m, err := native.New(cfg)
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			if err := m.InitWeights(seed, float32(std)); err != nil {
+				return err
+			}
+			opt := hf.SaveOptions{DType: safetensors.DType(dtype), MaxShardBytes: shardMB << 20,
+				Metadata: map[string]string{"resyn_init_seed": fmt.Sprint(seed)}}
+			if err := m.SaveHF(args[0], h, opt); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "wrote a random Qwen2 model of %d parameters to %s (%s)\n", m.NumParams(), args[0], dtype)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.IntVar(&vocab, "vocab", 512, "vocabulary size")
+	f.IntVar(&hidden, "hidden", 64, "hidden size")
+	f.IntVar(&inter, "intermediate", 176, "MLP width")
+	f.IntVar(&layers, "layers", 2, "decoder layers")
+	f.IntVar(&heads, "heads", 4, "query heads")
+	f.IntVar(&kvHeads, "kv-heads", 2, "key/value heads")
+	f.IntVar(&maxPos, "max-positions", 2048, "max_position_embeddings")
+	f.Float64Var(&theta, "rope-theta", 10000, "rotary base (Qwen2.5 uses 1000000)")
+	f.BoolVar(&untied, "untied", false, "give the model its own lm_head.weight")
+	f.Uint64Var(&seed, "seed", 1, "initialisation seed")
+	f.Float64Var(&std, "std", 0.02, "standard deviation of the matrices")
+	f.StringVar(&dtype, "dtype", "F32", "stored dtype: F32, BF16 or F16")
+	f.Int64Var(&shardMB, "shard-mb", 0, "split the weights into shards of this many MB (0: transformers' 5 GB)")
+	return c
+}
+
+func newModelCheckLogitsCmd() *cobra.Command {
+	var out string
+	var nSeq, seqLen, nIDs, threads int
+	var seed uint64
+	var atol float64
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "check-logits DIR",
+		Short: "Record resyn's log-probs and logits for a checkpoint, for scripts/gpu/hf_logits.py",
+		Long: `Loads the Hugging Face Qwen2 checkpoint in DIR with the native CPU model and
+writes a logits-check file (format resyn-logits-check/1, see trainer/hf): for
+--seqs random token sequences of --len tokens (deterministic for --seed), the
+log-probability of every next token, as training computes it, and the raw
+logits of --ids vocabulary ids at every position.
+
+On a machine with PyTorch and transformers, scripts/gpu/hf_logits.py DIR FILE
+loads the same checkpoint with transformers, computes the same quantities and
+prints the largest differences; it exits 1 when they exceed the file's atol.`,
+		Example: `  resyn model init /tmp/tiny && resyn model check-logits /tmp/tiny --out /tmp/tiny/logits_check.json
+  python3 scripts/gpu/hf_logits.py /tmp/tiny /tmp/tiny/logits_check.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := args[0]
+			if out == "" {
+				out = filepath.Join(dir, "logits_check.json")
+			}
+			m, h, err := native.LoadHF(dir, native.Options{Threads: threads, MaxSeqLen: seqLen})
+			if err != nil {
+				return err
+			}
+			defer m.Close()
+			V := h.VocabSize
+			r := seed*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019
+			next := func(n int) int32 { // xorshift64*
+				r ^= r >> 12
+				r ^= r << 25
+				r ^= r >> 27
+				return int32((r * 0x2545F4914F6CDD1D >> 11) % uint64(n))
+			}
+			seqs := make([][]int32, nSeq)
+			for i := range seqs {
+				n := seqLen
+				if i > 0 && nSeq > 1 { // vary the lengths: len, len/2, len/4, …
+					n = max(2, seqLen>>i)
+				}
+				seqs[i] = make([]int32, n)
+				for j := range seqs[i] {
+					seqs[i][j] = next(V)
+				}
+			}
+			ids := []int32{0, int32(V - 1)}
+			for len(ids) < nIDs {
+				ids = append(ids, next(V))
+			}
+			ids = ids[:min(nIDs, len(ids))]
+			fmt.Fprintf(os.Stderr, "computing %d sequences (up to %d tokens) with %d logit ids on %s…\n", nSeq, seqLen, len(ids), m.Backend().Name())
+			lc, err := m.LogitsCheck(seqs, ids, atol)
+			if err != nil {
+				return err
+			}
+			if err := hf.WriteLogitsCheck(out, lc); err != nil {
+				return err
+			}
+			if asJSON {
+				return json.NewEncoder(os.Stdout).Encode(map[string]any{"file": out, "sequences": len(lc.Sequences), "atol": atol})
+			}
+			fmt.Printf("wrote %s: %d sequences, atol %g\n", out, len(lc.Sequences), atol)
+			fmt.Printf("compare on a machine with transformers:\n  python3 scripts/gpu/hf_logits.py %s %s\n", dir, out)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&out, "out", "", "the file to write (default DIR/logits_check.json)")
+	f.IntVar(&nSeq, "seqs", 3, "number of token sequences")
+	f.IntVar(&seqLen, "len", 64, "tokens in the first sequence (the others are halves)")
+	f.IntVar(&nIDs, "ids", 8, "vocabulary ids whose raw logits are recorded")
+	f.Uint64Var(&seed, "seed", 1, "seed of the token sequences")
+	f.Float64Var(&atol, "atol", 1e-3, "largest difference the comparison accepts")
+	f.IntVar(&threads, "threads", 0, "CPU threads (0: every core)")
+	f.BoolVar(&asJSON, "json", false, "print a JSON summary on stdout")
+	return c
+}
