@@ -9,6 +9,7 @@ import (
 	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
 
+	"resyn/llm"
 	"resyn/storage"
 	"resyn/themes"
 	"resyn/tui"
@@ -79,5 +80,25 @@ func runWorkbench(cmd *cobra.Command) error {
 		}
 		fmt.Fprintf(os.Stderr, "imported %s as training run %d\n", workbenchLoadRun, id)
 	}
-	return tui.Run(cmd.Context(), tui.Options{Store: db, StorePath: path, Theme: th})
+	return tui.Run(cmd.Context(), tui.Options{Store: db, StorePath: path, Theme: th,
+		OpenLLM: openWorkbenchLLM, Provider: workbenchProvider()})
+}
+
+// workbenchProvider is the provider the synthesis pane starts with: the one
+// whose key (or base URL) is set, else the recorded demo. Unlike
+// resolveProvider it prints nothing: the terminal belongs to the TUI.
+func workbenchProvider() string {
+	switch {
+	case os.Getenv("OPENAI_API_KEY") != "" || os.Getenv("OPENAI_BASE_URL") != "":
+		return "openai"
+	case os.Getenv("ANTHROPIC_API_KEY") != "":
+		return "anthropic"
+	}
+	return "replay"
+}
+
+// openWorkbenchLLM opens a provider for the synthesis pane, as
+// `resyn synth` does (replay without a file plays the built-in demo).
+func openWorkbenchLLM(provider, model string) (llm.Provider, bool, error) {
+	return openProvider(providerFlags{provider: provider, model: model, concurrency: 8}, &llm.Meter{})
 }

@@ -11,11 +11,13 @@ import (
 	"resyn/core/env"
 	"resyn/core/envlib"
 	corelib "resyn/core/library"
+	"resyn/llm"
 	"resyn/storage"
 	"resyn/themes"
 	"resyn/tui/pane"
 	"resyn/tui/panes/library"
 	"resyn/tui/panes/preview"
+	"resyn/tui/panes/synth"
 	"resyn/tui/panes/training"
 )
 
@@ -32,6 +34,9 @@ type Options struct {
 	Pool *env.Pool
 	// Editor edits sources; empty means $VISUAL, $EDITOR, then vi.
 	Editor string
+	// OpenLLM and Provider: see pane.Context.
+	OpenLLM  func(provider, model string) (llm.Provider, bool, error)
+	Provider string
 }
 
 // New builds the root model. ctx is cancelled to stop every job; Close
@@ -78,6 +83,8 @@ func New(ctx context.Context, o Options) (*Model, error) {
 		Pool:      pool,
 		Builtins:  builtins,
 		Editor:    editor,
+		OpenLLM:   o.OpenLLM,
+		Provider:  o.Provider,
 	}
 	h := help.New()
 	h.Styles = pc.Styles.Help
@@ -87,6 +94,7 @@ func New(ctx context.Context, o Options) (*Model, error) {
 		panes: []pane.Pane{
 			library.New(pc),
 			preview.New(pc),
+			synth.New(pc),
 			training.New(pc),
 		},
 	}

@@ -10,6 +10,7 @@ import (
 	"resyn/core/env"
 	"resyn/core/library"
 	"resyn/core/validate"
+	"resyn/llm"
 	"resyn/storage"
 	"resyn/themes"
 )
@@ -46,6 +47,13 @@ type Context struct {
 	Builtins []*env.Module
 	// Editor is the command that edits a file ($VISUAL, $EDITOR, vi).
 	Editor string
+	// OpenLLM opens an LLM provider by name ("openai", "anthropic",
+	// "replay") for synthesis; demo reports the built-in recorded run,
+	// which plays only with synth.DemoConfig. Nil: synthesis is off.
+	OpenLLM func(provider, model string) (p llm.Provider, demo bool, err error)
+	// Provider is the provider synthesis starts with: the one whose key
+	// is set, else "replay".
+	Provider string
 }
 
 // Library is what the panes need of core/library; *library.Library is
