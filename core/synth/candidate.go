@@ -65,11 +65,11 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 	}
 	switch {
 	case errors.Is(err, ErrRefusal):
-		return finish(OutcomeRefused, err.Error())
+		return finish(OutcomeRefused, fmt.Sprintf("the model declined: %q", firstLine(ex.Reply)))
 	case errors.Is(err, ErrEmptyReply):
 		return finish(OutcomeEmpty, "the model replied with nothing")
 	case errors.Is(err, ErrNoCode):
-		return finish(OutcomeNoCode, err.Error())
+		return finish(OutcomeNoCode, fmt.Sprintf("no module in the reply: %q", firstLine(ex.Reply)))
 	case err != nil:
 		return finish(OutcomeError, err.Error())
 	}

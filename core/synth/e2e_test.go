@@ -136,7 +136,7 @@ func TestEndToEndOverHTTP(t *testing.T) {
 		"parity_guess":    "corrupted and random answers score below 1",
 		"forbidden_topic": "can't help",
 		"vertex_paint":    "graph_coloring",
-		"plan_only":       "no environment code",
+		"plan_only":       "no module in the reply",
 	} {
 		if !strings.Contains(vs[name].Reason, want) {
 			t.Errorf("%s: reason %q lacks %q", name, vs[name].Reason, want)

@@ -47,7 +47,9 @@ func TestRecordDemoRun(t *testing.T) {
 	db := openStore(t)
 	pl := &Pipeline{LLM: replay, Pool: testPool(t), DB: db}
 	var ev events
-	sum, err := pl.Run(context.Background(), DemoConfig(), ev.add)
+	cfg := DemoConfig()
+	cfg.Validate.TaskBudget = validateOpts().TaskBudget
+	sum, err := pl.Run(context.Background(), cfg, ev.add)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"resyn/core/env"
 	"resyn/core/envlib"
@@ -19,7 +20,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func validateOpts() validate.Options { return validate.Options{SeedsPerLevel: 3} }
+// validateOpts keep validation quick, with a time budget generous enough
+// for a 2-core machine running several test packages at once.
+func validateOpts() validate.Options {
+	return validate.Options{SeedsPerLevel: 3, TaskBudget: 5 * time.Second}
+}
 
 var (
 	poolOnce sync.Once

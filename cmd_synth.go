@@ -1,0 +1,585 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"resyn/core/dataset"
+	"resyn/core/synth"
+	"resyn/llm"
+	"resyn/storage"
+)
+
+// demoRun is the recorded synthesis run that `resyn synth --provider replay`
+// plays when no --replay file is given (see testdata/synth/run.jsonl).
+//
+//go:embed testdata/synth/run.jsonl
+var demoRun []byte
+
+func init() {
+	register(newSynthCmd)
+	register(newEvalCmd)
+}
+
+// providerFlags are the flags every LLM-using command shares.
+type providerFlags struct {
+	provider, model, baseURL, apiKey, replay string
+	concurrency                              int
+}
+
+func (f *providerFlags) add(c *cobra.Command) {
+	c.Flags().StringVar(&f.provider, "provider", "", "openai (any OpenAI-compatible server), anthropic or replay (default: from the API key variables, else replay)")
+	c.Flags().StringVar(&f.model, "model", "", "model name")
+	c.Flags().StringVar(&f.baseURL, "base-url", "", "API base URL (default $OPENAI_BASE_URL / $ANTHROPIC_BASE_URL, else the vendor's)")
+	c.Flags().StringVar(&f.apiKey, "api-key", "", "API key (default $OPENAI_API_KEY / $ANTHROPIC_API_KEY)")
+	c.Flags().StringVar(&f.replay, "replay", "", "with --provider replay: the recorded run to play (default: the built-in demo recording)")
+	c.Flags().IntVar(&f.concurrency, "concurrency", 8, "LLM requests in flight at once")
+}
+
+// resolveProvider picks the provider when none was named: OpenAI when its
+// key or base URL is set, Anthropic when its key is, else the replay demo,
+// with a note on stderr.
+func resolveProvider(name string) string {
+	if name != "" {
+		return strings.ToLower(name)
+	}
+	switch {
+	case os.Getenv("OPENAI_API_KEY") != "" || os.Getenv("OPENAI_BASE_URL") != "":
+		return "openai"
+	case os.Getenv("ANTHROPIC_API_KEY") != "":
+		return "anthropic"
+	}
+	fmt.Fprintln(os.Stderr, "resyn: no --provider and no OPENAI_API_KEY, OPENAI_BASE_URL or ANTHROPIC_API_KEY: playing the recorded demo run (--provider replay)")
+	return "replay"
+}
+
+// openProvider opens an LLM provider; demo reports whether it is the
+// built-in demo recording.
+func openProvider(f providerFlags, meter *llm.Meter) (p llm.Provider, demo bool, err error) {
+	name := resolveProvider(f.provider)
+	if name == "replay" && f.replay == "" {
+		r, err := llm.ParseReplay(bytes.NewReader(demoRun))
+		if err != nil {
+			return nil, false, fmt.Errorf("the built-in demo recording: %w", err)
+		}
+		return llm.Metered(r, meter), true, nil
+	}
+	p, err = llm.Open(llm.Config{
+		Provider: name, Model: f.model, BaseURL: f.baseURL, APIKey: f.apiKey, ReplayFile: f.replay,
+		MaxConcurrency: f.concurrency, Meter: meter,
+	})
+	return p, false, err
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func newSynthCmd() *cobra.Command {
+	var (
+		pf                          providerFlags
+		solverModel, solverProvider string
+		solverBaseURL               string
+		categories, topics          string
+		n, parallel, repairs        int
+		ideasPerCall, workers       int
+		solverSamples               int
+		resume                      uint64
+		asJSON, quiet               bool
+	)
+	c := &cobra.Command{
+		Use:   "synth",
+		Short: "Synthesize environments with an LLM: ideas, code, validation and repair",
+		Long: `Runs the synthesis pipeline: the model proposes task ideas per category
+(duplicates dropped), writes each as a Starlark environment, and every module is
+validated in the sandbox; failing checks go back to the model with their line
+numbers for up to --max-repairs rounds. With --solver-model a second model
+solves instances to calibrate the pass rate per difficulty (environments solved
+everywhere or nowhere are flagged). Near-duplicates of the library (by rendered
+prompts and by behaviour) are rejected. Survivors are stored with status
+"candidate" and their full provenance; accept or reject them with resyn envs.
+
+Everything is recorded in the store as it happens; a run that is interrupted
+(Ctrl-C, a crash) continues with --resume RUN without redoing finished
+candidates. Progress goes to stderr, the final table to stdout (--json for
+machines).
+
+Providers: --provider openai works with any OpenAI-compatible server (vLLM,
+SGLang, Ollama at http://localhost:11434/v1, llama.cpp, OpenAI itself);
+--provider anthropic with the Messages API. Keys and URLs come from the flags
+or OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY. With no provider and no
+key, resyn plays a recorded demo run (--provider replay), so you can watch the
+pipeline without any model.`,
+		Example: `  resyn synth --provider replay                 # the recorded demo, no key needed
+  resyn synth --n 50 --provider openai --model gpt-4o-mini --categories "logic puzzles,graph algorithms"
+  resyn synth --n 20 --provider openai --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-72B-Instruct \
+      --solver-model Qwen/Qwen2.5-7B-Instruct
+  resyn synth --provider anthropic --model claude-sonnet-4-5 --n 10
+  resyn synth --resume 3
+  resyn synth runs`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			db, err := storage.Open(dbPath(), storage.Options{})
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			if resume != 0 && pf.provider == "" {
+				pf.provider, pf.model = providerOfRun(db, resume, pf.model)
+			}
+			var meter llm.Meter
+			p, demo, err := openProvider(pf, &meter)
+			if err != nil {
+				return err
+			}
+			cfg := synth.Config{}
+			if demo {
+				cfg = synth.DemoConfig()
+			}
+			flags := cmd.Flags()
+			set := func(name string, apply func()) {
+				if flags.Changed(name) || !demo {
+					apply()
+				}
+			}
+			set("n", func() { cfg.N = n })
+			set("parallel", func() { cfg.Parallel = parallel })
+			set("max-repairs", func() {
+				cfg.MaxRepairs = repairs
+				if repairs == 0 {
+					cfg.MaxRepairs = -1
+				}
+			})
+			set("ideas-per-call", func() { cfg.IdeasPerCall = ideasPerCall })
+			cfg.Categories, cfg.Topics = splitList(categories), splitList(topics)
+			cfg.Provider, cfg.Model = p.Name(), pf.model
+			pl := &synth.Pipeline{LLM: p, DB: db}
+			if solverModel != "" {
+				sf := pf
+				sf.model = solverModel
+				if solverProvider != "" {
+					sf.provider = solverProvider
+				}
+				if solverBaseURL != "" {
+					sf.baseURL = solverBaseURL
+				}
+				if pl.Solver, _, err = openProvider(sf, &meter); err != nil {
+					return fmt.Errorf("the solver model: %w", err)
+				}
+				cfg.SolverModel = solverModel
+				cfg.Calibrate.Samples = solverSamples
+			}
+			pool, _, err := newPool(workers)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			pl.Pool = pool
+
+			pr := &synthPrinter{w: os.Stderr, quiet: quiet}
+			var sum synth.Summary
+			if resume != 0 {
+				sum, err = pl.Resume(ctx, resume, pr.print)
+			} else {
+				sum, err = pl.Run(ctx, cfg, pr.print)
+			}
+			if errors.Is(err, context.Canceled) {
+				fmt.Fprintf(os.Stderr, "\ninterrupted: continue with `resyn synth --resume %d`\n", pr.runID)
+			}
+			if pr.runID == 0 {
+				return err
+			}
+			if asJSON {
+				if jerr := writeJSON(map[string]any{"run": pr.runID, "summary": sum, "verdicts": pr.verdicts}); jerr != nil {
+					return jerr
+				}
+			} else {
+				printSynthTable(os.Stdout, pr.runID, sum, pr.verdicts)
+			}
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					fmt.Fprintln(os.Stderr, "resyn:", err)
+				}
+				return exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	pf.add(c)
+	c.Flags().IntVar(&n, "n", 10, "candidates to synthesize")
+	c.Flags().StringVar(&categories, "categories", "", "comma-separated idea categories (default: "+strings.Join(synth.DefaultCategories, ", ")+")")
+	c.Flags().StringVar(&topics, "topics", "", "comma-separated seed topics for ideation")
+	c.Flags().IntVar(&ideasPerCall, "ideas-per-call", 5, "ideas asked for per ideation call")
+	c.Flags().IntVar(&parallel, "parallel", 4, "candidates in flight at once")
+	c.Flags().IntVar(&repairs, "max-repairs", 3, "repair rounds after the first attempt (0: none)")
+	c.Flags().StringVar(&solverModel, "solver-model", "", "calibrate with this model's pass rates (same provider unless --solver-provider)")
+	c.Flags().StringVar(&solverProvider, "solver-provider", "", "provider of the solver model (default: the writer's)")
+	c.Flags().StringVar(&solverBaseURL, "solver-base-url", "", "base URL of the solver model (default: the writer's)")
+	c.Flags().IntVar(&solverSamples, "solver-samples", 4, "instances per difficulty level for calibration")
+	c.Flags().Uint64Var(&resume, "resume", 0, "continue run RUN (see `resyn synth runs`)")
+	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the summary and verdicts as JSON on stdout")
+	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only verdicts on stderr, not every step")
+	c.AddCommand(newSynthRunsCmd())
+	return c
+}
+
+// providerOfRun reads which provider a stored run used ("openai:gpt-4o" →
+// "openai", "gpt-4o"), so that --resume needs no provider flags.
+func providerOfRun(db *storage.DB, id uint64, model string) (string, string) {
+	var cfg synth.Config
+	_ = db.View(func(tx *storage.Tx) error {
+		r, err := storage.GetSynthRun(tx, id)
+		if err == nil {
+			_ = json.Unmarshal(r.Config, &cfg)
+		}
+		return nil
+	})
+	prov, m, _ := strings.Cut(cfg.Provider, ":")
+	switch prov {
+	case "openai", "anthropic":
+		if model == "" {
+			model = m
+		}
+		return prov, model
+	case "replay":
+		if m != "" && m != "replay" {
+			return "", model // a replay file: the user must name it again
+		}
+		return "replay", model
+	}
+	return "", model
+}
+
+// synthPrinter prints a run's events as lines on stderr.
+type synthPrinter struct {
+	w        io.Writer
+	quiet    bool
+	runID    uint64
+	n        int
+	verdicts []synth.Verdict
+}
+
+func (p *synthPrinter) line(index int, name, format string, args ...any) {
+	fmt.Fprintf(p.w, "[%*d] %-24s %s\n", len(strconv.Itoa(p.n)), index+1, name, fmt.Sprintf(format, args...))
+}
+
+func (p *synthPrinter) print(e synth.Event) {
+	switch e := e.(type) {
+	case synth.RunStarted:
+		p.runID, p.n = e.RunID, e.N
+		how := "started"
+		if e.Resumed {
+			how = fmt.Sprintf("resumed (%d candidates already finished)", e.Finished)
+		}
+		fmt.Fprintf(p.w, "synthesis run %d %s: %d candidates, writer %s", e.RunID, how, e.N, e.Provider)
+		if e.Solver != "" {
+			fmt.Fprintf(p.w, ", solver %s", e.Solver)
+		}
+		fmt.Fprintln(p.w)
+	case synth.IdeasReady:
+		p.n = len(e.Ideas)
+		fmt.Fprintf(p.w, "ideas: %d kept, %d dropped as duplicates\n", len(e.Ideas), len(e.Dropped))
+		if !p.quiet {
+			for _, d := range e.Dropped {
+				fmt.Fprintf(p.w, "  dropped %s (repeats %s, %.0f%% similar)\n", d.Idea.Name, d.SimilarTo, 100*d.Similarity)
+			}
+		}
+	case synth.CandidateStarted:
+		if !p.quiet {
+			p.line(e.Index, e.Idea.Name, "writing: %s", e.Idea.Description)
+		}
+	case synth.CodeWritten:
+		if !p.quiet {
+			what := "code"
+			if e.Round > 0 {
+				what = fmt.Sprintf("repaired code (round %d)", e.Round)
+			}
+			p.line(e.Index, e.Name, "%s: %d lines, %d tokens", what, e.Lines, e.Usage.Total())
+		}
+	case synth.Validated:
+		if p.quiet {
+			return
+		}
+		if e.OK {
+			p.line(e.Index, e.Name, "valid (%d instances checked)", e.Report.Instances)
+			return
+		}
+		var names []string
+		for _, c := range e.Failed {
+			s := c.Name
+			if c.Line > 0 {
+				s += fmt.Sprintf(" (line %d)", c.Line)
+			}
+			names = append(names, s)
+		}
+		p.line(e.Index, e.Name, "fails: %s", strings.Join(names, "; "))
+	case synth.RepairStarted:
+		if !p.quiet {
+			p.line(e.Index, e.Name, "repair round %d", e.Round)
+		}
+	case synth.Calibrated:
+		if !p.quiet {
+			var parts []string
+			for _, l := range e.Calibration.Levels {
+				parts = append(parts, fmt.Sprintf("d%d %d/%d", l.Difficulty, l.Passed, l.N))
+			}
+			p.line(e.Index, e.Name, "solver pass rates: %s %s", strings.Join(parts, ", "), strings.Join(e.Calibration.Flags, ","))
+		}
+	case synth.Verdict:
+		p.verdicts = append(p.verdicts, e)
+		mark := "✗"
+		if e.Outcome == synth.OutcomeCandidate {
+			mark = "✓"
+		}
+		msg := fmt.Sprintf("%s %s", mark, e.Outcome)
+		if e.Reason != "" {
+			msg += ": " + e.Reason
+		}
+		p.line(e.Index, e.Name, "%s (%d repairs, %d tokens, %v)", msg, e.Repairs, e.Usage.Total(), e.Elapsed.Round(time.Millisecond))
+	}
+}
+
+// printSynthTable is the final table: the counts, then one row per
+// candidate that reached a verdict in this execution.
+func printSynthTable(w io.Writer, runID uint64, s synth.Summary, vs []synth.Verdict) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "run\t%d\n", runID)
+	fmt.Fprintf(tw, "ideas\t%d kept, %d dropped as duplicates\n", s.Ideas, s.Dropped)
+	fmt.Fprintf(tw, "implemented\t%d of %d finished\n", s.Implemented, s.Finished)
+	var after []string
+	for k, c := range s.ValidAfter {
+		after = append(after, fmt.Sprintf("%d after %d repairs", c, k))
+	}
+	fmt.Fprintf(tw, "valid\t%d (%s)\n", s.Valid, strings.Join(after, ", "))
+	fmt.Fprintf(tw, "stored\t%d candidates (%d flagged by calibration)\n", s.Stored, s.Flagged)
+	var rej []string
+	rejected := 0
+	var outs []string
+	for o := range s.Outcomes {
+		outs = append(outs, string(o))
+	}
+	sort.Strings(outs)
+	for _, o := range outs {
+		if c := s.Outcomes[synth.Outcome(o)]; synth.Outcome(o).Rejected() && c > 0 {
+			rejected += c
+			rej = append(rej, fmt.Sprintf("%s %d", o, c))
+		}
+	}
+	fmt.Fprintf(tw, "rejected\t%d (%s)\n", rejected, strings.Join(rej, ", "))
+	if e := s.Outcomes[synth.OutcomeError]; e > 0 {
+		fmt.Fprintf(tw, "errors\t%d (LLM failures; `resyn synth --resume %d` retries them)\n", e, runID)
+	}
+	fmt.Fprintf(tw, "tokens\t%d in + %d out, %d calls\n", s.Usage.PromptTokens, s.Usage.CompletionTokens, s.Calls)
+	fmt.Fprintf(tw, "time\t%v\n", s.Elapsed.Round(time.Millisecond))
+	tw.Flush()
+	if len(vs) == 0 {
+		return
+	}
+	sort.Slice(vs, func(i, j int) bool { return vs[i].Index < vs[j].Index })
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tNAME\tOUTCOME\tREPAIRS\tTOKENS\tWHY")
+	for _, v := range vs {
+		why := v.Reason
+		if len(v.Flags) > 0 {
+			why = strings.TrimSpace(why + " " + strings.Join(v.Flags, ","))
+		}
+		if len(why) > 90 {
+			why = why[:90] + "…"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\n", v.Index+1, v.Name, v.Outcome, v.Repairs, v.Usage.Total(), why)
+	}
+	tw.Flush()
+	if s.Stored > 0 {
+		fmt.Fprintln(w, "\nnext: `resyn envs list` shows the candidates; `resyn envs accept NAME` takes one into the library")
+	}
+}
+
+func newSynthRunsCmd() *cobra.Command {
+	var asJSON bool
+	return &cobra.Command{
+		Use:   "runs",
+		Short: "List synthesis runs",
+		Long: `Lists the synthesis runs in the store with their status, candidates and
+token usage. A run whose status is not "done" can be continued with
+resyn synth --resume RUN.`,
+		Example: `  resyn synth runs
+  resyn synth runs --json | jq '.[] | select(.status != "done") | .id'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(true)
+			if err != nil || db == nil {
+				if err == nil {
+					fmt.Fprintln(os.Stderr, "no store yet: no runs")
+				}
+				return err
+			}
+			defer db.Close()
+			var runs []storage.SynthRun
+			if err := db.View(func(tx *storage.Tx) error {
+				runs, err = storage.ListSynthRuns(tx)
+				return err
+			}); err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(runs)
+			}
+			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tSTATUS\tCREATED\tPROVIDER\tN\tCALLS\tTOKENS")
+			for _, r := range runs {
+				var cfg synth.Config
+				_ = json.Unmarshal(r.Config, &cfg)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\n", r.ID, r.Status, r.Created.Local().Format("2006-01-02 15:04"),
+					cfg.Provider, cfg.N, r.Usage.Requests, r.Usage.InputTokens+r.Usage.OutputTokens)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// parseLevels reads --difficulty for eval: "" (the default levels), "N",
+// "LO-HI" or "A,B,C".
+func parseLevels(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	if strings.Contains(s, ",") {
+		var out []int
+		for _, p := range splitList(s) {
+			d, err := strconv.Atoi(p)
+			if err != nil {
+				return nil, fmt.Errorf("difficulty list %q: %q is not a number", s, p)
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	lo, hi, err := dataset.ParseRange(s)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for d := lo; d <= hi; d++ {
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+func newEvalCmd() *cobra.Command {
+	var (
+		pf                  providerFlags
+		envs, diff          string
+		all, asJSON         bool
+		n, workers, inFlite int
+	)
+	c := &cobra.Command{
+		Use:   "eval",
+		Short: "A model's pass rate per environment and difficulty",
+		Long: `Renders --n instances per difficulty level of each chosen environment, asks the
+model to solve them, scores the answers with the environments' verifiers and
+prints the pass rate per environment and level (a pass is a score of 1). This
+is the same measurement synthesis uses to calibrate candidates. Levels outside
+an environment's range are clamped away; without --difficulty each environment
+is measured at its lowest, middle and highest level.`,
+		Example: `  resyn eval --provider openai --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-7B-Instruct --all --n 8
+  resyn eval --provider anthropic --model claude-haiku-4-5 --env graph_coloring,sat_3cnf --difficulty 1-10 --n 4 --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			levels, err := parseLevels(diff)
+			if err != nil {
+				return err
+			}
+			var meter llm.Meter
+			p, demo, err := openProvider(pf, &meter)
+			if err != nil {
+				return err
+			}
+			if demo {
+				return fmt.Errorf("the built-in demo recording holds no solver replies: name a model with --provider and --model, or a recording with --replay FILE")
+			}
+			pool, mods, err := libraryPool(ctx, workers, envs, all, false)
+			if err != nil {
+				return err
+			}
+			defer pool.Close()
+			var cals []synth.Calibration
+			for _, m := range mods {
+				var ls []int
+				for _, d := range levels {
+					if d >= m.MinDifficulty && d <= m.MaxDifficulty {
+						ls = append(ls, d)
+					}
+				}
+				if levels != nil && ls == nil {
+					fmt.Fprintf(os.Stderr, "%s: no level of --difficulty %s in its range %d-%d; skipped\n", m.Name, diff, m.MinDifficulty, m.MaxDifficulty)
+					continue
+				}
+				fmt.Fprintf(os.Stderr, "%s: solving…\n", m.Name)
+				cal, _, err := synth.Calibrate(ctx, p, pool, m, synth.CalibrateOptions{Levels: ls, Samples: n, Parallel: inFlite}, synth.CallOptions{})
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "%s: %v\n", m.Name, err)
+				}
+				cals = append(cals, cal)
+			}
+			u := meter.Usage()
+			fmt.Fprintf(os.Stderr, "tokens: %d in + %d out\n", u.PromptTokens, u.CompletionTokens)
+			if asJSON {
+				return writeJSON(cals)
+			}
+			printEval(os.Stdout, cals)
+			return nil
+		},
+	}
+	pf.add(c)
+	c.Flags().StringVar(&envs, "env", "", "comma-separated environment names")
+	c.Flags().BoolVar(&all, "all", false, "every usable environment (built-in and accepted)")
+	c.Flags().IntVar(&n, "n", 8, "instances per difficulty level")
+	c.Flags().StringVar(&diff, "difficulty", "", "levels: N, LO-HI or A,B,C (default: each environment's lowest, middle and highest)")
+	c.Flags().IntVar(&inFlite, "parallel", 4, "solver requests in flight per environment")
+	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the pass rates as JSON on stdout")
+	return c
+}
+
+func printEval(w io.Writer, cals []synth.Calibration) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ENV\tDIFFICULTY\tN\tPASSED\tRATE\tMEAN SCORE\tNO ANSWER\tFAILED\t")
+	for _, c := range cals {
+		var passed, total int
+		for _, l := range c.Levels {
+			passed += l.Passed
+			total += l.N
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f%%\t%.2f\t%d\t%d\t\n", c.Env, l.Difficulty, l.N, l.Passed, 100*l.Rate, l.MeanScore, l.Format, l.Failed)
+		}
+		if total > 0 {
+			fmt.Fprintf(tw, "%s\tall\t%d\t%d\t%.0f%%\t\t\t\t\n", c.Env, total, passed, 100*float64(passed)/float64(total))
+		}
+	}
+	tw.Flush()
+}
