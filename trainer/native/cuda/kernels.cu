@@ -294,30 +294,59 @@ void k_scatter_f32(cudaStream_t s, float *out, const float *in, const int32_t *i
 
 /* ---------------- output head: target log-softmax ---------------- */
 
-// One block per row: lse = max + log(sum exp(z - max)); logprob = z[tg] - lse;
-// entropy = lse - sum(p z).
+// One block per row, one pass over the logits: each thread keeps a running
+// max m, sum s = sum exp(z - m) and sz = sum exp(z - m) z, rescaled when m
+// grows; the block combines them. lse = m + log(s); logprob = z[tg] - lse;
+// entropy = lse - sz / s.
 __global__ void head_rows_kernel(float *lp, float *ent, float *lse_out, const float *logits, const int32_t *tg,
                                  int V) {
-    __shared__ double shd[32];
-    __shared__ float shf[32];
+    __shared__ float sm_m[32], sm_s[32], sm_z[32];
     int r = blockIdx.x;
     const float *z = logits + (size_t)r * V;
-    float mx = -INFINITY;
-    for (int v = threadIdx.x; v < V; v += blockDim.x) mx = fmaxf(mx, z[v]);
-    mx = block_max_f(mx, shf);
-    float se = 0, sez = 0;
+    float m = -INFINITY, s = 0.f, sz = 0.f;
     for (int v = threadIdx.x; v < V; v += blockDim.x) {
-        float e = expf(z[v] - mx);
-        se += e;
-        sez += e * z[v];
+        float x = z[v];
+        if (x > m) {
+            float c = expf(m - x);
+            s = s * c + 1.f;
+            sz = sz * c + x;
+            m = x;
+        } else {
+            float e = expf(x - m);
+            s += e;
+            sz += e * x;
+        }
     }
-    double sum = block_sum_d(se, shd);
-    double wsum = block_sum_d(sez, shd);
+    for (int o = 16; o > 0; o >>= 1) {
+        float om = __shfl_xor_sync(WARP_ALL, m, o), os = __shfl_xor_sync(WARP_ALL, s, o),
+              oz = __shfl_xor_sync(WARP_ALL, sz, o);
+        float nm = fmaxf(m, om);
+        float c1 = m == -INFINITY ? 0.f : expf(m - nm), c2 = om == -INFINITY ? 0.f : expf(om - nm);
+        s = s * c1 + os * c2;
+        sz = sz * c1 + oz * c2;
+        m = nm;
+    }
+    int lane = threadIdx.x & 31, w = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    if (lane == 0) {
+        sm_m[w] = m;
+        sm_s[w] = s;
+        sm_z[w] = sz;
+    }
+    __syncthreads();
     if (threadIdx.x == 0) {
-        double l = mx + log(sum);
+        double M = -INFINITY;
+        for (int k = 0; k < nw; k++) M = fmax(M, (double)sm_m[k]);
+        double S = 0, SZ = 0;
+        for (int k = 0; k < nw; k++) {
+            if (sm_m[k] == -INFINITY) continue;
+            double c = exp((double)sm_m[k] - M);
+            S += sm_s[k] * c;
+            SZ += sm_z[k] * c;
+        }
+        double l = M + log(S);
         lse_out[r] = (float)l;
         lp[r] = (float)(z[tg[r]] - l);
-        if (ent) ent[r] = (float)(l - wsum / sum);
+        if (ent) ent[r] = (float)(l - SZ / S);
     }
 }
 
