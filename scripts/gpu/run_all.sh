@@ -8,7 +8,7 @@
 set -u -o pipefail
 OUT=${OUT:-gpu-out}
 mkdir -p "$OUT"
-STAGES=${1:-build,parity,hf,bench,sanitize}
+STAGES=${1:-build,parity,sanitize,hf,bench}
 export PYTHONUNBUFFERED=1
 has() { [[ ",$STAGES," == *",$1,"* ]]; }
 stage() { echo "=== $1 ($(date +%T))"; }
@@ -23,6 +23,12 @@ if has parity; then
   stage "parity (CUDA vs C reference)"
   timeout 240 build/parity build/libresyn_cpu.so build/libresyn_cuda.so 2>&1 | tee "$OUT/parity.log" | grep -v ' ok$' || true
 fi
+if has sanitize; then
+  stage "compute-sanitizer memcheck over parity"
+  timeout ${SAN_TIMEOUT:-120} compute-sanitizer --tool memcheck --print-limit 20 build/parity build/libresyn_cpu.so \
+    build/libresyn_cuda.so > "$OUT/sanitizer.log" 2>&1
+  echo "sanitizer exit $?"; grep -m 20 -i "error\|invalid\|SUMMARY" "$OUT/sanitizer.log" || true
+fi
 if has hf; then
   stage "hf parity (CUDA vs transformers)"
   timeout 240 python3 scripts/gpu/hf_parity.py --lib build/libresyn_cuda.so --ref build/libresyn_cpu.so \
@@ -32,11 +38,5 @@ if has bench; then
   stage bench
   timeout ${BENCH_TIMEOUT:-420} python3 scripts/gpu/bench.py --lib build/libresyn_cuda.so --out "$OUT/bench.json" \
     ${BENCH_ARGS:-} 2>&1 | tee "$OUT/bench.log" | grep -v Warning || true
-fi
-if has sanitize; then
-  stage "compute-sanitizer memcheck over parity"
-  timeout ${SAN_TIMEOUT:-120} compute-sanitizer --tool memcheck --print-limit 20 build/parity build/libresyn_cpu.so \
-    build/libresyn_cuda.so > "$OUT/sanitizer.log" 2>&1
-  echo "sanitizer exit $?"; grep -m 20 -i "error\|invalid\|SUMMARY" "$OUT/sanitizer.log" || true
 fi
 stage done
