@@ -20,6 +20,14 @@
 #include <string.h>
 #include "common.cuh"
 
+static cudaError_t graph_instantiate(cudaGraphExec_t *exec, cudaGraph_t graph) {
+#if CUDART_VERSION >= 12000
+    return cudaGraphInstantiate(exec, graph, 0);
+#else
+    return cudaGraphInstantiateWithFlags(exec, graph, 0);
+#endif
+}
+
 static void *carve(char *base, size_t *off, size_t bytes) {
     size_t o = *off;
     *off += (bytes + 255) & ~(size_t)255;
@@ -280,7 +288,7 @@ extern "C" int rn_generate(rn_model *m, const rn_gen_params *p, int32_t *out_tok
         if (use_graph) {
             int crc = decode_step(m, B, fused, p);
             cudaError_t e = cudaStreamEndCapture(s, &graph);
-            if (crc || e != cudaSuccess || cudaGraphInstantiateWithFlags(&exec, graph, 0) != cudaSuccess) {
+            if (crc || e != cudaSuccess || graph_instantiate(&exec, graph) != cudaSuccess) {
                 use_graph = 0;
                 cudaGetLastError();
                 if (exec) cudaGraphExecDestroy(exec);
