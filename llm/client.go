@@ -140,7 +140,7 @@ func (c *client) Complete(ctx context.Context, req Request) (Completion, error) 
 		}
 		if err := c.sleep(ctx, c.wait(attempt, after)); err != nil {
 			c.cfg.Meter.Fail()
-			return Completion{}, fmt.Errorf("%s: waiting to retry after %v: %w", c.Name(), e, err)
+			return Completion{}, fmt.Errorf("%w; gave up waiting to retry: %w", e, err)
 		}
 	}
 }
