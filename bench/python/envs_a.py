@@ -124,14 +124,18 @@ def _shortest_path():
         edges = []
         for i in range(1, n):
             u, v = order[i], order[rng.randint(0, i - 1)]
-            edges.append([min(u, v), max(u, v), rng.randint(1, 9)])
-            seen[min(u, v) * n + max(u, v)] = True
+            if u > v:
+                u, v = v, u
+            edges.append([u, v, rng.randint(1, 9)])
+            seen[u * n + v] = True
         extra = n * 3 // 4
         while extra > 0:
             u, v = rng.randint(0, n - 1), rng.randint(0, n - 1)
-            if u != v and not seen.get(min(u, v) * n + max(u, v)):
-                seen[min(u, v) * n + max(u, v)] = True
-                edges.append([min(u, v), max(u, v), rng.randint(1, 9)])
+            if u > v:
+                u, v = v, u
+            if u != v and not (u * n + v) in seen:
+                seen[u * n + v] = True
+                edges.append([u, v, rng.randint(1, 9)])
                 extra -= 1
         edges = sorted(edges)
         s = rng.randint(0, n - 1)
