@@ -1,0 +1,130 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"resyn/core/dataset"
+	"resyn/core/env"
+	"resyn/core/export"
+)
+
+func init() { register(newExportCmd) }
+
+func newExportCmd() *cobra.Command {
+	var format, envs, diff, envWeights, diffWeights, out string
+	var all, asJSON bool
+	var n, workers int
+	var seed int64
+	var testFraction float64
+	c := &cobra.Command{
+		Use:   "export",
+		Short: "Export environments as datasets for verl (Parquet) or TRL (JSONL)",
+		Long: `Writes --n instances of the chosen environments (--all: every usable one,
+built-in and accepted in the store) as a training dataset for another
+trainer, deterministically (the same flags give the same file on every
+machine).
+
+Formats:
+  verl   Parquet in verl's RL dataset schema: data_source ("resyn/ENV"),
+         prompt (chat messages), ability (the environment's first tag),
+         reward_model {style: "rule", ground_truth}, extra_info {index, split,
+         env, seed, difficulty}.
+  jsonl  one JSON object per line with prompt (chat messages), ground_truth,
+         data_source, env, seed, difficulty, split and index: what TRL's
+         GRPOTrainer hands to reward functions as keyword arguments.
+
+The ground truth is a JSON string holding the environment, seed, difficulty,
+the environment's version hash and the instance's state: the reward server
+(resyn serve) rebuilds the instance from it, and refuses to score it (code
+env_changed) if the environment has changed since the export.
+
+--n is the total number of instances, shared among the environments by
+--env-weights (default 1 each) and, within each, among the difficulty levels
+by --difficulty-weights (default 1 each). Seeds run from --seed upwards per
+environment. An instance goes to the test split by a hash of (environment,
+seed) against --test-fraction, so a larger export keeps the test set of a
+smaller one. Rows are shuffled (deterministically) so a file read in order is
+already mixed.
+
+--out ending in .parquet or .jsonl is one file holding both splits (each row
+says its split); otherwise --out is a directory that gets train.EXT and, with
+--test-fraction > 0, test.EXT. Files are written under a temporary name and
+renamed when complete.`,
+		Example: `  resyn export --format verl --all --n 20000 --test-fraction 0.05 --out data/resyn
+  resyn export --format verl --env graph_coloring,n_queens --env-weights graph_coloring=3 \
+      --difficulty 3-8 --difficulty-weights 7-8=2 --n 5000 --out mix.parquet
+  resyn export --format jsonl --all --n 2000 --out trl/`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := export.Format(format)
+			if _, err := f.Ext(); err != nil {
+				return err
+			}
+			if out == "" {
+				return fmt.Errorf("--out is required: a directory, or a file ending in .parquet or .jsonl")
+			}
+			lo, hi, err := dataset.ParseRange(diff)
+			if err != nil {
+				return err
+			}
+			ew, err := export.ParseEnvWeights(envWeights)
+			if err != nil {
+				return err
+			}
+			dw, err := export.ParseDifficultyWeights(diffWeights)
+			if err != nil {
+				return err
+			}
+			p, chosen, err := libraryPool(cmd.Context(), workers, envs, all, false)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			opts := export.Options{Envs: chosen, N: n, Seed: seed, MinDifficulty: lo, MaxDifficulty: hi,
+				TestFraction: testFraction, EnvWeights: ew, DifficultyWeights: dw}
+			start := time.Now()
+			sum, err := export.Export(cmd.Context(), p, opts, f, out,
+				func(it export.Item, e *env.Error) {
+					fmt.Fprintf(os.Stderr, "\nskipped %s seed %d difficulty %d: %v\n", it.Env.Name, it.Seed, it.Difficulty, e)
+				},
+				func(pr export.Progress) {
+					fmt.Fprintf(os.Stderr, "\rexported %d/%d (%d failed)", pr.Done, pr.Total, pr.Failed)
+				})
+			fmt.Fprintf(os.Stderr, " in %v\n", time.Since(start).Round(time.Millisecond))
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(sum)
+			}
+			for _, file := range sum.Files {
+				split := file.Split
+				if split == "" {
+					split = "train+test"
+				}
+				fmt.Printf("%s\t%d rows\t%s\n", file.Path, file.Rows, split)
+			}
+			if sum.Failed > 0 {
+				fmt.Fprintf(os.Stderr, "%d instance(s) skipped because their environment failed (listed above)\n", sum.Failed)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&format, "format", "verl", "verl (Parquet) or jsonl")
+	c.Flags().StringVar(&envs, "env", "", "comma-separated environment names")
+	c.Flags().BoolVar(&all, "all", false, "every environment")
+	c.Flags().IntVar(&n, "n", 1000, "total instances, shared among the environments by weight")
+	c.Flags().Int64Var(&seed, "seed", 0, "first seed of every environment")
+	c.Flags().StringVar(&diff, "difficulty", "1-10", "difficulty level or range LO-HI (clamped to each environment's own)")
+	c.Flags().StringVar(&envWeights, "env-weights", "", "mixing weights by environment, e.g. maze=2,knapsack=0.5 (default 1 each)")
+	c.Flags().StringVar(&diffWeights, "difficulty-weights", "", "mixing weights by level, e.g. 1-3=1,8-10=3 (default 1 each)")
+	c.Flags().Float64Var(&testFraction, "test-fraction", 0, "share of instances in the test split, in [0, 1)")
+	c.Flags().StringVar(&out, "out", "", "output directory, or a .parquet/.jsonl file")
+	c.Flags().IntVar(&workers, "workers", 0, "worker processes (default: one per core)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the summary (files, rows, failed) as JSON")
+	return c
+}
