@@ -78,7 +78,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		for _, p := range m.panes {
 			p.SetSize(m.w, m.paneHeight())
 		}
-		m.help.Width = m.w - 4
+		m.help.Width = 0 // groups are flowed by helpView, never cut
 		return m, nil
 	case tea.KeyMsg:
 		return m, m.handleKey(msg)
@@ -277,14 +277,36 @@ func (m *Model) statusBar() string {
 	return pane.Cut(line, m.w)
 }
 
+// helpView is the overlay of every key: the global group, then the
+// front pane's groups, each drawn by bubbles/help and flowed into rows that
+// fit the window.
 func (m *Model) helpView() string {
 	st := m.ctx.Styles
 	groups := [][]key.Binding{m.keys.group()}
 	groups = append(groups, m.Active().FullHelp()...)
-	m.help.ShowAll = true
-	body := m.help.FullHelpView(groups)
+	room := max(m.w-6, 20) // the overlay's border and padding
+	var rows []string
+	var row []string
+	rowW := 0
+	for _, g := range groups {
+		block := m.help.FullHelpView([][]key.Binding{g})
+		w := lipgloss.Width(block)
+		if len(row) > 0 && rowW+3+w > room {
+			rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+			row, rowW = nil, 0
+		}
+		if len(row) > 0 {
+			row = append(row, "   ")
+			rowW += 3
+		}
+		row = append(row, block)
+		rowW += w
+	}
+	if len(row) > 0 {
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+	}
 	title := st.Title.Render(m.Active().Title()+" — keys") + st.Faint.Render("   (any key closes)")
-	return title + "\n\n" + body
+	return title + "\n\n" + strings.Join(rows, "\n\n")
 }
 
 func (m *Model) quitQuestion() string {

@@ -3,10 +3,10 @@ package preview
 import "github.com/charmbracelet/bubbles/key"
 
 type keyMap struct {
-	NextSeed, PrevSeed, RandomSeed  key.Binding
-	Harder, Easier                  key.Binding
-	Answer, Leave, Fold, Validate   key.Binding
-	Up, Down, PageUp, PageDown, Top key.Binding
+	NextSeed, PrevSeed, RandomSeed          key.Binding
+	Harder, Easier                          key.Binding
+	Answer, Leave, Fold, Validate           key.Binding
+	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -25,6 +25,7 @@ func newKeyMap() keyMap {
 		PageUp:     key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
 		PageDown:   key.NewBinding(key.WithKeys("pgdown", "ctrl+d", " "), key.WithHelp("pgdn", "page down")),
 		Top:        key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
+		Bottom:     key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom (the report)")),
 	}
 }
 
@@ -43,6 +44,6 @@ func (m *Model) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.NextSeed, k.PrevSeed, k.RandomSeed, k.Harder, k.Easier},
 		{k.Answer, k.Leave, k.Fold, k.Validate},
-		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top},
+		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 	}
 }

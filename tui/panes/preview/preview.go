@@ -324,6 +324,8 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return m.validateCmd()
 	case key.Matches(msg, k.Top):
 		m.vp.GotoTop()
+	case key.Matches(msg, k.Bottom):
+		m.vp.GotoBottom()
 	default:
 		var cmd tea.Cmd
 		m.vp, cmd = m.vp.Update(msg)

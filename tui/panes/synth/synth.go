@@ -235,6 +235,9 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 		return m, nil
 	case SynthEventMsg:
 		cmd := m.apply(msg.Event)
+		if m.events == nil {
+			return m, cmd
+		}
 		return m, tea.Batch(cmd, waitForProgressCmd(m.events))
 	case SynthClosedMsg:
 		m.running, m.stopping = false, false

@@ -1,0 +1,415 @@
+package tui
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"resyn/core/env"
+	corelib "resyn/core/library"
+	coresynth "resyn/core/synth"
+	"resyn/core/validate"
+	"resyn/storage"
+	"resyn/themes"
+	"resyn/tui/internal/fixture"
+	"resyn/tui/pane"
+	synthpane "resyn/tui/panes/synth"
+	"resyn/tui/panes/training"
+)
+
+// The goldens are drawn at this size, without colour.
+const width, height = 80, 24
+
+func TestMain(m *testing.M) {
+	env.RunWorkerIfChild()
+	lipgloss.SetColorProfile(termenv.Ascii)
+	os.Exit(m.Run())
+}
+
+// newModel builds the workbench on the fixture store (built-ins hidden).
+func newModel(t *testing.T) (*Model, *storage.DB) {
+	t.Helper()
+	db, _ := fixture.Store(t)
+	pool, err := env.NewPool(env.PoolOptions{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	m, err := New(ctx, Options{Store: db, StorePath: "/tmp/resyn-test/resyn.db", Theme: themes.NoColor,
+		Pool: pool, Library: fixture.StoredOnly{Library: corelib.New(db)}, Editor: "true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, db
+}
+
+func start(t *testing.T, m *Model) *teatest.TestModel {
+	t.Helper()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(width, height))
+	t.Cleanup(func() { _ = tm.Quit() })
+	return tm
+}
+
+// transcripts hold everything each program has written so far.
+var transcripts sync.Map // *teatest.TestModel → *bytes.Buffer
+
+// waitFor reads the program's output until everything it has written
+// contains every string. (The renderer repaints only changed lines, so a
+// screen is known by what has appeared, not by the last frame alone.)
+func waitFor(t *testing.T, tm *teatest.TestModel, want ...string) {
+	t.Helper()
+	v, _ := transcripts.LoadOrStore(tm, new(bytes.Buffer))
+	seen := v.(*bytes.Buffer)
+	var last []byte
+	teatest.WaitFor(t, tm.Output(), func(b []byte) bool {
+		last = b
+		all := append(slices.Clip(seen.Bytes()), b...)
+		for _, w := range want {
+			if !bytes.Contains(all, []byte(w)) {
+				return false
+			}
+		}
+		return true
+	}, teatest.WithDuration(10*time.Second), teatest.WithCheckInterval(20*time.Millisecond))
+	seen.Write(last)
+}
+
+func keys(tm *teatest.TestModel, ks ...string) {
+	for _, k := range ks {
+		switch k {
+		case "enter":
+			tm.Send(tea.KeyMsg{Type: tea.KeyEnter})
+		case "esc":
+			tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
+		case "tab":
+			tm.Send(tea.KeyMsg{Type: tea.KeyTab})
+		default:
+			tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)})
+		}
+	}
+}
+
+// finalView quits the program and returns its last view, with dates made
+// stable.
+func finalView(t *testing.T, tm *teatest.TestModel) string {
+	t.Helper()
+	if err := tm.Quit(); err != nil {
+		t.Fatal(err)
+	}
+	fm := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(*Model)
+	return fixture.Stable(fm.View())
+}
+
+func requireGolden(t *testing.T, view string) {
+	t.Helper()
+	lines := strings.Split(view, "\n")
+	if len(lines) != height {
+		t.Errorf("view has %d lines, want %d", len(lines), height)
+	}
+	for i, l := range lines {
+		if w := lipgloss.Width(l); w > width {
+			t.Errorf("line %d is %d cells wide, more than %d: %q", i+1, w, width, l)
+		}
+	}
+	golden.RequireEqual(t, []byte(view))
+}
+
+func TestLibraryScreens(t *testing.T) {
+	t.Run("list", func(t *testing.T) {
+		m, _ := newModel(t)
+		tm := start(t, m)
+		waitFor(t, tm, "word_reverse", "4 of 4")
+		requireGolden(t, finalView(t, tm))
+	})
+	t.Run("search", func(t *testing.T) {
+		m, _ := newModel(t)
+		tm := start(t, m)
+		waitFor(t, tm, "4 of 4")
+		keys(tm, "/", "w", "r")
+		waitFor(t, tm, "1 of 4")
+		requireGolden(t, finalView(t, tm))
+	})
+	t.Run("candidates", func(t *testing.T) {
+		m, _ := newModel(t)
+		tm := start(t, m)
+		waitFor(t, tm, "4 of 4")
+		keys(tm, "s")
+		waitFor(t, tm, "2 of 4")
+		requireGolden(t, finalView(t, tm))
+	})
+	t.Run("history", func(t *testing.T) {
+		m, _ := newModel(t)
+		tm := start(t, m)
+		waitFor(t, tm, "4 of 4")
+		keys(tm, "G", "h")
+		waitFor(t, tm, "history of word_reverse")
+		requireGolden(t, finalView(t, tm))
+	})
+	t.Run("diff", func(t *testing.T) {
+		m, _ := newModel(t)
+		tm := start(t, m)
+		waitFor(t, tm, "4 of 4")
+		keys(tm, "G", "h")
+		waitFor(t, tm, "history of word_reverse")
+		keys(tm, "enter")
+		waitFor(t, tm, "revision 2 against 1")
+		requireGolden(t, finalView(t, tm))
+	})
+}
+
+func TestPreviewScreens(t *testing.T) {
+	open := func(t *testing.T) (*teatest.TestModel, string) {
+		m, db := newModel(t)
+		tm := start(t, m)
+		waitFor(t, tm, "4 of 4")
+		keys(tm, "enter") // adder
+		waitFor(t, tm, "PROMPT", "verify → 1")
+		// The reference answer, to type it.
+		var sol string
+		lib := corelib.New(db)
+		if _, err := lib.Get("adder"); err != nil {
+			t.Fatal(err)
+		}
+		r := m.ctx.Pool.Run(context.Background(), []env.Task{{Env: "adder", Seed: 0, Difficulty: 1, Solve: true}})[0]
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		sol = r.Solution
+		return tm, sol
+	}
+	t.Run("instance", func(t *testing.T) {
+		tm, _ := open(t)
+		requireGolden(t, finalView(t, tm))
+	})
+	t.Run("correct", func(t *testing.T) {
+		tm, sol := open(t)
+		keys(tm, "i")
+		tm.Type(sol)
+		waitFor(t, tm, "✓ score 1  ok")
+		requireGolden(t, finalView(t, tm))
+	})
+	t.Run("wrong", func(t *testing.T) {
+		tm, sol := open(t)
+		keys(tm, "i")
+		tm.Type(sol + "9")
+		waitFor(t, tm, "✗ score 0  ok  (wrong)")
+		requireGolden(t, finalView(t, tm))
+	})
+	t.Run("harder", func(t *testing.T) {
+		tm, _ := open(t)
+		keys(tm, "+", "+", "]")
+		waitFor(t, tm, "seed 1  difficulty 3 (1–10)")
+		requireGolden(t, finalView(t, tm))
+	})
+	t.Run("failing report", func(t *testing.T) {
+		m, _ := newModel(t)
+		tm := start(t, m)
+		waitFor(t, tm, "4 of 4")
+		keys(tm, "j", "j", "enter") // parity_bits
+		waitFor(t, tm, "parity_bits", "PROMPT")
+		keys(tm, "G") // the viewport's bottom: the report
+		waitFor(t, tm, "1 of 6 checks failed")
+		requireGolden(t, finalView(t, tm))
+	})
+}
+
+func TestTrainingScreen(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		keys []string
+		want string
+	}{
+		{"reward", nil, "[reward]"},
+		{"pass rate", []string{"l"}, "[pass_rate]"},
+		{"loss", []string{"l", "l"}, "loss: last"},
+		{"rollouts", []string{"o"}, "reply  │"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, db := newModel(t)
+			if _, err := training.LoadRecorded(db, filepath.Join("..", "testdata", "train-run")); err != nil {
+				t.Fatal(err)
+			}
+			tm := start(t, m)
+			waitFor(t, tm, "4 of 4")
+			keys(tm, "4")
+			waitFor(t, tm, "run 1 tiny-cpu demo")
+			keys(tm, tc.keys...)
+			waitFor(t, tm, tc.want)
+			requireGolden(t, finalView(t, tm))
+		})
+	}
+}
+
+// synthEvents is a made-up run, so that the synthesis screen does not
+// depend on a model or the built-in library.
+func synthEvents() []coresynth.Event {
+	report := &validate.Report{Env: "clock_angle", OK: false}
+	return []coresynth.Event{
+		coresynth.RunStarted{RunID: 7, Provider: "replay:demo", N: 3},
+		coresynth.IdeasReady{Ideas: []coresynth.Idea{
+			{Name: "clock_angle", Category: "arithmetic", Description: "The angle between the hands of a clock."},
+			{Name: "bracket_depth", Category: "strings", Description: "The deepest nesting of brackets."},
+			{Name: "river_crossing", Category: "planning", Description: "Get everyone across the river."},
+		}, Dropped: []coresynth.DroppedIdea{{Idea: coresynth.Idea{Name: "clock_hands"}, SimilarTo: "clock_angle"}}},
+		coresynth.CandidateStarted{Index: 0, Idea: coresynth.Idea{Name: "clock_angle", Category: "arithmetic", Description: "The angle between the hands of a clock."}},
+		coresynth.CodeWritten{Index: 0, Name: "clock_angle", Lines: 31},
+		coresynth.Validated{Index: 0, Name: "clock_angle", OK: false, Report: report, Failed: []validate.Check{{Name: validate.CheckSolve}}},
+		coresynth.RepairStarted{Index: 0, Name: "clock_angle", Round: 1},
+		coresynth.CodeWritten{Index: 0, Name: "clock_angle", Round: 1, Lines: 33},
+		coresynth.Validated{Index: 0, Name: "clock_angle", Round: 1, OK: true},
+		coresynth.Verdict{Index: 0, Name: "clock_angle", Outcome: coresynth.OutcomeCandidate, Repairs: 1},
+		coresynth.CandidateStarted{Index: 1, Idea: coresynth.Idea{Name: "bracket_depth", Category: "strings", Description: "The deepest nesting of brackets."}},
+		coresynth.Verdict{Index: 1, Name: "bracket_depth", Outcome: coresynth.OutcomeRefused, Reason: "the model declined"},
+		coresynth.CandidateStarted{Index: 2, Idea: coresynth.Idea{Name: "river_crossing", Category: "planning", Description: "Get everyone across the river."}},
+		coresynth.CodeWritten{Index: 2, Name: "river_crossing", Lines: 58},
+		coresynth.Totals{Summary: coresynth.Summary{N: 3, Ideas: 3, Dropped: 1, Finished: 2, Valid: 1,
+			Outcomes: map[coresynth.Outcome]int{coresynth.OutcomeCandidate: 1, coresynth.OutcomeRefused: 1}}},
+	}
+}
+
+func TestSynthesisScreen(t *testing.T) {
+	t.Run("empty", func(t *testing.T) {
+		m, _ := newModel(t)
+		tm := start(t, m)
+		waitFor(t, tm, "4 of 4")
+		keys(tm, "3")
+		waitFor(t, tm, "No synthesis runs")
+		requireGolden(t, finalView(t, tm))
+	})
+	t.Run("live", func(t *testing.T) {
+		m, _ := newModel(t)
+		tm := start(t, m)
+		waitFor(t, tm, "4 of 4")
+		keys(tm, "3")
+		for _, e := range synthEvents() {
+			tm.Send(synthpane.SynthEventMsg{Event: e})
+		}
+		waitFor(t, tm, "2/3 finished")
+		keys(tm, "j", "j")
+		requireGolden(t, finalView(t, tm))
+	})
+}
+
+func TestHelpOverlay(t *testing.T) {
+	m, _ := newModel(t)
+	tm := start(t, m)
+	waitFor(t, tm, "4 of 4")
+	keys(tm, "?")
+	waitFor(t, tm, "Library — keys")
+	requireGolden(t, finalView(t, tm))
+}
+
+func TestQuitWhileAJobRunsAsks(t *testing.T) {
+	m, _ := newModel(t)
+	tm := start(t, m)
+	waitFor(t, tm, "4 of 4")
+	var cancelled atomic.Bool
+	tm.Send(pane.JobStartedMsg{ID: 999, Label: "a slow job", Cancel: func() {
+		cancelled.Store(true)
+		go tm.Send(pane.JobFinishedMsg{ID: 999}) // the job notices and ends
+	}})
+	waitFor(t, tm, "a slow job")
+	keys(tm, "q")
+	waitFor(t, tm, "Quit and stop them?", "· a slow job")
+	if cancelled.Load() {
+		t.Fatal("the job was cancelled before the user said yes")
+	}
+	keys(tm, "y")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(5*time.Second))
+	if !cancelled.Load() {
+		t.Fatal("quitting did not cancel the running job")
+	}
+}
+
+func TestQuitQuestion(t *testing.T) {
+	m, _ := newModel(t)
+	m.Update(tea.WindowSizeMsg{Width: width, Height: height})
+	var cancelled int
+	m.Update(pane.JobStartedMsg{ID: 1, Label: "job", Cancel: func() { cancelled++ }})
+	press := func(k string) tea.Cmd {
+		_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)})
+		return cmd
+	}
+	if cmd := press("q"); cmd != nil || !m.confirmQuit {
+		t.Fatal("q with a job running did not ask")
+	}
+	if press("n"); m.confirmQuit || cancelled != 0 {
+		t.Fatal("n did not take the question away, or cancelled the job")
+	}
+	press("q")
+	cmd := press("y")
+	if cancelled != 1 || !m.quitting || cmd == nil {
+		t.Fatalf("y: cancelled %d, quitting %v", cancelled, m.quitting)
+	}
+	// The job reports that it stopped: the program quits.
+	_, cmd = m.Update(pane.JobFinishedMsg{ID: 1})
+	if cmd == nil {
+		t.Fatal("the last job ended and nothing quit")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Fatal("the last job ended and the command is not tea.Quit")
+	}
+}
+
+func TestPaneSwitching(t *testing.T) {
+	m, _ := newModel(t)
+	m.Update(tea.WindowSizeMsg{Width: width, Height: height})
+	for _, tc := range []struct {
+		key  tea.KeyMsg
+		want string
+	}{
+		{tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("2")}, "Preview"},
+		{tea.KeyMsg{Type: tea.KeyTab}, "Synthesis"},
+		{tea.KeyMsg{Type: tea.KeyTab}, "Training"},
+		{tea.KeyMsg{Type: tea.KeyTab}, "Library"},
+		{tea.KeyMsg{Type: tea.KeyShiftTab}, "Training"},
+		{tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("1")}, "Library"},
+	} {
+		m.Update(tc.key)
+		if got := m.Active().Title(); got != tc.want {
+			t.Fatalf("after %s the pane is %s, want %s", tc.key, got, tc.want)
+		}
+	}
+	// While the search reads text, digits are text, not pane numbers.
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/")})
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("3")})
+	if got := m.Active().Title(); got != "Library" {
+		t.Errorf("typing 3 in the search switched to %s", got)
+	}
+}
+
+func TestResize(t *testing.T) {
+	m, _ := newModel(t)
+	fixture.Run(m.Init(), func(msg tea.Msg) tea.Cmd { _, c := m.Update(msg); return c })
+	for _, size := range [][2]int{{80, 24}, {200, 60}, {60, 16}, {80, 24}} {
+		m.Update(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		for i := range m.panes {
+			m.active = i
+			v := m.View()
+			lines := strings.Split(v, "\n")
+			if len(lines) != size[1] {
+				t.Errorf("%s at %dx%d: %d lines", m.Active().Title(), size[0], size[1], len(lines))
+			}
+			for j, l := range lines {
+				if w := lipgloss.Width(l); w > size[0] {
+					t.Errorf("%s at %dx%d: line %d is %d wide", m.Active().Title(), size[0], size[1], j+1, w)
+				}
+			}
+		}
+	}
+}
