@@ -1,0 +1,157 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corelib "resyn/core/library"
+	"resyn/storage"
+	"resyn/tui/internal/fixture"
+)
+
+// TestTmuxSession drives the real resyn binary in tmux, as a person would:
+// open the workbench, filter the library, preview an environment, type a
+// correct and a wrong answer and read the scores, accept a candidate, quit.
+// It is in the long suite (RESYN_LONG=1) and fails, rather than skips, when
+// tmux is missing there.
+func TestTmuxSession(t *testing.T) {
+	if os.Getenv("RESYN_LONG") == "" {
+		t.Skip("long suite; set RESYN_LONG=1")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is not installed, and the long suite drives the workbench in it: install tmux (apt-get install tmux)")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "resyn")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building resyn: %v\n%s", err, out)
+	}
+	db, path := fixture.Store(t)
+	db.Close() // the binary takes the store's lock
+
+	s := &tmuxSession{t: t, name: fmt.Sprintf("resyn-test-%d", os.Getpid())}
+	s.run("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30",
+		fmt.Sprintf("env -u NO_COLOR RESYN_THEME=dark %s --db %s; echo \"resyn exited with $?\"; sleep 60", bin, path))
+	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", s.name).Run() })
+
+	// Open: the library with the built-ins and the stored environments.
+	s.waitFor("1 Library", "2 Preview", "graph_coloring", "adder")
+
+	// Filter the library: a fuzzy search, then only candidates.
+	s.keys("/")
+	s.text("addr")
+	s.waitFor("1 of ")
+	s.keys("Enter")
+	s.keys("s")
+	s.waitFor("status: candidate", "› adder")
+
+	// Preview it.
+	s.keys("Enter")
+	screen := s.waitFor("PROMPT", "REFERENCE ANSWER", "verify → 1")
+	answer := lineAfter(screen, "REFERENCE ANSWER")
+	if answer == "" {
+		t.Fatalf("no reference answer on the screen:\n%s", screen)
+	}
+
+	// A correct answer, then a wrong one.
+	s.keys("i")
+	s.text(answer)
+	s.waitFor("answer › "+answer, "✓ score 1  ok")
+	s.text("9")
+	s.waitFor("answer › "+answer+"9", "✗ score 0  ok  (wrong)")
+	s.keys("Escape")
+
+	// Accept the candidate in the library.
+	s.keys("1")
+	s.waitFor("› adder")
+	s.keys("a")
+	s.waitFor("adder: accepted")
+
+	// Quit.
+	s.keys("q")
+	s.waitFor("resyn exited with 0")
+
+	db, err := storage.Open(path, storage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	e, err := corelib.New(db).Get("adder")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != storage.StatusAccepted {
+		t.Errorf("adder is %s in the store after accepting it, want accepted", e.Status)
+	}
+}
+
+type tmuxSession struct {
+	t    *testing.T
+	name string
+}
+
+func (s *tmuxSession) run(args ...string) string {
+	s.t.Helper()
+	out, err := exec.Command("tmux", args...).CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// keys sends tmux key names (Enter, Escape, q…).
+func (s *tmuxSession) keys(ks ...string) {
+	s.t.Helper()
+	s.run(append([]string{"send-keys", "-t", s.name}, ks...)...)
+}
+
+// text types literally.
+func (s *tmuxSession) text(str string) {
+	s.t.Helper()
+	s.run("send-keys", "-t", s.name, "-l", str)
+}
+
+// waitFor polls the screen until it shows every string, and returns it.
+func (s *tmuxSession) waitFor(want ...string) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var screen string
+	for {
+		screen = s.run("capture-pane", "-p", "-t", s.name)
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(screen, w) {
+				missing = w
+				break
+			}
+		}
+		if missing == "" {
+			return screen
+		}
+		select {
+		case <-ctx.Done():
+			s.t.Fatalf("the screen never showed %q; it shows:\n%s", missing, screen)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// lineAfter returns the trimmed line after the first line containing marker.
+func lineAfter(screen, marker string) string {
+	lines := strings.Split(screen, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, marker) && i+1 < len(lines) {
+			return strings.TrimSpace(lines[i+1])
+		}
+	}
+	return ""
+}
