@@ -141,3 +141,62 @@ func TestGenerateStopsAndCaps(t *testing.T) {
 		t.Fatalf("MaxNewTokens 0: %v", none.Tokens)
 	}
 }
+
+// TestGenerateTopPSamplesFromTheNucleus: with temperature 0.7 and top_p
+// 0.5, every sampled token is in the nucleus of the tempered distribution
+// that Forward gives for its prefix (every target of the 37-token
+// vocabulary in one batch), with 1e-5 slack at the boundary.
+func TestGenerateTopPSamplesFromTheNucleus(t *testing.T) {
+	m := newTiny(t, tinyConfig(false), 18)
+	V := m.Config().VocabSize
+	const temp, topP = 0.7, 0.5
+	res := generate(t, m, GenParams{Prompts: genPrompts, MaxNewTokens: 10, Temperature: temp, TopP: topP, Seed: 11})
+	for i, pr := range genPrompts {
+		seq := append(slices.Clone(pr), res.Tokens[i]...)
+		for k, tok := range res.Tokens[i] {
+			T := len(pr) + k
+			b := Batch{B: V, T: T}
+			for v := range V {
+				b.Tokens = append(b.Tokens, seq[:T]...)
+				for range T {
+					b.Targets = append(b.Targets, int32(v))
+				}
+			}
+			lp := make([]float32, V*T)
+			if err := m.Forward(b, lp, nil); err != nil {
+				t.Fatal(err)
+			}
+			p := make([]float64, V)
+			sum := 0.0
+			for v := range V {
+				p[v] = math.Exp(float64(lp[v*T+T-1]) / temp)
+				sum += p[v]
+			}
+			order := make([]int, V)
+			for v := range order {
+				order[v] = v
+				p[v] /= sum
+			}
+			slices.SortFunc(order, func(a, b int) int {
+				if p[a] != p[b] {
+					if p[a] > p[b] {
+						return -1
+					}
+					return 1
+				}
+				return a - b
+			})
+			kept, in := 0.0, false
+			for j, v := range order {
+				if j > 0 && kept >= topP+1e-5 {
+					break
+				}
+				kept += p[v]
+				in = in || int32(v) == tok
+			}
+			if !in {
+				t.Errorf("row %d token %d: sampled %d (p = %.4f), outside the top-p %.1f nucleus", i, k, tok, p[tok], topP)
+			}
+		}
+	}
+}
