@@ -3,6 +3,7 @@ package env
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -241,4 +242,24 @@ func FuzzLoad(f *testing.F) {
 			t.Fatalf("accepted a module breaking the contract: %+v", m)
 		}
 	})
+}
+
+// The compiled-pattern cache stays bounded when a module builds a new
+// pattern per instance, and still answers correctly after it starts over.
+func TestRegexpCacheIsBounded(t *testing.T) {
+	for i := 0; i < 3*maxCachedRes; i++ {
+		re, err := compileRe("re.match", "^x" + strconv.Itoa(i) + "$")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !re.MatchString("x"+strconv.Itoa(i)) {
+			t.Fatalf("pattern %d does not match", i)
+		}
+		reMu.Lock()
+		n := len(reCache)
+		reMu.Unlock()
+		if n > maxCachedRes {
+			t.Fatalf("cache holds %d patterns, more than %d", n, maxCachedRes)
+		}
+	}
 }

@@ -156,11 +156,23 @@ var reModule = &starlarkstruct.Module{
 
 const maxPattern = 4096
 
-var reCache sync.Map // pattern -> *regexp.Regexp; environments use few patterns
+// reCache keeps compiled patterns: most environments use a few fixed ones on
+// every call. Some build a pattern per instance (regex_matching does), so
+// the cache is bounded: past maxCachedRes patterns it starts over, which
+// keeps a long-lived worker's memory flat.
+var (
+	reMu    sync.Mutex
+	reCache = map[string]*regexp.Regexp{}
+)
+
+const maxCachedRes = 512
 
 func compileRe(fn, pattern string) (*regexp.Regexp, error) {
-	if v, ok := reCache.Load(pattern); ok {
-		return v.(*regexp.Regexp), nil
+	reMu.Lock()
+	re, ok := reCache[pattern]
+	reMu.Unlock()
+	if ok {
+		return re, nil
 	}
 	if len(pattern) > maxPattern {
 		return nil, fmt.Errorf("%s: pattern longer than %d bytes", fn, maxPattern)
@@ -169,7 +181,12 @@ func compileRe(fn, pattern string) (*regexp.Regexp, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: bad pattern (RE2 syntax; no lookaround or backreferences): %v", fn, err)
 	}
-	reCache.Store(pattern, re)
+	reMu.Lock()
+	if len(reCache) >= maxCachedRes {
+		clear(reCache)
+	}
+	reCache[pattern] = re
+	reMu.Unlock()
 	return re, nil
 }
 
