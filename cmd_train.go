@@ -32,7 +32,7 @@ type trainFlags struct {
 	resume                                                       uint64
 	steps, sftSteps, prompts, group, maxNew, minibatches, epochs int
 	evalN, threads, ckptEvery                                    int
-	lr, kl, temperature                                          float64
+	lr, sftLR, kl, temperature                                   float64
 	seed                                                         int64
 	noStd, keepZeroVar, asJSON                                   bool
 }
@@ -81,6 +81,7 @@ continues a run from its last checkpoint (with --steps, to a new total).`,
 	fl.IntVar(&f.minibatches, "minibatches", 0, "optimiser updates per batch of rollouts")
 	fl.IntVar(&f.epochs, "epochs", 0, "passes over each batch of rollouts")
 	fl.Float64Var(&f.lr, "lr", 0, "GRPO learning rate")
+	fl.Float64Var(&f.sftLR, "sft-lr", 0, "warm-start learning rate")
 	fl.Float64Var(&f.kl, "kl", -1, "KL coefficient to the starting model (0: no reference)")
 	fl.Float64Var(&f.temperature, "temperature", -1, "sampling temperature")
 	fl.BoolVar(&f.noStd, "no-std", false, "do not divide advantages by the group's standard deviation")
@@ -138,7 +139,7 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 	var s trainSetup
 	switch {
 	case f.preset != "":
-		s, err = setupPreset(ctx, f, ex)
+		s, err = setupPreset(ctx, f, ex, mods)
 	case f.model != "":
 		s, err = setupModel(f)
 	default:
@@ -192,13 +193,14 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 	return err
 }
 
-func setupPreset(ctx context.Context, f trainFlags, ex env.Executor) (trainSetup, error) {
+func setupPreset(ctx context.Context, f trainFlags, ex env.Executor, mods []*env.Module) (trainSetup, error) {
 	p, ok := grpo.Presets()[f.preset]
 	if !ok {
 		return trainSetup{}, fmt.Errorf("unknown preset %q (have %s)", f.preset, grpo.PresetNames())
 	}
-	if f.envs != "" || f.difficulty != "" {
-		return trainSetup{}, fmt.Errorf("--env and --difficulty change the preset's tokenizer data; a preset trains on its own environments")
+	// Flags first: the tokenizer learns from the environments' prompts.
+	if err := applyFlags(&p.Config, f, mods); err != nil {
+		return trainSetup{}, err
 	}
 	start := time.Now()
 	tok, err := p.Tokenizer(ctx, ex)
@@ -342,6 +344,9 @@ func applyFlags(c *grpo.Config, f trainFlags, mods []*env.Module) error {
 	setInt(&c.CheckpointEvery, f.ckptEvery, -1)
 	if f.lr > 0 {
 		c.LR = f.lr
+	}
+	if f.sftLR > 0 {
+		c.SFTLR = f.sftLR
 	}
 	if f.kl >= 0 {
 		c.KLCoef = f.kl

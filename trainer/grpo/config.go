@@ -59,9 +59,13 @@ type Config struct {
 	CurriculumWindow int     `json:"curriculum_window"`
 	PassScore        float64 `json:"pass_score"` // a completion passes at this reward or more
 
-	// Evaluation on held-out seeds (EvalSeedBase upwards), greedy.
-	EvalEvery int `json:"eval_every"` // GRPO steps; 0: only before and after
-	EvalN     int `json:"eval_n"`     // instances per environment
+	// Evaluation on held-out seeds (EvalSeedBase upwards): EvalSamples
+	// completions of each instance at EvalTemperature (0: one greedy
+	// completion), with a fixed sampling seed, so numbers compare.
+	EvalEvery       int     `json:"eval_every"` // GRPO steps; 0: only before and after
+	EvalN           int     `json:"eval_n"`     // instances per environment
+	EvalSamples     int     `json:"eval_samples"`
+	EvalTemperature float64 `json:"eval_temperature"`
 
 	// Checkpoints every CheckpointEvery GRPO steps (and at the end).
 	CheckpointEvery int `json:"checkpoint_every"`
@@ -87,7 +91,7 @@ func Defaults() Config {
 		ScaleByStd: true, DropZeroVar: true,
 		OverlongBuffer: 0, OverlongPenalty: 1,
 		PassThreshold: 0.8, CurriculumWindow: 64, PassScore: 1,
-		EvalN: 32, CheckpointEvery: 50, RolloutsPerStep: 4,
+		EvalN: 32, EvalSamples: 1, CheckpointEvery: 50, RolloutsPerStep: 4,
 	}
 }
 
@@ -138,6 +142,8 @@ func (c Config) Validate() error {
 		return bad("overlong_buffer %d must be in [0, max_new_tokens]", c.OverlongBuffer)
 	case c.PassThreshold <= 0 || c.PassThreshold > 1 || c.CurriculumWindow < 1:
 		return bad("pass_threshold %v must be in (0, 1] and curriculum_window %d >= 1", c.PassThreshold, c.CurriculumWindow)
+	case c.EvalN > 0 && c.EvalSamples < 1:
+		return bad("eval_samples %d; want >= 1", c.EvalSamples)
 	case c.EvalN < 0 || c.EvalEvery < 0 || c.CheckpointEvery < 0 || c.RolloutsPerStep < 0:
 		return bad("eval_n, eval_every, checkpoint_every and rollouts_per_step must be >= 0")
 	}

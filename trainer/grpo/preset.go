@@ -42,18 +42,17 @@ func TinyCPU() Preset {
 	c.Envs = []EnvSpec{
 		{Name: "graph_coloring", Weight: 1, MinDifficulty: 1, MaxDifficulty: 3},
 		{Name: "boolean_circuit", Weight: 1, MinDifficulty: 1, MaxDifficulty: 3},
-		{Name: "knights_and_knaves", Weight: 1, MinDifficulty: 1, MaxDifficulty: 3},
 	}
 	c.Seed = 1
 	c.MaxPromptTokens = 320
-	c.SFTSteps, c.SFTBatch, c.SFTLR, c.SFTMaxDiff = 150, 32, 2e-3, 1
+	c.SFTSteps, c.SFTBatch, c.SFTLR, c.SFTMaxDiff = 100, 32, 2e-3, 1
 	c.Steps, c.PromptsPerStep, c.GroupSize, c.MaxNewTokens = 40, 8, 8, 32
 	c.Temperature = 1
 	c.Minibatches, c.Epochs = 2, 1
-	c.LR, c.WeightDecay, c.MaxGradNorm = 3e-4, 0, 1
+	c.LR, c.WeightDecay, c.MaxGradNorm = 1e-3, 0, 1
 	c.OverlongBuffer, c.OverlongPenalty = 8, 0.5
 	c.PassThreshold, c.CurriculumWindow = 0.8, 64
-	c.EvalN, c.EvalEvery = 64, 0
+	c.EvalN, c.EvalSamples, c.EvalTemperature, c.EvalEvery = 64, 4, 1, 0
 	c.CheckpointEvery = 20
 	return Preset{
 		Name:        "tiny-cpu",

@@ -132,10 +132,10 @@ func makeInstances(ctx context.Context, ex env.Executor, p *prompter, tasks []en
 
 // EvalResult is a greedy evaluation on held-out seeds.
 type EvalResult struct {
-	Reward   float64            `json:"reward"`    // mean over every instance
-	PassRate float64            `json:"pass_rate"` // fraction with reward >= PassScore
-	PerEnv   map[string]float64 `json:"per_env"`   // mean reward by environment
-	N        int                `json:"n"`
+	Reward   float64            `json:"reward"`           // mean over every instance
+	PassRate float64            `json:"pass_rate"`        // fraction with reward >= PassScore
+	PerEnv   map[string]float64 `json:"per_env"`          // mean reward by environment
+	N        int                `json:"n"`                // completions scored
 	Sample   string             `json:"sample,omitempty"` // the first completion, for a look
 }
 
@@ -146,12 +146,16 @@ type EvalOptions struct {
 	MaxNewTokens int
 	System       string
 	PassScore    float64
-	MaxPrompt    int // longer prompts are skipped; 0: no limit
+	MaxPrompt    int     // longer prompts are skipped; 0: no limit
+	Samples      int     // completions per instance (default 1)
+	Temperature  float64 // 0: greedy
+	Seed         uint64  // of the sampling streams
 }
 
-// Evaluate decodes greedily on N held-out instances of each environment
-// (seeds EvalSeedBase upwards, at the environment's MinDifficulty) and
-// scores the completions. The same options give the same instances, so
+// Evaluate samples completions (or decodes greedily) on N held-out
+// instances of each environment (seeds EvalSeedBase upwards, at the
+// environment's MinDifficulty) and scores them; the reward is the mean over
+// instances and samples. The same options give the same instances, so
 // numbers taken at different times of a run compare directly.
 func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Executor, o EvalOptions) (EvalResult, error) {
 	p, err := newPrompter(tok, o.System)
@@ -176,16 +180,21 @@ func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Exe
 	if len(insts) == 0 {
 		return res, fmt.Errorf("%w: no evaluation instance could be generated", ErrNoData)
 	}
-	prompts := make([][]int32, len(insts))
-	for i, in := range insts {
-		prompts[i] = in.Tokens
+	k := max(o.Samples, 1)
+	var prompts [][]int32
+	for _, in := range insts {
+		for range k {
+			prompts = append(prompts, in.Tokens)
+		}
 	}
-	comps, err := m.Generate(GenRequest{Prompts: prompts, MaxNewTokens: o.MaxNewTokens, Temperature: 0, TopP: 1, StopTokens: p.stop})
+	comps, err := m.Generate(GenRequest{Prompts: prompts, MaxNewTokens: o.MaxNewTokens, Temperature: float32(o.Temperature),
+		TopP: 1, StopTokens: p.stop, Seed: o.Seed})
 	if err != nil {
 		return res, err
 	}
-	items := make([]env.ScoreItem, len(insts))
-	for i, in := range insts {
+	items := make([]env.ScoreItem, len(prompts))
+	for i := range prompts {
+		in := insts[i/k]
 		items[i] = env.ScoreItem{Env: in.Env, Seed: in.Seed, Difficulty: in.Difficulty, State: in.State, Completion: p.decode(comps[i])}
 	}
 	rws := env.ScoreCompletions(ctx, ex, items)

@@ -567,7 +567,8 @@ func (t *Trainer) update(rng *rand.Rand, seqs []*sequence, ev *StepEvent) (int, 
 func (t *Trainer) eval(ctx context.Context, label string) (EvalResult, error) {
 	r, err := Evaluate(ctx, t.o.Model, t.o.Tokenizer, t.o.Executor, EvalOptions{
 		Envs: t.cfg.Envs, N: t.cfg.EvalN, MaxNewTokens: t.cfg.MaxNewTokens, System: t.cfg.SystemPrompt,
-		PassScore: t.cfg.PassScore, MaxPrompt: t.cfg.MaxPromptTokens})
+		PassScore: t.cfg.PassScore, MaxPrompt: t.cfg.MaxPromptTokens,
+		Samples: t.cfg.EvalSamples, Temperature: t.cfg.EvalTemperature, Seed: uint64(t.cfg.Seed) ^ 0x5eed})
 	if err != nil {
 		return r, fmt.Errorf("evaluation (%s): %w", label, err)
 	}
