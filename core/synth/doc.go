@@ -30,10 +30,16 @@
 //   - deduplication against the library (dedup.go): FindDuplicate compares
 //     rendered prompts (shingle similarity) and behaviour (each side's
 //     verifier run on the other's instances and reference answers).
-//   - persistence (store.go): a valid candidate becomes a storage.Env with
-//     status "candidate", origin "synthesis" and a Provenance record
-//     (prompts, replies, repair rounds, reports, tokens, timings); every
-//     step is also appended to the run's log.
+//   - persistence (candidate.go): a valid candidate becomes a storage.Env
+//     with status "candidate", origin "synthesis" and a Provenance record
+//     (prompts, replies, repair rounds, reports, tokens, timings), written in
+//     one transaction with its verdict; every step is also appended to the
+//     run's log.
+//
+// The rest: run.go strings the stages together (Pipeline.Run, Resume,
+// Start), candidate.go takes one idea to its verdict, events.go and
+// types.go are the data the outside sees, config.go the knobs, demo.go the
+// configuration of the shipped demo recording (testdata/synth/run.jsonl).
 //
 // # Runs, progress and resume
 //
