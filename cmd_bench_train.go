@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -42,8 +43,9 @@ type benchTrainResult struct {
 	PeakShape    int     `json:"matmul_n"`
 	Train        []benchTrainRow
 	Generate     []benchGenRow
-	GenPrompt    int `json:"gen_prompt_tokens"`
-	GenNewTokens int `json:"gen_new_tokens"`
+	GenPrompt    int    `json:"gen_prompt_tokens"`
+	GenNewTokens int    `json:"gen_new_tokens"`
+	LoadAvg      string `json:"load_average,omitempty"` // /proc/loadavg before and after: others' work skews wall-clock rates
 }
 
 type benchTrainRow struct {
@@ -89,6 +91,7 @@ Each measurement repeats for about --seconds after a warm-up.`,
 			if res.Threads == 0 {
 				res.Threads = runtime.NumCPU()
 			}
+			load0 := loadAvg()
 			d := time.Duration(seconds * float64(time.Second))
 			fmt.Fprintf(os.Stderr, "matmul peak: %d x %d x %d…\n", peakN, peakN, peakN)
 			peak, err := benchPeak(peakN, res.Threads, d)
@@ -113,11 +116,18 @@ Each measurement repeats for about --seconds after a warm-up.`,
 					res.Generate = append(res.Generate, benchGenRow{bm.Name, b, tps})
 				}
 			}
+			if load0 != "" {
+				res.LoadAvg = load0 + " before, " + loadAvg() + " after"
+			}
 			if asJSON {
 				return json.NewEncoder(os.Stdout).Encode(res)
 			}
-			fmt.Printf("machine %s, %d threads; fp32 matmul peak (rn_sgemm_nt, n=%d): %.1f GFLOP/s\n\n",
+			fmt.Printf("machine %s, %d threads; fp32 matmul peak (rn_sgemm_nt, n=%d): %.1f GFLOP/s\n",
 				res.Machine, res.Threads, peakN, peak)
+			if res.LoadAvg != "" {
+				fmt.Printf("load average (1 min): %s\n", res.LoadAvg)
+			}
+			fmt.Println()
 			w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(w, "model\tparams\ttokens/batch\tfwd+bwd tokens/s\tGFLOP/s\tof peak\tAdamW step\t")
 			for _, r := range res.Train {
@@ -142,6 +152,18 @@ Each measurement repeats for about --seconds after a warm-up.`,
 	f.Float64Var(&seconds, "seconds", 2, "time per measurement")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON on stdout")
 	return c
+}
+
+// loadAvg is the 1-minute load average, or "" where /proc/loadavg is missing.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // repeat runs f once to warm up, then until d has passed (at least twice),

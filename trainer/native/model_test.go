@@ -344,3 +344,28 @@ func TestErrors(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+// TestAllMasked: a batch with every position masked runs, reads zeros, and
+// leaves the gradients at zero.
+func TestAllMasked(t *testing.T) {
+	m := newTiny(t, tinyConfig(false), 2)
+	b := randomBatch(newRNG(3), 2, 4, m.Config().VocabSize)
+	b.Mask = make([]float32, 8)
+	lp, ent := forward(t, m, b)
+	m.ZeroGrad()
+	if err := m.Backward([]float32{1, 1, 1, 1, 1, 1, 1, 1}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range lp {
+		if lp[i] != 0 || ent[i] != 0 {
+			t.Fatalf("masked position %d reads %v, %v", i, lp[i], ent[i])
+		}
+	}
+	for name, g := range readAll(t, m, Grads) {
+		for i, v := range g {
+			if v != 0 {
+				t.Fatalf("%s[%d] = %v after a fully masked backward", name, i, v)
+			}
+		}
+	}
+}
