@@ -294,6 +294,16 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
+			defer func() {
+				// A bug must not take the other candidates down with it.
+				if v := recover(); v != nil {
+					prov := &Provenance{Run: run.ID, Index: i, Idea: idea, Provider: p.LLM.Name(),
+						Outcome: OutcomeError, Reason: fmt.Sprintf("internal error: %v", v)}
+					if err := r.verdict(prov, nil); err != nil {
+						storeOnce.Do(func() { storeErr = err })
+					}
+				}
+			}()
 			if err := r.candidate(ctx, i, idea); err != nil {
 				storeOnce.Do(func() { storeErr = err })
 			}

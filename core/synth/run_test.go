@@ -319,3 +319,38 @@ func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// TestRunWithSolver: calibration inside a run — a solver that never gets
+// an answer right flags the candidate solved_nowhere, which is stored with
+// it (calibration record and a note) and counted as flagged.
+func TestRunWithSolver(t *testing.T) {
+	db := openStore(t)
+	writer, err := llm.ParseReplay(strings.NewReader(`{"tag":"ideate","reply":"[{\"name\":\"gcd_pairs\",\"description\":\"For several pairs of integers, give their greatest common divisor.\"}]"}
+{"tag":"implement","subject":"gcd_pairs","reply":` + jsonString(fenced(gcdPairs)) + `}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	solver, _ := llm.ParseReplay(strings.NewReader(`{"tag":"calibrate","reply":"<answer>-1</answer>","usage":{"prompt_tokens":20,"completion_tokens":3},"repeat":true}`))
+	pl := &Pipeline{LLM: writer, Solver: solver, Pool: testPool(t), DB: db}
+	var ev events
+	sum, err := pl.Run(context.Background(), Config{N: 1, Validate: validateOpts(), Calibrate: CalibrateOptions{Samples: 2}}, ev.add)
+	if err != nil || sum.Stored != 1 || sum.Flagged != 1 || sum.Usage.PromptTokens < 6*20 {
+		t.Fatalf("summary %+v, %v", sum, err)
+	}
+	var cal *Calibrated
+	for _, e := range ev.all {
+		if c, ok := e.(Calibrated); ok {
+			cal = &c
+		}
+	}
+	if cal == nil || len(cal.Calibration.Levels) != 3 || cal.Calibration.Levels[0].N != 2 || strings.Join(cal.Calibration.Flags, ",") != FlagSolvedNowhere {
+		t.Fatalf("calibrated event %+v", cal)
+	}
+	db.View(func(tx *storage.Tx) error {
+		e, err := storage.GetEnv(tx, "gcd_pairs")
+		if err != nil || len(e.Calibration) == 0 || len(e.Notes) != 1 || !strings.Contains(e.Notes[0].Text, FlagSolvedNowhere) {
+			t.Errorf("stored %+v, %v", e, err)
+		}
+		return nil
+	})
+}
