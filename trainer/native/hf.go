@@ -27,6 +27,9 @@ func LoadHF(dir string, o Options) (*Model, hf.Config, error) {
 	if err := ck.CheckQwen2(); err != nil {
 		return nil, hf.Config{}, err
 	}
+	if err := Supported(ck.Config); err != nil {
+		return nil, hf.Config{}, fmt.Errorf("%s: %w", dir, err)
+	}
 	cfg := ConfigFromHF(ck.Config)
 	cfg.Threads, cfg.Backend = o.Threads, o.Backend
 	if o.MaxSeqLen > 0 {
@@ -41,6 +44,19 @@ func LoadHF(dir string, o Options) (*Model, hf.Config, error) {
 		return nil, hf.Config{}, err
 	}
 	return m, ck.Config, nil
+}
+
+// Supported reports config.json features the native model does not
+// implement and would otherwise silently ignore: rope_scaling (YaRN,
+// linear, dynamic) and use_sliding_window = true.
+func Supported(c hf.Config) error {
+	if raw, ok := c.Extra["rope_scaling"]; ok && string(raw) != "null" {
+		return fmt.Errorf("%w: rope_scaling %s is not supported (plain rotary embeddings only)", ErrArgument, raw)
+	}
+	if raw, ok := c.Extra["use_sliding_window"]; ok && string(raw) == "true" {
+		return fmt.Errorf("%w: use_sliding_window = true is not supported (full causal attention only)", ErrArgument)
+	}
+	return nil
 }
 
 // LoadWeights copies every tensor of the model from an open checkpoint,

@@ -1,10 +1,12 @@
 package native
 
 import (
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"resyn/trainer/hf"
@@ -80,5 +82,14 @@ func TestLoadHFErrors(t *testing.T) {
 	}
 	if _, _, err := LoadHF(t.TempDir(), Options{}); !errors.Is(err, hf.ErrConfig) {
 		t.Fatalf("LoadHF of an empty directory: %v", err)
+	}
+	// features the model would silently ignore are refused
+	h = cfg.HF()
+	h.Extra = map[string]json.RawMessage{"rope_scaling": json.RawMessage(`{"type":"yarn","factor":4}`)}
+	if err := m.SaveHF(dir, h, hf.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := LoadHF(dir, Options{}); !errors.Is(err, ErrArgument) || !strings.Contains(err.Error(), "rope_scaling") {
+		t.Fatalf("LoadHF with rope_scaling: %v", err)
 	}
 }
