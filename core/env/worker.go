@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -71,7 +72,17 @@ func WorkerMain() {
 	in := gob.NewDecoder(bufio.NewReaderSize(os.Stdin, 64<<10))
 	w := bufio.NewWriterSize(os.Stdout, 64<<10)
 	out := gob.NewEncoder(w)
+	if path := os.Getenv("RESYN_ENV_WORKER_CPUPROFILE"); path != "" {
+		// For profiling the worker side of the pool: one file per worker.
+		if f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid())); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	mods := map[string]*Module{} // by hash
+	var gc gcTuner
+	gc.tune()
 	for {
 		var req request
 		if err := in.Decode(&req); err != nil {
@@ -116,6 +127,7 @@ func WorkerMain() {
 				resp.Results[i] = runTask(m, t, req.Limits)
 			}
 		}
+		gc.tune()
 		if err := out.Encode(&resp); err != nil {
 			fmt.Fprintln(os.Stderr, "worker: cannot encode response:", err)
 			os.Exit(3)
@@ -182,3 +194,38 @@ func vmSize() int64 {
 }
 
 func defaultWorkers() int { return runtime.NumCPU() }
+
+// gcTuner gives the worker's garbage collector a fixed headroom instead of
+// Go's default of 100% of the live heap. A worker's live heap is a few MiB
+// (its loaded modules), so at the default the collector runs every few
+// instances and took about 40% of a worker's CPU time (BenchmarkEnvPool in
+// core/envbench). After each request the GC percentage is set so that the
+// next collection comes gcHeadroom bytes above the live heap, between 100%
+// and gcMaxPercent: a large live heap keeps the default, so the heap cap
+// and its watcher behave as before.
+type gcTuner struct {
+	sample  []metrics.Sample
+	percent int
+}
+
+const (
+	gcHeadroom   = 64 << 20
+	gcMaxPercent = 1600
+)
+
+func (g *gcTuner) tune() {
+	if g.sample == nil {
+		g.sample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	}
+	metrics.Read(g.sample)
+	live := uint64(1 << 20)
+	if g.sample[0].Value.Kind() == metrics.KindUint64 {
+		live = max(live, g.sample[0].Value.Uint64())
+	}
+	p := int(min(max(gcHeadroom*100/live, 100), gcMaxPercent))
+	// Change it only on a real difference: SetGCPercent takes the heap lock.
+	if g.percent == 0 || p < g.percent*3/4 || p > g.percent*5/4 {
+		debug.SetGCPercent(p)
+		g.percent = p
+	}
+}
