@@ -43,7 +43,7 @@ __global__ void __launch_bounds__(128) attn_fwd_kernel(bf16 *out, float *lse, co
     constexpr int BQ = 64, BK = 64, KS = HD + 8, VS = BK + 8;
     __shared__ __align__(16) bf16 Ks[BK * KS];
     __shared__ __align__(16) bf16 Vt[HD * VS];
-    const int qt = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
+    const int qt = gridDim.x - 1 - blockIdx.x, h = blockIdx.y, b = blockIdx.z;  // longest tiles first
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
     const int qdim = H * HD, kvdim = KVH * HD, stride = qdim + 2 * kvdim;
     const int kvh = h / (H / KVH);
@@ -175,9 +175,9 @@ struct bwd_smem {
         sizeof(bf16) * (2 * BQ * QS + 2 * HD * TS + HD * KTS + BQ * DSS) + sizeof(float) * 2 * BQ;
 };
 
-// grid (ceil(T/64), KVH, B), 128 threads; warp w owns keys k0+16w..+15.
-// dqkv (fp32) must hold zeros in the q columns (dQ is added atomically);
-// the k and v columns are written.
+// grid (ceil(T/64), H, B), 128 threads; warp w owns keys k0+16w..+15 of the
+// kv head of query head blockIdx.y. dqkv (fp32) must hold zeros: dQ, dK and
+// dV are added atomically (dK, dV once per query head of the group).
 template <int HD>
 __global__ void __launch_bounds__(128) attn_bwd_kernel(float *dqkv, const bf16 *dout, const bf16 *qkv,
                                                        const float *lse, const float *Dg, int T, int H, int KVH,
@@ -194,9 +194,9 @@ __global__ void __launch_bounds__(128) attn_bwd_kernel(float *dqkv, const bf16 *
     float *lse_s = reinterpret_cast<float *>(dSs + BQ * DSS);
     float *D_s = lse_s + BQ;
 
-    const int kt = blockIdx.x, kvh = blockIdx.y, b = blockIdx.z;
+    const int kt = blockIdx.x, h = blockIdx.y, b = blockIdx.z;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t4 = lane & 3;
-    const int qdim = H * HD, kvdim = KVH * HD, stride = qdim + 2 * kvdim, group = H / KVH;
+    const int qdim = H * HD, kvdim = KVH * HD, stride = qdim + 2 * kvdim, kvh = h / (H / KVH);
     const bf16 *base = qkv + (size_t)b * T * stride;
     const int k0 = kt * BK, kA = k0 + warp * 16 + g, kB = kA + 8;
     const float sl2 = scale * LOG2E;
@@ -229,7 +229,7 @@ __global__ void __launch_bounds__(128) attn_bwd_kernel(float *dqkv, const bf16 *
 #pragma unroll
         for (int e = 0; e < 4; e++) dk[i][e] = dv[i][e] = 0.f;
 
-    for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+    {
         for (int q0 = k0; q0 < T; q0 += BQ) {
             __syncthreads();
             for (int i = threadIdx.x; i < BQ * HD / 8; i += 128) {
@@ -341,17 +341,17 @@ __global__ void __launch_bounds__(128) attn_bwd_kernel(float *dqkv, const bf16 *
         int col = qdim + kvh * HD + nt * 8 + 2 * t4;
         if (kA < T) {
             float *d = dqkv + ((size_t)b * T + kA) * stride + col;
-            d[0] = dk[nt][0];
-            d[1] = dk[nt][1];
-            d[kvdim] = dv[nt][0];
-            d[kvdim + 1] = dv[nt][1];
+            atomicAdd(d, dk[nt][0]);
+            atomicAdd(d + 1, dk[nt][1]);
+            atomicAdd(d + kvdim, dv[nt][0]);
+            atomicAdd(d + kvdim + 1, dv[nt][1]);
         }
         if (kB < T) {
             float *d = dqkv + ((size_t)b * T + kB) * stride + col;
-            d[0] = dk[nt][2];
-            d[1] = dk[nt][3];
-            d[kvdim] = dv[nt][2];
-            d[kvdim + 1] = dv[nt][3];
+            atomicAdd(d, dk[nt][2]);
+            atomicAdd(d + 1, dk[nt][3]);
+            atomicAdd(d + kvdim, dv[nt][2]);
+            atomicAdd(d + kvdim + 1, dv[nt][3]);
         }
     }
 }
@@ -377,7 +377,7 @@ static void launch_bwd(cudaStream_t s, float *dqkv, const bf16 *dout, const bf16
         cudaFuncSetAttribute(attn_bwd_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
         configured = 1;
     }
-    dim3 grid(cdiv(T, 64), KVH, B);
+    dim3 grid(cdiv(T, 64), H, B);
     attn_bwd_kernel<HD><<<grid, 128, bytes, s>>>(dqkv, dout, qkv, lse, D, T, H, KVH, scale);
 }
 
@@ -396,10 +396,12 @@ void k_attn_backward(cudaStream_t s, float *dqkv, const bf16 *dout, const bf16 *
 #define DEC_THREADS 256
 
 // grid (n, H). Shared: scores (max_T), q (hd), partial outputs (DEC_THREADS*8).
+template <int HDT>  // the head dim, or 0 for any (read from hd_rt)
 __global__ void __launch_bounds__(DEC_THREADS) attn_decode_kernel(bf16 *out, const bf16 *q, const bf16 *kc,
                                                                   const bf16 *vc, const int32_t *row,
-                                                                  const int32_t *pos, int H, int KVH, int hd,
+                                                                  const int32_t *pos, int H, int KVH, int hd_rt,
                                                                   int max_T, float scale) {
+    const int hd = HDT ? HDT : hd_rt;
     extern __shared__ float sm[];
     __shared__ float red[32];
     const int i = blockIdx.x, h = blockIdx.y, kvh = h / (H / KVH), kvdim = KVH * hd, qdim = H * hd;
@@ -413,7 +415,8 @@ __global__ void __launch_bounds__(DEC_THREADS) attn_decode_kernel(bf16 *out, con
     for (int j = threadIdx.x; j < n; j += blockDim.x) {
         const bf16 *kj = K + (size_t)j * kvdim;
         float acc = 0.f;
-        for (int d = 0; d < hd; d += 8) {
+#pragma unroll
+        for (int d = 0; d < (HDT ? HDT : hd); d += 8) {
             uint4 u = *reinterpret_cast<const uint4 *>(kj + d);
             const __nv_bfloat162 *p2 = reinterpret_cast<const __nv_bfloat162 *>(&u);
 #pragma unroll
@@ -448,6 +451,7 @@ __global__ void __launch_bounds__(DEC_THREADS) attn_decode_kernel(bf16 *out, con
     const int nd8 = hd / 8, G = blockDim.x / nd8, c8 = threadIdx.x % nd8, gi = threadIdx.x / nd8;
     float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     if (gi < G) {
+#pragma unroll 4
         for (int j = gi; j < n; j += G) {
             float p = sc[j];
             uint4 u = *reinterpret_cast<const uint4 *>(Vp + (size_t)j * kvdim + c8 * 8);
@@ -475,13 +479,22 @@ static size_t decode_smem(int max_T, int hd) { return sizeof(float) * ((size_t)m
 int attn_decode_prepare(int max_T) {
     size_t bytes = decode_smem(max_T, 128);
     if (bytes > 200 * 1024) return -1;
-    cudaFuncSetAttribute(attn_decode_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    cudaFuncSetAttribute(attn_decode_kernel<0>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    cudaFuncSetAttribute(attn_decode_kernel<32>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    cudaFuncSetAttribute(attn_decode_kernel<64>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    cudaFuncSetAttribute(attn_decode_kernel<128>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     return 0;
 }
 
 void k_attn_decode(cudaStream_t s, bf16 *out, const bf16 *q, const bf16 *kc, const bf16 *vc, const int32_t *row,
                    const int32_t *pos, int n, int H, int KVH, int hd, int max_T) {
     dim3 grid(n, H);
-    attn_decode_kernel<<<grid, DEC_THREADS, decode_smem(max_T, hd), s>>>(out, q, kc, vc, row, pos, H, KVH, hd,
-                                                                         max_T, 1.0f / sqrtf((float)hd));
+    size_t sm = decode_smem(max_T, hd);
+    float sc = 1.0f / sqrtf((float)hd);
+    switch (hd) {
+    case 32: attn_decode_kernel<32><<<grid, DEC_THREADS, sm, s>>>(out, q, kc, vc, row, pos, H, KVH, hd, max_T, sc); break;
+    case 64: attn_decode_kernel<64><<<grid, DEC_THREADS, sm, s>>>(out, q, kc, vc, row, pos, H, KVH, hd, max_T, sc); break;
+    case 128: attn_decode_kernel<128><<<grid, DEC_THREADS, sm, s>>>(out, q, kc, vc, row, pos, H, KVH, hd, max_T, sc); break;
+    default: attn_decode_kernel<0><<<grid, DEC_THREADS, sm, s>>>(out, q, kc, vc, row, pos, H, KVH, hd, max_T, sc);
+    }
 }

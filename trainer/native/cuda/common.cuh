@@ -47,6 +47,7 @@ typedef struct {
     bf16 *ln2;      // (L, N, C)
     float *rstd2;   // (L, N)
     bf16 *gu;       // (L, N, 2I)
+    bf16 *h;        // (L, N, I) SwiGLU output
     float *rstdf;   // (N)
     bf16 *lnf;      // (N, C)
     bf16 *sel_x;    // (N, C) gathered final-norm rows of masked positions
@@ -54,8 +55,7 @@ typedef struct {
     int32_t *tokens, *sel, *sel_tg;  // (N)
     // scratch
     float *f_qkv;   // (N, qkvdim): forward q/k/v before bias/rotary; backward dqkv
-    bf16 *h16;      // (N, I)
-    float *dh;      // (N, I)
+    bf16 *dh;       // (N, I)
     float *dx;      // (N, C)
     bf16 *dx16;     // (N, C)
     float *dln;     // (N, C)
@@ -162,8 +162,9 @@ int gemm_tn(rn_model *m, void *out, int out_bf16, const bf16 *a, const bf16 *b, 
 void k_embed(cudaStream_t s, float *out, const int32_t *tokens, const float *embed, int N, int C);
 void k_embed_backward(cudaStream_t s, float *dembed, const float *dx, const int32_t *tokens, int N, int C);
 void k_rmsnorm(cudaStream_t s, bf16 *out, float *rstd, const float *x, const float *w, int N, int C, float eps);
-void k_rmsnorm_backward(cudaStream_t s, float *dx, float *dw, const float *dout, const float *x, const float *w,
-                        const float *rstd, int N, int C);
+// dx16, when not NULL, gets a bf16 copy of the updated dx
+void k_rmsnorm_backward(cudaStream_t s, float *dx, bf16 *dx16, float *dw, const float *dout, const float *x,
+                        const float *w, const float *rstd, int N, int C);
 // qkv (N, qkvdim) bf16 = rope(f (N, qkvdim) + bias); positions n % T
 void k_bias_rope(cudaStream_t s, bf16 *qkv, const float *f, const float *bias, const float *cos_t,
                  const float *sin_t, int N, int T, int H, int KVH, int hd);
@@ -173,7 +174,7 @@ void k_rope_backward(cudaStream_t s, float *dqkv, bf16 *d16, const float *cos_t,
 // dcol (cols) += column sums of a (N, cols)
 void k_colsum(cudaStream_t s, float *dcol, const float *a, int N, int cols);
 void k_swiglu(cudaStream_t s, bf16 *h, const bf16 *gu, int N, int I);
-void k_swiglu_backward(cudaStream_t s, bf16 *dgu, const float *dh, const bf16 *gu, int N, int I);
+void k_swiglu_backward(cudaStream_t s, bf16 *dgu, const bf16 *dh, const bf16 *gu, int N, int I);
 void k_f32_to_bf16(cudaStream_t s, bf16 *out, const float *in, size_t n);
 void k_gather_rows_bf16(cudaStream_t s, bf16 *out, const bf16 *in, const int32_t *idx, int n, int C);
 void k_scatter_rows_f32(cudaStream_t s, float *out, const float *in, const int32_t *idx, int n, int C);

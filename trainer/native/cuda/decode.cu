@@ -19,7 +19,7 @@
 #include <math.h>
 #include "common.cuh"
 
-#define FW 8  // warps per block of the fused kernels
+#define FW 4  // warps per block of the fused kernels
 #define FT (FW * 32)
 
 /* ---------------- bias + rotary into the cache (general path) ---------------- */
@@ -125,7 +125,7 @@ __device__ __forceinline__ void warp_dot(float acc[R], const bf16 *wrow, const f
     const int lane = threadIdx.x & 31;
 #pragma unroll
     for (int r = 0; r < R; r++) acc[r] = 0.f;
-#pragma unroll 4
+#pragma unroll 8
     for (int c = lane * 8; c < K; c += 256) {
         uint4 u = __ldg(reinterpret_cast<const uint4 *>(wrow + c));
         const __nv_bfloat162 *p2 = reinterpret_cast<const __nv_bfloat162 *>(&u);
@@ -277,11 +277,16 @@ int fused_prepare(rn_model *m) {
     cudaFuncSetAttribute(fout_kernel<FUSED_R>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     cudaFuncSetAttribute(fgu_kernel<FUSED_R>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     cudaFuncSetAttribute(fhead_kernel<FUSED_R>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    bytes = K * 4;
+    cudaFuncSetAttribute(fqkv_kernel<1>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    cudaFuncSetAttribute(fout_kernel<1>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    cudaFuncSetAttribute(fgu_kernel<1>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+    cudaFuncSetAttribute(fhead_kernel<1>, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
     return 0;
 }
 
 static int grid_for(const rn_model *m, int units) {
-    int g = cdiv(units, FW), cap = m->n_sm * 8;
+    int g = cdiv(units, FW), cap = m->n_sm * 16;
     return g < cap ? g : cap;
 }
 
@@ -289,24 +294,41 @@ void f_qkv(rn_model *m, int l, bf16 *q, bf16 *kc, bf16 *vc, const float *x, cons
            int n, int max_T) {
     const layer_off *o = &m->lo[l];
     int units = (m->H + m->KVH) * (m->hd / 2) + m->kvdim / 2;
-    fqkv_kernel<FUSED_R><<<grid_for(m, units), FT, FUSED_R * m->C * 4, m->stream>>>(
-        q, kc, vc, x, m->p32 + o->ln1, m->p16 + o->wqkv, m->p32 + o->bqkv, m->rope_cos, m->rope_sin, row, pos, n,
-        m->C, m->H, m->KVH, m->hd, max_T, m->cfg.rms_norm_eps);
+#define ARGS q, kc, vc, x, m->p32 + o->ln1, m->p16 + o->wqkv, m->p32 + o->bqkv, m->rope_cos, m->rope_sin, row, pos, n, \
+        m->C, m->H, m->KVH, m->hd, max_T, m->cfg.rms_norm_eps
+    if (n == 1)
+        fqkv_kernel<1><<<grid_for(m, units), FT, m->C * 4, m->stream>>>(ARGS);
+    else
+        fqkv_kernel<FUSED_R><<<grid_for(m, units), FT, FUSED_R * m->C * 4, m->stream>>>(ARGS);
+#undef ARGS
 }
 
 void f_out_residual(rn_model *m, float *x, const bf16 *in, size_t w_off, int n, int N_out, int K) {
-    fout_kernel<FUSED_R><<<grid_for(m, N_out), FT, FUSED_R * K * 4, m->stream>>>(x, in, m->p16 + w_off, n, N_out, K);
+    if (n == 1)
+        fout_kernel<1><<<grid_for(m, N_out), FT, K * 4, m->stream>>>(x, in, m->p16 + w_off, n, N_out, K);
+    else
+        fout_kernel<FUSED_R><<<grid_for(m, N_out), FT, FUSED_R * K * 4, m->stream>>>(x, in, m->p16 + w_off, n, N_out,
+                                                                                     K);
 }
 
 void f_gate_up(rn_model *m, int l, bf16 *h, const float *x, int n) {
     const layer_off *o = &m->lo[l];
-    fgu_kernel<FUSED_R><<<grid_for(m, m->I), FT, FUSED_R * m->C * 4, m->stream>>>(
-        h, x, m->p32 + o->ln2, m->p16 + o->wgu, n, m->C, m->I, m->cfg.rms_norm_eps);
+    if (n == 1)
+        fgu_kernel<1><<<grid_for(m, m->I), FT, m->C * 4, m->stream>>>(h, x, m->p32 + o->ln2, m->p16 + o->wgu, n, m->C,
+                                                                      m->I, m->cfg.rms_norm_eps);
+    else
+        fgu_kernel<FUSED_R><<<grid_for(m, m->I), FT, FUSED_R * m->C * 4, m->stream>>>(
+            h, x, m->p32 + o->ln2, m->p16 + o->wgu, n, m->C, m->I, m->cfg.rms_norm_eps);
 }
 
 void f_head(rn_model *m, float *logits, const float *x, int n) {
-    fhead_kernel<FUSED_R><<<grid_for(m, m->V), FT, FUSED_R * m->C * 4, m->stream>>>(
-        logits, x, m->p32 + m->lnf_off, m->p16 + m->head_off, n, m->C, m->V, m->cfg.rms_norm_eps);
+    if (n == 1)
+        fhead_kernel<1><<<grid_for(m, m->V), FT, m->C * 4, m->stream>>>(logits, x, m->p32 + m->lnf_off,
+                                                                        m->p16 + m->head_off, n, m->C, m->V,
+                                                                        m->cfg.rms_norm_eps);
+    else
+        fhead_kernel<FUSED_R><<<grid_for(m, m->V), FT, FUSED_R * m->C * 4, m->stream>>>(
+            logits, x, m->p32 + m->lnf_off, m->p16 + m->head_off, n, m->C, m->V, m->cfg.rms_norm_eps);
 }
 
 /* ---------------- sampling ---------------- */
@@ -349,7 +371,17 @@ __global__ void __launch_bounds__(SMP) sample_kernel(const float *logits, const 
     // max, lowest id on ties
     float mx = -INFINITY;
     int arg = V;
-    for (int v = tid; v < V; v += SMP)
+    const int V4 = (V & 3) == 0 ? V / 4 : 0;
+    const float4 *z4 = reinterpret_cast<const float4 *>(z);
+#pragma unroll 4
+    for (int k = tid; k < V4; k += SMP) {
+        float4 q = z4[k];
+        if (q.x > mx) { mx = q.x; arg = 4 * k; }
+        if (q.y > mx) { mx = q.y; arg = 4 * k + 1; }
+        if (q.z > mx) { mx = q.z; arg = 4 * k + 2; }
+        if (q.w > mx) { mx = q.w; arg = 4 * k + 3; }
+    }
+    for (int v = 4 * V4 + tid; v < V; v += SMP)
         if (z[v] > mx) {
             mx = z[v];
             arg = v;
@@ -375,7 +407,12 @@ __global__ void __launch_bounds__(SMP) sample_kernel(const float *logits, const 
             arg = shi[k];
         }
     float se = 0;
-    for (int v = tid; v < V; v += SMP) se += expf(z[v] - mx);
+#pragma unroll 4
+    for (int k = tid; k < V4; k += SMP) {
+        float4 q = z4[k];
+        se += __expf(q.x - mx) + __expf(q.y - mx) + __expf(q.z - mx) + __expf(q.w - mx);
+    }
+    for (int v = 4 * V4 + tid; v < V; v += SMP) se += expf(z[v] - mx);
     float lse = mx + logf(bsum_f(se, shf));
     int tok = arg;
     if (temperature > 0) {

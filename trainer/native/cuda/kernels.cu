@@ -101,8 +101,8 @@ void k_rmsnorm(cudaStream_t s, bf16 *out, float *rstd, const float *x, const flo
 }
 
 // dx += r * w * dy - (r^3 / C) * x * sum(w * dy * x)
-__global__ void rmsnorm_bwd_kernel(float *dx, const float *dout, const float *x, const float *w, const float *rstd,
-                                   int N, int C) {
+__global__ void rmsnorm_bwd_kernel(float *dx, bf16 *dx16, const float *dout, const float *x, const float *w,
+                                   const float *rstd, int N, int C) {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= N) return;
     const float *xr = x + (size_t)row * C, *dy = dout + (size_t)row * C;
@@ -111,7 +111,11 @@ __global__ void rmsnorm_bwd_kernel(float *dx, const float *dout, const float *x,
     dot = warp_sum(dot);
     float k = dot * r * r * r / C;
     float *d = dx + (size_t)row * C;
-    for (int c = lane; c < C; c += 32) d[c] += r * w[c] * dy[c] - k * xr[c];
+    for (int c = lane; c < C; c += 32) {
+        float v = d[c] + r * w[c] * dy[c] - k * xr[c];
+        d[c] = v;
+        if (dx16) dx16[(size_t)row * C + c] = __float2bfloat16(v);
+    }
 }
 
 // dcol[c] += sum_n a[n, c] * (x ? x[n, c] * r[n] : 1); blocks of 32 columns x 256 rows
@@ -137,9 +141,9 @@ __global__ void colsum_kernel(float *dcol, const float *a, const float *x, const
     }
 }
 
-void k_rmsnorm_backward(cudaStream_t s, float *dx, float *dw, const float *dout, const float *x, const float *w,
-                        const float *rstd, int N, int C) {
-    rmsnorm_bwd_kernel<<<cdiv(N, 8), 256, 0, s>>>(dx, dout, x, w, rstd, N, C);
+void k_rmsnorm_backward(cudaStream_t s, float *dx, bf16 *dx16, float *dw, const float *dout, const float *x,
+                        const float *w, const float *rstd, int N, int C) {
+    rmsnorm_bwd_kernel<<<cdiv(N, 8), 256, 0, s>>>(dx, dx16, dout, x, w, rstd, N, C);
     dim3 grid(cdiv(C, 32), cdiv(N, 256));
     colsum_kernel<<<grid, dim3(32, 8), 0, s>>>(dw, dout, x, rstd, N, C);
 }
@@ -228,17 +232,17 @@ void k_swiglu(cudaStream_t s, bf16 *h, const bf16 *gu, int N, int I) {
     swiglu_kernel<<<cdiv(tot, 256), 256, 0, s>>>(h, gu, N, I);
 }
 
-__global__ void swiglu_bwd_kernel(bf16 *dgu, const float *dh, const bf16 *gu, int N, int I) {
+__global__ void swiglu_bwd_kernel(bf16 *dgu, const bf16 *dh, const bf16 *gu, int N, int I) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= (size_t)N * I) return;
     size_t n = i / I, c = i % I;
     float g = __bfloat162float(gu[n * 2 * I + c]), u = __bfloat162float(gu[n * 2 * I + I + c]);
-    float sg = 1.0f / (1.0f + expf(-g)), silu = g * sg, dy = dh[i];
+    float sg = 1.0f / (1.0f + expf(-g)), silu = g * sg, dy = __bfloat162float(dh[i]);
     dgu[n * 2 * I + c] = __float2bfloat16(dy * u * (sg + silu * (1.0f - sg)));
     dgu[n * 2 * I + I + c] = __float2bfloat16(dy * silu);
 }
 
-void k_swiglu_backward(cudaStream_t s, bf16 *dgu, const float *dh, const bf16 *gu, int N, int I) {
+void k_swiglu_backward(cudaStream_t s, bf16 *dgu, const bf16 *dh, const bf16 *gu, int N, int I) {
     size_t tot = (size_t)N * I;
     swiglu_bwd_kernel<<<cdiv(tot, 256), 256, 0, s>>>(dgu, dh, gu, N, I);
 }

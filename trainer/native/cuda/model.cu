@@ -59,9 +59,64 @@ static void add_tensor(rn_model *m, size_t *off, const char *name, int ndim, int
     *off += (size_t)t->numel;
 }
 
+/* ---------------- optional phase timing (RESYN_CUDA_PROFILE=1) ----------------
+ * Events around the phases of forward, backward and step, summed after each
+ * call's synchronisation and printed to stderr when the model is freed. */
+
+enum { P_ATTN_F, P_ATTN_B, P_HEAD_F, P_HEAD_B, P_FWD, P_BWD, P_STEP, P_N };
+static const char *prof_name[P_N] = {"attention forward", "attention backward", "head forward", "head backward",
+                                     "forward (all)", "backward (all)", "AdamW step (all)"};
+#define PROF_MAX 256
+static int prof_on = -1;
+static cudaEvent_t prof_ev[2 * PROF_MAX];
+static int prof_cat[PROF_MAX], prof_n;
+static double prof_ms[P_N];
+static int prof_calls[P_N];
+
+static int prof_stack[16], prof_depth;
+
+static void prof_begin(rn_model *m, int cat) {
+    if (prof_on < 0) {
+        prof_on = getenv("RESYN_CUDA_PROFILE") != NULL;
+        if (prof_on)
+            for (int i = 0; i < 2 * PROF_MAX; i++) cudaEventCreate(&prof_ev[i]);
+    }
+    if (!prof_on || prof_depth >= 16) return;
+    int slot = prof_n < PROF_MAX ? prof_n++ : -1;
+    prof_stack[prof_depth++] = slot;
+    if (slot < 0) return;
+    prof_cat[slot] = cat;
+    cudaEventRecord(prof_ev[2 * slot], m->stream);
+}
+static void prof_end(rn_model *m) {
+    if (prof_on != 1 || prof_depth <= 0) return;
+    int slot = prof_stack[--prof_depth];
+    if (slot >= 0) cudaEventRecord(prof_ev[2 * slot + 1], m->stream);
+}
+static void prof_collect(void) {  // after a synchronisation
+    if (!prof_on) return;
+    if (prof_depth) return;  // a range is still open
+    for (int i = 0; i < prof_n; i++) {
+        float ms = 0;
+        cudaEventElapsedTime(&ms, prof_ev[2 * i], prof_ev[2 * i + 1]);
+        prof_ms[prof_cat[i]] += ms;
+        prof_calls[prof_cat[i]]++;
+    }
+    prof_n = 0;
+}
+static void prof_report(void) {
+    if (prof_on != 1) return;
+    fprintf(stderr, "resyn cuda profile (ms summed over calls):\n");
+    for (int i = 0; i < P_N; i++)
+        if (prof_calls[i]) fprintf(stderr, "  %-20s %10.2f ms over %d ranges\n", prof_name[i], prof_ms[i], prof_calls[i]);
+    memset(prof_ms, 0, sizeof prof_ms);
+    memset(prof_calls, 0, sizeof prof_calls);
+}
+
 static int sync_check(rn_model *m) {
     CUDA_TRY(m, cudaGetLastError());
     CUDA_TRY(m, cudaStreamSynchronize(m->stream));
+    prof_collect();
     return RN_OK;
 }
 
@@ -213,6 +268,7 @@ state:
 void rn_model_free(rn_model *m) {
     if (!m) return;
     if (m->stream) cudaStreamSynchronize(m->stream);
+    prof_report();
     cudaFree(m->p32);
     cudaFree(m->p16);
     cudaFree(m->grads);
@@ -346,6 +402,7 @@ static void layout_acts(rn_model *m, char *base, size_t *off, size_t N) {
     T_(ln2, bf16, L * N * C);
     T_(rstd2, float, L * N);
     T_(gu, bf16, L * N * 2 * I);
+    T_(h, bf16, L * N * I);
     T_(rstdf, float, N);
     T_(lnf, bf16, N * C);
     T_(sel_x, bf16, N * C);
@@ -354,8 +411,7 @@ static void layout_acts(rn_model *m, char *base, size_t *off, size_t N) {
     T_(sel, int32_t, N);
     T_(sel_tg, int32_t, N);
     T_(f_qkv, float, N * qkvdim);
-    T_(h16, bf16, N * I);
-    T_(dh, float, N * I);
+    T_(dh, bf16, N * I);
     T_(dx, float, N * C);
     T_(dx16, bf16, N * C);
     T_(dln, float, N * C);
@@ -440,6 +496,7 @@ extern "C" int rn_forward(rn_model *m, const rn_batch *bt, float *logprobs, floa
     free(hsel);
     const size_t NC = (size_t)N * C;
     const float eps = m->cfg.rms_norm_eps;
+    prof_begin(m, P_FWD);
     k_embed(s, a->xs, a->tokens, m->p32 + m->embed_off, N, C);
     for (int l = 0; l < m->L; l++) {
         const layer_off *o = &m->lo[l];
@@ -449,27 +506,33 @@ extern "C" int rn_forward(rn_model *m, const rn_batch *bt, float *logprobs, floa
         k_rmsnorm(s, ln1, a->rstd1 + (size_t)l * N, x, m->p32 + o->ln1, N, C, eps);
         if ((rc = gemm_nt(m, a->f_qkv, 0, ln1, m->p16 + o->wqkv, N, m->qkvdim, C, 0.f))) return rc;
         k_bias_rope(s, qkv, a->f_qkv, m->p32 + o->bqkv, m->rope_cos, m->rope_sin, N, T, m->H, m->KVH, m->hd);
+        prof_begin(m, P_ATTN_F);
         k_attn_forward(s, att, a->lse + (size_t)l * N * m->H, qkv, B, T, m->H, m->KVH, m->hd);
+        prof_end(m);
         CUDA_TRY(m, cudaMemcpyAsync(x2, x, sizeof(float) * NC, cudaMemcpyDeviceToDevice, s));
         if ((rc = gemm_nt(m, x2, 0, att, m->p16 + o->wo, N, C, m->qdim, 1.f))) return rc;
         k_rmsnorm(s, ln2, a->rstd2 + (size_t)l * N, x2, m->p32 + o->ln2, N, C, eps);
         if ((rc = gemm_nt(m, gu, 1, ln2, m->p16 + o->wgu, N, 2 * I, C, 0.f))) return rc;
-        k_swiglu(s, a->h16, gu, N, I);
+        bf16 *hh = a->h + (size_t)l * N * I;
+        k_swiglu(s, hh, gu, N, I);
         CUDA_TRY(m, cudaMemcpyAsync(next, x2, sizeof(float) * NC, cudaMemcpyDeviceToDevice, s));
-        if ((rc = gemm_nt(m, next, 0, a->h16, m->p16 + o->wdown, N, C, I, 1.f))) return rc;
+        if ((rc = gemm_nt(m, next, 0, hh, m->p16 + o->wdown, N, C, I, 1.f))) return rc;
     }
     LAUNCH_TRY(m);
     k_rmsnorm(s, a->lnf, a->rstdf, a->xs + m->L * NC, m->p32 + m->lnf_off, N, C, eps);
     k_gather_rows_bf16(s, a->sel_x, a->lnf, a->sel, n_sel, C);
     const int ch = head_chunk_rows(m);
+    prof_begin(m, P_HEAD_F);
     for (int c0 = 0; c0 < n_sel; c0 += ch) {
         int r = n_sel - c0 < ch ? n_sel - c0 : ch;
         if ((rc = gemm_nt(m, a->logits, 0, a->sel_x + (size_t)c0 * C, m->p16 + m->head_off, r, V, C, 0.f)))
             return rc;
         k_head_rows(s, a->lp + c0, entropy ? a->ent + c0 : NULL, a->head_lse + c0, a->logits, a->sel_tg + c0, r, V);
     }
+    prof_end(m);
     CUDA_TRY(m, cudaMemsetAsync(a->out_lp, 0, sizeof(float) * N, s));
     k_scatter_f32(s, a->out_lp, a->lp, a->sel, n_sel);
+    prof_end(m);
     CUDA_TRY(m, cudaMemcpyAsync(logprobs, a->out_lp, sizeof(float) * N, cudaMemcpyDeviceToHost, s));
     if (entropy) {
         CUDA_TRY(m, cudaMemsetAsync(a->out_ent, 0, sizeof(float) * N, s));
@@ -493,6 +556,8 @@ extern "C" int rn_backward(rn_model *m, const float *dlogprobs) {
     train_acts *a = &m->a;
     cudaStream_t s = m->stream;
     float *G = m->grads;
+    prof_begin(m, P_BWD);
+    prof_begin(m, P_HEAD_B);
     // output head on the gathered rows
     CUDA_TRY(m, cudaMemcpyAsync(a->out_lp, dlogprobs, sizeof(float) * N, cudaMemcpyHostToDevice, s));
     k_gather_f32(s, a->dlp, a->out_lp, a->sel, m->n_sel);
@@ -506,40 +571,44 @@ extern "C" int rn_backward(rn_model *m, const float *dlogprobs) {
             return rc;
         if ((rc = gemm_tn(m, G + m->head_off, 0, a->dlogits, xs, V, C, r, 1.f))) return rc;
     }
+    prof_end(m);
     CUDA_TRY(m, cudaMemsetAsync(a->dln, 0, sizeof(float) * NC, s));
     k_scatter_rows_f32(s, a->dln, a->dsel, a->sel, m->n_sel, C);
     CUDA_TRY(m, cudaMemsetAsync(a->dx, 0, sizeof(float) * NC, s));
-    k_rmsnorm_backward(s, a->dx, G + m->lnf_off, a->dln, a->xs + m->L * NC, m->p32 + m->lnf_off, a->rstdf, N, C);
+    k_rmsnorm_backward(s, a->dx, a->dx16, G + m->lnf_off, a->dln, a->xs + m->L * NC, m->p32 + m->lnf_off, a->rstdf,
+                       N, C);
 
     for (int l = m->L - 1; l >= 0; l--) {
         const layer_off *o = &m->lo[l];
         float *x = a->xs + l * NC, *x2 = a->x2 + l * NC;
         bf16 *ln1 = a->ln1 + l * NC, *ln2 = a->ln2 + l * NC, *qkv = a->qkv + (size_t)l * N * qkvdim;
         bf16 *att = a->att + (size_t)l * N * qdim, *gu = a->gu + (size_t)l * N * 2 * I;
-        // next = x2 + swiglu(ln2 @ wgu^T) @ wdown^T
-        k_swiglu(s, a->h16, gu, N, I);
-        k_f32_to_bf16(s, a->dx16, a->dx, NC);
-        if ((rc = gemm_tn(m, G + o->wdown, 0, a->dx16, a->h16, C, I, N, 1.f))) return rc;
-        if ((rc = gemm_nn(m, a->dh, 0, a->dx16, m->p16 + o->wdown, N, I, C, 0.f))) return rc;
+        // next = x2 + swiglu(ln2 @ wgu^T) @ wdown^T; dx16 holds dx in bf16
+        bf16 *hh = a->h + (size_t)l * N * I;
+        if ((rc = gemm_tn(m, G + o->wdown, 0, a->dx16, hh, C, I, N, 1.f))) return rc;
+        if ((rc = gemm_nn(m, a->dh, 1, a->dx16, m->p16 + o->wdown, N, I, C, 0.f))) return rc;
         k_swiglu_backward(s, a->dgu16, a->dh, gu, N, I);
         if ((rc = gemm_tn(m, G + o->wgu, 0, a->dgu16, ln2, 2 * I, C, N, 1.f))) return rc;
         if ((rc = gemm_nn(m, a->dln, 0, a->dgu16, m->p16 + o->wgu, N, C, 2 * I, 0.f))) return rc;
-        k_rmsnorm_backward(s, a->dx, G + o->ln2, a->dln, x2, m->p32 + o->ln2, a->rstd2 + (size_t)l * N, N, C);
+        k_rmsnorm_backward(s, a->dx, a->dx16, G + o->ln2, a->dln, x2, m->p32 + o->ln2, a->rstd2 + (size_t)l * N, N,
+                           C);
         // x2 = x + att @ wo^T
-        k_f32_to_bf16(s, a->dx16, a->dx, NC);
         if ((rc = gemm_tn(m, G + o->wo, 0, a->dx16, att, C, qdim, N, 1.f))) return rc;
         if ((rc = gemm_nn(m, a->datt16, 1, a->dx16, m->p16 + o->wo, N, qdim, C, 0.f))) return rc;
         k_attn_D(s, a->Dbuf, a->datt16, att, N, m->H, m->hd);
         CUDA_TRY(m, cudaMemsetAsync(a->f_qkv, 0, sizeof(float) * N * qkvdim, s));
+        prof_begin(m, P_ATTN_B);
         k_attn_backward(s, a->f_qkv, a->datt16, qkv, a->lse + (size_t)l * N * m->H, a->Dbuf, B, T, m->H, m->KVH,
                         m->hd);
+        prof_end(m);
         k_rope_backward(s, a->f_qkv, a->dqkv16, m->rope_cos, m->rope_sin, N, T, m->H, m->KVH, m->hd);
         k_colsum(s, G + o->bqkv, a->f_qkv, N, qkvdim);
         if ((rc = gemm_tn(m, G + o->wqkv, 0, a->dqkv16, ln1, qkvdim, C, N, 1.f))) return rc;
         if ((rc = gemm_nn(m, a->dln, 0, a->dqkv16, m->p16 + o->wqkv, N, C, qkvdim, 0.f))) return rc;
-        k_rmsnorm_backward(s, a->dx, G + o->ln1, a->dln, x, m->p32 + o->ln1, a->rstd1 + (size_t)l * N, N, C);
+        k_rmsnorm_backward(s, a->dx, a->dx16, G + o->ln1, a->dln, x, m->p32 + o->ln1, a->rstd1 + (size_t)l * N, N, C);
     }
     k_embed_backward(s, G + m->embed_off, a->dx, a->tokens, N, C);
+    prof_end(m);
     return sync_check(m);
 }
 
@@ -570,6 +639,7 @@ extern "C" int rn_step(rn_model *m, const rn_adamw *o, float *grad_norm) {
     float clip = 1.0f;
     if (o->max_grad_norm > 0 && norm > o->max_grad_norm) clip = (float)(o->max_grad_norm / (norm + 1e-6));
     m->step++;
+    prof_begin(m, P_STEP);
     float bc1 = 1.0f - (float)pow(o->beta1, (double)m->step), bc2 = 1.0f - (float)pow(o->beta2, (double)m->step);
     for (int t = 0; t < m->n_tensors; t++) {
         const tensor_slot *ts = &m->tensors[t];
@@ -578,6 +648,7 @@ extern "C" int rn_step(rn_model *m, const rn_adamw *o, float *grad_norm) {
         k_adamw(m->stream, m->p32 + off, m->p16 + off, m->grads + off, m->adam_m + off, m->adam_v + off, ts->numel,
                 clip, o->lr, o->beta1, o->beta2, o->eps, wd, bc1, bc2);
     }
+    prof_end(m);
     return sync_check(m);
 }
 
