@@ -22,6 +22,8 @@ func newModelCmd() *cobra.Command {
 		Long: `Tools for the trainer's model files: write a random Qwen2 checkpoint, and
 record resyn's own log-probs and logits for a checkpoint so that
 scripts/gpu/hf_logits.py can compare them with transformers on another machine.`,
+		Example: `  resyn model init /tmp/tiny --std 0.1
+  resyn model check-logits /tmp/tiny --out /tmp/tiny/logits_check.json`,
 	}
 	c.AddCommand(newModelInitCmd(), newModelCheckLogitsCmd())
 	return c
