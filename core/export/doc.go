@@ -12,7 +12,8 @@
 //   - groundtruth.go is the ground truth carried by every row: environment,
 //     seed, difficulty, the environment's version hash and the instance's
 //     state — enough for the reward server (core/serve) to rebuild the
-//     instance and to refuse to score it when the environment has changed.
+//     instance and to refuse to score it when the environment has changed
+//     (Check, ErrEnvChanged); ScoreItem turns it into an env.ScoreItem.
 //   - export.go runs the plan through an env.Executor (Generate), turns
 //     instances into Records and writes them (Export) with a Writer.
 //   - writer.go holds the two formats: verl Parquet (VerlRow, written with

@@ -360,3 +360,12 @@ func ExampleParseDifficultyWeights() {
 	fmt.Println(w[1], w[2], w[3])
 	// Output: 1 1 4
 }
+
+func ExampleParseGroundTruth() {
+	g, err := ParseGroundTruth([]byte(`{"resyn":1,"env":"maze","seed":7,"difficulty":3,"env_hash":"3f2a9c01d4e5b6a7","state":{"w":5}}`))
+	fmt.Println(g.Env, g.Seed, g.Difficulty, g.Hash, string(g.State), err)
+	fmt.Println(g.String())
+	// Output:
+	// maze 7 3 3f2a9c01d4e5b6a7 {"w":5} <nil>
+	// {"resyn":1,"env":"maze","seed":7,"difficulty":3,"env_hash":"3f2a9c01d4e5b6a7","state":{"w":5}}
+}

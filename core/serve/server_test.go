@@ -599,3 +599,13 @@ func FuzzScoreBody(f *testing.F) {
 		}
 	})
 }
+
+func ExampleCheckBind() {
+	fmt.Println(CheckBind("127.0.0.1:8700", ""))
+	fmt.Println(CheckBind("0.0.0.0:8700", "") != nil)
+	fmt.Println(CheckBind("0.0.0.0:8700", "a-long-random-token"))
+	// Output:
+	// <nil>
+	// true
+	// <nil>
+}
