@@ -15,6 +15,8 @@ import sys
 import time
 
 import envs
+import envs_a
+import envs_b
 
 
 def bench(mod, n):
@@ -37,7 +39,7 @@ def bench(mod, n):
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     out = {}
-    for mod in envs.ALL:
+    for mod in envs.ALL + envs_a.ALL + envs_b.ALL:
         out[mod.NAME] = bench(mod, n)
     print(json.dumps(out))
 
