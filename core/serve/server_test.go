@@ -292,7 +292,7 @@ func TestUnknownEnvChangedEnvAndBadGroundTruth(t *testing.T) {
 func TestHostileCompletions(t *testing.T) {
 	f := newFixture(t, false, nil)
 	_, sum := instance(t, f.mods["add"], 5, 3)
-	huge := strings.Repeat("<answer>", 200_000) + strings.Repeat("x", 4<<20) + "<answer>" + sum + "</answer>"
+	huge := strings.Repeat("<answer>", 50_000) + strings.Repeat("x", 1<<20) + "<answer>" + sum + "</answer>"
 	items := []Item{
 		ByInstance("add", 5, 3, huge),
 		ByInstance("add", 5, 3, "\x00\xff\xfe binary \x1b[2J <answer>"+sum+"\x00</answer>"),
