@@ -49,7 +49,7 @@ func TinyCPU() Preset {
 	c.Steps, c.PromptsPerStep, c.GroupSize, c.MaxNewTokens = 40, 8, 8, 32
 	c.Temperature = 1
 	c.Minibatches, c.Epochs = 2, 1
-	c.LR, c.WeightDecay, c.MaxGradNorm = 1e-3, 0, 1
+	c.LR, c.WeightDecay, c.MaxGradNorm = 3e-4, 0, 1
 	c.OverlongBuffer, c.OverlongPenalty = 8, 0.5
 	c.PassThreshold, c.CurriculumWindow = 0.8, 64
 	c.EvalN, c.EvalSamples, c.EvalTemperature, c.EvalEvery = 64, 4, 1, 0
