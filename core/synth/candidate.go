@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -80,7 +81,10 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 	file := idea.Name + ".star"
 	validateRound := func(round int) (*validate.Report, *env.Module, error) {
 		t0 := r.p.clock()
-		rep, mod := Check(ctx, r.p.Pool, file, code, r.cfg.Validate)
+		rep, mod := nameCheck(file, code, idea.Name)
+		if rep == nil {
+			rep, mod = Check(ctx, r.p.Pool, file, code, r.cfg.Validate)
+		}
 		timed(StageValidate, t0)
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
@@ -186,6 +190,24 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 	prov.Outcome = OutcomeCandidate
 	prov.Elapsed = r.p.clock().Sub(start)
 	return r.verdict(prov, mod)
+}
+
+var nameDeclRe = regexp.MustCompile(`(?m)^NAME\s*=\s*["']([^"'\n]*)["']`)
+
+// nameCheck fails a module whose NAME is not the idea's. Ideas are unique
+// and never a library name, so this keeps candidates from replacing one
+// another's (or a built-in's) registration in the shared pool.
+func nameCheck(file, code, want string) (*validate.Report, *env.Module) {
+	m := nameDeclRe.FindStringSubmatch(code)
+	if m != nil && m[1] == want {
+		return nil, nil
+	}
+	c := validate.Check{Name: validate.CheckLoad, Detail: fmt.Sprintf("the module must declare NAME = %q", want)}
+	if m != nil {
+		c.Detail = fmt.Sprintf("NAME is %q; it must be %q", m[1], want)
+		c.Line = strings.Count(code[:strings.Index(code, m[0])], "\n") + 1
+	}
+	return &validate.Report{File: file, Hash: env.SourceHash([]byte(code)), Checks: []validate.Check{c}}, nil
 }
 
 func calibrationLine(c Calibration, err error) string {

@@ -340,3 +340,16 @@ func TestLibraryFindsDuplicates(t *testing.T) {
 		t.Fatalf("gcd_pairs: %+v, %v", d, err)
 	}
 }
+
+func TestNameCheck(t *testing.T) {
+	if rep, _ := nameCheck("x.star", gcdPairs, "gcd_pairs"); rep != nil {
+		t.Fatalf("right name refused: %+v", rep)
+	}
+	rep, _ := nameCheck("x.star", "# a comment\nNAME = \"graph_coloring\"\n", "gcd_pairs")
+	if rep == nil || rep.OK || rep.Checks[0].Line != 2 || !strings.Contains(rep.Checks[0].Detail, `must be "gcd_pairs"`) {
+		t.Fatalf("a built-in's name: %+v", rep)
+	}
+	if rep, _ := nameCheck("x.star", "def generate(rng, d):\n    pass\n", "gcd_pairs"); rep == nil || rep.Checks[0].Line != 0 {
+		t.Fatalf("no NAME: %+v", rep)
+	}
+}
