@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"strconv"
 
 	"go.starlark.net/starlark"
 )
@@ -17,14 +18,21 @@ import (
 // may change), so the same seed gives the same instance on every machine and
 // every Go version.
 type Rng struct {
-	src *rand.PCG
+	src     *rand.PCG
+	methods [len(rngMethods)]*starlark.Builtin // bound on first use
 }
 
 // NewRng returns the generator for one instance.
 func NewRng(envName string, seed int64, difficulty int) *Rng {
-	h := sha256.New()
-	fmt.Fprintf(h, "resyn-rng-v1\x00%s\x00%d\x00%d", envName, seed, difficulty)
-	sum := h.Sum(nil)
+	// The bytes of fmt's "resyn-rng-v1\x00%s\x00%d\x00%d", built without fmt.
+	b := make([]byte, 0, 64+len(envName))
+	b = append(b, "resyn-rng-v1\x00"...)
+	b = append(b, envName...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, seed, 10)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, int64(difficulty), 10)
+	sum := sha256.Sum256(b)
 	return &Rng{src: rand.NewPCG(binary.LittleEndian.Uint64(sum[0:8]), binary.LittleEndian.Uint64(sum[8:16]))}
 }
 
@@ -65,31 +73,51 @@ func (r *Rng) AttrNames() []string {
 	return []string{"choice", "randint", "random", "sample", "shuffle", "uniform"}
 }
 
+// rngMethods are the attributes of an Rng, in the order of Rng.methods.
+var rngMethods = [...]string{"randint", "random", "uniform", "choice", "shuffle", "sample"}
+
+// Attr returns a method bound to r. Generators call rng.randint in loops, so
+// each method is made once per Rng rather than on every access.
 func (r *Rng) Attr(name string) (starlark.Value, error) {
-	var fn func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
-	switch name {
-	case "randint":
-		fn = r.randint
-	case "random":
-		fn = r.random
-	case "uniform":
-		fn = r.uniform
-	case "choice":
-		fn = r.choice
-	case "shuffle":
-		fn = r.shuffle
-	case "sample":
-		fn = r.sample
-	default:
-		return nil, nil
+	for i, m := range rngMethods {
+		if m != name {
+			continue
+		}
+		if b := r.methods[i]; b != nil {
+			return b, nil
+		}
+		var fn func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error)
+		switch name {
+		case "randint":
+			fn = r.randint
+		case "random":
+			fn = r.random
+		case "uniform":
+			fn = r.uniform
+		case "choice":
+			fn = r.choice
+		case "shuffle":
+			fn = r.shuffle
+		case "sample":
+			fn = r.sample
+		}
+		r.methods[i] = starlark.NewBuiltin("rng."+name, fn)
+		return r.methods[i], nil
 	}
-	return starlark.NewBuiltin("rng."+name, fn), nil
+	return nil, nil
 }
+
+// The methods below take the common call shapes (positional arguments of the
+// right types) directly, and leave everything else, errors included, to
+// starlark.UnpackPositionalArgs, whose reflection cost a few per cent of a
+// worker's time in rng.choice alone.
 
 func (r *Rng) randint(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var lo, hi int64
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &lo, &hi); err != nil {
-		return nil, err
+	if !int64Args(args, kwargs, &lo, &hi) {
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &lo, &hi); err != nil {
+			return nil, err
+		}
 	}
 	if hi < lo {
 		return nil, fmt.Errorf("%s: empty range [%d, %d]", b.Name(), lo, hi)
@@ -118,9 +146,11 @@ func (r *Rng) uniform(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 }
 
 func (r *Rng) choice(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var seq starlark.Indexable
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &seq); err != nil {
-		return nil, err
+	seq, ok := oneArg[starlark.Indexable](args, kwargs)
+	if !ok {
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &seq); err != nil {
+			return nil, err
+		}
 	}
 	if seq.Len() == 0 {
 		return nil, fmt.Errorf("%s: empty sequence", b.Name())
@@ -129,9 +159,11 @@ func (r *Rng) choice(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 }
 
 func (r *Rng) shuffle(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var l *starlark.List
-	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &l); err != nil {
-		return nil, err
+	l, ok := oneArg[*starlark.List](args, kwargs)
+	if !ok {
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &l); err != nil {
+			return nil, err
+		}
 	}
 	// Fisher–Yates from the end, like Python's random.shuffle.
 	for i := l.Len() - 1; i > 0; i-- {
@@ -170,4 +202,31 @@ func (r *Rng) sample(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 		out[i] = pool[i]
 	}
 	return starlark.NewList(out), nil
+}
+
+// int64Args sets *lo and *hi from exactly two positional ints that fit in
+// an int64, and reports whether it could.
+func int64Args(args starlark.Tuple, kwargs []starlark.Tuple, lo, hi *int64) bool {
+	if len(args) != 2 || len(kwargs) != 0 {
+		return false
+	}
+	a, ok1 := args[0].(starlark.Int)
+	b, ok2 := args[1].(starlark.Int)
+	if !ok1 || !ok2 {
+		return false
+	}
+	var ok3, ok4 bool
+	*lo, ok3 = a.Int64()
+	*hi, ok4 = b.Int64()
+	return ok3 && ok4
+}
+
+// oneArg returns the single positional argument when it has type T.
+func oneArg[T starlark.Value](args starlark.Tuple, kwargs []starlark.Tuple) (T, bool) {
+	var zero T
+	if len(args) != 1 || len(kwargs) != 0 {
+		return zero, false
+	}
+	v, ok := args[0].(T)
+	return v, ok
 }
