@@ -75,8 +75,18 @@ func (w *Workload) Run(ctx context.Context, ex env.Executor, workers int) ([]Res
 		}
 		return Result{Env: name, Workers: workers, Instances: len(ts), Elapsed: el, PerSec: float64(len(ts)) / el.Seconds()}, nil
 	}
-	// Warm the workers (module loading) before timing.
-	if _, err := time1("warm-up", w.tasks[:min(len(w.tasks), 4*len(order)*workers)]); err != nil {
+	// Warm the workers before timing: every worker loads every module the
+	// first time it meets it. The warm-up takes tasks round-robin over the
+	// environments, so that each of its batches holds all of them.
+	var warm []env.Task
+	for k := 0; k < 4*workers; k++ {
+		for _, name := range order {
+			if ts := byEnv[name]; k < len(ts) {
+				warm = append(warm, ts[k])
+			}
+		}
+	}
+	if _, err := time1("warm-up", warm); err != nil {
 		return nil, err
 	}
 	var out []Result
