@@ -198,8 +198,8 @@ size, after a short warm-up that starts the workers. Reports scores/s over the
 whole run and the p50/p99 latency of one request.
 
 The items are what a GRPO trainer sends: every built-in environment, groups of
---group completions per instance (a third correct, a third wrong, a third
-without an <answer> block), named by the ground truth of an exported row
+--group completions per instance (cycling through the reference answer, a
+corrupted one, and one without an <answer> block), named by the ground truth of an exported row
 (--by ground-truth, what verl sends) or by (env, seed, difficulty) (--by
 instance). Request bodies are encoded beforehand; responses are decoded and
 checked. The target for batches of 256 on 2 cores is ≥ 5,000 scores/s with
@@ -394,8 +394,8 @@ func benchServe(ctx context.Context, sizes, conc []int, by string, duration time
 }
 
 // benchItems exports n instances per environment (with their ground truth
-// and reference answers) and makes group completions for each: a third
-// correct, a third wrong, a third without an <answer> block.
+// and reference answers) and makes group completions for each, cycling
+// through correct, corrupted and without an <answer> block.
 func benchItems(ctx context.Context, p *env.Pool, mods []*env.Module, n, group int, by string) ([]serve.Item, error) {
 	var recs []export.Record
 	_, err := export.Generate(ctx, p, export.Options{Envs: mods, N: n * len(mods), Seed: 1000, MinDifficulty: 1, MaxDifficulty: 10},
