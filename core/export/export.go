@@ -193,6 +193,12 @@ func Export(ctx context.Context, ex env.Executor, opts Options, format Format, o
 		return Summary{}, err
 	}
 	for _, t := range targets {
+		// CreateTemp makes 0600 files; a dataset is for the trainer's
+		// users too, as os.Create would have made it.
+		if err := os.Chmod(t.tmp.Name(), 0o644); err != nil {
+			cleanup()
+			return Summary{}, err
+		}
 		if err := os.Rename(t.tmp.Name(), t.file.Path); err != nil {
 			cleanup()
 			return Summary{}, err

@@ -173,6 +173,9 @@ func TestExportJSONL(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "test.jsonl")); err != nil {
 		t.Fatal("no test split file:", err)
 	}
+	if st, err := os.Stat(filepath.Join(dir, "train.jsonl")); err != nil || st.Mode().Perm() != 0o644 {
+		t.Fatalf("train.jsonl mode: %v %v", st.Mode(), err)
+	}
 	leftovers, _ := filepath.Glob(filepath.Join(dir, ".*.tmp"))
 	if len(leftovers) > 0 {
 		t.Fatalf("temporary files left: %v", leftovers)
