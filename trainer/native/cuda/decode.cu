@@ -119,6 +119,28 @@ __device__ void prologue_copy(float *xs, const bf16 *in, int n, int K) {
     __syncthreads();
 }
 
+// Asks L2 for a weight row (this lane's 16-byte pieces of it) ahead of use:
+// the fused kernels issue it for their first rows before the prologue, so
+// that the weight stream overlaps the norm of the inputs, and for the next
+// row inside their loops.
+__device__ __forceinline__ void prefetch_row(const bf16 *wrow, int K) {
+    for (int c = (threadIdx.x & 31) * 8; c < K; c += 256) asm volatile("prefetch.global.L2 [%0];" ::"l"(wrow + c));
+}
+
+__device__ __forceinline__ void qkv_unit(int u, int H, int KVH, int hd, int *c1, int *d, int *rot) {
+    const int half = hd / 2, nrot = (H + KVH) * half, qdim = H * hd, kvdim = KVH * hd;
+    if (u < nrot) {
+        *c1 = (u / half) * hd + u % half;
+        *d = u % half;
+        *rot = 1;
+    } else {
+        int j = u - nrot;
+        *c1 = qdim + kvdim + (j / half) * hd + j % half;
+        *d = j % half;
+        *rot = 0;
+    }
+}
+
 // acc[r] = W[row, :] . xs[r, :] for r < n, reduced across the warp.
 template <int R>
 __device__ __forceinline__ void warp_dot(float acc[R], const bf16 *wrow, const float *xs, int n, int K) {
@@ -157,21 +179,26 @@ __global__ void __launch_bounds__(FT) fqkv_kernel(bf16 *q, bf16 *kc, bf16 *vc, c
                                                   const float *sin_t, const int32_t *row, const int32_t *pos, int n,
                                                   int C, int H, int KVH, int hd, int max_T, float eps) {
     extern __shared__ __align__(16) float xs[];
-    prologue_norm<R>(xs, x, lnw, n, C, eps);
     const int half = hd / 2, qdim = H * hd, kvdim = KVH * hd;
     const int nrot = (H + KVH) * half, units = nrot + kvdim / 2;
-    const int lane = threadIdx.x & 31;
-    for (int u = blockIdx.x * FW + (threadIdx.x >> 5); u < units; u += gridDim.x * FW) {
+    const int lane = threadIdx.x & 31, step = gridDim.x * FW;
+    {
+        int u0 = blockIdx.x * FW + (threadIdx.x >> 5), c1, d, rot;
+        if (u0 < units) {
+            qkv_unit(u0, H, KVH, hd, &c1, &d, &rot);
+            prefetch_row(W + (size_t)c1 * C, C);
+            prefetch_row(W + (size_t)(c1 + half) * C, C);
+        }
+    }
+    prologue_norm<R>(xs, x, lnw, n, C, eps);
+    for (int u = blockIdx.x * FW + (threadIdx.x >> 5); u < units; u += step) {
         int c1, d, rot;
-        if (u < nrot) {
-            c1 = (u / half) * hd + u % half;
-            d = u % half;
-            rot = 1;
-        } else {
-            int j = u - nrot;
-            c1 = qdim + kvdim + (j / half) * hd + j % half;
-            d = j % half;
-            rot = 0;
+        qkv_unit(u, H, KVH, hd, &c1, &d, &rot);
+        if (u + step < units) {
+            int n1, nd, nr;
+            qkv_unit(u + step, H, KVH, hd, &n1, &nd, &nr);
+            prefetch_row(W + (size_t)n1 * C, C);
+            prefetch_row(W + (size_t)(n1 + half) * C, C);
         }
         int c2 = c1 + half;
         float a1[R], a2[R];
@@ -209,9 +236,11 @@ __global__ void __launch_bounds__(FT) fqkv_kernel(bf16 *q, bf16 *kc, bf16 *vc, c
 template <int R>
 __global__ void __launch_bounds__(FT) fout_kernel(float *x, const bf16 *in, const bf16 *W, int n, int N_out, int K) {
     extern __shared__ __align__(16) float xs[];
+    const int lane = threadIdx.x & 31, step = gridDim.x * FW, o0 = blockIdx.x * FW + (threadIdx.x >> 5);
+    if (o0 < N_out) prefetch_row(W + (size_t)o0 * K, K);
     prologue_copy<R>(xs, in, n, K);
-    const int lane = threadIdx.x & 31;
-    for (int o = blockIdx.x * FW + (threadIdx.x >> 5); o < N_out; o += gridDim.x * FW) {
+    for (int o = o0; o < N_out; o += step) {
+        if (o + step < N_out) prefetch_row(W + (size_t)(o + step) * K, K);
         float a[R];
         warp_dot<R>(a, W + (size_t)o * K, xs, n, K);
         if (lane == 0) {
@@ -227,9 +256,17 @@ template <int R>
 __global__ void __launch_bounds__(FT) fgu_kernel(bf16 *h, const float *x, const float *lnw, const bf16 *W, int n,
                                                  int C, int I, float eps) {
     extern __shared__ __align__(16) float xs[];
+    const int lane = threadIdx.x & 31, step = gridDim.x * FW, u0 = blockIdx.x * FW + (threadIdx.x >> 5);
+    if (u0 < I) {
+        prefetch_row(W + (size_t)u0 * C, C);
+        prefetch_row(W + (size_t)(I + u0) * C, C);
+    }
     prologue_norm<R>(xs, x, lnw, n, C, eps);
-    const int lane = threadIdx.x & 31;
-    for (int u = blockIdx.x * FW + (threadIdx.x >> 5); u < I; u += gridDim.x * FW) {
+    for (int u = u0; u < I; u += step) {
+        if (u + step < I) {
+            prefetch_row(W + (size_t)(u + step) * C, C);
+            prefetch_row(W + (size_t)(I + u + step) * C, C);
+        }
         float g[R], up[R];
         warp_dot<R>(g, W + (size_t)u * C, xs, n, C);
         warp_dot<R>(up, W + (size_t)(I + u) * C, xs, n, C);
@@ -246,9 +283,11 @@ template <int R>
 __global__ void __launch_bounds__(FT) fhead_kernel(float *logits, const float *x, const float *lnw, const bf16 *W,
                                                    int n, int C, int V, float eps) {
     extern __shared__ __align__(16) float xs[];
+    const int lane = threadIdx.x & 31, step = gridDim.x * FW, v0 = blockIdx.x * FW + (threadIdx.x >> 5);
+    if (v0 < V) prefetch_row(W + (size_t)v0 * C, C);
     prologue_norm<R>(xs, x, lnw, n, C, eps);
-    const int lane = threadIdx.x & 31;
-    for (int v = blockIdx.x * FW + (threadIdx.x >> 5); v < V; v += gridDim.x * FW) {
+    for (int v = v0; v < V; v += step) {
+        if (v + step < V) prefetch_row(W + (size_t)(v + step) * C, C);
         float a[R];
         warp_dot<R>(a, W + (size_t)v * C, xs, n, C);
         if (lane == 0) {

@@ -249,7 +249,9 @@ int rn_model_create(const rn_config *cfg, rn_model **out) {
         if (!ok) goto nomem;
     }
     {
-        int chunk = (int)((1 << 27) / m->V);
+        // rows of logits per head chunk: 2^29 fp32 logits (2 GiB, plus 1 GiB of
+        // bf16 d-logits) keeps the d-head product's accumulation passes few
+        int chunk = (int)((1 << 29) / m->V);
         m->head_chunk = chunk < 64 ? 64 : chunk > 16384 ? 16384 : chunk;
     }
     if (fused_rows_max(m)) fused_prepare(m);
