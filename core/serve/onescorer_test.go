@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
+
 	"resyn/core/dataset"
 	"resyn/core/env"
 	"resyn/core/envlib"
@@ -30,14 +32,31 @@ type scorerCase struct {
 // stray tags.
 func builtinCases(t *testing.T, p *env.Pool, mods []*env.Module, perEnv int) []scorerCase {
 	t.Helper()
+	opts := export.Options{Envs: mods, N: perEnv * len(mods), Seed: 500, MinDifficulty: 1, MaxDifficulty: 10}
 	var recs []export.Record
-	_, err := export.Generate(context.Background(), p, export.Options{Envs: mods, N: perEnv * len(mods), Seed: 500, MinDifficulty: 1, MaxDifficulty: 10},
+	_, err := export.Generate(context.Background(), p, opts,
 		func(r export.Record) error { recs = append(recs, r); return nil },
 		func(it export.Item, e *env.Error) {
 			t.Errorf("built-in %s cannot generate seed %d difficulty %d: %v", it.Env.Name, it.Seed, it.Difficulty, e)
 		}, nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The ground truths are those of the exported Parquet file, read back.
+	path := filepath.Join(t.TempDir(), "all.parquet")
+	if _, err := export.Export(context.Background(), p, opts, export.FormatVerl, path, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := parquet.ReadFile[export.VerlRow](path)
+	if err != nil || len(rows) != len(recs) {
+		t.Fatalf("exported %d rows for %d records: %v", len(rows), len(recs), err)
+	}
+	for i := range recs {
+		gt, err := export.ParseGroundTruth([]byte(rows[i].RewardModel.GroundTruth))
+		if err != nil || rows[i].ExtraInfo.Index != int64(recs[i].Index) || gt.String() != rows[i].RewardModel.GroundTruth {
+			t.Fatalf("row %d: %v", i, err) // (so sending gt.String() sends the row's own string)
+		}
+		recs[i].GroundTruth = gt
 	}
 	tasks := make([]env.Task, len(recs))
 	for i, r := range recs {
