@@ -21,8 +21,8 @@ void matmul_nt(float *out, const float *a, const float *b, const float *bias,
                int M, int N, int K, int accumulate, int nt);
 /* out (M, N) += a (M, K) @ b (K, N). */
 void matmul_nn_acc(float *out, const float *a, const float *b, int M, int N, int K, int nt);
-/* out (N, M) = in (M, N)^T */
-void transpose(float *out, const float *in, int M, int N, int nt);
+/* out (M, N) += a (K, M)^T @ b (K, N): the sums of matmul_nn_acc on a^T. */
+void matmul_tn_acc(float *out, const float *a, const float *b, int M, int N, int K, int nt);
 
 /* ---- layers (cpu_layers.c) ---- */
 
@@ -68,7 +68,7 @@ void head_forward(float *logprob, float *entropy, float *lse, const float *x, co
 // dx (n, C) += ..., dW (V, C) += ... from dlogprob (n)
 void head_backward(float *dx, float *dW, const float *dlogprob, const float *x, const int32_t *targets,
                    const float *W, const float *lse, int n, int C, int V,
-                   float *logits_scratch, float *t_scratch, int chunk, int nt);
+                   float *logits_scratch, int chunk, int nt);
 
 /* ---- the model (cpu_model.c) ---- */
 
@@ -127,7 +127,7 @@ struct rn_model {
     int n_sel;
     float *sel_x;     // (N, C) gathered final-norm rows of masked positions
     int32_t *sel_tg;  // (N)
-    float *head_scratch; // (chunk, V) x2 for backward
+    float *head_scratch; // (chunk, V)
     int head_chunk;
 
     char err[256];

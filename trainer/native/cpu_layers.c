@@ -261,11 +261,10 @@ void head_forward(float *logprob, float *entropy, float *lse, const float *x, co
     }
 }
 
-// dx (n, C) += ..., dW (V, C) += ... from dlogprob (n); logits and t_scratch
-// hold chunk*V floats each.
+// dx (n, C) += ..., dW (V, C) += ... from dlogprob (n); logits holds
+// chunk*V floats.
 void head_backward(float *dx, float *dW, const float *dlogprob, const float *x, const int32_t *targets,
-                   const float *W, const float *lse, int n, int C, int V, float *logits, float *t_scratch,
-                   int chunk, int nt) {
+                   const float *W, const float *lse, int n, int C, int V, float *logits, int chunk, int nt) {
     for (int c0 = 0; c0 < n; c0 += chunk) {
         int r = n - c0 < chunk ? n - c0 : chunk;
         matmul_nt(logits, x + (size_t)c0 * C, W, NULL, r, V, C, 0, nt);
@@ -278,7 +277,6 @@ void head_backward(float *dx, float *dW, const float *dlogprob, const float *x, 
             z[targets[c0 + i]] += g;
         }
         matmul_nn_acc(dx + (size_t)c0 * C, logits, W, r, C, V, nt);
-        transpose(t_scratch, logits, r, V, nt);
-        matmul_nn_acc(dW, t_scratch, x + (size_t)c0 * C, V, C, r, nt);
+        matmul_tn_acc(dW, logits, x + (size_t)c0 * C, V, C, r, nt);
     }
 }

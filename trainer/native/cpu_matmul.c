@@ -1,12 +1,14 @@
 /*
- * cpu_matmul.c — the two fp32 matrix kernels everything else is built on.
+ * cpu_matmul.c — the fp32 matrix kernels everything else is built on.
  *
  * matmul_nt   out = a @ b^T, both operands row-major along K (the layout of
  *             Hugging Face Linear weights, (out_features, in_features)): a
  *             4x4 tile of dot products, each kept as 8 lanes summed in a
  *             fixed order at the end. Forward passes use it.
  * matmul_nn   out += a @ b, b row-major along N: a 6x16 tile of broadcast
- *             multiply-adds over a block of K. Backward passes use it.
+ *             multiply-adds over a block of K. Backward passes use it, and
+ * matmul_tn   its twin out += a^T @ b, for weight gradients (dW = dY^T X)
+ *             with no transposed copy of dY.
  *
  * The kernels are plain C with GCC vector types; target_clones compiles
  * each block function for x86-64-v4 (AVX-512 registers), v3 (AVX2+FMA) and
@@ -103,9 +105,10 @@ void matmul_nt(float *out, const float *a, const float *b, const float *bias, in
 
 /* ---------------- out += a @ b ---------------- */
 
-// out (mr, 16) += a (mr, kc) @ b (kc, 16), mr <= 6
-static inline __attribute__((always_inline)) void nn_tile(float *out, int ldo, const float *a, int lda,
-                                                          const float *b, int ldb, int mr, int kc) {
+// out (mr, 16) += a (mr, kc) @ b (kc, 16), mr <= 6; element (i, k) of a is
+// a[i * sai + k * sak], so the same tile serves a and a^T.
+static inline __attribute__((always_inline)) void nn_tile(float *out, int ldo, const float *a, size_t sai,
+                                                          size_t sak, const float *b, int ldb, int mr, int kc) {
     v8 c[6][2];
     for (int i = 0; i < mr; i++) {
         c[i][0] = ld8(out + (size_t)i * ldo);
@@ -114,7 +117,7 @@ static inline __attribute__((always_inline)) void nn_tile(float *out, int ldo, c
     for (int k = 0; k < kc; k++) {
         v8 b0 = ld8(b + (size_t)k * ldb), b1 = ld8(b + (size_t)k * ldb + 8);
         for (int i = 0; i < mr; i++) {
-            v8 av = (v8){0} + a[(size_t)i * lda + k];
+            v8 av = (v8){0} + a[i * sai + k * sak];
             c[i][0] += av * b0;
             c[i][1] += av * b1;
         }
@@ -125,9 +128,13 @@ static inline __attribute__((always_inline)) void nn_tile(float *out, int ldo, c
     }
 }
 
-MULTIVERSION
-static void nn_block(float *out, const float *a, const float *b, int m0, int m1, int n0, int n1, int N,
-                     int K) {
+// out[m0:m1, n0:n1] += A @ b (K, N) where A (M, K) has element (i, k) at
+// a[i * sai + k * sak]: a itself (sai = K, sak = 1) or the transpose of a
+// (K, M) array (sai = 1, sak = M). Each element sums over k in the same
+// order either way.
+static inline __attribute__((always_inline)) void nn_block_any(float *out, const float *a, size_t sai, size_t sak,
+                                                               const float *b, int m0, int m1, int n0, int n1,
+                                                               int N, int K) {
     const int KC = 256;
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC;
@@ -136,22 +143,33 @@ static void nn_block(float *out, const float *a, const float *b, int m0, int m1,
             for (int i = m0; i < m1; i += 6) {
                 int mr = m1 - i < 6 ? m1 - i : 6;
                 float *o = out + (size_t)i * N + j;
-                const float *ai = a + (size_t)i * K + k0;
+                const float *ai = a + i * sai + k0 * sak;
                 const float *bk = b + (size_t)k0 * N + j;
                 if (mr == 6)
-                    nn_tile(o, N, ai, K, bk, N, 6, kc);
+                    nn_tile(o, N, ai, sai, sak, bk, N, 6, kc);
                 else
-                    nn_tile(o, N, ai, K, bk, N, mr, kc);
+                    nn_tile(o, N, ai, sai, sak, bk, N, mr, kc);
             }
         }
         for (; j < n1; j++) {  // leftover columns
             for (int i = m0; i < m1; i++) {
                 float s = out[(size_t)i * N + j];
-                for (int k = k0; k < k0 + kc; k++) s += a[(size_t)i * K + k] * b[(size_t)k * N + j];
+                for (int k = k0; k < k0 + kc; k++) s += a[i * sai + k * sak] * b[(size_t)k * N + j];
                 out[(size_t)i * N + j] = s;
             }
         }
     }
+}
+
+MULTIVERSION
+static void nn_block(float *out, const float *a, const float *b, int m0, int m1, int n0, int n1, int N, int K) {
+    nn_block_any(out, a, (size_t)K, 1, b, m0, m1, n0, n1, N, K);
+}
+
+MULTIVERSION
+static void tn_block(float *out, const float *a, const float *b, int m0, int m1, int n0, int n1, int M, int N,
+                     int K) {
+    nn_block_any(out, a, 1, (size_t)M, b, m0, m1, n0, n1, N, K);
 }
 
 // out (M, N) += a (M, K) @ b (K, N)
@@ -168,17 +186,18 @@ void matmul_nn_acc(float *out, const float *a, const float *b, int M, int N, int
     }
 }
 
-// out (N, M) = in (M, N)^T
-void transpose(float *out, const float *in, int M, int N, int nt) {
-    const int TB = 32;
-    int nmb = (M + TB - 1) / TB, nnb = (N + TB - 1) / TB;
-#pragma omp parallel for collapse(2) num_threads(nt)
+// out (M, N) += a (K, M)^T @ b (K, N): weight gradients, dW = dY^T @ X,
+// without materialising the transpose; the same sums as matmul_nn_acc on
+// the transposed a.
+void matmul_tn_acc(float *out, const float *a, const float *b, int M, int N, int K, int nt) {
+    const int MB = 48, NB = 64;
+    int nmb = (M + MB - 1) / MB, nnb = (N + NB - 1) / NB;
+#pragma omp parallel for collapse(2) schedule(dynamic, 1) num_threads(nt)
     for (int ib = 0; ib < nmb; ib++) {
         for (int jb = 0; jb < nnb; jb++) {
-            int m1 = (ib + 1) * TB < M ? (ib + 1) * TB : M;
-            int n1 = (jb + 1) * TB < N ? (jb + 1) * TB : N;
-            for (int i = ib * TB; i < m1; i++)
-                for (int j = jb * TB; j < n1; j++) out[(size_t)j * M + i] = in[(size_t)i * N + j];
+            int m0 = ib * MB, m1 = m0 + MB < M ? m0 + MB : M;
+            int n0 = jb * NB, n1 = n0 + NB < N ? n0 + NB : N;
+            tn_block(out, a, b, m0, m1, n0, n1, M, N, K);
         }
     }
 }

@@ -278,7 +278,6 @@ typedef struct {
     float *dx;    // (N, C) running gradient of the residual stream
     float *dln;   // (N, max(C, qdim))
     float *dbig;  // (N, max(2I, qkvdim))
-    float *tbuf;  // (N * max(C, 2I, qkvdim)) transposes
     float *dsel;  // (N, C) gradient of the gathered final-norm rows
     float *dlp;   // (N)
 } bw_scratch;
@@ -293,7 +292,7 @@ static size_t maxz(size_t a, size_t b) { return a > b ? a : b; }
 
 static size_t scratch_floats(const rn_model *m, size_t N) {
     size_t big = maxz(2 * (size_t)m->I, m->qkvdim);
-    return N * ((size_t)m->I + m->C + maxz(m->C, m->qdim) + big + maxz(m->C, big) + m->C + 1);
+    return N * ((size_t)m->I + m->C + maxz(m->C, m->qdim) + big + m->C + 1);
 }
 
 static int ensure_acts(rn_model *m, int N) {
@@ -305,7 +304,7 @@ static int ensure_acts(rn_model *m, int N) {
     m->cap_N = 0;
     m->have_acts = 0;
     size_t n = N, C = m->C, V = m->V, ch = m->head_chunk;
-    size_t total = per_layer_floats(m, n) * m->L + n * (3 * C + 3) + n * C + 2 * ch * V + scratch_floats(m, n);
+    size_t total = per_layer_floats(m, n) * m->L + n * (3 * C + 3) + n * C + ch * V + scratch_floats(m, n);
     total += 5 * n;  // int32 arrays stored in the float arena (same size)
     m->acts = malloc(total * sizeof(float));
     m->la = calloc(m->L, sizeof(layer_acts));
@@ -330,7 +329,7 @@ static int ensure_acts(rn_model *m, int N) {
     TAKE(m->rstdf, n);
     TAKE(m->head_lse, n);
     TAKE(m->sel_x, n * C);
-    TAKE(m->head_scratch, 2 * ch * V);
+    TAKE(m->head_scratch, ch * V);
     float *ip;
     TAKE(ip, n); m->tokens = (int32_t *)ip;
     TAKE(ip, n); m->targets = (int32_t *)ip;
@@ -352,7 +351,6 @@ static bw_scratch bw_of(rn_model *m) {
     s.dx = p; p += n * C;
     s.dln = p; p += n * maxz(C, m->qdim);
     s.dbig = p; p += n * big;
-    s.tbuf = p; p += n * maxz(C, big);
     s.dsel = p; p += n * C;
     s.dlp = p;
     return s;
@@ -445,7 +443,7 @@ int rn_backward(rn_model *m, const float *dlogprobs) {
     for (int i = 0; i < m->n_sel; i++) s.dlp[i] = dlogprobs[m->sel[i]];
     memset(s.dsel, 0, sizeof(float) * m->n_sel * C);
     head_backward(s.dsel, GRAD(m, m->lm_head), s.dlp, m->sel_x, m->sel_tg, m->lm_head, m->head_lse, m->n_sel, C,
-                  m->V, m->head_scratch, m->head_scratch + (size_t)m->head_chunk * m->V, m->head_chunk, nt);
+                  m->V, m->head_scratch, m->head_chunk, nt);
     memset(s.dln, 0, sizeof(float) * N * C);
     for (int i = 0; i < m->n_sel; i++)
         memcpy(s.dln + (size_t)m->sel[i] * C, s.dsel + (size_t)i * C, sizeof(float) * C);
@@ -457,20 +455,17 @@ int rn_backward(rn_model *m, const float *dlogprobs) {
         layer_acts *A = &m->la[l];
         // out = x2 + swiglu(ln2 @ wgu^T) @ wdown^T
         swiglu_forward(s.h, A->gu, N, I, nt);
-        transpose(s.tbuf, s.dx, N, C, nt);                          // (C, N)
-        matmul_nn_acc(GRAD(m, P->wdown), s.tbuf, s.h, C, I, N, nt);  // (C, I)
+        matmul_tn_acc(GRAD(m, P->wdown), s.dx, s.h, C, I, N, nt);  // (C, I) += dx^T h
         memset(s.h, 0, sizeof(float) * N * I);                      // now dh
         matmul_nn_acc(s.h, s.dx, P->wdown, N, I, C, nt);
         memset(s.dbig, 0, sizeof(float) * N * 2 * I);  // dgu
         swiglu_backward(s.dbig, s.h, A->gu, N, I, nt);
-        transpose(s.tbuf, s.dbig, N, 2 * I, nt);  // (2I, N)
-        matmul_nn_acc(GRAD(m, P->wgu), s.tbuf, A->ln2, 2 * I, C, N, nt);
+        matmul_tn_acc(GRAD(m, P->wgu), s.dbig, A->ln2, 2 * I, C, N, nt);
         memset(s.dln, 0, sizeof(float) * N * C);
         matmul_nn_acc(s.dln, s.dbig, P->wgu, N, C, 2 * I, nt);
         rmsnorm_backward(s.dx, GRAD(m, P->ln2), s.dln, A->x2, P->ln2, A->rstd2, N, C, nt);  // dx: d x2
         // x2 = x + att @ wo^T
-        transpose(s.tbuf, s.dx, N, C, nt);
-        matmul_nn_acc(GRAD(m, P->wo), s.tbuf, A->att, C, qdim, N, nt);
+        matmul_tn_acc(GRAD(m, P->wo), s.dx, A->att, C, qdim, N, nt);
         memset(s.dln, 0, sizeof(float) * N * qdim);  // datt
         matmul_nn_acc(s.dln, s.dx, P->wo, N, qdim, C, nt);
         memset(s.dbig, 0, sizeof(float) * N * qkvdim);  // dqkv
@@ -484,8 +479,7 @@ int rn_backward(rn_model *m, const float *dlogprobs) {
             for (int n = 0; n < N; n++) acc += s.dbig[(size_t)n * qkvdim + j];
             dbias[j] += acc;
         }
-        transpose(s.tbuf, s.dbig, N, qkvdim, nt);
-        matmul_nn_acc(GRAD(m, P->wqkv), s.tbuf, A->ln1, qkvdim, C, N, nt);
+        matmul_tn_acc(GRAD(m, P->wqkv), s.dbig, A->ln1, qkvdim, C, N, nt);
         memset(s.dln, 0, sizeof(float) * N * C);
         matmul_nn_acc(s.dln, s.dbig, P->wqkv, N, C, qkvdim, nt);
         rmsnorm_backward(s.dx, GRAD(m, P->ln1), s.dln, A->x, P->ln1, A->rstd1, N, C, nt);  // dx: d x
