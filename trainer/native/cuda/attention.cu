@@ -5,9 +5,10 @@
  * (mma.sync m16n8k16, bf16 in, fp32 accumulate), after FlashAttention-2:
  * the forward keeps a running max and sum per query row and never stores
  * the (T, T) scores, writing the output and the log-sum-exp; the backward
- * runs one block per (key tile, kv head, row), recomputes the
- * probabilities from the saved log-sum-exp, keeps dK and dV for its keys
- * in registers across the heads of its group, and adds dQ with atomics.
+ * runs one block per (key tile, query head, row), recomputes the
+ * probabilities from the saved log-sum-exp, keeps dK and dV for its keys in
+ * registers over the query tiles, and adds dQ, dK and dV with fp32 atomics
+ * (dK and dV once per query head of the kv head's group).
  * Head dims 32, 64 and 128 are compiled.
  *
  * Decoding: one block per (query, head) over the KV cache of its row, the
