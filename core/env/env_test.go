@@ -3,6 +3,7 @@ package env
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -262,4 +263,67 @@ func TestRegexpCacheIsBounded(t *testing.T) {
 			t.Fatalf("cache holds %d patterns, more than %d", n, maxCachedRes)
 		}
 	}
+}
+
+// TestSampleSamePath checks that rng.sample gives the same draws whether the
+// population is indexable (the fast path) or only iterable.
+func TestSampleSamePath(t *testing.T) {
+	src := `NAME = "s"
+DESCRIPTION = "d"
+TAGS = ["t"]
+
+def generate(rng, difficulty):
+    n = 3 + difficulty * 7
+    a = rng.sample(range(n), difficulty)
+    b = rng.sample({i: 0 for i in range(n)}.keys(), difficulty)
+    return {"a": a, "b": b}
+
+def render(state):
+    return "x <answer>"
+
+def verify(state, answer):
+    return 1.0
+`
+	m, err := Load("s.star", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for d := 1; d <= 10; d++ {
+		for seed := int64(0); seed < 20; seed++ {
+			st, err := m.Generate(seed, d, DefaultLimits())
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The two draws consume the stream one after the other, so
+			// compare against a fresh rng running the general path twice.
+			r := NewRng("s", seed, d)
+			n := 3 + d*7
+			var want [2][]int
+			for w := range want {
+				pool := make([]int, n)
+				for i := range pool {
+					pool[i] = i
+				}
+				for i := 0; i < d; i++ {
+					j := i + int(r.below(uint64(n-i)))
+					pool[i], pool[j] = pool[j], pool[i]
+				}
+				want[w] = pool[:d]
+			}
+			if got := fmt.Sprintf(`{"a":%s,"b":%s}`, ints(want[0]), ints(want[1])); got != string(st) {
+				t.Fatalf("seed %d difficulty %d: got %s, want %s", seed, d, st, got)
+			}
+		}
+	}
+}
+
+func ints(xs []int) string {
+	s := "["
+	for i, x := range xs {
+		if i > 0 {
+			s += ","
+		}
+		s += fmt.Sprint(x)
+	}
+	return s + "]"
 }

@@ -180,6 +180,13 @@ func (r *Rng) shuffle(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 }
 
 func (r *Rng) sample(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(args) == 2 && len(kwargs) == 0 {
+		if seq, ok := args[0].(starlark.Indexable); ok && seq.Type() != "string" {
+			if k, err := starlark.AsInt32(args[1]); err == nil && k >= 0 && k <= seq.Len() {
+				return r.sampleIndexable(seq, k), nil
+			}
+		}
+	}
 	var seq starlark.Iterable
 	var k int
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &seq, &k); err != nil {
@@ -229,4 +236,28 @@ func oneArg[T starlark.Value](args starlark.Tuple, kwargs []starlark.Tuple) (T, 
 	}
 	v, ok := args[0].(T)
 	return v, ok
+}
+
+// sampleIndexable is sample for a list, tuple or range, with the same draws
+// and the same result as the general path, which copies the whole population
+// first: it shuffles positions instead, and only the k it needs
+// (rng.sample(range(n), 3) is common in generators).
+func (r *Rng) sampleIndexable(seq starlark.Indexable, k int) starlark.Value {
+	n := seq.Len()
+	// at(i) is the position now at slot i of the partially shuffled population.
+	moved := make(map[int]int, 2*k)
+	at := func(i int) int {
+		if p, ok := moved[i]; ok {
+			return p
+		}
+		return i
+	}
+	out := make([]starlark.Value, k)
+	for i := 0; i < k; i++ {
+		j := i + int(r.below(uint64(n-i)))
+		pi, pj := at(i), at(j)
+		moved[i], moved[j] = pj, pi
+		out[i] = seq.Index(pj)
+	}
+	return starlark.NewList(out)
 }
