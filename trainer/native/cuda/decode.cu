@@ -17,6 +17,7 @@
  * splitmix64 stream, seeded as the C reference seeds it.
  */
 #include <math.h>
+#include <stdlib.h>
 #include "common.cuh"
 
 #define FW 4  // warps per block of the fused kernels
@@ -127,6 +128,20 @@ __device__ __forceinline__ void prefetch_row(const bf16 *wrow, int K) {
     for (int c = (threadIdx.x & 31) * 8; c < K; c += 256) asm volatile("prefetch.global.L2 [%0];" ::"l"(wrow + c));
 }
 
+// Programmatic dependent launch (sm_90): a fused kernel lets the next one
+// start early, and waits for the previous one only after it has issued its
+// weight prefetches. Both are no-ops when the launch did not ask for it.
+__device__ __forceinline__ void pdl_trigger() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void pdl_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    asm volatile("griddepcontrol.wait;" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ void qkv_unit(int u, int H, int KVH, int hd, int *c1, int *d, int *rot) {
     const int half = hd / 2, nrot = (H + KVH) * half, qdim = H * hd, kvdim = KVH * hd;
     if (u < nrot) {
@@ -179,6 +194,7 @@ __global__ void __launch_bounds__(FT) fqkv_kernel(bf16 *q, bf16 *kc, bf16 *vc, c
                                                   const float *sin_t, const int32_t *row, const int32_t *pos, int n,
                                                   int C, int H, int KVH, int hd, int max_T, float eps) {
     extern __shared__ __align__(16) float xs[];
+    pdl_trigger();
     const int half = hd / 2, qdim = H * hd, kvdim = KVH * hd;
     const int nrot = (H + KVH) * half, units = nrot + kvdim / 2;
     const int lane = threadIdx.x & 31, step = gridDim.x * FW;
@@ -190,6 +206,7 @@ __global__ void __launch_bounds__(FT) fqkv_kernel(bf16 *q, bf16 *kc, bf16 *vc, c
             prefetch_row(W + (size_t)(c1 + half) * C, C);
         }
     }
+    pdl_wait();
     prologue_norm<R>(xs, x, lnw, n, C, eps);
     for (int u = blockIdx.x * FW + (threadIdx.x >> 5); u < units; u += step) {
         int c1, d, rot;
@@ -237,7 +254,9 @@ template <int R>
 __global__ void __launch_bounds__(FT) fout_kernel(float *x, const bf16 *in, const bf16 *W, int n, int N_out, int K) {
     extern __shared__ __align__(16) float xs[];
     const int lane = threadIdx.x & 31, step = gridDim.x * FW, o0 = blockIdx.x * FW + (threadIdx.x >> 5);
+    pdl_trigger();
     if (o0 < N_out) prefetch_row(W + (size_t)o0 * K, K);
+    pdl_wait();
     prologue_copy<R>(xs, in, n, K);
     for (int o = o0; o < N_out; o += step) {
         if (o + step < N_out) prefetch_row(W + (size_t)(o + step) * K, K);
@@ -257,10 +276,12 @@ __global__ void __launch_bounds__(FT) fgu_kernel(bf16 *h, const float *x, const 
                                                  int C, int I, float eps) {
     extern __shared__ __align__(16) float xs[];
     const int lane = threadIdx.x & 31, step = gridDim.x * FW, u0 = blockIdx.x * FW + (threadIdx.x >> 5);
+    pdl_trigger();
     if (u0 < I) {
         prefetch_row(W + (size_t)u0 * C, C);
         prefetch_row(W + (size_t)(I + u0) * C, C);
     }
+    pdl_wait();
     prologue_norm<R>(xs, x, lnw, n, C, eps);
     for (int u = u0; u < I; u += step) {
         if (u + step < I) {
@@ -284,7 +305,9 @@ __global__ void __launch_bounds__(FT) fhead_kernel(float *logits, const float *x
                                                    int n, int C, int V, float eps) {
     extern __shared__ __align__(16) float xs[];
     const int lane = threadIdx.x & 31, step = gridDim.x * FW, v0 = blockIdx.x * FW + (threadIdx.x >> 5);
+    pdl_trigger();
     if (v0 < V) prefetch_row(W + (size_t)v0 * C, C);
+    pdl_wait();
     prologue_norm<R>(xs, x, lnw, n, C, eps);
     for (int v = v0; v < V; v += step) {
         if (v + step < V) prefetch_row(W + (size_t)(v + step) * C, C);
@@ -324,6 +347,30 @@ int fused_prepare(rn_model *m) {
     return 0;
 }
 
+// Launches a fused kernel with programmatic stream serialisation (PDL)
+// unless RESYN_CUDA_NO_PDL is set or the launch is refused.
+template <typename... P, typename... A>
+static void launch_pdl(cudaStream_t s, int grid, size_t smem, void (*k)(P...), A... args) {
+    static int use = -1;
+    if (use < 0) use = getenv("RESYN_CUDA_NO_PDL") == NULL;
+    if (use) {
+        cudaLaunchConfig_t cfg = {};
+        cudaLaunchAttribute attr[1];
+        attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[0].val.programmaticStreamSerializationAllowed = 1;
+        cfg.gridDim = dim3(grid);
+        cfg.blockDim = dim3(FT);
+        cfg.dynamicSmemBytes = smem;
+        cfg.stream = s;
+        cfg.attrs = attr;
+        cfg.numAttrs = 1;
+        if (cudaLaunchKernelEx(&cfg, k, ((P)args)...) == cudaSuccess) return;
+        cudaGetLastError();
+        use = 0;
+    }
+    k<<<grid, FT, smem, s>>>(((P)args)...);
+}
+
 static int grid_for(const rn_model *m, int units) {
     int g = cdiv(units, FW), cap = m->n_sm * 16;
     return g < cap ? g : cap;
@@ -332,42 +379,44 @@ static int grid_for(const rn_model *m, int units) {
 void f_qkv(rn_model *m, int l, bf16 *q, bf16 *kc, bf16 *vc, const float *x, const int32_t *row, const int32_t *pos,
            int n, int max_T) {
     const layer_off *o = &m->lo[l];
-    int units = (m->H + m->KVH) * (m->hd / 2) + m->kvdim / 2;
+    int units = (m->H + m->KVH) * (m->hd / 2) + m->kvdim / 2, g = grid_for(m, units);
 #define ARGS q, kc, vc, x, m->p32 + o->ln1, m->p16 + o->wqkv, m->p32 + o->bqkv, m->rope_cos, m->rope_sin, row, pos, n, \
         m->C, m->H, m->KVH, m->hd, max_T, m->cfg.rms_norm_eps
     if (n == 1)
-        fqkv_kernel<1><<<grid_for(m, units), FT, m->C * 4, m->stream>>>(ARGS);
+        launch_pdl(m->stream, g, (size_t)m->C * 4, fqkv_kernel<1>, ARGS);
     else
-        fqkv_kernel<FUSED_R><<<grid_for(m, units), FT, FUSED_R * m->C * 4, m->stream>>>(ARGS);
+        launch_pdl(m->stream, g, (size_t)FUSED_R * m->C * 4, fqkv_kernel<FUSED_R>, ARGS);
 #undef ARGS
 }
 
 void f_out_residual(rn_model *m, float *x, const bf16 *in, size_t w_off, int n, int N_out, int K) {
+    int g = grid_for(m, N_out);
+    const bf16 *W = m->p16 + w_off;
     if (n == 1)
-        fout_kernel<1><<<grid_for(m, N_out), FT, K * 4, m->stream>>>(x, in, m->p16 + w_off, n, N_out, K);
+        launch_pdl(m->stream, g, (size_t)K * 4, fout_kernel<1>, x, in, W, n, N_out, K);
     else
-        fout_kernel<FUSED_R><<<grid_for(m, N_out), FT, FUSED_R * K * 4, m->stream>>>(x, in, m->p16 + w_off, n, N_out,
-                                                                                     K);
+        launch_pdl(m->stream, g, (size_t)FUSED_R * K * 4, fout_kernel<FUSED_R>, x, in, W, n, N_out, K);
 }
 
 void f_gate_up(rn_model *m, int l, bf16 *h, const float *x, int n) {
     const layer_off *o = &m->lo[l];
+    int g = grid_for(m, m->I);
+#define ARGS h, x, m->p32 + o->ln2, m->p16 + o->wgu, n, m->C, m->I, m->cfg.rms_norm_eps
     if (n == 1)
-        fgu_kernel<1><<<grid_for(m, m->I), FT, m->C * 4, m->stream>>>(h, x, m->p32 + o->ln2, m->p16 + o->wgu, n, m->C,
-                                                                      m->I, m->cfg.rms_norm_eps);
+        launch_pdl(m->stream, g, (size_t)m->C * 4, fgu_kernel<1>, ARGS);
     else
-        fgu_kernel<FUSED_R><<<grid_for(m, m->I), FT, FUSED_R * m->C * 4, m->stream>>>(
-            h, x, m->p32 + o->ln2, m->p16 + o->wgu, n, m->C, m->I, m->cfg.rms_norm_eps);
+        launch_pdl(m->stream, g, (size_t)FUSED_R * m->C * 4, fgu_kernel<FUSED_R>, ARGS);
+#undef ARGS
 }
 
 void f_head(rn_model *m, float *logits, const float *x, int n) {
+    int g = grid_for(m, m->V);
+#define ARGS logits, x, m->p32 + m->lnf_off, m->p16 + m->head_off, n, m->C, m->V, m->cfg.rms_norm_eps
     if (n == 1)
-        fhead_kernel<1><<<grid_for(m, m->V), FT, m->C * 4, m->stream>>>(logits, x, m->p32 + m->lnf_off,
-                                                                        m->p16 + m->head_off, n, m->C, m->V,
-                                                                        m->cfg.rms_norm_eps);
+        launch_pdl(m->stream, g, (size_t)m->C * 4, fhead_kernel<1>, ARGS);
     else
-        fhead_kernel<FUSED_R><<<grid_for(m, m->V), FT, FUSED_R * m->C * 4, m->stream>>>(
-            logits, x, m->p32 + m->lnf_off, m->p16 + m->head_off, n, m->C, m->V, m->cfg.rms_norm_eps);
+        launch_pdl(m->stream, g, (size_t)FUSED_R * m->C * 4, fhead_kernel<FUSED_R>, ARGS);
+#undef ARGS
 }
 
 /* ---------------- sampling ---------------- */
