@@ -347,12 +347,16 @@ int fused_prepare(rn_model *m) {
     return 0;
 }
 
-// Launches a fused kernel with programmatic stream serialisation (PDL)
-// unless RESYN_CUDA_NO_PDL is set or the launch is refused.
+// Launches a fused kernel with programmatic stream serialisation (PDL) when
+// RESYN_CUDA_PDL=1 (and the launch is accepted), else plainly. Opt-in: it
+// was written after the last GPU run and has not been measured there yet.
 template <typename... P, typename... A>
 static void launch_pdl(cudaStream_t s, int grid, size_t smem, void (*k)(P...), A... args) {
     static int use = -1;
-    if (use < 0) use = getenv("RESYN_CUDA_NO_PDL") == NULL;
+    if (use < 0) {
+        const char *e = getenv("RESYN_CUDA_PDL");
+        use = e && e[0] == '1';
+    }
     if (use) {
         cudaLaunchConfig_t cfg = {};
         cudaLaunchAttribute attr[1];
