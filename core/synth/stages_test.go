@@ -23,7 +23,7 @@ func TestMain(m *testing.M) {
 // validateOpts keep validation quick, with a time budget generous enough
 // for a 2-core machine running several test packages at once.
 func validateOpts() validate.Options {
-	return validate.Options{SeedsPerLevel: 3, TaskBudget: 5 * time.Second}
+	return validate.Options{SeedsPerLevel: 3, TaskBudget: 20 * time.Second}
 }
 
 var (
@@ -36,7 +36,12 @@ var (
 func testPool(t *testing.T) *env.Pool {
 	t.Helper()
 	poolOnce.Do(func() {
-		p, err := env.NewPool(env.PoolOptions{Workers: 2})
+		// A step limit low enough that the looping candidates fail fast,
+		// and a wall-clock limit high enough that a loaded machine (or
+		// -race) does not fail honest ones.
+		lim := env.DefaultLimits()
+		lim.Steps, lim.Timeout = 2_000_000, 20*time.Second
+		p, err := env.NewPool(env.PoolOptions{Workers: 2, Limits: lim})
 		if err != nil {
 			t.Fatal(err)
 		}
