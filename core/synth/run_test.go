@@ -156,6 +156,21 @@ func TestScriptedRun(t *testing.T) {
 	if f, ok := last.(RunFinished); !ok || f.Err != nil || f.Summary.Finished != 12 {
 		t.Errorf("last event %#v", last)
 	}
+	// Bounded parallelism: never more candidates between start and verdict
+	// than cfg.Parallel.
+	inFlight, most := 0, 0
+	for _, e := range ev.all {
+		switch e.(type) {
+		case CandidateStarted:
+			inFlight++
+			most = max(most, inFlight)
+		case Verdict:
+			inFlight--
+		}
+	}
+	if most > cfg.Parallel || most < 2 {
+		t.Errorf("%d candidates in flight at once, parallel %d", most, cfg.Parallel)
+	}
 	kinds := map[string]int{}
 	for _, e := range ev.all {
 		kinds[strings.TrimPrefix(strings.TrimPrefix(typeName(e), "synth."), "*")]++

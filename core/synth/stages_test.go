@@ -358,3 +358,35 @@ func TestNameCheck(t *testing.T) {
 		t.Fatalf("no NAME: %+v", rep)
 	}
 }
+
+func TestIdeateImplementRepairCalls(t *testing.T) {
+	r, err := llm.ParseReplay(strings.NewReader(`{"tag":"ideate","subject":"logic puzzles","reply":"1. Knights Tour: Find a knight's tour on a small board.","usage":{"prompt_tokens":30,"completion_tokens":12}}
+{"tag":"implement","subject":"gcd_pairs","reply":"I cannot help with that."}
+{"tag":"repair","subject":"gcd_pairs","reply":` + jsonString(fenced(gcdPairs)) + `}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ideas, ex, err := Ideate(ctx, r, IdeateRequest{Category: "logic puzzles", Count: 3, Avoid: []string{"graph_coloring"}}, CallOptions{})
+	if err != nil || len(ideas) != 1 || ideas[0].Name != "knights_tour" || ideas[0].Category != "logic puzzles" {
+		t.Fatalf("ideas %+v, %v", ideas, err)
+	}
+	if ex.Stage != StageIdeate || ex.Usage.Total() != 42 || !strings.Contains(ex.Messages[0].Content, "graph_coloring") || ex.System == "" {
+		t.Fatalf("exchange %+v", ex)
+	}
+	idea := Idea{Name: "gcd_pairs", Description: "GCDs of pairs."}
+	_, ex, err = Implement(ctx, r, idea, Examples(DefaultExamples), CallOptions{})
+	if !errors.Is(err, ErrRefusal) || ex.Reply != "I cannot help with that." {
+		t.Fatalf("implement: %v, %+v", err, ex)
+	}
+	rep := &validate.Report{Checks: []validate.Check{{Name: validate.CheckPrompt, Detail: "no tags", Line: 3}}}
+	system, user := ImplementPrompt(idea, nil)
+	code, ex, err := Repair(ctx, r, idea, system, user, "a\nb\nc = 1\n", rep, 1, CallOptions{})
+	if err != nil || !strings.Contains(code, `NAME = "gcd_pairs"`) || ex.Round != 1 || len(ex.Messages) != 3 ||
+		!strings.Contains(ex.Messages[2].Content, "at line 3: c = 1") {
+		t.Fatalf("repair: %v, %+v", err, ex)
+	}
+	if _, _, err := Ideate(ctx, r, IdeateRequest{Category: "logic puzzles"}, CallOptions{}); !errors.Is(err, llm.ErrReplayExhausted) {
+		t.Fatalf("exhausted: %v", err)
+	}
+}
