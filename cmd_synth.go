@@ -568,17 +568,17 @@ is measured at its lowest, middle and highest level.`,
 }
 
 func printEval(w io.Writer, cals []synth.Calibration) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "ENV\tDIFFICULTY\tN\tPASSED\tRATE\tMEAN SCORE\tNO ANSWER\tFAILED\t")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENV\tDIFFICULTY\tN\tPASSED\tRATE\tMEAN SCORE\tNO ANSWER\tFAILED")
 	for _, c := range cals {
 		var passed, total int
 		for _, l := range c.Levels {
 			passed += l.Passed
 			total += l.N
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f%%\t%.2f\t%d\t%d\t\n", c.Env, l.Difficulty, l.N, l.Passed, 100*l.Rate, l.MeanScore, l.Format, l.Failed)
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f%%\t%.2f\t%d\t%d\n", c.Env, l.Difficulty, l.N, l.Passed, 100*l.Rate, l.MeanScore, l.Format, l.Failed)
 		}
 		if total > 0 {
-			fmt.Fprintf(tw, "%s\tall\t%d\t%d\t%.0f%%\t\t\t\t\n", c.Env, total, passed, 100*float64(passed)/float64(total))
+			fmt.Fprintf(tw, "%s\tall\t%d\t%d\t%.0f%%\n", c.Env, total, passed, 100*float64(passed)/float64(total))
 		}
 	}
 	tw.Flush()
