@@ -135,6 +135,7 @@ func (m *Module) call(fn string, lim Limits, args ...starlark.Value) (starlark.V
 	stop := watch(t, lim)
 	v, err := starlark.Call(t, f, args, nil)
 	stop()
+	atomic.AddUint64(&m.steps, t.ExecutionSteps())
 	if err != nil {
 		e := callError(t, fn, err, lim)
 		e.Env = m.Name

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync/atomic"
 
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
@@ -28,7 +29,14 @@ type Module struct {
 	Hash          string // hex SHA-256 of Source, first 16 characters: the environment's version
 
 	globals starlark.StringDict
+	steps   uint64 // Starlark steps run by calls into this module here (atomic)
 }
+
+// Steps is the number of Starlark execution steps that calls into this
+// module have taken in this process so far: a deterministic measure of the
+// environment's work, for benchmarks that must not depend on the machine's
+// load. Calls run in worker processes are not counted here.
+func (m *Module) Steps() uint64 { return atomic.LoadUint64(&m.steps) }
 
 var nameRe = regexp.MustCompile(`^[a-z0-9_]+$`)
 

@@ -112,9 +112,9 @@ func WorkerMain() {
 				resp.Err = asError(err)
 			} else {
 				mods[m.Hash] = m
-				meta := *m
-				meta.globals = nil
-				resp.Meta = &meta
+				resp.Meta = &Module{Name: m.Name, Description: m.Description, Tags: m.Tags,
+					MinDifficulty: m.MinDifficulty, MaxDifficulty: m.MaxDifficulty, HasSolve: m.HasSolve,
+					File: m.File, Source: m.Source, Hash: m.Hash}
 			}
 		default:
 			resp.Results = make([]Result, len(req.Tasks))

@@ -23,7 +23,9 @@ func cpuTime() time.Duration {
 
 // BenchmarkEnvLocal times generate + render + verify of each built-in in
 // this process (no process boundary), one sub-benchmark per environment.
-// It reports cpu-µs/op next to ns/op: compare that one under load.
+// It reports cpu-µs/op next to ns/op (compare that one under load) and the
+// Starlark steps per instance, which do not depend on the load at all. Run
+// ALL with -benchtime of at least 1550x to cover every environment.
 func BenchmarkEnvLocal(b *testing.B) {
 	mods, err := envlib.Modules()
 	if err != nil {
@@ -45,12 +47,21 @@ func BenchmarkEnvLocal(b *testing.B) {
 		}
 		byEnv[t.Env] = append(byEnv[t.Env], t)
 	}
+	steps := func() (n uint64) {
+		for _, m := range mods {
+			n += m.Steps()
+		}
+		return n
+	}
 	run := func(b *testing.B, ts []env.Task) {
-		c0 := cpuTime()
+		c0, s0 := cpuTime(), steps()
 		for i := 0; i < b.N; i++ {
 			l.Run(context.Background(), ts[i%len(ts):i%len(ts)+1])
 		}
 		b.ReportMetric(float64((cpuTime()-c0).Microseconds())/float64(b.N), "cpu-µs/op")
+		// Starlark steps do not depend on the machine's load: compare
+		// these across changes to an environment's code.
+		b.ReportMetric(float64(steps()-s0)/float64(b.N), "steps/op")
 	}
 	for _, name := range order {
 		b.Run(name, func(b *testing.B) { run(b, byEnv[name]) })
