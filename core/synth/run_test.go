@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"resyn/core/validate"
 	"resyn/llm"
 	"resyn/storage"
 )
@@ -67,7 +68,7 @@ func checkScriptedOutcomes(t *testing.T, db *storage.DB, runID uint64, vs map[st
 			continue
 		}
 		if v.Outcome != want.outcome || v.Repairs != want.repairs {
-			t.Errorf("%s: %s after %d repairs (%s), want %s after %d", name, v.Outcome, v.Repairs, v.Reason, want.outcome, want.repairs)
+			t.Errorf("%s: %s after %d repairs (%s), want %s after %d; validation log:\n%s", name, v.Outcome, v.Repairs, v.Reason, want.outcome, want.repairs, validationLog(db, runID, name))
 		}
 	}
 	if d := vs["vertex_paint"]; d.DuplicateOf != "graph_coloring" {
@@ -368,4 +369,25 @@ func TestRunWithSolver(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// validationLog is what a candidate's validations said, for failure messages.
+func validationLog(db *storage.DB, runID uint64, name string) string {
+	var b strings.Builder
+	db.View(func(tx *storage.Tx) error {
+		log, _ := storage.ListSynthLog(tx, runID, 0)
+		for _, e := range log {
+			if e.Candidate == name && e.Stage == StageValidate {
+				b.WriteString("  " + e.Message + "\n")
+				var rep validate.Report
+				if json.Unmarshal(e.Detail, &rep) == nil {
+					for _, c := range rep.Failed() {
+						b.WriteString("    " + c.Name + ": " + c.Detail + " " + strings.Join(c.Failures, " | ") + "\n")
+					}
+				}
+			}
+		}
+		return nil
+	})
+	return b.String()
 }

@@ -255,10 +255,10 @@ def solve(state):
     return "even" if sum(state["xs"]) % 2 == 0 else "odd"
 `
 
-const primeCountProse = `Sure! Below is the environment. It counts primes in a range.
+const primeCountProse = `Sure! Below is the environment. It counts primes in ranges.
 
 NAME = "prime_count"
-DESCRIPTION = "Count the primes in a range."
+DESCRIPTION = "Count the primes in ranges of integers."
 TAGS = ["number-theory"]
 
 def is_prime(n):
@@ -271,22 +271,32 @@ def is_prime(n):
         d += 1
     return True
 
+def count(r):
+    return len([n for n in range(r[0], r[1] + 1) if is_prime(n)])
+
 def generate(rng, difficulty):
-    lo = rng.randint(1, 50 * difficulty)
-    return {"lo": lo, "hi": lo + rng.randint(10, 30) * difficulty}
+    ranges = []
+    for _ in range(difficulty):
+        lo = rng.randint(1, 50 * difficulty)
+        ranges.append([lo, lo + rng.randint(10, 30)])
+    return {"ranges": ranges}
 
 def render(state):
-    return ("How many prime numbers are there from %d to %d, both included? " % (state["lo"], state["hi"]) +
-            "Give the count inside <answer></answer> tags.")
+    shown = ", ".join(["%d to %d" % (r[0], r[1]) for r in state["ranges"]])
+    return ("For each range, count the prime numbers in it, both ends included: " + shown +
+            "\nGive the counts in order, separated by spaces, inside <answer></answer> tags.")
 
 def verify(state, answer):
-    a = answer.strip()
-    if not re.fullmatch(r"[0-9]+", a):
+    parts = [t for t in re.split(r"[\s,]+", answer.strip()) if t != ""]
+    if len(parts) != len(state["ranges"]):
         return 0.0
-    return 1.0 if int(a) == len([n for n in range(state["lo"], state["hi"] + 1) if is_prime(n)]) else 0.0
+    for i in range(len(parts)):
+        if not re.fullmatch(r"[0-9]+", parts[i]) or int(parts[i]) != count(state["ranges"][i]):
+            return 0.0
+    return 1.0
 
 def solve(state):
-    return str(len([n for n in range(state["lo"], state["hi"] + 1) if is_prime(n)]))
+    return " ".join([str(count(r)) for r in state["ranges"]])
 
 This follows the contract: generate scales with difficulty and verify is exact.
 `
