@@ -19,8 +19,9 @@
 //
 //	resyn_native.h    the C ABI: rn_model_create/free, tensors by name,
 //	                  rn_forward/backward/zero_grad/step, rn_generate
-//	cpu_matmul.c      the two fp32 matmul kernels (multiversioned for
-//	                  AVX-512/AVX2/baseline, split across cores with OpenMP)
+//	cpu_matmul.c      the fp32 matmul kernels, a@b^T, a@b and a^T@b
+//	                  (multiversioned for AVX-512/AVX2/baseline, split
+//	                  across cores with OpenMP)
 //	cpu_layers.c      <layer>_forward/<layer>_backward pairs: embedding,
 //	                  RMSNorm, rotary, attention, SwiGLU, chunked output head
 //	cpu_model.c       the model: arenas, forward, backward, AdamW
@@ -33,6 +34,9 @@
 //	                  ZeroGrad, Step, Generate, Read/Write of tensors
 //	hf.go             LoadHF / SaveHF: weights to and from Hugging Face
 //	                  checkpoints through trainer/hf and trainer/safetensors
+//	check.go          LogitsCheck: resyn's log-probs and raw logits for
+//	                  scripts/gpu/hf_logits.py to compare with transformers
+//	flops.go          Config.ForwardFLOPs, for throughput and MFU figures
 //
 // Backends: every Model calls through an rn_api table. The CPU table is
 // linked in; OpenBackend("cuda") (or Config.Backend = "cuda") loads
