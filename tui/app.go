@@ -14,9 +14,10 @@ import (
 	"resyn/tui/panes/preview"
 )
 
-// QuitGrace is how long quitting waits for cancelled jobs to finish before
-// it leaves anyway.
-const QuitGrace = 5 * time.Second
+// QuitGrace is how long quitting waits for cancelled jobs to finish (a
+// training run saves a checkpoint first) before it leaves anyway; q or
+// ctrl+c while it waits leaves at once.
+const QuitGrace = 30 * time.Second
 
 type job struct {
 	id     int64
@@ -128,6 +129,9 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	if m.quitting {
+		if key.Matches(msg, k.Quit) {
+			return tea.Quit // leave now, without waiting for the jobs
+		}
 		return nil
 	}
 	if m.confirmQuit {
@@ -197,7 +201,7 @@ func (m *Model) quit() tea.Cmd {
 			j.cancel()
 		}
 	}
-	m.status, m.statusErr = fmt.Sprintf("stopping %d job(s)…", len(m.jobs)), false
+	m.status, m.statusErr = fmt.Sprintf("stopping %d job(s)… (q again leaves at once)", len(m.jobs)), false
 	return tea.Tick(QuitGrace, func(time.Time) tea.Msg { return quitNowMsg{} })
 }
 

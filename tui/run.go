@@ -14,6 +14,7 @@ import (
 	"resyn/llm"
 	"resyn/storage"
 	"resyn/themes"
+	"resyn/trainer/grpo"
 	"resyn/tui/pane"
 	"resyn/tui/panes/library"
 	"resyn/tui/panes/preview"
@@ -37,6 +38,8 @@ type Options struct {
 	// OpenLLM and Provider: see pane.Context.
 	OpenLLM  func(provider, model string) (llm.Provider, bool, error)
 	Provider string
+	// StartTraining: see pane.Context.
+	StartTraining func(ctx context.Context) (<-chan grpo.Event, error)
 }
 
 // New builds the root model. ctx is cancelled to stop every job; Close
@@ -85,6 +88,8 @@ func New(ctx context.Context, o Options) (*Model, error) {
 		Editor:    editor,
 		OpenLLM:   o.OpenLLM,
 		Provider:  o.Provider,
+
+		StartTraining: o.StartTraining,
 	}
 	h := help.New()
 	h.Styles = pc.Styles.Help

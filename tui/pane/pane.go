@@ -13,6 +13,7 @@ import (
 	"resyn/llm"
 	"resyn/storage"
 	"resyn/themes"
+	"resyn/trainer/grpo"
 )
 
 // Pane is one screen of the workbench.
@@ -54,6 +55,11 @@ type Context struct {
 	// Provider is the provider synthesis starts with: the one whose key
 	// is set, else "replay".
 	Provider string
+	// StartTraining sets up and starts a training run that records into
+	// Store (the tiny-cpu preset in resyn), returning its events; it may
+	// take seconds (a tokenizer is trained) and is called from a command.
+	// Nil: the training pane only shows recorded runs.
+	StartTraining func(ctx context.Context) (<-chan grpo.Event, error)
 }
 
 // Library is what the panes need of core/library; *library.Library is

@@ -4,6 +4,7 @@ import "github.com/charmbracelet/bubbles/key"
 
 type keyMap struct {
 	NextChart, PrevChart, NextRun, PrevRun, Rollouts, Reload, Up, Down key.Binding
+	Train, Stop                                                        key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -16,17 +17,22 @@ func newKeyMap() keyMap {
 		Reload:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload")),
 		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "scroll up")),
 		Down:      key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "scroll down")),
+		Train:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "train the tiny-cpu preset here")),
+		Stop:      key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop training (checkpoints first)")),
 	}
 }
 
 // ShortHelp is the one-line help.
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.keys
-	return []key.Binding{k.PrevChart, k.NextChart, k.PrevRun, k.NextRun, k.Rollouts}
+	if m.training {
+		return []key.Binding{k.PrevChart, k.NextChart, k.Rollouts, k.Stop}
+	}
+	return []key.Binding{k.PrevChart, k.NextChart, k.PrevRun, k.NextRun, k.Rollouts, k.Train}
 }
 
 // FullHelp is every binding, in named groups.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.keys
-	return [][]key.Binding{{k.PrevChart, k.NextChart, k.PrevRun, k.NextRun}, {k.Rollouts, k.Up, k.Down, k.Reload}}
+	return [][]key.Binding{{k.PrevChart, k.NextChart, k.PrevRun, k.NextRun}, {k.Rollouts, k.Up, k.Down, k.Reload}, {k.Train, k.Stop}}
 }

@@ -1,7 +1,9 @@
 package training
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"resyn/storage"
+	"resyn/trainer/grpo"
 	"resyn/tui/pane"
 )
 
@@ -47,10 +50,18 @@ type Model struct {
 	loaded  bool
 	run     storage.TrainRun
 	data    *metrics
-	chart   int
+	chart   string // the curve shown; the first when it is not (yet) there
 	rolls   []storage.Rollout
 	showAll bool
 	vp      viewport.Model
+
+	// A run started from this pane.
+	training    bool
+	cancelTrain context.CancelFunc
+	trainJob    int64
+	events      <-chan grpo.Event
+	live        *live
+	follow      uint64 // the run to show when the list next arrives
 }
 
 // New makes the training pane.
@@ -80,7 +91,10 @@ func (m *Model) Charts() ([]string, string) {
 	if len(cs) == 0 {
 		return nil, ""
 	}
-	return cs, cs[min(m.chart, len(cs)-1)]
+	if slices.Contains(cs, m.chart) {
+		return cs, m.chart
+	}
+	return cs, cs[0]
 }
 
 func (m *Model) listCmd() tea.Cmd {
@@ -128,6 +142,9 @@ func (m *Model) metricsCmd(id uint64, from int64) tea.Cmd {
 
 // Update handles a message.
 func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
+	if cmd, ok := m.updateLive(msg); ok {
+		return m, cmd
+	}
 	switch msg := msg.(type) {
 	case TrainingRunsMsg:
 		m.loaded = true
@@ -138,7 +155,15 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 		if len(m.runs) == 0 {
 			return m, nil
 		}
-		m.runIdx = len(m.runs) - 1 // the newest
+		m.runIdx = len(m.runs) - 1 // the newest, or the one just started
+		for i, r := range m.runs {
+			if r.ID == m.follow {
+				m.runIdx = i
+			}
+		}
+		if m.runs[m.runIdx].ID == m.run.ID && m.data.last > 0 {
+			return m, m.metricsCmd(m.run.ID, m.data.last) // the same run: read on
+		}
 		return m, m.open()
 	case TrainingMetricsMsg:
 		if msg.Err != nil {
@@ -177,12 +202,13 @@ func (m *Model) open() tea.Cmd {
 
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
-	n := len(m.data.charts())
+	cs, cur := m.Charts()
+	i, n := slices.Index(cs, cur), len(cs)
 	switch {
 	case key.Matches(msg, k.NextChart) && n > 0:
-		m.chart = (m.chart + 1) % n
+		m.chart = cs[(i+1)%n]
 	case key.Matches(msg, k.PrevChart) && n > 0:
-		m.chart = (m.chart + n - 1) % n
+		m.chart = cs[(i+n-1)%n]
 	case key.Matches(msg, k.NextRun) && len(m.runs) > 0:
 		m.runIdx = (m.runIdx + 1) % len(m.runs)
 		return m.open()
@@ -194,6 +220,13 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		m.vp.GotoBottom()
 	case key.Matches(msg, k.Reload):
 		return m.listCmd()
+	case key.Matches(msg, k.Train):
+		return m.trainCmd()
+	case key.Matches(msg, k.Stop):
+		if m.training {
+			m.cancelTrain()
+			return pane.Info("stopping training (it saves a checkpoint first)…")
+		}
 	case m.showAll:
 		var cmd tea.Cmd
 		m.vp, cmd = m.vp.Update(msg)
@@ -209,6 +242,9 @@ func (m *Model) View() string {
 	}
 	st := m.ctx.Styles
 	if len(m.runs) == 0 {
+		if l := m.liveLine(); l != "" {
+			return pane.Fit("\n  "+l, m.w, m.h)
+		}
 		msg := "No training runs in the store yet."
 		switch {
 		case !m.loaded && m.ctx.Store != nil:
@@ -216,7 +252,7 @@ func (m *Model) View() string {
 		case m.ctx.Store == nil:
 			msg = "No store: training runs live in the store."
 		}
-		hint := "Start one with `resyn train …`, or load the recorded demo run:\n  resyn --db /tmp/demo.db workbench --load-run testdata/train-run"
+		hint := "t trains the tiny-cpu preset here (a few minutes on two cores); `resyn train` has\nevery option; or load the recorded demo run:\n  resyn --db /tmp/demo.db workbench --load-run testdata/train-run"
 		return pane.Fit("\n  "+st.Faint.Render(msg)+"\n\n"+st.Faint.Render(indent(hint, "  ")), m.w, m.h)
 	}
 	var b strings.Builder
@@ -269,6 +305,9 @@ func (m *Model) header() string {
 	}
 	if r.Error != "" {
 		h += "  " + st.Error.Render(r.Error)
+	}
+	if l := m.liveLine(); l != "" && m.training {
+		h += "  " + l
 	}
 	return h
 }

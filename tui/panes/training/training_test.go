@@ -10,6 +10,7 @@ import (
 
 	"resyn/storage"
 	"resyn/themes"
+	"resyn/trainer/grpo"
 	"resyn/tui/internal/fixture"
 	"resyn/tui/pane"
 )
@@ -125,5 +126,58 @@ func TestFollowRunningRun(t *testing.T) {
 	fixture.Run(cmd, func(msg tea.Msg) tea.Cmd { m.Update(msg); return nil })
 	if s := m.data.scalar["reward"]; s == nil || len(s.vals) != 2 || s.vals[1] != 0.5 {
 		t.Fatalf("after a follow tick the reward curve is %+v, want two points ending 0.5", s)
+	}
+}
+
+func TestTrainFromThePane(t *testing.T) {
+	m, db := newPane(t, false)
+	var cancelled bool
+	m.ctx.StartTraining = func(ctx context.Context) (<-chan grpo.Event, error) {
+		ch := make(chan grpo.Event, 16)
+		run := storage.TrainRun{Name: "fake", Status: "running"}
+		err := db.Update(func(tx *storage.Tx) error { return storage.CreateTrainRun(tx, &run) })
+		if err != nil {
+			return nil, err
+		}
+		ch <- grpo.RunStartedEvent{RunID: run.ID, Phase: "grpo"}
+		for step := 1; step <= 3; step++ {
+			err := db.Update(func(tx *storage.Tx) error {
+				return storage.PutMetrics(tx, run.ID, []storage.MetricPoint{{Step: int64(step), Name: "reward", Value: float64(step) / 4}})
+			})
+			if err != nil {
+				return nil, err
+			}
+			ch <- grpo.StepEvent{Step: step, Of: 3, GlobalStep: step, Reward: float64(step) / 4}
+		}
+		cancelled = ctx.Err() != nil
+		run.Status = "done" // as the trainer records it at the end
+		if err := db.Update(func(tx *storage.Tx) error { return storage.PutTrainRun(tx, &run) }); err != nil {
+			return nil, err
+		}
+		ch <- grpo.FinishedEvent{Summary: grpo.Summary{RunID: run.ID, Steps: 3}}
+		close(ch)
+		return ch, nil
+	}
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("t")})
+	msgs := drive(m, cmd)
+	var started, finished bool
+	for _, msg := range msgs {
+		switch msg := msg.(type) {
+		case pane.JobStartedMsg:
+			started = true
+		case pane.JobFinishedMsg:
+			finished = true
+		case pane.ErrMsg:
+			t.Fatal(msg.Err)
+		}
+	}
+	if !started || !finished || m.training || cancelled {
+		t.Fatalf("job started %v finished %v; still training %v; cancelled early %v", started, finished, m.training, cancelled)
+	}
+	if m.run.Name != "fake" {
+		t.Fatalf("the pane shows run %q, want the one it started", m.run.Name)
+	}
+	if s := m.data.scalar["reward"]; s == nil || len(s.vals) != 3 {
+		t.Fatalf("reward curve %+v, want the three steps", s)
 	}
 }
