@@ -2,17 +2,25 @@ package library
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"resyn/core/env"
 	corelib "resyn/core/library"
 	"resyn/storage"
 	"resyn/themes"
 	"resyn/tui/internal/fixture"
 	"resyn/tui/pane"
 )
+
+func TestMain(m *testing.M) {
+	env.RunWorkerIfChild()
+	os.Exit(m.Run())
+}
 
 func newPane(t *testing.T) (*Model, *storage.DB) {
 	t.Helper()
@@ -205,5 +213,79 @@ func TestResizeKeepsCursorVisible(t *testing.T) {
 		if !strings.Contains(v, "› word_rev") {
 			t.Errorf("height %d: the selected row is not shown:\n%s", h, fixture.Lines(v))
 		}
+	}
+}
+
+// TestEditIsValidatedAndStored follows an edit from the moment the editor
+// exits: the file is read, validated in the pool and stored as a new
+// revision, as a job.
+func TestEditIsValidatedAndStored(t *testing.T) {
+	m, db := newPane(t)
+	pool, err := env.NewPool(env.PoolOptions{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	m.ctx.Pool = pool
+	for _, tc := range []struct {
+		name, src string
+		valid     bool
+	}{
+		{"valid edit", strings.Replace(fixture.Adder, "Add a few small numbers.", "Add small numbers.", 1), true},
+		{"edit that breaks solve", strings.Replace(fixture.Adder, `return str(sum(state["xs"]))`, `return "0"`, 1), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, _ := corelib.New(db).Get("adder")
+			dir := t.TempDir()
+			path := filepath.Join(dir, "adder.star")
+			if err := os.WriteFile(path, []byte(tc.src), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			msgs := drive(m, pane.Msg(LibraryEditorClosedMsg{Name: "adder", Path: path}))
+			var started, finished bool
+			var info string
+			for _, msg := range msgs {
+				switch msg := msg.(type) {
+				case pane.JobStartedMsg:
+					started = true
+				case pane.JobFinishedMsg:
+					finished = true
+				case pane.InfoMsg:
+					info = msg.Text
+				case pane.ErrMsg:
+					t.Fatal(msg.Err)
+				}
+			}
+			if !started || !finished {
+				t.Fatalf("job started %v finished %v", started, finished)
+			}
+			e, err := corelib.New(db).Get("adder")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Revision != before.Revision+1 || e.Source != tc.src {
+				t.Fatalf("revision %d (was %d); source stored: %v", e.Revision, before.Revision, e.Source == tc.src)
+			}
+			if got := e.Validation == "pass"; got != tc.valid {
+				t.Errorf("validation %q, want pass=%v", e.Validation, tc.valid)
+			}
+			if !tc.valid && !strings.Contains(info, "validation failed") {
+				t.Errorf("status says %q, want it to say validation failed", info)
+			}
+			if _, err := os.Stat(dir); err == nil {
+				if _, err := os.Stat(path); err == nil {
+					t.Error("the temporary file was left behind")
+				}
+			}
+		})
+	}
+	// Saving the file unchanged stores nothing.
+	before, _ := corelib.New(db).Get("adder")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "adder.star")
+	os.WriteFile(path, []byte(before.Source), 0o600)
+	drive(m, pane.Msg(LibraryEditorClosedMsg{Name: "adder", Path: path}))
+	if after, _ := corelib.New(db).Get("adder"); after.Revision != before.Revision {
+		t.Errorf("an unchanged save stored revision %d", after.Revision)
 	}
 }
