@@ -18,6 +18,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/sahilm/fuzzy"
 
+	"resyn/core/envlib"
 	corelib "resyn/core/library"
 	"resyn/core/validate"
 	"resyn/storage"
@@ -411,12 +412,18 @@ func (m *Model) openDiff() {
 	var prev storage.Env
 	if m.histCursor > 0 {
 		prev = m.history[m.histCursor-1]
+	} else if b, ok := envlib.Get(cur.Name); ok && cur.Revision > 0 {
+		// The first stored revision of a built-in: against the built-in.
+		prev = storage.Env{Name: cur.Name, Source: string(b.Code), Status: storage.StatusAccepted, Tags: cur.Tags, Change: "built-in"}
 	}
 	d := corelib.Diff(prev, cur)
 	if strings.TrimSpace(d) == "" {
 		d = "(the source did not change in this revision: " + cur.Change + ")"
 	}
 	m.diffCaption = fmt.Sprintf("%s revision %d against %d", cur.Name, cur.Revision, prev.Revision)
+	if prev.Revision == 0 && prev.Change == "built-in" {
+		m.diffCaption = fmt.Sprintf("%s revision %d against the built-in", cur.Name, cur.Revision)
+	}
 	m.diff.SetContent(m.colourDiff(d))
 	m.diff.GotoTop()
 	m.mode = modeDiff
