@@ -264,5 +264,7 @@ func touchAll(tx *bolt.Tx) error {
 // goroutine of bbolt's own, where the fault cannot be recovered.
 type lengthStringer struct{}
 
-func (lengthStringer) KeyToString(k []byte) string   { return fmt.Sprintf("<key of %d bytes>", len(k)) }
-func (lengthStringer) ValueToString(v []byte) string { return fmt.Sprintf("<value of %d bytes>", len(v)) }
+func (lengthStringer) KeyToString(k []byte) string { return fmt.Sprintf("<key of %d bytes>", len(k)) }
+func (lengthStringer) ValueToString(v []byte) string {
+	return fmt.Sprintf("<value of %d bytes>", len(v))
+}
