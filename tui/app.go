@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/lipgloss"
 
 	"resyn/tui/pane"
+	"resyn/tui/panes/library"
 	"resyn/tui/panes/preview"
 )
 
@@ -163,21 +164,37 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		m.showHelp = true
 		return nil
 	case key.Matches(msg, k.Next):
-		m.active = (m.active + 1) % len(m.panes)
-		return nil
+		return m.switchTo((m.active + 1) % len(m.panes))
 	case key.Matches(msg, k.Prev):
-		m.active = (m.active + len(m.panes) - 1) % len(m.panes)
-		return nil
+		return m.switchTo((m.active + len(m.panes) - 1) % len(m.panes))
 	}
 	for i, b := range k.Panes {
 		if key.Matches(msg, b) {
-			m.active = i
-			return nil
+			return m.switchTo(i)
 		}
 	}
 	np, cmd := p.Update(msg)
 	m.panes[m.active] = np
 	return cmd
+}
+
+// switchTo brings pane i to the front. An empty preview opens the
+// environment selected in the library, so that 2 right after starting
+// shows something.
+func (m *Model) switchTo(i int) tea.Cmd {
+	m.active = i
+	p, ok := m.panes[i].(*preview.Model)
+	if !ok || p.Name() != "" {
+		return nil
+	}
+	for _, q := range m.panes {
+		if lib, ok := q.(*library.Model); ok {
+			if e, ok := lib.Selected(); ok {
+				return pane.Msg(pane.OpenEnvMsg{Name: e.Name})
+			}
+		}
+	}
+	return nil
 }
 
 func (m *Model) askQuit() tea.Cmd {

@@ -413,3 +413,15 @@ func TestResize(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyPreviewOpensTheLibrarySelection(t *testing.T) {
+	m, _ := newModel(t)
+	fixture.Run(m.Init(), func(msg tea.Msg) tea.Cmd { _, c := m.Update(msg); return c })
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("2")})
+	if cmd == nil {
+		t.Fatal("2 with an empty preview did nothing")
+	}
+	if msg, ok := cmd().(pane.OpenEnvMsg); !ok || msg.Name != "adder" {
+		t.Fatalf("2 sent %#v, want OpenEnvMsg{adder}", msg)
+	}
+}
