@@ -54,13 +54,17 @@ side.
 The two worker counts take turns environment by environment, --rounds times,
 and each keeps its best time: on a shared machine a burst of load from
 elsewhere then slows both alike, and the best of several rounds is what the
-machine can do. The load average is printed with the table.`,
+machine can do. The load average is printed with the table, and so is the
+scaling a pure CPU loop gets from 1 to all cores at the start and at the
+end: on a loaded machine that, not the pool, caps the SCALING column.`,
 		Example: `  resyn bench envs --n 400
   resyn bench envs --n 200 --rounds 5 --no-python`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			loadStart := loadAvg() // cmd_bench_train.go
+			cores := runtime.NumCPU()
+			capStart := envbench.CPUScaling(cores, 10)
 			mods, err := envlib.Modules()
 			if err != nil {
 				return err
@@ -68,7 +72,6 @@ machine can do. The load average is printed with the table.`,
 			type row struct{ one, all envbench.Result }
 			rows := map[string]*row{}
 			var order []string
-			cores := runtime.NumCPU()
 			var runs []envbench.Runner
 			for _, workers := range []int{1, cores} {
 				p, err := env.NewPool(env.PoolOptions{Workers: workers})
@@ -109,8 +112,9 @@ machine can do. The load average is printed with the table.`,
 				py = pythonBench(n, rounds)
 			}
 			load := map[string]string{"start": loadStart, "end": loadAvg()}
+			capacity := map[string]float64{"start": capStart, "end": envbench.CPUScaling(cores, 10)}
 			if asJSON {
-				out := map[string]any{"cores": cores, "rounds": rounds, "load_average": load, "rows": rows, "python": py}
+				out := map[string]any{"cores": cores, "rounds": rounds, "load_average": load, "cpu_loop_scaling": capacity, "rows": rows, "python": py}
 				return json.NewEncoder(os.Stdout).Encode(out)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
@@ -131,6 +135,7 @@ machine can do. The load average is printed with the table.`,
 			if load["start"] != "" {
 				fmt.Printf("best of %d rounds; 1-minute load average %s at the start, %s at the end (%d cores)\n", rounds, load["start"], load["end"], cores)
 			}
+			fmt.Printf("the machine's own ceiling: a pure CPU loop scaled %.2f× (start) and %.2f× (end) from 1 to %d threads\n", capacity["start"], capacity["end"], cores)
 			return nil
 		},
 	}

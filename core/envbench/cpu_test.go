@@ -2,6 +2,7 @@ package envbench
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -94,15 +95,23 @@ func childCPU() time.Duration {
 	return total
 }
 
-// BenchmarkEnvPool times the whole library through a one-worker pool, as
-// `resyn bench envs` does; one op is one instance. It reports the CPU time
-// of this process (the pool side: scheduling, gob, pipes) and of the worker.
+// BenchmarkEnvPool times the whole library through a pool of one and of two
+// workers, as `resyn bench envs` does; one op is one instance. It reports
+// the CPU time of this process (the pool side: scheduling, gob, pipes) and
+// of the workers, per instance: equal CPU per instance at both sizes means
+// the pool itself scales, whatever the wall time on a loaded machine says.
 func BenchmarkEnvPool(b *testing.B) {
+	for _, w := range []int{1, 2} {
+		b.Run(fmt.Sprintf("workers=%d", w), func(b *testing.B) { benchPool(b, w) })
+	}
+}
+
+func benchPool(b *testing.B, workers int) {
 	mods, err := envlib.Modules()
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := env.NewPool(env.PoolOptions{Workers: 1})
+	p, err := env.NewPool(env.PoolOptions{Workers: workers})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -56,3 +56,11 @@ func BenchmarkLocal(b *testing.B) {
 		l.Run(context.Background(), wl.tasks[i%len(wl.tasks):i%len(wl.tasks)+1])
 	}
 }
+
+func TestCPUScaling(t *testing.T) {
+	// No timing assertion: a loaded machine gives anything from about 1 up
+	// to n. The measure must still be a positive, finite ratio.
+	if s := CPUScaling(2, 1); !(s > 0 && s < 100) {
+		t.Fatalf("CPUScaling(2) = %v", s)
+	}
+}
