@@ -45,8 +45,10 @@ func TestTmuxSession(t *testing.T) {
 	// Open: the library with the built-ins and the stored environments.
 	s.waitFor("1 Library", "2 Preview", "graph_coloring", "adder")
 
-	// Filter the library: a fuzzy search, then only candidates.
-	s.keys("/")
+	// Filter the library: a fuzzy search, then only candidates. The first
+	// key is sent until the search box opens: on a loaded machine the
+	// terminal's late answer to the colour query at start-up can swallow it.
+	s.retryWhile(func() { s.keys("/") }, "status: all  tag: all")
 	s.text("addr")
 	s.waitFor("1 of ")
 	s.keys("Enter")
@@ -117,6 +119,23 @@ func (s *tmuxSession) keys(ks ...string) {
 func (s *tmuxSession) text(str string) {
 	s.t.Helper()
 	s.run("send-keys", "-t", s.name, "-l", str)
+}
+
+// retryWhile does act, again (up to five times, three seconds apart) while
+// the screen still shows marker.
+func (s *tmuxSession) retryWhile(act func(), marker string) {
+	s.t.Helper()
+	for range 5 {
+		act()
+		deadline := time.Now().Add(3 * time.Second)
+		for time.Now().Before(deadline) {
+			if !strings.Contains(s.run("capture-pane", "-p", "-t", s.name), marker) {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	s.t.Fatalf("the screen still shows %q after five tries:\n%s", marker, s.run("capture-pane", "-p", "-t", s.name))
 }
 
 // waitFor polls the screen until it shows every string, and returns it.
