@@ -35,6 +35,10 @@ type Result struct {
 	Scores        []Score         `json:"scores,omitempty"`
 	Err           *Error          `json:"err,omitempty"`
 	Elapsed       time.Duration   `json:"elapsed"`
+	// Steps is the Starlark execution steps the task took: a measure of
+	// its work that, unlike Elapsed, does not depend on the machine's load.
+	// (Exact in a worker, which runs one task at a time.)
+	Steps uint64 `json:"steps,omitempty"`
 }
 
 // Score is verify's verdict on one answer.
@@ -54,8 +58,8 @@ type Executor interface {
 
 // runTask executes one task in this process with the module already resolved.
 func runTask(m *Module, t Task, lim Limits) (r Result) {
-	start := time.Now()
-	defer func() { r.Elapsed = time.Since(start) }()
+	start, steps := time.Now(), m.Steps()
+	defer func() { r.Elapsed, r.Steps = time.Since(start), m.Steps()-steps }()
 	fail := func(err error) Result {
 		var e *Error
 		if !errors.As(err, &e) {
