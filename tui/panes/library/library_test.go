@@ -289,3 +289,13 @@ func TestEditIsValidatedAndStored(t *testing.T) {
 		t.Errorf("an unchanged save stored revision %d", after.Revision)
 	}
 }
+
+func TestCalibrationShown(t *testing.T) {
+	m, _ := newPane(t)
+	v := m.View()
+	for _, want := range []string{"58%", "calibration replay:demo: d1 100% · d5 50% · d10 25%"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, fixture.Lines(v))
+		}
+	}
+}

@@ -1,12 +1,14 @@
 package library
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/charmbracelet/lipgloss"
 
 	corelib "resyn/core/library"
+	coresynth "resyn/core/synth"
 	"resyn/storage"
 	"resyn/themes"
 	"resyn/tui/pane"
@@ -97,7 +99,7 @@ type columns struct {
 }
 
 func (m *Model) columns() columns {
-	c := columns{status: 10, valid: 6, diff: 6, cal: 4}
+	c := columns{status: 10, valid: 6, diff: 6, cal: 5}
 	rest := m.w - c.status - c.valid - c.diff - c.cal
 	c.name = max(min(rest*2/5, 32), 12)
 	rest -= c.name
@@ -126,8 +128,8 @@ func (c columns) row(st themes.Styles, e corelib.Entry, matched []int, selected 
 	status := cell(string(e.Status), c.status)
 	valid := cell(validMark(e.Validation), c.valid)
 	cal := "·"
-	if len(e.Calibration) > 0 {
-		cal = "✓"
+	if c, ok := calibration(e); ok {
+		cal = c.mean
 	}
 	rest := cell(e.Category, c.category) + valid + cell(fmt.Sprintf("%d-%d", e.MinDifficulty, e.MaxDifficulty), c.diff) +
 		cell(cal, c.cal) + pane.Pad(strings.Join(tagsAfterCategory(e), ","), c.tags)
@@ -203,12 +205,16 @@ func (m *Model) details() string {
 		st.Heading.Render(e.Name) + "  " + st.Text.Render(e.Description),
 		st.Secondary.Render("tags ") + st.Text.Render(strings.Join(e.Tags, ", ")) + st.Secondary.Render("   origin ") + st.Text.Render(origin) + st.Secondary.Render("   ") + st.Faint.Render(rev),
 	}
-	if len(e.Calibration) > 0 {
-		lines = append(lines, st.Secondary.Render("calibration ")+st.Text.Render(compact(e.Calibration)))
+	if c, ok := calibration(e); ok {
+		lines = append(lines, st.Secondary.Render("calibration ")+st.Text.Render(c.detail))
 	}
 	if n := len(e.Notes); n > 0 {
 		last := e.Notes[n-1]
-		lines = append(lines, st.Secondary.Render(fmt.Sprintf("notes (%d) ", n))+st.Text.Render(last.Text)+st.Faint.Render(" "+last.Time.Format("2006-01-02")))
+		when := ""
+		if !last.Time.IsZero() {
+			when = " " + last.Time.Format("2006-01-02")
+		}
+		lines = append(lines, st.Secondary.Render(fmt.Sprintf("notes (%d) ", n))+st.Text.Render(last.Text)+st.Faint.Render(when))
 	}
 	for i, l := range lines {
 		lines[i] = pane.Cut(l, m.w)
@@ -216,9 +222,32 @@ func (m *Model) details() string {
 	return strings.Join(lines, "\n")
 }
 
-func compact(b []byte) string {
-	s := strings.Join(strings.Fields(string(b)), " ")
-	return s
+// cal is a calibration drawn for the list (the mean pass rate over levels)
+// and for the details (the rate at every level, the solver, the flags).
+type cal struct{ mean, detail string }
+
+func calibration(e corelib.Entry) (cal, bool) {
+	if len(e.Calibration) == 0 {
+		return cal{}, false
+	}
+	var c coresynth.Calibration
+	if json.Unmarshal(e.Calibration, &c) != nil || len(c.Levels) == 0 {
+		return cal{"?", strings.Join(strings.Fields(string(e.Calibration)), " ")}, true
+	}
+	var sum float64
+	var parts []string
+	for _, l := range c.Levels {
+		sum += l.Rate
+		parts = append(parts, fmt.Sprintf("d%d %.0f%%", l.Difficulty, 100*l.Rate))
+	}
+	d := strings.Join(parts, " · ")
+	if c.Solver != "" {
+		d = c.Solver + ": " + d
+	}
+	if len(c.Flags) > 0 {
+		d += "  [" + strings.Join(c.Flags, ", ") + "]"
+	}
+	return cal{fmt.Sprintf("%.0f%%", 100*sum/float64(len(c.Levels))), d}, true
 }
 
 func (m *Model) historyView() string {
