@@ -5,7 +5,7 @@ import "github.com/charmbracelet/bubbles/key"
 type keyMap struct {
 	Start, Resume, Stop                     key.Binding
 	Provider, Model, Categories, More, Less key.Binding
-	Up, Down                                key.Binding
+	Up, Down, Open                          key.Binding
 	Confirm, Cancel                         key.Binding
 }
 
@@ -21,6 +21,7 @@ func newKeyMap() keyMap {
 		Less:       key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "fewer candidates")),
 		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "previous candidate")),
 		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "next candidate")),
+		Open:       key.NewBinding(key.WithKeys("enter", "o"), key.WithHelp("enter", "the candidate's code and checks / back")),
 		Confirm:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")),
 		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
 	}
@@ -33,7 +34,7 @@ func (m *Model) ShortHelp() []key.Binding {
 		return []key.Binding{k.Confirm, k.Cancel}
 	}
 	if m.running {
-		return []key.Binding{k.Stop, k.Up, k.Down}
+		return []key.Binding{k.Stop, k.Up, k.Down, k.Open}
 	}
 	return []key.Binding{k.Start, k.Resume, k.Provider, k.Model, k.More, k.Less, k.Categories}
 }
@@ -44,6 +45,6 @@ func (m *Model) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Start, k.Resume, k.Stop},
 		{k.Provider, k.Model, k.Categories, k.More, k.Less},
-		{k.Up, k.Down, k.Confirm, k.Cancel},
+		{k.Up, k.Down, k.Open, k.Confirm, k.Cancel},
 	}
 }

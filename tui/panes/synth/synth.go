@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
+	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
 
 	coresynth "resyn/core/synth"
@@ -55,6 +56,7 @@ type candidate struct {
 	Reason   string
 	Flags    []string
 	Tokens   int
+	Source   string // the latest module the model wrote
 }
 
 // Model is the synthesis pane.
@@ -86,6 +88,9 @@ type Model struct {
 	cursor  int
 
 	runs []storage.SynthRun
+
+	detail bool // showing one candidate's code and checks
+	vp     viewport.Model
 }
 
 // New makes the synthesis pane.
@@ -108,6 +113,7 @@ func New(ctx *pane.Context) *Model {
 		ctx: ctx, keys: newKeyMap(), provider: p, n: 10,
 		modelIn: in("model: ", "the provider's default"),
 		catsIn:  in("categories: ", "the default eight, comma-separated"),
+		vp:      viewport.New(0, 0),
 	}
 }
 
@@ -122,6 +128,7 @@ func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
 	m.modelIn.Width = max(w-12, 10)
 	m.catsIn.Width = max(w-16, 10)
+	m.vp.Width, m.vp.Height = w, max(h-4, 1)
 }
 
 // Running reports whether a run is in progress.
@@ -281,7 +288,7 @@ func (m *Model) apply(e coresynth.Event) tea.Cmd {
 		c.Name, c.Category, c.Idea, c.Stage = e.Idea.Name, e.Idea.Category, e.Idea.Description, "writing code"
 	case coresynth.CodeWritten:
 		c := m.cand(e.Index)
-		c.Name, c.Round, c.Lines = nonEmpty(e.Name, c.Name), e.Round, e.Lines
+		c.Name, c.Round, c.Lines, c.Source = nonEmpty(e.Name, c.Name), e.Round, e.Lines, e.Source
 		c.Tokens += e.Usage.Total()
 		c.Stage = fmt.Sprintf("code (%d lines)", e.Lines)
 		if e.Round > 0 {
@@ -358,7 +365,27 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		*in, cmd = in.Update(msg)
 		return cmd
 	}
+	if m.detail {
+		switch {
+		case key.Matches(msg, k.Open), msg.Type == tea.KeyEsc:
+			m.detail = false
+		case key.Matches(msg, k.Stop):
+			m.detail = false
+			return m.handleKey(msg)
+		default:
+			var cmd tea.Cmd
+			m.vp, cmd = m.vp.Update(msg)
+			return cmd
+		}
+		return nil
+	}
 	switch {
+	case key.Matches(msg, k.Open):
+		if m.cursor < len(m.cands) {
+			m.detail = true
+			m.vp.SetContent(m.detailText(m.cands[m.cursor]))
+			m.vp.GotoTop()
+		}
 	case key.Matches(msg, k.Up):
 		m.cursor = max(m.cursor-1, 0)
 	case key.Matches(msg, k.Down):

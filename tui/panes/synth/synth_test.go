@@ -200,3 +200,26 @@ func TestReplayDemoRun(t *testing.T) {
 		t.Errorf("finished run:\n%s", fixture.Lines(v))
 	}
 }
+
+func TestCandidateDetail(t *testing.T) {
+	m, _ := newPane(t, nil)
+	src := "NAME = \"a\"\nDESCRIPTION = \"x\"\n"
+	for _, e := range []coresynth.Event{
+		coresynth.CandidateStarted{Index: 0, Idea: coresynth.Idea{Name: "a", Description: "An idea."}},
+		coresynth.CodeWritten{Index: 0, Name: "a", Lines: 2, Source: src},
+		coresynth.Validated{Index: 0, Name: "a", OK: false, Failed: []validate.Check{{Name: "solve() scores 1.0"}}},
+	} {
+		drive(m, pane.Msg(SynthEventMsg{e}))
+	}
+	press(m, "enter")
+	v := m.View()
+	for _, want := range []string{"An idea.", "✗ solve() scores 1.0", `   1 NAME = "a"`, "round 0, 2 lines"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("detail lacks %q:\n%s", want, fixture.Lines(v))
+		}
+	}
+	press(m, "esc")
+	if m.detail {
+		t.Error("esc did not leave the detail")
+	}
+}

@@ -22,6 +22,10 @@ func (m *Model) View() string {
 	b.WriteString(pane.Cut(m.totalsLine(), m.w) + "\n")
 	b.WriteString(st.Faint.Render(strings.Repeat("─", m.w)) + "\n")
 	body := m.h - 3
+	if m.detail {
+		b.WriteString(m.vp.View())
+		return pane.Fit(b.String(), m.w, m.h)
+	}
 	if len(m.cands) == 0 && !m.running {
 		b.WriteString(m.runsList(body))
 		return pane.Fit(b.String(), m.w, m.h)
@@ -194,4 +198,31 @@ func firstLine(s string) string {
 		return s[:i] + " …"
 	}
 	return s
+}
+
+// detailText is one candidate in full: the idea, where it stands, the
+// failing checks and the latest code.
+func (m *Model) detailText(c *candidate) string {
+	st := m.ctx.Styles
+	w := max(m.w-2, 10)
+	var b strings.Builder
+	b.WriteString(st.Title.Render(nonEmpty(c.Name, fmt.Sprintf("candidate %d", c.Index+1))) + "  " + st.Secondary.Render(c.Category) + "  " + st.Faint.Render("(enter or esc: back)") + "\n")
+	b.WriteString(st.Text.Render(pane.Wrap(c.Idea, w)) + "\n\n")
+	b.WriteString(st.Heading.Render("STAGE") + "  " + st.Text.Render(c.Stage) + "\n")
+	if c.Reason != "" {
+		b.WriteString(st.Text.Render(pane.Wrap(c.Reason, w)) + "\n")
+	}
+	for _, f := range c.Failed {
+		b.WriteString(st.Error.Render("✗ "+f) + "\n")
+	}
+	b.WriteString("\n" + st.Heading.Render("CODE"))
+	if c.Source == "" {
+		b.WriteString("  " + st.Faint.Render("none yet") + "\n")
+		return b.String()
+	}
+	b.WriteString("  " + st.Faint.Render(fmt.Sprintf("round %d, %d lines", c.Round, c.Lines)) + "\n")
+	for i, l := range strings.Split(strings.TrimRight(c.Source, "\n"), "\n") {
+		b.WriteString(st.Faint.Render(fmt.Sprintf("%4d ", i+1)) + st.Code.Render(pane.Cut(l, w-5)) + "\n")
+	}
+	return b.String()
 }
