@@ -67,7 +67,9 @@ func runWorkbench(cmd *cobra.Command) error {
 		return err
 	}
 	if th.Mono {
-		lipgloss.SetColorProfile(termenv.Ascii)
+		// No colour, but bold, underline and reverse video (the selection)
+		// stay: NO_COLOR is about colour.
+		lipgloss.SetColorProfile(termenv.ANSI)
 	}
 	path := dbPath()
 	db, err := storage.Open(path, storage.Options{})

@@ -245,6 +245,9 @@ func (m *Model) tabs() string {
 	var parts []string
 	for i, p := range m.panes {
 		label := fmt.Sprintf("%d %s", i+1, p.Title())
+		if i == m.active && st.Theme.Mono {
+			label = "[" + label + "]" // seen without colour, and in plain text
+		}
 		if i == m.active {
 			parts = append(parts, st.TabActive.Render(label))
 		} else {
