@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"resyn/trainer/native"
 )
 
 func init() { register(newDoctorCmd) }
@@ -30,13 +31,13 @@ verl/TRL shims) and the store path.`,
 			if mem := memTotal(); mem != "" {
 				fmt.Printf("  memory     %s\n", mem)
 			}
-			fmt.Printf("  backends   cpu (C, built in)")
-			if lib := cudaLibrary(); lib != "" {
-				fmt.Printf(", cuda (%s)", lib)
-			} else {
-				fmt.Printf(", cuda: not built (run 'make cuda' on a machine with nvcc)")
+			for i, b := range native.Backends() {
+				label := "backends"
+				if i > 0 {
+					label = ""
+				}
+				fmt.Printf("  %-10s %s\n", label, backendLine(b))
 			}
-			fmt.Println()
 			if out, err := exec.Command("nvidia-smi", "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader").Output(); err == nil {
 				for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 					fmt.Printf("  gpu        %s\n", l)
@@ -75,18 +76,17 @@ func memTotal() string {
 	return ""
 }
 
-// cudaLibrary finds the CUDA backend's shared library, if built.
-func cudaLibrary() string {
-	if p := os.Getenv("RESYN_CUDA_LIB"); p != "" {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+// backendLine describes one trainer backend for the report.
+func backendLine(b native.BackendInfo) string {
+	switch {
+	case b.Name == native.BackendCPU:
+		return "cpu: available (C reference, built in)"
+	case b.Available:
+		return fmt.Sprintf("%s: available (%s)", b.Name, b.Path)
 	}
-	if exe, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(exe), "libresyn_cuda.so")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	why := b.Err
+	if why == "" {
+		why = "not available"
 	}
-	return ""
+	return fmt.Sprintf("%s: unavailable: %s", b.Name, why)
 }

@@ -29,6 +29,7 @@ func init() { register(newTrainCmd) }
 
 type trainFlags struct {
 	preset, model, envs, weights, difficulty, out, name, system  string
+	backend                                                      string
 	resume                                                       uint64
 	steps, sftSteps, prompts, group, maxNew, minibatches, epochs int
 	evalN, threads, ckptEvery                                    int
@@ -90,6 +91,7 @@ continues a run from its last checkpoint (with --steps, to a new total).`,
 	fl.IntVar(&f.ckptEvery, "checkpoint-every", -1, "GRPO steps between checkpoints")
 	fl.Int64Var(&f.seed, "seed", -1, "seed of sampling and instance selection")
 	fl.IntVar(&f.threads, "threads", 0, "CPU threads (0: every core)")
+	fl.StringVar(&f.backend, "backend", native.BackendCPU, "numeric backend: cpu (C, built in) or cuda (libresyn_cuda.so; see docs/cuda.md)")
 	fl.StringVar(&f.system, "system", "", "system prompt (default: none)")
 	fl.StringVar(&f.out, "out", "", "checkpoint directory (default: runs/<time> beside the store)")
 	fl.StringVar(&f.name, "name", "", "name of the run in the store")
@@ -120,6 +122,10 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 	}
 	if modes != 1 {
 		return fmt.Errorf("choose one of --preset NAME, --model DIR or --resume RUN")
+	}
+	// The backend first: a missing CUDA library is reported before any work.
+	if _, err := native.OpenBackend(f.backend); err != nil {
+		return fmt.Errorf("--backend %s: %w", f.backend, err)
 	}
 	mods, err := envlib.Modules()
 	if err != nil {
@@ -164,6 +170,7 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 		Config: s.cfg, Model: grpo.Native(s.model), ModelConfig: s.hfCfg, Tokenizer: s.tok, Executor: ex,
 		Store: db, RunID: s.runID, Name: f.name, Source: s.source, Dir: s.dir, ResumeFrom: s.resumeAt,
 		NewReference: func(ws []safetensors.Tensor) (grpo.Model, error) {
+			// The reference lives on the policy's backend (Config().Backend).
 			m, err := native.New(s.model.Config())
 			if err != nil {
 				return nil, err
@@ -207,7 +214,11 @@ func setupPreset(ctx context.Context, f trainFlags, ex env.Executor, mods []*env
 	if err != nil {
 		return trainSetup{}, err
 	}
-	m, hfCfg, err := p.NewModel(tok, f.threads)
+	b, err := native.OpenBackend(f.backend)
+	if err != nil {
+		return trainSetup{}, fmt.Errorf("--backend %s: %w", f.backend, err)
+	}
+	m, hfCfg, err := p.NewModelOn(b, tok, f.threads)
 	if err != nil {
 		return trainSetup{}, err
 	}
@@ -227,7 +238,7 @@ func setupModel(f trainFlags) (trainSetup, error) {
 	cfg.MaxNewTokens = 512
 	cfg.MaxPromptTokens = 1024
 	cfg.KLCoef = 0
-	m, hfCfg, err := native.LoadHF(f.model, native.Options{Threads: f.threads, MaxSeqLen: 2048})
+	m, hfCfg, err := native.LoadHF(f.model, native.Options{Threads: f.threads, Backend: f.backend, MaxSeqLen: 2048})
 	if err != nil {
 		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
 	}
@@ -267,7 +278,7 @@ func setupResume(db *storage.DB, f trainFlags) (trainSetup, error) {
 		return trainSetup{}, fmt.Errorf("--resume %d: %w", f.resume, err)
 	}
 	nc := native.ConfigFromHF(hfCfg)
-	nc.Threads = f.threads
+	nc.Threads, nc.Backend = f.threads, f.backend
 	m, err := native.New(nc)
 	if err != nil {
 		return trainSetup{}, err

@@ -94,14 +94,20 @@ func (p Preset) Tokenizer(ctx context.Context, ex env.Executor) (*tokenizer.Toke
 }
 
 // NewModel creates the preset's model for a tokenizer, with initialised
-// weights, on threads CPU threads (0: every core).
+// weights, on the CPU backend with threads threads (0: every core).
 func (p Preset) NewModel(tok *tokenizer.Tokenizer, threads int) (*native.Model, hf.Config, error) {
+	return p.NewModelOn(native.CPU(), tok, threads)
+}
+
+// NewModelOn is NewModel on a given backend (native.OpenBackend); threads
+// matter to the CPU backend only.
+func (p Preset) NewModelOn(b *native.Backend, tok *tokenizer.Tokenizer, threads int) (*native.Model, hf.Config, error) {
 	// Round the embedding up to a multiple of 64, as Qwen pads its own.
 	v := (tok.VocabSize() + 63) / 64 * 64
 	cfg := native.Config{VocabSize: v, HiddenSize: p.Hidden, IntermediateSize: p.Intermediate,
 		NumLayers: p.Layers, NumHeads: p.Heads, NumKVHeads: p.KVHeads, MaxSeqLen: p.MaxSeqLen,
 		TieWordEmbeddings: true, RopeTheta: 10000, RMSNormEps: 1e-6, Threads: threads}
-	m, err := native.New(cfg)
+	m, err := native.NewOn(b, cfg)
 	if err != nil {
 		return nil, hf.Config{}, err
 	}
