@@ -127,13 +127,14 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 	if _, err := native.OpenBackend(f.backend); err != nil {
 		return fmt.Errorf("--backend %s: %w", f.backend, err)
 	}
-	mods, err := envlib.Modules()
+	names, err := trainEnvNames(f)
 	if err != nil {
 		return err
 	}
-	ex := env.NewLocal(env.DefaultLimits(), 0)
-	for _, m := range mods {
-		ex.Register(m)
+	// Environments before the store opens for writing: the library reads it.
+	ex, mods, err := trainExecutor(ctx, names)
+	if err != nil {
+		return err
 	}
 	defer ex.Close()
 	db, err := openStore(false)
@@ -292,6 +293,86 @@ func setupResume(db *storage.DB, f trainFlags) (trainSetup, error) {
 		resumeAt: last, runID: f.resume}, nil
 }
 
+// trainEnvNames lists the environments a run needs, comma-separated:
+// --env's, else the resumed run's or the preset's; "" for --model without
+// --env (applyFlags then asks for them).
+func trainEnvNames(f trainFlags) (string, error) {
+	if f.envs != "" {
+		return f.envs, nil
+	}
+	var envs []grpo.EnvSpec
+	switch {
+	case f.preset != "":
+		p, ok := grpo.Presets()[f.preset]
+		if !ok {
+			return "", fmt.Errorf("unknown preset %q (have %s)", f.preset, grpo.PresetNames())
+		}
+		envs = p.Config.Envs
+	case f.resume != 0:
+		db, err := openStore(true)
+		if err != nil {
+			return "", err
+		}
+		if db == nil {
+			return "", fmt.Errorf("--resume %d: no store at %s", f.resume, dbPath())
+		}
+		var run storage.TrainRun
+		err = db.View(func(tx *storage.Tx) error {
+			var err error
+			run, err = storage.GetTrainRun(tx, f.resume)
+			return err
+		})
+		db.Close()
+		if err != nil {
+			return "", fmt.Errorf("--resume %d: %w", f.resume, err)
+		}
+		var info grpo.RunInfo
+		if err := json.Unmarshal(run.Config, &info); err != nil {
+			return "", fmt.Errorf("--resume %d: the run's config: %w", f.resume, err)
+		}
+		envs = info.Config.Envs
+	}
+	var names []string
+	for _, e := range envs {
+		names = append(names, e.Name)
+	}
+	return strings.Join(names, ","), nil
+}
+
+// trainExecutor registers the named environments, built-in or stored in the
+// library (libraryPool), and returns the executor that runs them with their
+// modules: the in-process executor when every one is built in, the sandbox
+// pool when a stored (possibly synthesized) environment is among them.
+func trainExecutor(ctx context.Context, names string) (env.Executor, []*env.Module, error) {
+	if names == "" {
+		return env.NewLocal(env.DefaultLimits(), 0), nil, nil
+	}
+	pool, mods, err := libraryPool(ctx, 0, names, false, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--env: %w", err)
+	}
+	builtins, err := envlib.Modules()
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	builtin := map[string]*env.Module{}
+	for _, m := range builtins {
+		builtin[m.Name] = m
+	}
+	for _, m := range mods {
+		if builtin[m.Name] != m {
+			return pool, mods, nil
+		}
+	}
+	pool.Close()
+	ex := env.NewLocal(env.DefaultLimits(), 0)
+	for _, m := range mods {
+		ex.Register(m)
+	}
+	return ex, mods, nil
+}
+
 // applyFlags overrides the configuration with the flags that were given.
 func applyFlags(c *grpo.Config, f trainFlags, mods []*env.Module) error {
 	if f.envs != "" {
@@ -303,7 +384,7 @@ func applyFlags(c *grpo.Config, f trainFlags, mods []*env.Module) error {
 		for _, n := range strings.Split(f.envs, ",") {
 			m, ok := byName[strings.TrimSpace(n)]
 			if !ok {
-				return fmt.Errorf("--env: unknown built-in environment %q (see `resyn envs list`)", n)
+				return fmt.Errorf("--env: unknown environment %q (see `resyn envs list`)", n)
 			}
 			chosen = append(chosen, m)
 		}
