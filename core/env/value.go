@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"strconv"
+	"strings"
 
 	"go.starlark.net/starlark"
 )
@@ -15,88 +16,146 @@ import (
 // kept, integral floats keep a ".0" so that they come back as floats, and
 // anything that is not JSON-like (functions, sets, non-string dict keys,
 // NaN/Inf) is an error naming the path to the offending value. The output is
-// capped at max bytes.
+// capped at max bytes. Strings are written exactly as encoding/json writes
+// them (HTML-safe escapes, invalid UTF-8 as U+FFFD).
+//
+// It runs once per generated instance, so it avoids per-value allocation: the
+// path to the current value is kept as a stack and only spelled out for an
+// error, and plain strings and small ints are appended directly.
 func toJSON(v starlark.Value, max int) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	if err := writeJSON(&buf, v, "state", 0, max); err != nil {
+	e := jsonEncoder{max: max, buf: make([]byte, 0, 512), path: make([]pathElem, 0, 8)}
+	if err := e.value(v, 0); err != nil {
 		return nil, err
 	}
-	return json.RawMessage(buf.Bytes()), nil
+	return json.RawMessage(e.buf), nil
 }
 
 const maxDepth = 200
 
-func writeJSON(buf *bytes.Buffer, v starlark.Value, path string, depth, max int) error {
-	if depth > maxDepth {
-		return fmt.Errorf("%s: nested more than %d levels deep", path, maxDepth)
+type jsonEncoder struct {
+	buf  []byte
+	max  int
+	path []pathElem // from the root to the value being written
+}
+
+// pathElem is one step of a path: a dict key, or a list index when key is
+// not set.
+type pathElem struct {
+	key    string
+	index  int
+	hasKey bool
+}
+
+// where spells out the path to the value being written, e.g.
+// state["edges"][3].
+func (e *jsonEncoder) where() string {
+	var b strings.Builder
+	b.WriteString("state")
+	for _, p := range e.path {
+		if p.hasKey {
+			b.WriteString("[" + strconv.Quote(p.key) + "]")
+		} else {
+			b.WriteString("[" + strconv.Itoa(p.index) + "]")
+		}
 	}
-	if buf.Len() > max {
-		return &sizeError{max}
+	return b.String()
+}
+
+func (e *jsonEncoder) value(v starlark.Value, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("%s: nested more than %d levels deep", e.where(), maxDepth)
+	}
+	if len(e.buf) > e.max {
+		return &sizeError{e.max}
 	}
 	switch x := v.(type) {
 	case starlark.NoneType:
-		buf.WriteString("null")
+		e.buf = append(e.buf, "null"...)
 	case starlark.Bool:
 		if x {
-			buf.WriteString("true")
+			e.buf = append(e.buf, "true"...)
 		} else {
-			buf.WriteString("false")
+			e.buf = append(e.buf, "false"...)
 		}
 	case starlark.Int:
-		buf.WriteString(x.String())
+		if i, ok := x.Int64(); ok {
+			e.buf = strconv.AppendInt(e.buf, i, 10)
+		} else {
+			e.buf = append(e.buf, x.String()...)
+		}
 	case starlark.Float:
 		f := float64(x)
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return fmt.Errorf("%s: %v is not representable in JSON", path, f)
+			return fmt.Errorf("%s: %v is not representable in JSON", e.where(), f)
 		}
-		s := strconv.FormatFloat(f, 'g', -1, 64)
-		if !bytes.ContainsAny([]byte(s), ".eE") {
-			s += ".0"
+		start := len(e.buf)
+		e.buf = strconv.AppendFloat(e.buf, f, 'g', -1, 64)
+		if !bytes.ContainsAny(e.buf[start:], ".eE") {
+			e.buf = append(e.buf, ".0"...)
 		}
-		buf.WriteString(s)
 	case starlark.String:
-		b, _ := json.Marshal(string(x))
-		buf.Write(b)
+		e.str(string(x))
 	case *starlark.List:
-		return writeSeq(buf, x, path, depth, max)
+		return e.seq(x, depth)
 	case starlark.Tuple:
-		return writeSeq(buf, x, path, depth, max)
+		return e.seq(x, depth)
 	case *starlark.Dict:
-		buf.WriteByte('{')
+		e.buf = append(e.buf, '{')
+		// Items is two allocations per dict; a range over Entries would put
+		// this frame's variables on the heap for every value written.
 		for i, item := range x.Items() {
-			k, ok := item[0].(starlark.String)
+			k, val := item[0], item[1]
+			ks, ok := k.(starlark.String)
 			if !ok {
-				return fmt.Errorf("%s: dict key %s is a %s; state dict keys must be strings (JSON objects)", path, item[0].String(), item[0].Type())
+				return fmt.Errorf("%s: dict key %s is a %s; state dict keys must be strings (JSON objects)", e.where(), k.String(), k.Type())
 			}
 			if i > 0 {
-				buf.WriteByte(',')
+				e.buf = append(e.buf, ',')
 			}
-			b, _ := json.Marshal(string(k))
-			buf.Write(b)
-			buf.WriteByte(':')
-			if err := writeJSON(buf, item[1], path+"["+strconv.Quote(string(k))+"]", depth+1, max); err != nil {
+			e.str(string(ks))
+			e.buf = append(e.buf, ':')
+			e.path = append(e.path, pathElem{key: string(ks), hasKey: true})
+			if err := e.value(val, depth+1); err != nil {
 				return err
 			}
+			e.path = e.path[:len(e.path)-1]
 		}
-		buf.WriteByte('}')
+		e.buf = append(e.buf, '}')
 	default:
-		return fmt.Errorf("%s: a %s is not JSON-like (use dicts with string keys, lists, str, int, float, bool, None)", path, v.Type())
+		return fmt.Errorf("%s: a %s is not JSON-like (use dicts with string keys, lists, str, int, float, bool, None)", e.where(), v.Type())
 	}
 	return nil
 }
 
-func writeSeq(buf *bytes.Buffer, seq starlark.Indexable, path string, depth, max int) error {
-	buf.WriteByte('[')
+func (e *jsonEncoder) seq(seq starlark.Indexable, depth int) error {
+	e.buf = append(e.buf, '[')
 	for i := 0; i < seq.Len(); i++ {
 		if i > 0 {
-			buf.WriteByte(',')
+			e.buf = append(e.buf, ',')
 		}
-		if err := writeJSON(buf, seq.Index(i), path+"["+strconv.Itoa(i)+"]", depth+1, max); err != nil {
+		e.path = append(e.path, pathElem{index: i})
+		if err := e.value(seq.Index(i), depth+1); err != nil {
 			return err
 		}
+		e.path = e.path[:len(e.path)-1]
 	}
-	buf.WriteByte(']')
+	e.buf = append(e.buf, ']')
 	return nil
+}
+
+// str writes s as a JSON string, byte for byte as json.Marshal does: plain
+// printable ASCII directly, anything else through encoding/json.
+func (e *jsonEncoder) str(s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			e.buf = append(e.buf, b...)
+			return
+		}
+	}
+	e.buf = append(e.buf, '"')
+	e.buf = append(e.buf, s...)
+	e.buf = append(e.buf, '"')
 }
 
 type sizeError struct{ max int }
@@ -128,8 +187,9 @@ func fromJSON(data []byte) (starlark.Value, error) {
 }
 
 type jsonDecoder struct {
-	b []byte
-	i int
+	b     []byte
+	i     int
+	stack []starlark.Value // elements of the arrays being read
 }
 
 func (d *jsonDecoder) space() {
@@ -177,19 +237,21 @@ func (d *jsonDecoder) value(depth int) (starlark.Value, error) {
 		return starlark.String(s), nil
 	case c == '[':
 		d.i++
-		var elems []starlark.Value
 		d.space()
 		if d.i < len(d.b) && d.b[d.i] == ']' {
 			d.i++
-			return starlark.NewList(elems), nil
+			return starlark.NewList(nil), nil
 		}
+		// Elements collect on a stack shared by all the arrays being read,
+		// and each list gets a slice of its exact size at the end.
+		mark := len(d.stack)
 		for {
 			d.space()
 			v, err := d.value(depth + 1)
 			if err != nil {
 				return nil, err
 			}
-			elems = append(elems, v)
+			d.stack = append(d.stack, v)
 			d.space()
 			if d.i >= len(d.b) {
 				return nil, d.errf("unterminated array")
@@ -200,6 +262,10 @@ func (d *jsonDecoder) value(depth int) (starlark.Value, error) {
 			}
 			if d.b[d.i] == ']' {
 				d.i++
+				elems := make([]starlark.Value, len(d.stack)-mark)
+				copy(elems, d.stack[mark:])
+				clear(d.stack[mark:])
+				d.stack = d.stack[:mark]
 				return starlark.NewList(elems), nil
 			}
 			return nil, d.errf("want , or ] in array")
@@ -297,6 +363,11 @@ func (d *jsonDecoder) number() (starlark.Value, error) {
 		}
 		d.i++
 	}
+	if !isFloat {
+		if i, ok := smallInt(d.b[start:d.i]); ok {
+			return starlark.MakeInt64(i), nil
+		}
+	}
 	s := string(d.b[start:d.i])
 	if !isFloat {
 		if i, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -313,4 +384,27 @@ func (d *jsonDecoder) number() (starlark.Value, error) {
 		return nil, fmt.Errorf("bad number %q", s)
 	}
 	return starlark.Float(f), nil
+}
+
+// smallInt parses an optional minus sign and 1 to 18 digits, without the
+// allocation of strconv.ParseInt(string(b)); anything else is left to it.
+func smallInt(b []byte) (int64, bool) {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return n, true
 }
