@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -30,6 +31,7 @@ type PoolOptions struct {
 type Pool struct {
 	opts PoolOptions
 	jobs chan *job
+	quit chan struct{} // closed by Close; jobs is never closed, so a late submit cannot panic
 	wg   sync.WaitGroup
 
 	mu   sync.RWMutex
@@ -60,7 +62,7 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 		}
 		opts.Exe = exe
 	}
-	p := &Pool{opts: opts, jobs: make(chan *job), defs: map[string]moduleDef{}}
+	p := &Pool{opts: opts, jobs: make(chan *job), quit: make(chan struct{}), defs: map[string]moduleDef{}}
 	for i := 0; i < opts.Workers; i++ {
 		p.wg.Add(1)
 		go p.serve()
@@ -100,6 +102,8 @@ func (p *Pool) Load(ctx context.Context, file string, src []byte) (*Module, erro
 	return m, nil
 }
 
+var errPoolClosed = errors.New("the sandbox pool is closed")
+
 func (p *Pool) submit(ctx context.Context, j *job) (response, error) {
 	j.ctx = ctx
 	j.done = make(chan response, 1)
@@ -107,6 +111,8 @@ func (p *Pool) submit(ctx context.Context, j *job) (response, error) {
 	case p.jobs <- j:
 	case <-ctx.Done():
 		return response{}, ctx.Err()
+	case <-p.quit:
+		return response{}, errPoolClosed
 	}
 	return <-j.done, nil
 }
@@ -147,7 +153,7 @@ func (p *Pool) Run(ctx context.Context, tasks []Task) []Result {
 // Close stops the workers.
 func (p *Pool) Close() error {
 	p.closeOnce.Do(func() {
-		close(p.jobs)
+		close(p.quit)
 		p.wg.Wait()
 	})
 	return nil
@@ -162,8 +168,13 @@ func (p *Pool) serve() {
 			w.stop()
 		}
 	}()
-	for j := range p.jobs {
-		j.done <- p.do(&w, j)
+	for {
+		select {
+		case j := <-p.jobs:
+			j.done <- p.do(&w, j)
+		case <-p.quit:
+			return
+		}
 	}
 }
 

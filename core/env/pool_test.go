@@ -162,3 +162,38 @@ func TestPoolLoadReportsContractErrors(t *testing.T) {
 		t.Fatalf("top-level bomb: got %v", err)
 	}
 }
+
+// A Run on a pool that was closed meanwhile returns errors, not a panic.
+func TestRunAfterClose(t *testing.T) {
+	p, err := NewPool(PoolOptions{Workers: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load("tiny.star", []byte(tinyEnvForClose))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Register(m)
+	p.Close()
+	rs := p.Run(context.Background(), []Task{{Env: "tiny", Seed: 1, Difficulty: 1}, {Env: "tiny", Seed: 2, Difficulty: 1}})
+	for i, r := range rs {
+		if r.Err == nil || !strings.Contains(r.Err.Msg, "closed") {
+			t.Errorf("task %d after Close: %+v", i, r.Err)
+		}
+	}
+	p.Close() // a second Close is harmless
+}
+
+const tinyEnvForClose = `NAME = "tiny"
+DESCRIPTION = "A tiny environment."
+TAGS = ["arithmetic"]
+
+def generate(rng, difficulty):
+    return {"n": rng.randint(0, 9)}
+
+def render(state):
+    return "Say %d inside <answer></answer> tags." % state["n"]
+
+def verify(state, answer):
+    return answer == str(state["n"])
+`
