@@ -140,7 +140,7 @@ end: on a loaded machine that, not the pool, caps the SCALING column.`,
 		},
 	}
 	c.Flags().IntVar(&n, "n", 400, "instances per environment")
-	c.Flags().IntVar(&rounds, "rounds", 3, "timed rounds per environment and worker count (the best is kept)")
+	c.Flags().IntVar(&rounds, "rounds", 5, "timed rounds per environment and worker count (the best is kept)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().BoolVar(&noPython, "no-python", false, "skip the plain-Python reference")
 	return c
