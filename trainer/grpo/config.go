@@ -47,9 +47,10 @@ type Config struct {
 	MaxGradNorm     float64 `json:"max_grad_norm"`
 	ClipLow         float64 `json:"clip_low"`
 	ClipHigh        float64 `json:"clip_high"`
-	KLCoef          float64 `json:"kl_coef"`       // 0: no reference model
-	ScaleByStd      bool    `json:"scale_by_std"`  // divide advantages by the group's std
-	DropZeroVar     bool    `json:"drop_zero_var"` // skip groups whose rewards are all equal
+	DualClip        float64 `json:"dual_clip,omitempty"` // bound on a negative advantage's ratio (LossParams.DualClip); 0: none
+	KLCoef          float64 `json:"kl_coef"`             // 0: no reference model
+	ScaleByStd      bool    `json:"scale_by_std"`        // divide advantages by the group's std
+	DropZeroVar     bool    `json:"drop_zero_var"`       // skip groups whose rewards are all equal
 	OverlongBuffer  int     `json:"overlong_buffer"`
 	OverlongPenalty float64 `json:"overlong_penalty"`
 
@@ -87,7 +88,7 @@ func Defaults() Config {
 		Temperature: 1, TopP: 1,
 		Minibatches: 2, Epochs: 1,
 		LR: 1e-5, Beta1: 0.9, Beta2: 0.99, WeightDecay: 0.0, MaxGradNorm: 1,
-		ClipLow: 0.2, ClipHigh: 0.28,
+		ClipLow: 0.2, ClipHigh: 0.28, DualClip: 3,
 		ScaleByStd: true, DropZeroVar: true,
 		OverlongBuffer: 0, OverlongPenalty: 1,
 		PassThreshold: 0.8, CurriculumWindow: 64, PassScore: 1,
@@ -136,6 +137,8 @@ func (c Config) Validate() error {
 		return bad("lr %v; want > 0", c.LR)
 	case c.ClipLow < 0 || c.ClipLow >= 1 || c.ClipHigh < 0:
 		return bad("clip_low %v must be in [0, 1) and clip_high %v >= 0", c.ClipLow, c.ClipHigh)
+	case c.DualClip != 0 && c.DualClip <= 1+c.ClipHigh:
+		return bad("dual_clip %v must be 0 (off) or above 1+clip_high (%v)", c.DualClip, 1+c.ClipHigh)
 	case c.KLCoef < 0:
 		return bad("kl_coef %v; want >= 0", c.KLCoef)
 	case c.OverlongBuffer < 0 || c.OverlongBuffer > c.MaxNewTokens:

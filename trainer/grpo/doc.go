@@ -10,8 +10,9 @@
 // Generate); score them with the verifiers; group-normalised advantages
 // (std scaling optional; zero-variance groups dropped; DAPO's soft overlong
 // penalty); Epochs × Minibatches updates of the clipped surrogate with
-// separate low/high clip ranges, token-level loss aggregation and an
-// optional k3 KL term to a frozen reference. Old log-probabilities are
+// separate low/high clip ranges (and dual clip for negative advantages),
+// token-level loss aggregation and an optional k3 KL term to a frozen
+// reference. Old log-probabilities are
 // recomputed by a forward pass before the updates, so the first update sees
 // a ratio of exactly 1 and later ones see the clip act.
 //

@@ -127,6 +127,34 @@ func TestPolicyLossClipping(t *testing.T) {
 	}
 }
 
+func TestPolicyLossDualClip(t *testing.T) {
+	p := LossParams{ClipLow: 0.2, ClipHigh: 0.28, DualClip: 3}
+	for _, c := range []struct {
+		ratio   float64
+		adv     float32
+		clipped bool
+	}{{2, -1, false}, {5, -1, true}, {5, 1, true}, {0.5, -1, true}} {
+		d := make([]float32, 1)
+		st := PolicyLoss([]float32{float32(math.Log(c.ratio))}, []float32{0}, nil, []float32{c.adv}, nil, nil, 1, p, d)
+		if (st.Clipped == 1) != c.clipped || (c.clipped && d[0] != 0) {
+			t.Errorf("ratio %v adv %v: clipped %v grad %v; want clipped %v", c.ratio, c.adv, st.Clipped, d[0], c.clipped)
+		}
+		if c.ratio == 5 && c.adv < 0 && math.Abs(st.Loss-3) > 1e-6 {
+			t.Errorf("dual-clipped loss %v; want -c·A = 3", st.Loss)
+		}
+	}
+}
+
+func TestKLClampedFarFromTheReference(t *testing.T) {
+	d := make([]float32, 1)
+	// logp_ref - logp = 30: unclamped, k3 would be e^30 and its gradient too.
+	st := PolicyLoss([]float32{-31}, []float32{-31}, []float32{-1}, []float32{0}, nil, nil, 1,
+		LossParams{ClipLow: 0.2, ClipHigh: 0.2, KLCoef: 1}, d)
+	if want := math.Exp(10) - 11; math.Abs(st.KL-want) > 1e-6*want || d[0] != 0 {
+		t.Errorf("kl %v (want %v), grad %v (want 0 beyond the clamp)", st.KL, want, d[0])
+	}
+}
+
 func TestKLIsZeroAtTheReference(t *testing.T) {
 	d := make([]float32, 2)
 	st := PolicyLoss([]float32{-1, -2}, []float32{-1, -2}, []float32{-1, -2}, []float32{0, 0}, nil, nil, 2,

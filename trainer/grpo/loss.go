@@ -50,7 +50,17 @@ type LossParams struct {
 	ClipLow  float64 // the ratio is clipped below at 1-ClipLow …
 	ClipHigh float64 // … and above at 1+ClipHigh (DAPO's clip-higher)
 	KLCoef   float64 // weight of the k3 KL estimate to the reference; 0: none
+	// DualClip bounds a negative advantage's loss at -DualClip·A (dual-clip
+	// PPO): a token whose ratio rose above DualClip in a sequence with A < 0
+	// stops pushing, instead of pushing with weight r. 0: no bound; when
+	// set, it must exceed 1+ClipHigh.
+	DualClip float64
 }
+
+// klMaxLogRatio bounds |logp_ref - logp| inside the k3 estimate (and its
+// gradient), as verl clamps it: a sampled token the policy has all but
+// ruled out would otherwise weigh exp(d), thousands of times the rest.
+const klMaxLogRatio = 10
 
 // LossStats sums per-token quantities of one loss evaluation; divide by
 // Tokens for means.
@@ -88,9 +98,10 @@ func (s *LossStats) Add(o LossStats) {
 //
 //	loss = (1/norm) Σ_tokens [ -min(r·A, clip(r, 1-εlow, 1+εhigh)·A) + β·k3 ]
 //	r    = exp(logp - logp_old)
-//	k3   = exp(logp_ref - logp) - (logp_ref - logp) - 1
+//	k3   = exp(d) - d - 1,  d = logp_ref - logp clamped to ±10
 //
-// and writes d(loss)/d(logp) per position into dlp. All slices are per
+// and, with DualClip c > 0, a token with A < 0 and r > c contributes -c·A
+// (no gradient). PolicyLoss writes d(loss)/d(logp) per position into dlp. All slices are per
 // position (B×T); adv holds each position's completion advantage; ref may
 // be nil when KLCoef is 0; entropy may be nil. norm is the number of masked
 // tokens of the whole minibatch (several micro-batches share it).
@@ -108,8 +119,13 @@ func PolicyLoss(logp, old, ref, adv, mask, entropy []float32, norm float64, p Lo
 		r := math.Exp(lr)
 		clipped := (a > 0 && r > 1+p.ClipHigh) || (a < 0 && r < 1-p.ClipLow)
 		surr := r * a
-		if clipped {
+		switch {
+		case clipped:
 			surr = math.Max(math.Min(r, 1+p.ClipHigh), 1-p.ClipLow) * a
+			s.Clipped++
+		case p.DualClip > 0 && a < 0 && r > p.DualClip:
+			clipped = true
+			surr = p.DualClip * a
 			s.Clipped++
 		}
 		loss := -surr
@@ -119,9 +135,12 @@ func PolicyLoss(logp, old, ref, adv, mask, entropy []float32, norm float64, p Lo
 		}
 		if p.KLCoef != 0 {
 			d := float64(ref[i]) - float64(logp[i])
-			k3 := math.Exp(d) - d - 1
+			dc := math.Max(-klMaxLogRatio, math.Min(d, klMaxLogRatio))
+			k3 := math.Exp(dc) - dc - 1
 			loss += p.KLCoef * k3
-			g += p.KLCoef * (1 - math.Exp(d))
+			if d == dc {
+				g += p.KLCoef * (1 - math.Exp(d))
+			}
 			s.KL += k3
 		}
 		dlp[i] = float32(g / norm)

@@ -510,7 +510,7 @@ func (t *Trainer) update(rng *rand.Rand, seqs []*sequence, ev *StepEvent) (int, 
 			fwd += pk.B * pk.T
 		}
 	}
-	params := LossParams{ClipLow: cfg.ClipLow, ClipHigh: cfg.ClipHigh, KLCoef: cfg.KLCoef}
+	params := LossParams{ClipLow: cfg.ClipLow, ClipHigh: cfg.ClipHigh, KLCoef: cfg.KLCoef, DualClip: cfg.DualClip}
 	var total LossStats
 	var gnSum float64
 	order := slices.Clone(seqs)
