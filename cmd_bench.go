@@ -94,6 +94,7 @@ end: on a loaded machine that, not the pool, caps the SCALING column.`,
 			if err != nil {
 				return err
 			}
+			loadEnd, capEnd := loadAvg(), envbench.CPUScaling(cores, 10) // before the Python reference
 			for ri, rs := range res {
 				for _, r := range rs {
 					if rows[r.Env] == nil {
@@ -111,8 +112,8 @@ end: on a loaded machine that, not the pool, caps the SCALING column.`,
 			if !noPython {
 				py = pythonBench(n, rounds)
 			}
-			load := map[string]string{"start": loadStart, "end": loadAvg()}
-			capacity := map[string]float64{"start": capStart, "end": envbench.CPUScaling(cores, 10)}
+			load := map[string]string{"start": loadStart, "end": loadEnd}
+			capacity := map[string]float64{"start": capStart, "end": capEnd}
 			if asJSON {
 				out := map[string]any{"cores": cores, "rounds": rounds, "load_average": load, "cpu_loop_scaling": capacity, "rows": rows, "python": py}
 				return json.NewEncoder(os.Stdout).Encode(out)
@@ -133,7 +134,7 @@ end: on a loaded machine that, not the pool, caps the SCALING column.`,
 				return err
 			}
 			if load["start"] != "" {
-				fmt.Printf("best of %d rounds; 1-minute load average %s at the start, %s at the end (%d cores)\n", rounds, load["start"], load["end"], cores)
+				fmt.Printf("best of %d rounds; 1-minute load average %s at the start, %s at the end of the resyn timings (%d cores)\n", rounds, load["start"], load["end"], cores)
 			}
 			fmt.Printf("the machine's own ceiling: a pure CPU loop scaled %.2f× (start) and %.2f× (end) from 1 to %d threads\n", capacity["start"], capacity["end"], cores)
 			return nil
