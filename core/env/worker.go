@@ -11,6 +11,7 @@ import (
 	"runtime/metrics"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -66,8 +67,9 @@ type response struct {
 func WorkerMain() {
 	debug.SetMaxStack(workerMaxStack)
 	var lim Limits
+	gc := &gcTuner{}
 	if err := memCapFromEnv(&lim); err == nil && lim.MaxMemory > 0 {
-		installMemoryCap(lim.MaxMemory)
+		installMemoryCap(lim.MaxMemory, gc)
 	}
 	in := gob.NewDecoder(bufio.NewReaderSize(os.Stdin, 64<<10))
 	w := bufio.NewWriterSize(os.Stdout, 64<<10)
@@ -81,7 +83,6 @@ func WorkerMain() {
 		}
 	}
 	mods := map[string]*Module{} // by hash
-	var gc gcTuner
 	gc.tune()
 	for {
 		var req request
@@ -157,7 +158,11 @@ func memCapFromEnv(lim *Limits) error {
 // a one-shot allocation of gigabytes fails at once (and kills only this
 // process), and a heap watch that cancels the running call when the live heap
 // passes the cap, so that gradual growth is reported with its line.
-func installMemoryCap(max int64) {
+//
+// The heap watch also re-tunes the garbage collector (gcTuner), so that a
+// call whose live heap grows is collected at Go's default pace long before
+// the cap, not 64 MiB of garbage later.
+func installMemoryCap(max int64, gc *gcTuner) {
 	// Go reserves address space well beyond its heap (gigabytes of
 	// PROT_NONE and read-only mappings at start-up), so the cap is what is
 	// mapped now plus the heap cap plus headroom for stacks and GC.
@@ -172,6 +177,7 @@ func installMemoryCap(max int64) {
 			if sample[0].Value.Kind() == metrics.KindUint64 && int64(sample[0].Value.Uint64()) > max {
 				cancelAll(cancelMemory)
 			}
+			gc.tune()
 		}
 	}()
 }
@@ -202,8 +208,11 @@ func defaultWorkers() int { return runtime.NumCPU() }
 // core/envbench). After each request the GC percentage is set so that the
 // next collection comes gcHeadroom bytes above the live heap, between 100%
 // and gcMaxPercent: a large live heap keeps the default, so the heap cap
-// and its watcher behave as before.
+// and its watcher behave as before. (The live heap is known as of the last
+// collection; the heap watch re-tunes every 5 ms, so this holds within a
+// long call too.)
 type gcTuner struct {
+	mu      sync.Mutex // tune runs after each request and from the heap watch
 	sample  []metrics.Sample
 	percent int
 }
@@ -214,6 +223,8 @@ const (
 )
 
 func (g *gcTuner) tune() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.sample == nil {
 		g.sample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	}
