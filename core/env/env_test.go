@@ -196,7 +196,11 @@ func TestExtractAnswer(t *testing.T) {
 		{"</answer><answer>", "", false},
 		{"<answer><answer>3</answer>", "3", true},
 		{"<answer></answer>", "", true},
-		{"<answer>" + strings.Repeat("x", MaxAnswerBytes+10) + "</answer>", strings.Repeat("x", MaxAnswerBytes), true},
+		{"<answer>" + strings.Repeat("x", MaxAnswerBytes) + "</answer>", strings.Repeat("x", MaxAnswerBytes), true},
+		// Over the cap is a format failure, never a cut answer: a right
+		// answer padded past the cap with wrong text after it scores 0.
+		{"<answer>" + strings.Repeat("x", MaxAnswerBytes+10) + "</answer>", "", false},
+		{"<answer>RRDD" + strings.Repeat(" ", MaxAnswerBytes) + "LLLL</answer>", "", false},
 	}
 	for _, c := range cases {
 		got, ok := ExtractAnswer(c.in)
@@ -215,7 +219,7 @@ func FuzzExtractAnswer(f *testing.F) {
 		if !ok && a != "" {
 			t.Fatal("answer without a block")
 		}
-		if len(a) > MaxAnswerBytes || strings.TrimSpace(a) != a && len(a) < MaxAnswerBytes {
+		if len(a) > MaxAnswerBytes || strings.TrimSpace(a) != a {
 			t.Fatalf("answer not trimmed or capped: %q", a)
 		}
 		if ok && !strings.Contains(strings.ToLower(s), "</answer>") {
@@ -326,4 +330,22 @@ func ints(xs []int) string {
 		s += fmt.Sprint(x)
 	}
 	return s + "]"
+}
+
+func TestGCPercentFor(t *testing.T) {
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, gcMaxPercent},       // nothing live yet
+		{2 << 20, gcMaxPercent}, // a worker with its modules: capped
+		{8 << 20, 800},          // next collection 64 MiB above
+		{32 << 20, 200},         //
+		{64 << 20, 100},         // from here on Go's default
+		{900 << 20, 100},        // near the memory cap: never below the default
+	} {
+		if got := gcPercentFor(c.live); got != c.want {
+			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", c.live>>20, got, c.want)
+		}
+	}
 }

@@ -229,14 +229,21 @@ func (g *gcTuner) tune() {
 		g.sample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	}
 	metrics.Read(g.sample)
-	live := uint64(1 << 20)
+	var live uint64
 	if g.sample[0].Value.Kind() == metrics.KindUint64 {
-		live = max(live, g.sample[0].Value.Uint64())
+		live = g.sample[0].Value.Uint64()
 	}
-	p := int(min(max(gcHeadroom*100/live, 100), gcMaxPercent))
+	p := gcPercentFor(live)
 	// Change it only on a real difference: SetGCPercent takes the heap lock.
 	if g.percent == 0 || p < g.percent*3/4 || p > g.percent*5/4 {
 		debug.SetGCPercent(p)
 		g.percent = p
 	}
+}
+
+// gcPercentFor is the GC percentage that puts the next collection
+// gcHeadroom above a live heap of live bytes, within [100, gcMaxPercent].
+func gcPercentFor(live uint64) int {
+	live = max(live, 1<<20)
+	return int(min(max(gcHeadroom*100/live, 100), gcMaxPercent))
 }
