@@ -50,9 +50,9 @@ func ScoreCompletions(ctx context.Context, ex Executor, items []ScoreItem) []Rew
 	var tasks []Task
 	var slots [][]slot
 	for i, it := range items {
-		ans, ok := ExtractAnswer(it.Completion)
-		if !ok {
-			out[i] = Reward{Kind: KindFormat, Score: 0, Error: "no <answer>…</answer> block"}
+		ans, why := ExtractAnswerWhy(it.Completion)
+		if why != "" {
+			out[i] = Reward{Kind: KindFormat, Score: 0, Error: why}
 			continue
 		}
 		out[i].Answer = ans
