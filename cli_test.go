@@ -198,4 +198,17 @@ func TestSecondWriterIsTurnedAway(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "another resyn holds the store") || !strings.Contains(errs, db) {
 		t.Fatalf("second writer: exit %d\n%s", code, errs)
 	}
+	// Readers go on with the built-ins, and say so.
+	out, errs, code := runResyn(t, db, "envs", "list")
+	if code != 0 || !strings.Contains(out, "graph_coloring") || !strings.Contains(errs, "held by another resyn") {
+		t.Fatalf("reader while held: exit %d\n%s%s", code, out, errs)
+	}
+	// A backup is taken live, and is a healthy store.
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if _, errs, code := runResyn(t, db, "db", "backup", backup); code != 0 || !strings.Contains(errs, "copying it live") {
+		t.Fatalf("live backup: exit %d\n%s", code, errs)
+	}
+	if _, errs, code := runResyn(t, backup, "db", "check"); code != 0 {
+		t.Fatalf("the live backup fails its check: %s", errs)
+	}
 }

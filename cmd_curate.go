@@ -45,8 +45,16 @@ func openStore(readOnly bool) (*storage.DB, error) {
 
 // withLibrary runs fn on the library over the store; readOnly opens the
 // store shared and tolerates its absence.
+//
+// A read-only use of a store that another resyn holds for writing (the
+// workbench, a training or synthesis run) goes on with the built-in
+// environments alone, and says so on stderr.
 func withLibrary(readOnly bool, fn func(*library.Library) error) error {
 	db, err := openStore(readOnly)
+	if readOnly && errors.Is(err, storage.ErrLocked) {
+		fmt.Fprintf(os.Stderr, "resyn: %s is held by another resyn; using the built-in environments only\n", dbPath())
+		return fn(library.New(nil))
+	}
 	if err != nil {
 		return err
 	}

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"resyn/storage"
 )
 
 func init() { register(newDBCmd) }
@@ -92,13 +95,23 @@ moment even while this process writes; it goes through a temporary file that is
 synced and renamed, so FILE is never half a store. The copy is itself a store:
 open it with --db FILE.
 
-The store is opened read-only, alongside other readers; a resyn that holds it
-for writing (a training run, the workbench) must be closed first, or use the
-workbench's own backup.`,
+When another resyn holds the store for writing (the workbench, a training or
+synthesis run), the file is copied without its lock and the copy is proven
+consistent — no page that the copied commit reaches changed during the copy,
+and the copy passes the full check — or copied again.`,
 		Example: "  resyn db backup ~/backups/resyn-$(date +%F).db",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := openStore(true)
+			if errors.Is(err, storage.ErrLocked) {
+				fmt.Fprintf(os.Stderr, "%s is in use by another resyn; copying it live\n", dbPath())
+				n, err := storage.BackupLive(dbPath(), args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "wrote %s (%s), checked\n", args[0], humanBytes(n))
+				return nil
+			}
 			if err != nil {
 				return err
 			}
