@@ -55,15 +55,21 @@ Each step samples --prompts prompts mixed over the environments (by --weights),
 --group completions of each, scores them with the verifiers, and takes
 --minibatches clipped-surrogate updates. Every step's metrics, sample rollouts
 and checkpoints (Hugging Face safetensors, under --out) go to the store, where
-the workbench's training pane shows them. Mean reward on held-out seeds
-(greedy) is measured before training, after the warm start and at the end.
+the workbench's training pane shows them. Mean reward on held-out seeds (the
+same instances and sampling seed each time) is measured before training, after
+the warm start and at the end.
+
+--backend cuda runs the model on the GPU through libresyn_cuda.so
+($RESYN_CUDA_LIB, or beside the binary; see docs/cuda.md). --env takes built-in
+and stored (resyn envs add) environments.
 
 Progress goes to stderr. Ctrl-C stops after saving a checkpoint; --resume RUN
 continues a run from its last checkpoint (with --steps, to a new total).`,
 		Example: `  resyn train --preset tiny-cpu
   resyn train --preset tiny-cpu --steps 80 --json > summary.json
   resyn train --model ./Qwen2.5-0.5B-Instruct --env graph_coloring,knapsack --difficulty 1-4 --steps 200
-  resyn train --resume 3 --steps 120`,
+  resyn train --resume 3 --steps 120
+  resyn train --model ./Qwen2.5-0.5B-Instruct --env my_puzzle --backend cuda`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
 	}
