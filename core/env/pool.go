@@ -140,6 +140,9 @@ func (p *Pool) Run(ctx context.Context, tasks []Task) []Result {
 					out[i] = Result{Err: &Error{Kind: "worker", Env: tasks[i].Env, Msg: "cancelled: " + err.Error()}}
 				case i-lo < len(r.Results):
 					out[i] = r.Results[i-lo]
+					if out[i].State == nil {
+						out[i].State = tasks[i].State // a given state is not sent back
+					}
 				default:
 					out[i] = Result{Err: &Error{Kind: "worker", Env: tasks[i].Env, Msg: "no result came back"}}
 				}

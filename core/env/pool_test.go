@@ -2,6 +2,7 @@ package env
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -197,3 +198,29 @@ def render(state):
 def verify(state, answer):
     return answer == str(state["n"])
 `
+
+// TestPoolGivenStateComesBack: a task that brings its state gets it back in
+// the result (the worker does not send it over the pipe again), and scores
+// as the same instance generated fresh.
+func TestPoolGivenStateComesBack(t *testing.T) {
+	p := newTestPool(t, 1)
+	m, err := p.Load(context.Background(), "s.star", []byte(hostile("", "", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen := p.Run(context.Background(), []Task{{Env: m.Name, Seed: 3, Difficulty: 4}})[0]
+	if gen.Err != nil || gen.State == nil {
+		t.Fatalf("generate: %+v", gen)
+	}
+	given := json.RawMessage(`{"n": 7}`)
+	res := p.Run(context.Background(), []Task{
+		{Env: m.Name, State: given, Render: true, Answers: []string{"7", "4"}},
+		{Env: m.Name, State: gen.State, Answers: []string{"4"}},
+	})
+	if string(res[0].State) != string(given) || res[0].Prompt == "" || res[0].Scores[0].Value != 1 || res[0].Scores[1].Value != 0 {
+		t.Errorf("given state: %+v", res[0])
+	}
+	if string(res[1].State) != string(gen.State) || res[1].Scores[0].Value != 1 {
+		t.Errorf("generated state given back: %+v", res[1])
+	}
+}

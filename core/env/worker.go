@@ -126,6 +126,10 @@ func WorkerMain() {
 					continue
 				}
 				resp.Results[i] = runTask(m, t, req.Limits)
+				if t.State != nil {
+					// The pool sent this state; it puts it back itself.
+					resp.Results[i].State = nil
+				}
 			}
 		}
 		gc.tune()
