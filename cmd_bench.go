@@ -69,7 +69,10 @@ end: on a loaded machine that, not the pool, caps the SCALING column.`,
 			if err != nil {
 				return err
 			}
-			type row struct{ one, all envbench.Result }
+			type row struct {
+				One envbench.Result `json:"one_worker"`
+				All envbench.Result `json:"all_workers"`
+			}
 			rows := map[string]*row{}
 			var order []string
 			var runs []envbench.Runner
@@ -102,9 +105,9 @@ end: on a loaded machine that, not the pool, caps the SCALING column.`,
 						order = append(order, r.Env)
 					}
 					if ri == 0 {
-						rows[r.Env].one = r
+						rows[r.Env].One = r
 					} else {
-						rows[r.Env].all = r
+						rows[r.Env].All = r
 					}
 				}
 			}
@@ -126,9 +129,9 @@ end: on a loaded machine that, not the pool, caps the SCALING column.`,
 				pys, ratio := "", ""
 				if v, ok := py[name]; ok && v > 0 {
 					pys = fmt.Sprintf("%.0f", v)
-					ratio = fmt.Sprintf("%.2f×", r.one.PerSec/v)
+					ratio = fmt.Sprintf("%.2f×", r.One.PerSec/v)
 				}
-				fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f×\t%s\t%s\t\n", name, r.one.PerSec, r.all.PerSec, r.all.PerSec/r.one.PerSec, pys, ratio)
+				fmt.Fprintf(tw, "%s\t%.0f\t%.0f\t%.2f×\t%s\t%s\t\n", name, r.One.PerSec, r.All.PerSec, r.All.PerSec/r.One.PerSec, pys, ratio)
 			}
 			if err := tw.Flush(); err != nil {
 				return err
