@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"go.starlark.net/starlark"
 )
 
 // Golden values: the rng must give these numbers on every machine and Go
@@ -347,5 +349,13 @@ func TestGCPercentFor(t *testing.T) {
 		if got := gcPercentFor(c.live); got != c.want {
 			t.Errorf("gcPercentFor(%d MiB) = %d, want %d", c.live>>20, got, c.want)
 		}
+	}
+}
+
+func BenchmarkRngSample3(b *testing.B) {
+	r := NewRng("b", 1, 1)
+	pop := starlark.NewList(make([]starlark.Value, 23))
+	for i := 0; i < b.N; i++ {
+		r.sampleIndexable(pop, 3)
 	}
 }

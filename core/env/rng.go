@@ -244,20 +244,56 @@ func oneArg[T starlark.Value](args starlark.Tuple, kwargs []starlark.Tuple) (T, 
 // (rng.sample(range(n), 3) is common in generators).
 func (r *Rng) sampleIndexable(seq starlark.Indexable, k int) starlark.Value {
 	n := seq.Len()
-	// at(i) is the position now at slot i of the partially shuffled population.
-	moved := make(map[int]int, 2*k)
-	at := func(i int) int {
-		if p, ok := moved[i]; ok {
-			return p
-		}
-		return i
-	}
 	out := make([]starlark.Value, k)
+	var pos positions
+	if k > len(pos.small)/2 {
+		pos.big = make(map[int]int, 2*k)
+	}
 	for i := 0; i < k; i++ {
 		j := i + int(r.below(uint64(n-i)))
-		pi, pj := at(i), at(j)
-		moved[i], moved[j] = pj, pi
+		pi, pj := pos.at(i), pos.at(j)
+		pos.set(i, pj)
+		pos.set(j, pi)
 		out[i] = seq.Index(pj)
 	}
 	return starlark.NewList(out)
+}
+
+// positions records the slots a partial shuffle has swapped: at(i) is the
+// position now at slot i. Small samples (the usual rng.sample(range(n), 3))
+// keep them in an array on the stack, larger ones in a map.
+type positions struct {
+	small [16]struct{ slot, pos int }
+	n     int
+	big   map[int]int
+}
+
+func (p *positions) at(i int) int {
+	if p.big != nil {
+		if v, ok := p.big[i]; ok {
+			return v
+		}
+		return i
+	}
+	for _, s := range p.small[:p.n] {
+		if s.slot == i {
+			return s.pos
+		}
+	}
+	return i
+}
+
+func (p *positions) set(i, v int) {
+	if p.big != nil {
+		p.big[i] = v
+		return
+	}
+	for j := range p.small[:p.n] {
+		if p.small[j].slot == i {
+			p.small[j].pos = v
+			return
+		}
+	}
+	p.small[p.n] = struct{ slot, pos int }{i, v}
+	p.n++
 }
