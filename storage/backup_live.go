@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // BackupLive copies the store file at src to dst while another process may
@@ -20,7 +21,9 @@ import (
 // newest meta is still at most N+1 once the copy is done, no page reachable
 // from N changed under it. The copy is then opened and fully checked
 // (bbolt's page check and every record decoded) before it is renamed into
-// place; dst is never half a store.
+// place; dst is never half a store. A writer that commits again and again
+// faster than the file can be copied can starve it: after 20 tries (about a
+// second of pauses) it gives up and says so.
 func BackupLive(src, dst string) (int64, error) {
 	if a, err := filepath.Abs(src); err == nil {
 		if b, err := filepath.Abs(dst); err == nil && a == b {
@@ -38,6 +41,8 @@ func BackupLive(src, dst string) (int64, error) {
 			return 0, err
 		}
 		last = err
+		// Writers commit in bursts; a short, growing pause lets one end.
+		time.Sleep(time.Duration(i+1) * 5 * time.Millisecond)
 	}
 	return 0, fmt.Errorf("backup of %s: the store changed too fast to copy consistently in %d tries (%v); try again when it is quieter", src, attempts, last)
 }
@@ -84,28 +89,30 @@ func backupLiveOnce(src, dst string) (int64, error) {
 	}
 	tmpName := tmp.Name()
 	defer os.Remove(tmpName)
-	n, err := io.Copy(tmp, in) // sequential from offset 0: the metas first
-	if err == nil {
-		err = tmp.Sync()
+	// Copy sequentially from offset 0 (the metas first) with a large
+	// buffer, and compare meta txids right after the copy, before the slow
+	// fsync: the window in which commits can land is the copy alone.
+	n, err := io.CopyBuffer(tmp, io.NewSectionReader(in, 0, 1<<62), make([]byte, 4<<20))
+	if err != nil {
+		tmp.Close()
+		return 0, fmt.Errorf("backup to %s: %w", dst, err)
 	}
+	live, okLive := newestTxid(in)
+	copied, ok := newestTxid(tmp)
+	if !ok || !okLive {
+		tmp.Close()
+		return 0, errTorn{"a meta page was being written during the copy"}
+	}
+	if live > copied+1 {
+		tmp.Close()
+		return 0, errTorn{fmt.Sprintf("%d commits landed during the copy", live-copied)}
+	}
+	err = tmp.Sync()
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return 0, fmt.Errorf("backup to %s: %w", dst, err)
-	}
-	cf, err := os.Open(tmpName)
-	if err != nil {
-		return 0, fmt.Errorf("backup to %s: %w", dst, err)
-	}
-	copied, ok := newestTxid(cf)
-	cf.Close()
-	live, okLive := newestTxid(in)
-	if !ok || !okLive {
-		return 0, errTorn{"a meta page was being written during the copy"}
-	}
-	if live > copied+1 {
-		return 0, errTorn{fmt.Sprintf("%d commits landed during the copy", live-copied)}
 	}
 	db, err := Open(tmpName, Options{ReadOnly: true})
 	if err != nil {

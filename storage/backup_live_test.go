@@ -12,14 +12,16 @@ import (
 	"resyn/storage"
 )
 
-// BackupLive copies a store that another process is writing to as fast as
-// it can (environment edits and metric batches, each acknowledged after its
-// commit): every copy opens, passes the full check, and holds every write
-// acknowledged before the copy began.
+// BackupLive copies a store that another process keeps writing to
+// (environment edits and metric batches, each acknowledged after its commit,
+// a step every 2 ms — far busier than a trainer's metric batches): every copy
+// opens, passes the full check, and holds every write acknowledged before the
+// copy began.
 func TestBackupLiveWhileAnotherProcessWrites(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "resyn.db")
 	cmd := helper(t, "writer", path, "live")
+	cmd.Env = append(cmd.Env, "RESYN_STORAGE_HELPER_PAUSE=2ms")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

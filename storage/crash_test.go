@@ -47,6 +47,9 @@ const metricsPerStep = 100
 //	env NAME REVISION
 //	metrics RUN STEP
 func writerMain(path, tag string) {
+	// RESYN_STORAGE_HELPER_PAUSE paces the writer (a Go duration between
+	// steps); the crash test leaves it unset and writes flat out.
+	pause, _ := time.ParseDuration(os.Getenv("RESYN_STORAGE_HELPER_PAUSE"))
 	fail := func(err error) { fmt.Fprintln(os.Stderr, "writer:", err); os.Exit(2) }
 	db, err := storage.Open(path, storage.Options{})
 	if err != nil {
@@ -90,6 +93,9 @@ func writerMain(path, tag string) {
 			fail(err)
 		}
 		ack("metrics %d %d", run.ID, step)
+		if pause > 0 {
+			time.Sleep(pause)
+		}
 	}
 }
 

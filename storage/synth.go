@@ -48,19 +48,8 @@ type SynthLogEntry struct {
 
 // CreateSynthRun stores a new run, assigning r.ID (and r.Created when zero).
 func CreateSynthRun(tx *Tx, r *SynthRun) error {
-	top, err := tx.writeBucket(bucketSynth)
+	id, rb, err := newRunBucket(tx, bucketSynth, subLog)
 	if err != nil {
-		return err
-	}
-	id, err := top.NextSequence()
-	if err != nil {
-		return wrapWrite(err)
-	}
-	rb, err := top.CreateBucket(be64(id))
-	if err != nil {
-		return wrapWrite(err)
-	}
-	if _, err := rb.CreateBucket(subLog); err != nil {
 		return err
 	}
 	r.ID = id
@@ -157,6 +146,29 @@ func synthRunBucket(tx *Tx, id uint64, write bool) (*bolt.Bucket, error) {
 		return nil, fmt.Errorf("synthesis run %d: %w", id, ErrNotFound)
 	}
 	return rb, nil
+}
+
+// newRunBucket makes the bucket of a new run under top (synth/ or train/),
+// numbered by top's sequence, with the given sub-buckets.
+func newRunBucket(tx *Tx, top []byte, subs ...[]byte) (uint64, *bolt.Bucket, error) {
+	tb, err := tx.writeBucket(top)
+	if err != nil {
+		return 0, nil, err
+	}
+	id, err := tb.NextSequence()
+	if err != nil {
+		return 0, nil, wrapWrite(err)
+	}
+	rb, err := tb.CreateBucket(be64(id))
+	if err != nil {
+		return 0, nil, wrapWrite(err)
+	}
+	for _, sub := range subs {
+		if _, err := rb.CreateBucket(sub); err != nil {
+			return 0, nil, wrapWrite(err)
+		}
+	}
+	return id, rb, nil
 }
 
 // putRun encodes a run record (SynthRun or TrainRun) under its bucket's "run" key.

@@ -47,22 +47,9 @@ type Checkpoint struct {
 
 // CreateTrainRun stores a new run, assigning r.ID (and r.Created when zero).
 func CreateTrainRun(tx *Tx, r *TrainRun) error {
-	top, err := tx.writeBucket(bucketTrain)
+	id, rb, err := newRunBucket(tx, bucketTrain, subMetrics, subRollouts, subCheckpoints)
 	if err != nil {
 		return err
-	}
-	id, err := top.NextSequence()
-	if err != nil {
-		return wrapWrite(err)
-	}
-	rb, err := top.CreateBucket(be64(id))
-	if err != nil {
-		return wrapWrite(err)
-	}
-	for _, sub := range [][]byte{subMetrics, subRollouts, subCheckpoints} {
-		if _, err := rb.CreateBucket(sub); err != nil {
-			return err
-		}
 	}
 	r.ID = id
 	if r.Created.IsZero() {
