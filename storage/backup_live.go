@@ -1,10 +1,12 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -16,12 +18,15 @@ import (
 // Why that is sound: bbolt never overwrites a page that the newest committed
 // meta page reaches. A commit writes new pages into free space, fsyncs them,
 // then writes the meta. Pages that commit N+1 frees become reusable only in
-// commit N+2. The copy reads the two meta pages first (they are the first
-// pages of the file), so it holds some committed meta N; if the live file's
-// newest meta is still at most N+1 once the copy is done, no page reachable
-// from N changed under it. The copy is then opened and fully checked
-// (bbolt's page check and every record decoded) before it is renamed into
-// place; dst is never half a store. A writer that commits again and again
+// commit N+2, which writes its pages before its meta. The copy reads the two
+// meta pages first (they are the first pages of the file), so it holds some
+// committed meta N; if the live file's newest meta is still N once the copy
+// is done, only commit N+1 can have been writing meanwhile, into pages that
+// N does not reach. (Allowing N+1 is not enough: N+2 may already be writing
+// over N's pages with its meta not yet on disk — a test caught exactly
+// that.) The copy is then checked on its own bytes, never the live file's
+// (preflight, the page walk, bbolt's check, every record decoded) before it
+// is renamed into place; dst is never half a store. A writer that commits again and again
 // faster than the file can be copied can starve it: after 20 tries (about a
 // second of pauses) it gives up and says so.
 func BackupLive(src, dst string) (int64, error) {
@@ -32,13 +37,24 @@ func BackupLive(src, dst string) (int64, error) {
 	}
 	const attempts = 20
 	var last error
+	damaged := 0
 	for i := 0; i < attempts; i++ {
 		n, err := backupLiveOnce(src, dst)
 		if err == nil {
 			return n, nil
 		}
-		if !isTorn(err) {
+		var torn errTorn
+		if !errors.As(err, &torn) {
 			return 0, err
+		}
+		if torn.damage != nil {
+			// At most one commit landed during the copy, so the copy is
+			// the committed store as of its meta: the damage is the
+			// store's. Retried twice all the same, so that a race this
+			// reasoning missed cannot condemn a healthy store.
+			if damaged++; damaged == 3 {
+				return 0, torn.damage
+			}
 		}
 		last = err
 		// Writers commit in bursts; a short, growing pause lets one end.
@@ -47,12 +63,19 @@ func BackupLive(src, dst string) (int64, error) {
 	return 0, fmt.Errorf("backup of %s: the store changed too fast to copy consistently in %d tries (%v); try again when it is quieter", src, attempts, last)
 }
 
-// errTorn marks a copy that raced with the writer; BackupLive retries it.
-type errTorn struct{ msg string }
+// errTorn marks a copy that raced with the writer, or (damage set) one that
+// failed its checks; BackupLive retries it.
+type errTorn struct {
+	msg    string
+	damage error
+}
 
-func (e errTorn) Error() string { return e.msg }
-
-func isTorn(err error) bool { _, ok := err.(errTorn); return ok }
+func (e errTorn) Error() string {
+	if e.damage != nil {
+		return e.damage.Error()
+	}
+	return e.msg
+}
 
 func newestTxid(f io.ReaderAt) (uint64, bool) {
 	m0, ok0 := readMeta(f, 0)
@@ -76,13 +99,6 @@ func backupLiveOnce(src, dst string) (int64, error) {
 		return 0, fmt.Errorf("backup: %w", err)
 	}
 	defer in.Close()
-	st, err := in.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("backup: %w", err)
-	}
-	if err := preflight(src, st.Size()); err != nil {
-		return 0, err
-	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".resyn-backup-*.db")
 	if err != nil {
 		return 0, fmt.Errorf("backup to %s: %w", dst, err)
@@ -101,11 +117,20 @@ func backupLiveOnce(src, dst string) (int64, error) {
 	copied, ok := newestTxid(tmp)
 	if !ok || !okLive {
 		tmp.Close()
-		return 0, errTorn{"a meta page was being written during the copy"}
+		return 0, errTorn{msg: "a meta page was being written during the copy"}
 	}
-	if live > copied+1 {
+	if live > copied {
 		tmp.Close()
-		return 0, errTorn{fmt.Sprintf("%d commits landed during the copy", live-copied)}
+		return 0, errTorn{msg: fmt.Sprintf("%d commits landed during the copy", live-copied)}
+	}
+	// Everything the copy is checked against is read from the copy, never
+	// from the live file, whose pages may change between two reads.
+	if _, err := preflightMeta(tmp, src, n); err != nil {
+		tmp.Close()
+		if errors.Is(err, ErrCorrupt) {
+			return 0, errTorn{damage: err}
+		}
+		return 0, err
 	}
 	err = tmp.Sync()
 	if cerr := tmp.Close(); err == nil {
@@ -116,12 +141,20 @@ func backupLiveOnce(src, dst string) (int64, error) {
 	}
 	db, err := Open(tmpName, Options{ReadOnly: true})
 	if err != nil {
-		return 0, errTorn{"the copy does not open: " + err.Error()}
+		err = renamed(err, tmpName, src)
+		if errors.Is(err, ErrCorrupt) {
+			return 0, errTorn{damage: err}
+		}
+		return 0, err
 	}
 	problems, err := db.Check()
 	db.Close()
-	if err != nil || len(problems) > 0 {
-		return 0, errTorn{fmt.Sprintf("the copy fails its check: %v %v", err, problems)}
+	if err != nil {
+		return 0, errTorn{damage: fmt.Errorf("checking the copy of %s: %v: %w", src, err, ErrCorrupt)}
+	}
+	if len(problems) > 0 {
+		return 0, errTorn{damage: fmt.Errorf("%s is damaged (%d problems; resyn db check lists them): %s: %w",
+			src, len(problems), strings.ReplaceAll(problems[0], tmpName, src), ErrCorrupt)}
 	}
 	if err := os.Chmod(tmpName, 0o600); err != nil {
 		return 0, err
@@ -131,3 +164,17 @@ func backupLiveOnce(src, dst string) (int64, error) {
 	}
 	return n, nil
 }
+
+// renamed rewrites an error about the temporary copy to name the store it
+// was copied from, keeping its sentinel.
+func renamed(err error, tmp, src string) error {
+	return wrapped{msg: strings.ReplaceAll(err.Error(), tmp, src), err: err}
+}
+
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w wrapped) Error() string { return w.msg }
+func (w wrapped) Unwrap() error { return w.err }

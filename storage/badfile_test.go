@@ -214,3 +214,80 @@ func TestNewerRecordIsRefused(t *testing.T) {
 		t.Errorf("check: %v, want one problem", problems)
 	}
 }
+
+// A reachable branch page of the store (a bucket's root that is a branch)
+// and its first child, found through bbolt's own API.
+func branchPage(t *testing.T, data []byte) (branch, child uint64) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "find.db")
+	os.WriteFile(path, data, 0o600)
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var visit func(bk *bolt.Bucket)
+	visit = func(bk *bolt.Bucket) {
+		if branch != 0 {
+			return
+		}
+		const branchFlag = 0x01
+		if r := uint64(bk.Root()); r != 0 && binary.LittleEndian.Uint16(data[r*4096+8:])&branchFlag != 0 {
+			branch = r
+			return
+		}
+		bk.ForEachBucket(func(k []byte) error { visit(bk.Bucket(k)); return nil })
+	}
+	b.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, bk *bolt.Bucket) error { visit(bk); return nil })
+	})
+	if branch == 0 {
+		t.Fatal("the test store has no branch page")
+	}
+	return branch, binary.LittleEndian.Uint64(data[branch*4096+16+8:])
+}
+
+// Damage that bbolt's own check cannot survive — it faults on its own
+// goroutine (a crash), marks two billion pages (killed for memory) or loops
+// forever — is found by resyn's page walk first, and reported.
+func TestCheckSurvivesHostilePages(t *testing.T) {
+	good := goodStore(t)
+	branch, child := branchPage(t, good)
+	le := binary.LittleEndian
+	cases := []struct {
+		name   string
+		damage func(b []byte)
+		want   string
+	}{
+		{"branch key far past the file", func(b []byte) { le.PutUint32(b[branch*4096+16:], 0x7fff0000) }, "key lies outside"},
+		{"child with an overflow of 2^31 pages", func(b []byte) { le.PutUint32(b[child*4096+12:], 1<<31) }, "runs over"},
+		{"branch that is its own child", func(b []byte) { le.PutUint64(b[branch*4096+16+8:], branch) }, "reached twice"},
+		{"child outside the file", func(b []byte) { le.PutUint64(b[branch*4096+16+8:], 1<<40) }, "outside the file"},
+		{"branch with no elements", func(b []byte) { le.PutUint16(b[branch*4096+10:], 0) }, "claims 0 elements"},
+		{"child flagged both branch and leaf", func(b []byte) { le.PutUint16(b[child*4096+8:], 0x03) }, "neither a branch nor a leaf"},
+		{"leaf elements past the page", func(b []byte) { le.PutUint16(b[child*4096+10:], 0xfff0) }, "more than it holds"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			bad := bytes.Clone(good)
+			c.damage(bad)
+			path := filepath.Join(t.TempDir(), "damaged.db")
+			os.WriteFile(path, bad, 0o600)
+			db, err := storage.Open(path, storage.Options{ReadOnly: true})
+			if err != nil {
+				t.Fatalf("open: %v", err)
+			}
+			problems, err := db.Check()
+			db.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(problems) == 0 || !strings.Contains(problems[0], c.want) {
+				t.Fatalf("problems %q, want one saying %q", problems, c.want)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, bad) {
+				t.Error("check modified the file")
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -83,10 +84,13 @@ func keys(b *bolt.Bucket) int {
 // maxProblems caps what Check reports; a badly damaged file has thousands.
 const maxProblems = 100
 
-// Check runs bbolt's consistency check (every page reachable or free, no
-// page used twice, keys in order) and then decodes every record. It returns
-// the problems found (nil for a healthy store), at most 100 of them; the
-// error is for failing to run the check at all.
+// Check proves the store's pages sound (walkPages: every reference within
+// the file, every page reached once), then runs bbolt's consistency check
+// (every page reachable or free, keys in order) and decodes every record.
+// It returns the problems found (nil for a healthy store), at most 100 of
+// them; the error is for failing to run the check at all. A store opened
+// for writing is checked inside a write transaction that is rolled back, so
+// that no commit of this process changes the file under the walk.
 func (db *DB) Check() ([]string, error) {
 	var problems []string
 	add := func(s string) bool {
@@ -95,21 +99,31 @@ func (db *DB) Check() ([]string, error) {
 		}
 		return len(problems) < maxProblems
 	}
-	if db.readOnly {
-		// Nothing writes while we hold the shared lock: re-check the head
-		// of the file as Open did, freelist included.
-		st, err := os.Stat(db.path)
+	check := func(tx *Tx) error {
+		f, err := os.Open(db.path)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if err := preflight(db.path, st.Size()); err != nil {
-			return []string{err.Error()}, nil
+		defer f.Close()
+		st, err := f.Stat()
+		if err != nil {
+			return err
 		}
-	}
-	err := db.View(func(tx *Tx) error {
-		// bbolt's check runs on a goroutine of its own, where a memory fault
-		// on a damaged page would kill the process. Walk every key and value
-		// here first, where a fault is recovered as ErrCorrupt.
+		m, err := preflightMeta(f, db.path, st.Size())
+		if err != nil {
+			add(err.Error())
+			return nil
+		}
+		if m.txid != uint64(tx.tx.ID()) && !(tx.Writable() && m.txid+1 == uint64(tx.tx.ID())) {
+			return fmt.Errorf("%s changed during the check (transaction %d on disk, %d open)", db.path, m.txid, tx.tx.ID())
+		}
+		if !walkPages(f, m, add) {
+			return nil
+		}
+		// The walk proved every page reference sound; what follows reads
+		// through bbolt's memory map. Touch every key and value here first,
+		// where a fault is recovered as ErrCorrupt, rather than on bbolt's
+		// check goroutine, where it would kill the process.
 		if err := safely(db.path, func() error { return touchAll(tx.tx) }); err != nil {
 			add(err.Error())
 			return nil
@@ -122,9 +136,28 @@ func (db *DB) Check() ([]string, error) {
 			return nil
 		}
 		return checkRecords(tx, add)
-	})
+	}
+	var err error
+	if db.readOnly {
+		// Nothing writes while we hold the shared lock.
+		err = db.View(check)
+	} else {
+		err = db.Update(func(tx *Tx) error {
+			if err := check(tx); err != nil {
+				return err
+			}
+			return errRollback
+		})
+		if errors.Is(err, errRollback) {
+			err = nil
+		}
+	}
 	return problems, err
 }
+
+// errRollback ends a write transaction that was only opened to keep other
+// writers out.
+var errRollback = errors.New("rolled back")
 
 // checkRecords decodes every record of the store, reporting each failure.
 func checkRecords(tx *Tx, add func(string) bool) error {

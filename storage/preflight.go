@@ -30,7 +30,16 @@ func preflight(path string, size int64) error {
 		return err
 	}
 	defer f.Close()
+	_, err = preflightMeta(f, path, size)
+	return err
+}
 
+// preflightMeta is preflight on an open file; it returns the meta that bbolt
+// will use (the valid one with the higher transaction id).
+func preflightMeta(f io.ReaderAt, path string, size int64) (meta, error) {
+	if size == 0 {
+		return meta{}, fmt.Errorf("%s is an empty file: %w", path, ErrNotStore)
+	}
 	m0, ok0 := readMeta(f, 0)
 	var m1 meta
 	ok1 := false
@@ -55,17 +64,17 @@ func preflight(path string, size int64) error {
 		m = m1
 	default:
 		if hasMagic(f) {
-			return fmt.Errorf("%s: both bbolt meta pages are damaged: %w", path, ErrCorrupt)
+			return meta{}, fmt.Errorf("%s: both bbolt meta pages are damaged: %w", path, ErrCorrupt)
 		}
-		return fmt.Errorf("%s is not a bbolt database (%d bytes of something else): %w", path, size, ErrNotStore)
+		return meta{}, fmt.Errorf("%s is not a bbolt database (%d bytes of something else): %w", path, size, ErrNotStore)
 	}
 	if need := int64(m.pgid) * int64(m.pageSize); need > size {
-		return fmt.Errorf("%s is truncated: %d bytes, but its header says %d: %w", path, size, need, ErrCorrupt)
+		return meta{}, fmt.Errorf("%s is truncated: %d bytes, but its header says %d: %w", path, size, need, ErrCorrupt)
 	}
 	if m.freelist != pgidNoFreelist && !freelistFits(f, m) {
-		return fmt.Errorf("%s: the free-page list (page %d) is damaged: %w", path, m.freelist, ErrCorrupt)
+		return meta{}, fmt.Errorf("%s: the free-page list (page %d) is damaged: %w", path, m.freelist, ErrCorrupt)
 	}
-	return nil
+	return m, nil
 }
 
 // freelistFits checks that the freelist page's element count stays within
