@@ -10,6 +10,8 @@ import (
 	"github.com/anthropics/anthropic-sdk-go/option"
 )
 
+const anthropicDefaultBase = "https://api.anthropic.com"
+
 // NewAnthropic returns a provider for Anthropic's Messages API.
 func NewAnthropic(cfg Config) (Provider, error) {
 	if cfg.Model == "" {
@@ -29,7 +31,11 @@ func NewAnthropic(cfg Config) (Provider, error) {
 		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
 	}
 	b := &anthropicBackend{c: anthropic.NewClient(opts...), label: "anthropic:" + cfg.Model}
-	return newClient(b, cfg), nil
+	base := cfg.BaseURL
+	if base == "" {
+		base = anthropicDefaultBase
+	}
+	return newClient(b, cfg, endpoint{url: base, envVar: "ANTHROPIC_BASE_URL"}), nil
 }
 
 type anthropicBackend struct {

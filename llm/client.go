@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -47,10 +49,12 @@ func (e *statusError) Error() string {
 // (one of the sentinel errors), after how many attempts, and the cause.
 type Error struct {
 	Provider string
-	Kind     error // ErrRateLimited, ErrServer, ErrRequest, ErrTimeout, ErrStreamCut, ErrBadReply, ErrNetwork
-	Status   int   // HTTP status of the last attempt; 0 when there was none
+	URL      string // the base URL the requests went to
+	Kind     error  // ErrRateLimited, ErrServer, ErrRequest, ErrTimeout, ErrStreamCut, ErrBadReply, ErrNetwork, ErrUnreachable
+	Status   int    // HTTP status of the last attempt; 0 when there was none
 	Attempts int
-	Err      error // the last attempt's error
+	Err      error  // the last attempt's error
+	Hint     string // what to do about it (ErrUnreachable: which flag or variable sets the URL)
 }
 
 func (e *Error) Error() string {
@@ -61,7 +65,46 @@ func (e *Error) Error() string {
 	if e.Err != nil {
 		s += ": " + e.Err.Error()
 	}
+	if e.Hint != "" {
+		s += "; " + e.Hint
+	}
 	return s
+}
+
+// RetryNotice tells Config.OnRetry that an attempt failed and will be
+// retried.
+type RetryNotice struct {
+	Provider string
+	URL      string        // the base URL the requests go to
+	Err      *Error        // the failed attempt: its kind, status and cause
+	Attempt  int           // the attempt that failed, from 1
+	Retries  int           // how many more attempts there will be at most
+	Wait     time.Duration // the pause before the next attempt
+	// MaxWait is the longest the remaining retries can pause in all (the
+	// backoff schedule; a server's Retry-After may stretch it up to
+	// Config.MaxRetryAfter a pause). Attempts themselves take time too.
+	MaxWait time.Duration
+}
+
+// String is the notice as one line for a person, e.g. "openai:m at
+// http://localhost:8000/v1: llm: server error: HTTP 503 …; retrying in
+// 1.2s (6 more attempts at most, over at most 1m3s)".
+func (n RetryNotice) String() string {
+	cause := ""
+	if n.Err != nil {
+		cause = fmt.Sprint(n.Err.Kind)
+		if n.Err.Err != nil {
+			cause += ": " + n.Err.Err.Error()
+		}
+	}
+	return fmt.Sprintf("%s at %s: attempt %d failed: %s; retrying in %v (%d more attempt(s) at most, over at most %v)",
+		n.Provider, n.URL, n.Attempt, cause, n.Wait.Round(time.Millisecond), n.Retries, n.MaxWait.Round(time.Second))
+}
+
+// endpoint is where a provider sends its requests, for error messages.
+type endpoint struct {
+	url    string // the base URL in effect
+	envVar string // the variable that sets it ("OPENAI_BASE_URL")
 }
 
 func (e *Error) Unwrap() []error { return []error{e.Kind, e.Err} }
@@ -76,13 +119,14 @@ var (
 type client struct {
 	b     backend
 	cfg   Config
+	ep    endpoint
 	sem   chan struct{}
 	sleep func(ctx context.Context, d time.Duration) error // replaced in tests
 }
 
-func newClient(b backend, cfg Config) *client {
+func newClient(b backend, cfg Config, ep endpoint) *client {
 	cfg = cfg.withDefaults()
-	return &client{b: b, cfg: cfg, sem: make(chan struct{}, cfg.MaxConcurrency), sleep: sleepCtx}
+	return &client{b: b, cfg: cfg, ep: ep, sem: make(chan struct{}, cfg.MaxConcurrency), sleep: sleepCtx}
 }
 
 func (c *client) Name() string { return c.b.name() }
@@ -116,6 +160,7 @@ func (c *client) Complete(ctx context.Context, req Request) (Completion, error) 
 
 	start := time.Now()
 	streamed := false // text of a broken attempt reached OnDelta
+	unreachable := 0  // consecutive attempts that found no server
 	for attempt := 1; ; attempt++ {
 		if streamed {
 			req.OnDelta(Delta{Restart: true})
@@ -134,11 +179,38 @@ func (c *client) Complete(ctx context.Context, req Request) (Completion, error) 
 		}
 		e, retry, after := c.classify(err)
 		e.Attempts = attempt
-		if !retry || attempt > c.cfg.MaxRetries {
+		left := c.cfg.MaxRetries - attempt + 1 // retries still allowed
+		wait := c.wait(attempt, after)
+		if errors.Is(e.Kind, ErrUnreachable) {
+			// Nothing listens there: a few quick tries (a server that is
+			// just restarting), then say so instead of backing off for
+			// minutes.
+			unreachable++
+			left = min(left, c.cfg.UnreachableRetries-unreachable+1)
+			wait = quickWait(unreachable)
+			e.Hint = c.unreachableHint()
+		} else {
+			unreachable = 0
+		}
+		if !retry || left <= 0 {
 			c.cfg.Meter.Fail()
 			return Completion{}, e
 		}
-		if err := c.sleep(ctx, c.wait(attempt, after)); err != nil {
+		if c.cfg.OnRetry != nil {
+			maxWait := wait
+			if errors.Is(e.Kind, ErrUnreachable) {
+				for k := unreachable + 1; k < unreachable+left; k++ {
+					maxWait += quickWait(k)
+				}
+			} else {
+				for k := attempt + 1; k < attempt+left; k++ {
+					maxWait += c.maxBackoff(k)
+				}
+			}
+			c.cfg.OnRetry(RetryNotice{Provider: c.Name(), URL: c.ep.url, Err: e, Attempt: attempt,
+				Retries: left, Wait: wait, MaxWait: maxWait})
+		}
+		if err := c.sleep(ctx, wait); err != nil {
 			c.cfg.Meter.Fail()
 			return Completion{}, fmt.Errorf("%w; gave up waiting to retry: %w", e, err)
 		}
@@ -176,7 +248,7 @@ func (c *client) once(ctx context.Context, req Request, streamed *bool) (Complet
 // classify turns an attempt's error into an *Error, says whether it is worth
 // retrying and how long the server asked us to wait.
 func (c *client) classify(err error) (e *Error, retry bool, after time.Duration) {
-	e = &Error{Provider: c.Name(), Err: err}
+	e = &Error{Provider: c.Name(), URL: c.ep.url, Err: err}
 	var se *statusError
 	switch {
 	case errors.As(err, &se):
@@ -197,6 +269,8 @@ func (c *client) classify(err error) (e *Error, retry bool, after time.Duration)
 	case errors.Is(err, ErrStreamCut):
 		e.Kind, retry = ErrStreamCut, true
 		e.Err = nil
+	case isUnreachable(err):
+		e.Kind, retry = ErrUnreachable, true
 	case errors.Is(err, ErrBadReply):
 		// A reply cut by a proxy or a server restart is malformed too, so a
 		// malformed reply is retried like a network failure.
@@ -210,14 +284,49 @@ func (c *client) classify(err error) (e *Error, retry bool, after time.Duration)
 	return e, retry, after
 }
 
-// wait is the pause before attempt+1: exponential backoff with equal jitter
-// (half fixed, half random, so that a storm of clients spreads out but none
-// retries at once), never shorter than what the server asked for.
-func (c *client) wait(attempt int, after time.Duration) time.Duration {
+// isUnreachable says whether an attempt found no server at all: the
+// connection was refused, there is no route to the host, or its name does
+// not resolve. A reset or a timeout is not this: a server was there.
+func isUnreachable(err error) bool {
+	if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.As(err, &dns) && dns.IsNotFound
+}
+
+// quickWait is the pause before the k-th quick retry of an unreachable
+// server: 250 ms, 500 ms, 1 s, …
+func quickWait(k int) time.Duration { return 250 * time.Millisecond << (k - 1) }
+
+// unreachableHint says where the URL came from and how to change it.
+func (c *client) unreachableHint() string {
+	from := "the default"
+	switch {
+	case c.cfg.baseFrom != "":
+		from = "set by " + c.cfg.baseFrom
+	case c.cfg.BaseURL != "":
+		from = "set by --base-url"
+	}
+	return fmt.Sprintf("nothing answers at %s (%s): start the server there, or point --base-url or %s at it",
+		c.ep.url, from, c.ep.envVar)
+}
+
+// maxBackoff is the longest pause wait can choose before attempt+1
+// without a Retry-After.
+func (c *client) maxBackoff(attempt int) time.Duration {
 	d := c.cfg.BackoffBase << (attempt - 1)
 	if d > c.cfg.BackoffMax || d <= 0 {
 		d = c.cfg.BackoffMax
 	}
+	return d
+}
+
+// wait is the pause before attempt+1: exponential backoff with equal jitter
+// (half fixed, half random, so that a storm of clients spreads out but none
+// retries at once), never shorter than what the server asked for.
+func (c *client) wait(attempt int, after time.Duration) time.Duration {
+	d := c.maxBackoff(attempt)
 	d = d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 	return max(d, after)
 }

@@ -11,6 +11,10 @@
 //     reply streams, so a hung connection is caught), retries with
 //     exponential backoff and full jitter on 429, 5xx, resets, timeouts and
 //     cut streams, honouring Retry-After, and token accounting into a Meter.
+//     A server that is not there at all (connection refused, no route, an
+//     unknown host) gets two quick retries and then ErrUnreachable, naming
+//     the URL and the flag or variable that set it; Config.OnRetry hears of
+//     every retry before its pause, so a caller can show it at once.
 //   - openai.go (any OpenAI-compatible chat-completions server: OpenAI,
 //     vLLM, SGLang, Ollama, llama.cpp) and anthropic.go (the Messages API)
 //     make exactly one attempt each with the official SDKs, whose own

@@ -25,8 +25,13 @@ var (
 	// ErrBadReply: the server's reply could not be understood (malformed JSON,
 	// no choices).
 	ErrBadReply = errors.New("llm: malformed reply")
-	// ErrNetwork: the connection failed (refused, reset) on every attempt.
+	// ErrNetwork: the connection failed (reset, dropped) on every attempt.
 	ErrNetwork = errors.New("llm: network error")
+	// ErrUnreachable: the server refused the connection, or its host name
+	// does not resolve, on a few quick tries (Config.UnreachableRetries).
+	// Unlike a 429 or a 503 this does not pass by waiting: nothing listens
+	// at the base URL. The error names the URL and where it was set.
+	ErrUnreachable = errors.New("llm: server unreachable")
 	// ErrReplayExhausted: a replay file has no (more) replies for a request.
 	ErrReplayExhausted = errors.New("llm: replay has no reply for this request")
 	// ErrReplayFile: a replay file could not be read or parsed.

@@ -27,8 +27,23 @@ type Config struct {
 	MaxRetryAfter  time.Duration // longest Retry-After honoured; default 5 minutes
 	MaxTokens      int           // default max_tokens of a request; default 8192
 
+	// UnreachableRetries is how many quick retries (a quarter second, then
+	// half a second) a refused connection or an unknown host gets before
+	// the call fails with ErrUnreachable; default 2; negative: none.
+	UnreachableRetries int
+
+	// OnRetry, when set, is told about every failed attempt that will be
+	// retried, before the pause: so that a user sees at once that the
+	// server does not answer instead of minutes of silence. It may be
+	// called from several goroutines at once.
+	OnRetry func(RetryNotice)
+
 	Meter      *Meter       // where usage is added; may be nil
 	HTTPClient *http.Client // default http.DefaultClient's transport
+
+	// baseFrom names where Open found BaseURL when it was not given
+	// ("OPENAI_BASE_URL"); it goes into ErrUnreachable's advice.
+	baseFrom string
 }
 
 func (c Config) withDefaults() Config {
@@ -54,6 +69,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxTokens <= 0 {
 		c.MaxTokens = 8192
 	}
+	switch {
+	case c.UnreachableRetries == 0:
+		c.UnreachableRetries = 2
+	case c.UnreachableRetries < 0:
+		c.UnreachableRetries = 0
+	}
 	return c
 }
 
@@ -68,7 +89,9 @@ func Open(cfg Config) (Provider, error) {
 			cfg.APIKey = os.Getenv("OPENAI_API_KEY")
 		}
 		if cfg.BaseURL == "" {
-			cfg.BaseURL = os.Getenv("OPENAI_BASE_URL")
+			if cfg.BaseURL = os.Getenv("OPENAI_BASE_URL"); cfg.BaseURL != "" {
+				cfg.baseFrom = "OPENAI_BASE_URL"
+			}
 		}
 		return NewOpenAI(cfg)
 	case "anthropic":
@@ -76,7 +99,9 @@ func Open(cfg Config) (Provider, error) {
 			cfg.APIKey = os.Getenv("ANTHROPIC_API_KEY")
 		}
 		if cfg.BaseURL == "" {
-			cfg.BaseURL = os.Getenv("ANTHROPIC_BASE_URL")
+			if cfg.BaseURL = os.Getenv("ANTHROPIC_BASE_URL"); cfg.BaseURL != "" {
+				cfg.baseFrom = "ANTHROPIC_BASE_URL"
+			}
 		}
 		return NewAnthropic(cfg)
 	case "replay":

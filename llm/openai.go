@@ -52,7 +52,7 @@ func NewOpenAI(cfg Config) (Provider, error) {
 		label:    "openai:" + cfg.Model,
 		official: official,
 	}
-	return newClient(b, cfg), nil
+	return newClient(b, cfg, endpoint{url: base, envVar: "OPENAI_BASE_URL"}), nil
 }
 
 type openaiBackend struct {
