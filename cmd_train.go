@@ -129,6 +129,9 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 	if modes != 1 {
 		return fmt.Errorf("choose one of --preset NAME, --model DIR or --resume RUN")
 	}
+	if err := checkFlagValues(f); err != nil {
+		return err
+	}
 	// The backend first: a missing CUDA library is reported before any work.
 	if _, err := native.OpenBackend(f.backend); err != nil {
 		return fmt.Errorf("--backend %s: %w", f.backend, err)
@@ -154,7 +157,7 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 	case f.preset != "":
 		s, err = setupPreset(ctx, f, ex, mods)
 	case f.model != "":
-		s, err = setupModel(f)
+		s, err = setupModel(f, mods)
 	default:
 		s, err = setupResume(db, f)
 	}
@@ -166,11 +169,14 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 		if err := applyFlags(&s.cfg, f, mods); err != nil {
 			return err
 		}
-		if s.dir = f.out; s.dir == "" {
-			s.dir = filepath.Join(filepath.Dir(dbPath()), "runs", time.Now().Format("20060102-150405"))
+		if s.dir, err = runDir(f.out); err != nil {
+			return err
 		}
-		if s.cfg.MaxPromptTokens+s.cfg.MaxNewTokens > s.model.Config().MaxSeqLen {
-			s.cfg.MaxPromptTokens = s.model.Config().MaxSeqLen - s.cfg.MaxNewTokens
+		if n := s.model.Config().MaxSeqLen; s.cfg.MaxPromptTokens+s.cfg.MaxNewTokens > n {
+			if s.cfg.MaxNewTokens >= n {
+				return fmt.Errorf("--max-new-tokens %d leaves no room for a prompt: the model takes %d positions", s.cfg.MaxNewTokens, n)
+			}
+			s.cfg.MaxPromptTokens = n - s.cfg.MaxNewTokens
 		}
 	}
 	opts := grpo.Options{
@@ -234,10 +240,9 @@ func setupPreset(ctx context.Context, f trainFlags, ex env.Executor, mods []*env
 	return trainSetup{cfg: p.Config, model: m, hfCfg: hfCfg, tok: tok, source: "preset:" + p.Name}, nil
 }
 
-func setupModel(f trainFlags) (trainSetup, error) {
-	tok, err := tokenizer.Load(filepath.Join(f.model, "tokenizer.json"))
-	if err != nil {
-		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
+func setupModel(f trainFlags, mods []*env.Module) (trainSetup, error) {
+	if st, err := os.Stat(f.model); err != nil || !st.IsDir() {
+		return trainSetup{}, fmt.Errorf("--model %s: not a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)", f.model)
 	}
 	cfg := grpo.Defaults()
 	cfg.Envs = nil
@@ -245,7 +250,31 @@ func setupModel(f trainFlags) (trainSetup, error) {
 	cfg.MaxNewTokens = 512
 	cfg.MaxPromptTokens = 1024
 	cfg.KLCoef = 0
-	m, hfCfg, err := native.LoadHF(f.model, native.Options{Threads: f.threads, Backend: f.backend, MaxSeqLen: 2048})
+	// Flags before the weights: a bad flag costs no loading.
+	if err := applyFlags(&cfg, f, mods); err != nil {
+		return trainSetup{}, err
+	}
+	hc, err := hf.ReadConfig(f.model)
+	if err != nil {
+		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
+	}
+	tok, err := tokenizer.LoadDir(f.model)
+	if err != nil {
+		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
+	}
+	if tok.VocabSize() > hc.VocabSize {
+		return trainSetup{}, fmt.Errorf("--model %s: tokenizer.json has %d ids but config.json's vocab_size is %d", f.model, tok.VocabSize(), hc.VocabSize)
+	}
+	// Positions for the longest prompt and completion, within the model's.
+	seq := cfg.MaxPromptTokens + cfg.MaxNewTokens
+	if hc.MaxPositionEmbeddings > 0 {
+		if cfg.MaxNewTokens >= hc.MaxPositionEmbeddings {
+			return trainSetup{}, fmt.Errorf("--max-new-tokens %d leaves no room for a prompt: %s takes %d positions (max_position_embeddings)",
+				cfg.MaxNewTokens, f.model, hc.MaxPositionEmbeddings)
+		}
+		seq = min(seq, hc.MaxPositionEmbeddings)
+	}
+	m, hfCfg, err := native.LoadHF(f.model, native.Options{Threads: f.threads, Backend: f.backend, MaxSeqLen: seq})
 	if err != nil {
 		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
 	}
@@ -276,7 +305,7 @@ func setupResume(db *storage.DB, f trainFlags) (trainSetup, error) {
 		return trainSetup{}, fmt.Errorf("--resume %d: %w: the run has no checkpoint", f.resume, grpo.ErrResume)
 	}
 	last := cks[len(cks)-1].Path
-	tok, err := tokenizer.Load(filepath.Join(last, "tokenizer.json"))
+	tok, err := tokenizer.LoadDir(last)
 	if err != nil {
 		return trainSetup{}, fmt.Errorf("--resume %d: %w", f.resume, err)
 	}
@@ -379,8 +408,54 @@ func trainExecutor(ctx context.Context, names string) (env.Executor, []*env.Modu
 	return ex, mods, nil
 }
 
+// runDir is the run's checkpoint directory, absolute (the store records
+// it, and --resume may run from another directory): --out, or a new
+// runs/<time> beside the store.
+func runDir(out string) (string, error) {
+	if out != "" {
+		return filepath.Abs(out)
+	}
+	base := filepath.Join(filepath.Dir(dbPath()), "runs", time.Now().Format("20060102-150405"))
+	dir := base
+	for i := 2; ; i++ {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			return filepath.Abs(dir)
+		}
+		dir = fmt.Sprintf("%s-%d", base, i)
+	}
+}
+
+// checkFlagValues refuses numeric flags set out of range, naming the flag.
+func checkFlagValues(f trainFlags) error {
+	for _, c := range []struct {
+		name     string
+		v, least int
+	}{
+		{"steps", f.steps, 0}, {"sft-steps", f.sftSteps, 0}, {"prompts", f.prompts, 1}, {"group", f.group, 2},
+		{"max-new-tokens", f.maxNew, 1}, {"minibatches", f.minibatches, 1}, {"epochs", f.epochs, 1},
+		{"eval-n", f.evalN, 0}, {"checkpoint-every", f.ckptEvery, 0}, {"threads", f.threads, 0},
+	} {
+		unset := 0
+		switch c.name {
+		case "sft-steps", "eval-n", "checkpoint-every":
+			unset = -1
+		}
+		if c.v != unset && c.v < c.least {
+			why := fmt.Sprintf("want %d or more", c.least)
+			if c.name == "group" {
+				why = "GRPO compares at least 2 completions per prompt"
+			}
+			return fmt.Errorf("--%s %d: %s", c.name, c.v, why)
+		}
+	}
+	return nil
+}
+
 // applyFlags overrides the configuration with the flags that were given.
 func applyFlags(c *grpo.Config, f trainFlags, mods []*env.Module) error {
+	if err := checkFlagValues(f); err != nil {
+		return err
+	}
 	if f.envs != "" {
 		byName := map[string]*env.Module{}
 		for _, m := range mods {
