@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -79,9 +80,49 @@ func openProvider(f providerFlags, meter *llm.Meter) (p llm.Provider, demo bool,
 	}
 	p, err = llm.Open(llm.Config{
 		Provider: name, Model: f.model, BaseURL: f.baseURL, APIKey: f.apiKey, ReplayFile: f.replay,
-		MaxConcurrency: f.concurrency, Meter: meter,
+		MaxConcurrency: f.concurrency, Meter: meter, OnRetry: stderrRetries.note,
 	})
 	return p, false, err
+}
+
+// stderrRetries is where every LLM command reports retries.
+var stderrRetries = &retryNotes{w: os.Stderr}
+
+// retryNotes prints the LLM client's retries on stderr, so that a server
+// that does not answer is visible at once instead of after minutes of
+// backoff: the first retry of each kind (rate limited, server error,
+// unreachable, …) at once, then at most one every 15 seconds per kind, with
+// a count of those not shown, so that a storm of 429s does not flood the
+// terminal.
+type retryNotes struct {
+	mu     sync.Mutex
+	w      io.Writer
+	last   map[error]time.Time
+	hidden map[error]int
+}
+
+func (r *retryNotes) note(n llm.RetryNotice) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil {
+		r.last, r.hidden = map[error]time.Time{}, map[error]int{}
+	}
+	var kind error
+	if n.Err != nil {
+		kind = n.Err.Kind
+	}
+	now := time.Now()
+	if t, ok := r.last[kind]; ok && now.Sub(t) < 15*time.Second {
+		r.hidden[kind]++
+		return
+	}
+	r.last[kind] = now
+	line := "resyn: " + n.String()
+	if h := r.hidden[kind]; h > 0 {
+		line += fmt.Sprintf(" [%d similar retries not shown]", h)
+		r.hidden[kind] = 0
+	}
+	fmt.Fprintln(r.w, line)
 }
 
 func splitList(s string) []string {
@@ -297,6 +338,8 @@ func (p *synthPrinter) print(e synth.Event) {
 			fmt.Fprintf(p.w, ", solver %s", e.Solver)
 		}
 		fmt.Fprintln(p.w)
+	case synth.IdeateFailed:
+		fmt.Fprintf(p.w, "ideation (%s) failed: %v\n", e.Category, e.Err)
 	case synth.IdeasReady:
 		p.n = len(e.Ideas)
 		fmt.Fprintf(p.w, "ideas: %d kept, %d dropped as duplicates\n", len(e.Ideas), len(e.Dropped))

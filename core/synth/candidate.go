@@ -70,9 +70,9 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 	case errors.Is(err, ErrEmptyReply):
 		return finish(OutcomeEmpty, "the model replied with nothing")
 	case errors.Is(err, ErrNoCode):
-		return finish(OutcomeNoCode, fmt.Sprintf("no module in the reply: %q", firstLine(ex.Reply)))
+		return finish(OutcomeNoCode, "no module in the reply; the model replied "+Excerpt(ex.Reply, ExcerptLen))
 	case err != nil:
-		return finish(OutcomeError, err.Error())
+		return r.llmFailed(err, finish(OutcomeError, err.Error()))
 	}
 	r.emit(CodeWritten{Index: index, Name: idea.Name, Round: 0, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
 
@@ -118,7 +118,7 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 			if errors.Is(err, ErrRefusal) || errors.Is(err, ErrEmptyReply) || errors.Is(err, ErrNoCode) {
 				continue // the round is spent; the module and its report stand
 			}
-			return finish(OutcomeError, err.Error())
+			return r.llmFailed(err, finish(OutcomeError, err.Error()))
 		}
 		code = fixed
 		r.emit(CodeWritten{Index: index, Name: idea.Name, Round: round, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
@@ -223,6 +223,16 @@ func calibrationLine(c Calibration, err error) string {
 		s += " (" + strings.Join(c.Flags, ", ") + ")"
 	}
 	return s
+}
+
+// llmFailed halts the run when the writer's server is not there at all
+// (every other candidate would fail the same way), after the candidate's
+// verdict "error" is stored; it returns the store's error from that.
+func (r *runner) llmFailed(err, storeErr error) error {
+	if errors.Is(err, llm.ErrUnreachable) {
+		r.halt(err)
+	}
+	return storeErr
 }
 
 // storeErr passes store errors up and swallows cancellation.

@@ -10,6 +10,10 @@ var (
 	ErrEmptyReply = errors.New("synth: empty reply")
 	// ErrNoCode: the reply holds no recognisable environment module.
 	ErrNoCode = errors.New("synth: no environment code in the reply")
+	// ErrUnreadableIdeas: an ideation reply held no idea that could be read
+	// (neither a JSON array of {name, description} nor "name: description"
+	// lines). The error quotes the start of the reply (Excerpt).
+	ErrUnreadableIdeas = errors.New("synth: no ideas could be read from the reply")
 	// ErrNoIdeas: ideation produced no usable idea.
 	ErrNoIdeas = errors.New("synth: no ideas")
 	// ErrRunNotFound: Resume was given a run id the store does not have.

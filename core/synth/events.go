@@ -23,6 +23,14 @@ type RunStarted struct {
 	Finished int // candidates already finished before this (resumed) run
 }
 
+// IdeateFailed: one ideation call failed (the LLM call, or a reply with no
+// readable idea: Err quotes its start). Ideation goes on with the next
+// category; three failures in a row without any idea end the run.
+type IdeateFailed struct {
+	Category string
+	Err      error
+}
+
 // IdeasReady says ideation is over: the ideas the run will implement, and
 // the ones dropped as duplicates.
 type IdeasReady struct {
@@ -111,6 +119,7 @@ type RunFinished struct {
 }
 
 func (RunStarted) event()       {}
+func (IdeateFailed) event()     {}
 func (IdeasReady) event()       {}
 func (CandidateStarted) event() {}
 func (StreamDelta) event()      {}

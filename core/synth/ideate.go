@@ -7,7 +7,9 @@ import (
 	"hash/fnv"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"resyn/llm"
 )
@@ -54,12 +56,41 @@ func Ideate(ctx context.Context, p llm.Provider, r IdeateRequest, opts CallOptio
 		return nil, ex, err
 	}
 	ideas := ParseIdeas(ex.Reply)
+	if len(ideas) == 0 {
+		return nil, ex, fmt.Errorf("%w; the model replied %s", ErrUnreadableIdeas, Excerpt(ex.Reply, ExcerptLen))
+	}
 	for i := range ideas {
 		if ideas[i].Category == "" {
 			ideas[i].Category = r.Category
 		}
 	}
 	return ideas, ex, nil
+}
+
+// ExcerptLen is how much of a reply an error quotes.
+const ExcerptLen = 300
+
+// Excerpt quotes the start of a model's reply for an error message: at
+// most n bytes (cut at a character boundary), in Go quotes so that
+// newlines and control characters show as escapes and cannot garble a
+// terminal, with the size of what was left out. An empty reply is "nothing".
+func Excerpt(reply string, n int) string {
+	if reply == "" {
+		return "nothing (an empty reply)"
+	}
+	shown, tail := reply, ""
+	if len(reply) > n {
+		cut := max(n, 0)
+		for cut > 0 && !utf8.RuneStart(reply[cut]) {
+			cut--
+		}
+		shown, tail = reply[:cut], fmt.Sprintf("… (%d of %d bytes shown)", cut, len(reply))
+	}
+	s := strconv.Quote(shown) + tail
+	if strings.TrimSpace(reply) == "" {
+		s = "only white space: " + s
+	}
+	return s
 }
 
 var (

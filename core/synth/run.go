@@ -140,6 +140,11 @@ type runner struct {
 	emitMu   sync.Mutex
 	progress func(Event)
 
+	// halt stops the run early: no new candidate starts and those in flight
+	// are cancelled (they get no verdict, so a resume redoes them). Called
+	// when the writer model's server is not there at all.
+	halt func(error)
+
 	mu      sync.Mutex // guards sum, claimed, dedup
 	sum     Summary
 	claimed map[string]int // environment names taken by this run's candidates
@@ -159,6 +164,49 @@ func (r *runner) usage() storage.TokenUsage {
 	u := r.meter.Usage()
 	ok, failed := r.meter.Calls()
 	return r.base.Add(storage.TokenUsage{Requests: int64(ok + failed), InputTokens: int64(u.PromptTokens), OutputTokens: int64(u.CompletionTokens)})
+}
+
+// saveUsage writes the run's usage so far to its record, so that what was
+// spent survives a crash (kill -9, power loss) and a resume adds to it. It
+// runs after every LLM call; Batch lets concurrent calls share a commit.
+func (r *runner) saveUsage() error {
+	return r.p.DB.Batch(func(tx *storage.Tx) error {
+		run := r.run
+		run.Usage = r.usage() // read inside the transaction: commits are ordered, so the stored value never goes back
+		return storage.PutSynthRun(tx, &run)
+	})
+}
+
+// durable is a provider whose every call's usage is on disk when the call
+// returns (see saveUsage).
+type durable struct {
+	llm.Provider
+	r *runner
+}
+
+func (d durable) Complete(ctx context.Context, req llm.Request) (llm.Completion, error) {
+	c, err := d.Provider.Complete(ctx, req)
+	// A store that fails here fails the log entry that follows every call,
+	// which ends the run with the store's error.
+	_ = d.r.saveUsage()
+	return c, err
+}
+
+// loggedUsage sums the usage of a run's logged calls (every entry but the
+// verdicts, which repeat their candidate's calls). It recovers the usage of
+// runs recorded before the run record was kept current after every call.
+func loggedUsage(log []storage.SynthLogEntry) storage.TokenUsage {
+	var u storage.TokenUsage
+	for _, e := range log {
+		if e.Stage != StageVerdict {
+			u = u.Add(e.Usage)
+		}
+	}
+	return u
+}
+
+func maxUsage(a, b storage.TokenUsage) storage.TokenUsage {
+	return storage.TokenUsage{Requests: max(a.Requests, b.Requests), InputTokens: max(a.InputTokens, b.InputTokens), OutputTokens: max(a.OutputTokens, b.OutputTokens)}
 }
 
 func tokenUsage(u llm.Usage, calls int) storage.TokenUsage {
@@ -186,14 +234,20 @@ type ideasRecord struct {
 }
 
 func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config, log []storage.SynthLogEntry, progress func(Event)) (sum Summary, err error) {
+	// What earlier executions spent: the run record, kept current after
+	// every call, or (for runs stored before it was) the log's sum.
 	r := &runner{
-		p: p, cfg: cfg, run: run, base: run.Usage, progress: progress,
+		p: p, cfg: cfg, run: run, base: maxUsage(run.Usage, loggedUsage(log)), progress: progress,
 		claimed: map[string]int{}, start: p.clock(),
 		examples: Examples(cfg.Examples),
 	}
-	r.llm = llm.Metered(p.LLM, &r.meter)
+	outer := ctx
+	ctx, halt := context.WithCancelCause(ctx)
+	defer halt(nil)
+	r.halt = halt
+	r.llm = durable{llm.Metered(p.LLM, &r.meter), r}
 	if p.Solver != nil {
-		r.solver = llm.Metered(p.Solver, &r.meter)
+		r.solver = durable{llm.Metered(p.Solver, &r.meter), r}
 	}
 	r.sum = Summary{N: cfg.N, Outcomes: map[Outcome]int{}}
 
@@ -228,9 +282,12 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 		sum = r.summary()
 		r.mu.Unlock()
 		status := RunDone
+		if cause := context.Cause(ctx); err == nil && outer.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+			err = fmt.Errorf("synth: run %d stopped: %w", run.ID, cause)
+		}
 		switch {
-		case ctx.Err() != nil:
-			status, err = RunCancelled, ctx.Err()
+		case outer.Err() != nil:
+			status, err = RunCancelled, outer.Err()
 		case err != nil:
 			status = RunFailed
 		case sum.Finished < sum.Ideas:
@@ -387,6 +444,10 @@ func (r *runner) ideate(ctx context.Context) ([]Idea, []DroppedIdea, error) {
 		if err != nil {
 			if errors.Is(err, llm.ErrReplayExhausted) {
 				break
+			}
+			r.emit(IdeateFailed{Category: cat, Err: err})
+			if errors.Is(err, llm.ErrUnreachable) {
+				return nil, nil, fmt.Errorf("%w: %w", ErrNoIdeas, err)
 			}
 			if failures++; failures >= 3 {
 				if len(ideas) == 0 {
