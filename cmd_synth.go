@@ -461,7 +461,7 @@ func printSynthTable(w io.Writer, runID uint64, s synth.Summary, vs []synth.Verd
 
 func newSynthRunsCmd() *cobra.Command {
 	var asJSON bool
-	return &cobra.Command{
+	c := &cobra.Command{
 		Use:   "runs",
 		Short: "List synthesis runs",
 		Long: `Lists the synthesis runs in the store with their status, candidates and
@@ -500,6 +500,8 @@ resyn synth --resume RUN.`,
 			return tw.Flush()
 		},
 	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the run records as JSON on stdout")
+	return c
 }
 
 // parseLevels reads --difficulty for eval: "" (the default levels), "N",
