@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -570,7 +572,15 @@ func printTrainEvent(e grpo.Event) {
 		case grpo.EvalEvent:
 			var envs []string
 			for name, v := range e.Result.PerEnv {
-				envs = append(envs, fmt.Sprintf("%s %.3f", name, v))
+				s := fmt.Sprintf("%s %.3f", name, v)
+				if byLevel := e.Result.PerLevel[name]; len(byLevel) > 1 {
+					var ls []string
+					for _, d := range slices.Sorted(maps.Keys(byLevel)) {
+						ls = append(ls, fmt.Sprintf("d%d %.2f", d, byLevel[d]))
+					}
+					s += " (" + strings.Join(ls, " ") + ")"
+				}
+				envs = append(envs, s)
 			}
 			sort.Strings(envs)
 			fmt.Fprintf(os.Stderr, "eval (%s): mean reward %.3f, pass rate %.3f on %d held-out instances [%s]\n",

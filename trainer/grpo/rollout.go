@@ -135,14 +135,16 @@ type EvalResult struct {
 	Reward   float64            `json:"reward"`           // mean over every instance
 	PassRate float64            `json:"pass_rate"`        // fraction with reward >= PassScore
 	PerEnv   map[string]float64 `json:"per_env"`          // mean reward by environment
+	// PerLevel is the mean reward by environment and difficulty level.
+	PerLevel map[string]map[int]float64 `json:"per_level"`
 	N        int                `json:"n"`                // completions scored
 	Sample   string             `json:"sample,omitempty"` // the first completion, for a look
 }
 
 // EvalOptions say what Evaluate measures.
 type EvalOptions struct {
-	Envs         []EnvSpec // each at its MinDifficulty
-	N            int       // instances per environment, seeds EvalSeedBase…
+	Envs         []EnvSpec // each over its MinDifficulty…MaxDifficulty
+	N            int       // instances per environment, seeds EvalSeedBase…, spread evenly over the levels
 	MaxNewTokens int
 	System       string
 	PassScore    float64
@@ -153,9 +155,10 @@ type EvalOptions struct {
 }
 
 // Evaluate samples completions (or decodes greedily) on N held-out
-// instances of each environment (seeds EvalSeedBase upwards, at the
-// environment's MinDifficulty) and scores them; the reward is the mean over
-// instances and samples. The same options give the same instances, so
+// instances of each environment (seeds EvalSeedBase upwards, spread evenly
+// over every level of the environment's difficulty range, so that a run
+// whose curriculum climbs is measured on the levels it trains on) and
+// scores them; the reward is the mean over instances and samples. The same options give the same instances, so
 // numbers taken at different times of a run compare directly.
 func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Executor, o EvalOptions) (EvalResult, error) {
 	p, err := newPrompter(tok, o.System)
@@ -168,15 +171,16 @@ func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Exe
 	}
 	var tasks []env.Task
 	for _, e := range o.Envs {
+		levels := max(e.MaxDifficulty-e.MinDifficulty+1, 1)
 		for j := range o.N {
-			tasks = append(tasks, env.Task{Env: e.Name, Seed: EvalSeedBase + int64(j), Difficulty: e.MinDifficulty})
+			tasks = append(tasks, env.Task{Env: e.Name, Seed: EvalSeedBase + int64(j), Difficulty: e.MinDifficulty + j%levels})
 		}
 	}
 	insts, _, err := makeInstances(ctx, ex, p, tasks, false, maxPrompt)
 	if err != nil {
 		return EvalResult{}, err
 	}
-	res := EvalResult{PerEnv: map[string]float64{}}
+	res := EvalResult{PerEnv: map[string]float64{}, PerLevel: map[string]map[int]float64{}}
 	if len(insts) == 0 {
 		return res, fmt.Errorf("%w: no evaluation instance could be generated", ErrNoData)
 	}
@@ -199,19 +203,31 @@ func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Exe
 	}
 	rws := env.ScoreCompletions(ctx, ex, items)
 	counts := map[string]int{}
+	levelCounts := map[string]map[int]int{}
 	for i, rw := range rws {
+		name, d := items[i].Env, items[i].Difficulty
 		res.Reward += rw.Score
 		if rw.Kind == env.KindOK && rw.Score >= o.PassScore {
 			res.PassRate++
 		}
-		res.PerEnv[items[i].Env] += rw.Score
-		counts[items[i].Env]++
+		res.PerEnv[name] += rw.Score
+		counts[name]++
+		if res.PerLevel[name] == nil {
+			res.PerLevel[name], levelCounts[name] = map[int]float64{}, map[int]int{}
+		}
+		res.PerLevel[name][d] += rw.Score
+		levelCounts[name][d]++
 	}
 	res.N = len(rws)
 	res.Reward /= float64(res.N)
 	res.PassRate /= float64(res.N)
 	for k, c := range counts {
 		res.PerEnv[k] /= float64(c)
+	}
+	for k, byLevel := range res.PerLevel {
+		for d := range byLevel {
+			byLevel[d] /= float64(levelCounts[k][d])
+		}
 	}
 	res.Sample = items[0].Completion
 	return res, nil
