@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"text/tabwriter"
 	"time"
@@ -18,6 +19,27 @@ import (
 func init() {
 	register(newGenCmd)
 	register(newScoreCmd)
+}
+
+// flagAtLeast refuses a numeric flag below its least sensible value, with a
+// message naming the flag, the value and what it means; cobra only checks
+// that the value parses. what is the lower bound in words ("at least 1").
+func flagAtLeast(name string, v, least int, what string) error {
+	if v < least {
+		return fmt.Errorf("--%s %d: must be %s", name, v, what)
+	}
+	return nil
+}
+
+// checkFlags returns the first error of checks, so a command can validate
+// all its flags in one statement before doing any work.
+func checkFlags(checks ...error) error {
+	for _, err := range checks {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // createOut opens --out (or stdout for "" and "-") and returns a closer that
@@ -52,15 +74,29 @@ func newGenCmd() *cobra.Command {
 		Long: `Writes N instances of each chosen environment as JSON lines with env, seed,
 difficulty, prompt and state (and solve()'s answer with --solve). Seeds run from
 --seed upwards; difficulties cycle through the --difficulty range, clamped to
-each environment's own. The output is the same on every run and machine;
+each environment's own (an environment whose range the request misses entirely
+uses its own whole range). --n must be at least 1 and --workers 0 (one per
+core) or more; other values are refused before any work. The output is the same on every run and machine;
 generation runs in parallel in sandboxed workers, with progress on stderr.`,
 		Example: `  resyn gen --all --n 100 --difficulty 1-10 --seed 0 --out train.jsonl
   resyn gen --env maze,knapsack --n 5 --difficulty 3 | jq .prompt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFlags(
+				flagAtLeast("n", n, 1, "at least 1 (instances per environment)"),
+				flagAtLeast("workers", workers, 0, "0 (one per core) or more"),
+			); err != nil {
+				return err
+			}
+			if seed > math.MaxInt64-int64(n)+1 {
+				return fmt.Errorf("--seed %d with --n %d: the last seed would overflow a 64-bit integer", seed, n)
+			}
+			if envs == "" && !all {
+				return fmt.Errorf("name the environments with --env A,B or take every one with --all")
+			}
 			lo, hi, err := dataset.ParseRange(diff)
 			if err != nil {
-				return err
+				return fmt.Errorf("--difficulty: %w", err)
 			}
 			p, chosen, err := libraryPool(cmd.Context(), workers, envs, all, false)
 			if err != nil {
@@ -111,13 +147,22 @@ func newScoreCmd() *cobra.Command {
 instance's state) and writes one reward record per line: the input line number,
 kind (ok, format, env_error, timeout), score and the extracted answer. The
 answer is the text inside the last <answer>…</answer> of the completion; none
-is a format failure with score 0. A malformed line is reported on stderr with
-its number and the rest is still scored. A summary per environment goes to
-stderr (or to stdout as JSON with --json and --out).`,
+is a format failure with score 0. A summary per environment goes to stderr (or
+to stdout as JSON with --json and --out).
+
+env, seed, difficulty and completion are all required: there are no defaults,
+since the instance depends on env, seed and difficulty together. Other fields
+are ignored, so resyn gen's lines with a "completion" added score as they are.
+A malformed line (not a JSON object, a field missing or of the wrong type) is
+reported on stderr with its line number and skipped; the rest is still scored,
+and the exit status is then 1. Blank lines are ignored.`,
 		Example: `  resyn score --in completions.jsonl --out rewards.jsonl
   echo '{"env":"graph_coloring","seed":1,"difficulty":2,"completion":"<answer>1 2 3</answer>"}' | resyn score --in -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := flagAtLeast("workers", workers, 0, "0 (one per core) or more"); err != nil {
+				return err
+			}
 			var r io.Reader = os.Stdin
 			if in != "" && in != "-" {
 				f, err := os.Open(in)
@@ -159,7 +204,11 @@ stderr (or to stdout as JSON with --json and --out).`,
 			}
 			tw.Flush()
 			if bad > 0 {
-				fmt.Fprintf(os.Stderr, "%d malformed line(s) skipped\n", bad)
+				// The good lines are scored and written; the exit status
+				// says that the input was not all good, so that a pipeline
+				// does not go on with a silently shorter file.
+				fmt.Fprintf(os.Stderr, "resyn: %d malformed line(s) skipped (see above); the other lines were scored\n", bad)
+				return exitError{code: 1}
 			}
 			return nil
 		},

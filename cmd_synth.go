@@ -180,6 +180,17 @@ pipeline without any model.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if err := checkFlags(
+				flagAtLeast("n", n, 1, "at least 1 (candidates to synthesize)"),
+				flagAtLeast("parallel", parallel, 1, "at least 1 (candidates in flight)"),
+				flagAtLeast("max-repairs", repairs, 0, "0 (no repair) or more"),
+				flagAtLeast("ideas-per-call", ideasPerCall, 1, "at least 1"),
+				flagAtLeast("solver-samples", solverSamples, 1, "at least 1 (instances per difficulty level)"),
+				flagAtLeast("concurrency", pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
+				flagAtLeast("workers", workers, 0, "0 (one per core) or more"),
+			); err != nil {
+				return err
+			}
 			db, err := storage.Open(dbPath(), storage.Options{})
 			if err != nil {
 				return err
@@ -553,6 +564,14 @@ is measured at its lowest, middle and highest level.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if err := checkFlags(
+				flagAtLeast("n", n, 1, "at least 1 (instances per difficulty level)"),
+				flagAtLeast("parallel", inFlite, 1, "at least 1 (solver requests in flight)"),
+				flagAtLeast("concurrency", pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
+				flagAtLeast("workers", workers, 0, "0 (one per core) or more"),
+			); err != nil {
+				return err
+			}
 			levels, err := parseLevels(diff)
 			if err != nil {
 				return err

@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -43,8 +44,8 @@ func (e LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.
 // MaxLineBytes bounds one JSONL line of completions.
 const MaxLineBytes = 16 << 20
 
-// Score reads JSONL items (env, seed, difficulty, completion; optionally
-// state) from r, scores them through ex in chunks, and writes one
+// Score reads JSONL items (env, seed, difficulty, completion, all
+// required; optionally state: ParseScoreLine) from r, scores them through ex in chunks, and writes one
 // ScoredLine per valid input line to w, in input order. Malformed lines go
 // to onBad and the rest is still scored. It returns the per-environment
 // summaries, sorted by name.
@@ -98,16 +99,12 @@ func Score(ctx context.Context, ex env.Executor, r io.Reader, w io.Writer, onBad
 	for sc.Scan() {
 		n++
 		b := sc.Bytes()
-		if len(b) == 0 {
+		if len(bytes.TrimSpace(b)) == 0 {
 			continue
 		}
-		var it env.ScoreItem
-		if err := json.Unmarshal(b, &it); err != nil {
-			onBad(LineError{n, fmt.Errorf("not a JSON object: %v", err)})
-			continue
-		}
-		if it.Env == "" {
-			onBad(LineError{n, fmt.Errorf(`missing "env"`)})
+		it, err := ParseScoreLine(b)
+		if err != nil {
+			onBad(LineError{n, err})
 			continue
 		}
 		items = append(items, it)
