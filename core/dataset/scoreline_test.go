@@ -24,14 +24,14 @@ func TestParseScoreLine(t *testing.T) {
 		t.Fatalf("state null: %+v, %v", it, err)
 	}
 	for in, want := range map[string]string{
-		`{"env":"maze","seed":1,"completion":"x"}`:                       `missing "difficulty" (every line needs env, seed, difficulty and completion)`,
-		`{"env":"maze","difficulty":1}`:                                  `missing "seed" and "completion"`,
-		`{}`:                                                             `missing "env", "seed", "difficulty", and "completion"`,
-		`{"env":"","seed":1,"difficulty":2,"completion":"x"}`:            `"env" is empty`,
-		`{"env":"maze","seed":1,"difficulty":"3","completion":"x"}`:      `"difficulty" must be an integer, not a JSON string`,
-		`{"env":"maze","seed":1,"difficulty":2.5,"completion":"x"}`:      `"difficulty" must be an integer, not a JSON number 2.5`,
-		`{"env":"maze","seed":1,"difficulty":2,"completion":["a"]}`:      `"completion" must be a string, not a JSON array`,
-		`{"env":"maze","seed":1e30,"difficulty":2,"completion":"x"}`:     `"seed" must be an integer`,
+		`{"env":"maze","seed":1,"completion":"x"}`: `missing "difficulty" (every line needs env, seed, difficulty and completion)`,
+		`{"env":"maze","difficulty":1}`:            `missing "seed" and "completion"`,
+		`{}`:                                       `missing "env", "seed", "difficulty", and "completion"`,
+		`{"env":"","seed":1,"difficulty":2,"completion":"x"}`:             `"env" is empty`,
+		`{"env":"maze","seed":1,"difficulty":"3","completion":"x"}`:       `"difficulty" must be an integer, not a JSON string`,
+		`{"env":"maze","seed":1,"difficulty":2.5,"completion":"x"}`:       `"difficulty" must be an integer, not a JSON number 2.5`,
+		`{"env":"maze","seed":1,"difficulty":2,"completion":["a"]}`:       `"completion" must be a string, not a JSON array`,
+		`{"env":"maze","seed":1e30,"difficulty":2,"completion":"x"}`:      `"seed" must be an integer`,
 		`{"env":"maze","seed":1,"difficulty":99999999999999999999,"c":1}`: `"difficulty" must be an integer`,
 		`null`:        "not a JSON object",
 		`[1,2]`:       "not a JSON object",
