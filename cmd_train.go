@@ -30,14 +30,14 @@ import (
 func init() { register(newTrainCmd) }
 
 type trainFlags struct {
-	preset, model, envs, weights, difficulty, out, name, system  string
-	backend                                                      string
-	resume                                                       uint64
-	steps, sftSteps, prompts, group, maxNew, minibatches, epochs int
-	evalN, threads, ckptEvery                                    int
-	lr, sftLR, kl, temperature                                   float64
-	seed                                                         int64
-	noStd, keepZeroVar, asJSON                                   bool
+	preset, model, envs, weights, difficulty, out, name, system            string
+	backend                                                                string
+	resume                                                                 uint64
+	steps, sftSteps, sftBatch, prompts, group, maxNew, minibatches, epochs int
+	evalN, threads, ckptEvery                                              int
+	lr, sftLR, kl, temperature                                             float64
+	seed                                                                   int64
+	noStd, keepZeroVar, asJSON                                             bool
 }
 
 func newTrainCmd() *cobra.Command {
@@ -84,6 +84,7 @@ continues a run from its last checkpoint (with --steps, to a new total).`,
 	fl.StringVar(&f.difficulty, "difficulty", "", "difficulty range LO-HI the curriculum climbs (default 1-3 or the preset's)")
 	fl.IntVar(&f.steps, "steps", 0, "GRPO steps (default: the preset's, or 100)")
 	fl.IntVar(&f.sftSteps, "sft-steps", -1, "warm-start steps on solve() answers (default: the preset's, 0 for --model)")
+	fl.IntVar(&f.sftBatch, "sft-batch", 0, "instances per warm-start step")
 	fl.IntVar(&f.prompts, "prompts", 0, "prompts per step")
 	fl.IntVar(&f.group, "group", 0, "completions per prompt (G)")
 	fl.IntVar(&f.maxNew, "max-new-tokens", 0, "completion length cap")
@@ -433,7 +434,7 @@ func checkFlagValues(f trainFlags) error {
 		name     string
 		v, least int
 	}{
-		{"steps", f.steps, 0}, {"sft-steps", f.sftSteps, 0}, {"prompts", f.prompts, 1}, {"group", f.group, 2},
+		{"steps", f.steps, 0}, {"sft-steps", f.sftSteps, 0}, {"sft-batch", f.sftBatch, 1}, {"prompts", f.prompts, 1}, {"group", f.group, 2},
 		{"max-new-tokens", f.maxNew, 1}, {"minibatches", f.minibatches, 1}, {"epochs", f.epochs, 1},
 		{"eval-n", f.evalN, 0}, {"checkpoint-every", f.ckptEvery, 0}, {"threads", f.threads, 0},
 	} {
@@ -510,6 +511,7 @@ func applyFlags(c *grpo.Config, f trainFlags, mods []*env.Module) error {
 	}
 	setInt(&c.Steps, f.steps, 0)
 	setInt(&c.SFTSteps, f.sftSteps, -1)
+	setInt(&c.SFTBatch, f.sftBatch, 0)
 	setInt(&c.PromptsPerStep, f.prompts, 0)
 	setInt(&c.GroupSize, f.group, 0)
 	setInt(&c.MaxNewTokens, f.maxNew, 0)
