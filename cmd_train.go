@@ -282,6 +282,13 @@ func setupModel(f trainFlags, mods []*env.Module) (trainSetup, error) {
 		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
 	}
 	fmt.Fprintf(os.Stderr, "loaded %s: %d parameters\n", f.model, m.NumParams())
+	// Qwen2.5-Instruct's template adds its default system prompt to a
+	// conversation without one; the prompts here do as the model's own
+	// template does, unless --system says otherwise.
+	if f.system == "" && strings.Contains(tok.ChatTemplate(), tokenizer.DefaultSystemQwen25) {
+		cfg.SystemPrompt = tokenizer.DefaultSystemQwen25
+		fmt.Fprintf(os.Stderr, "system prompt: %q (the default of the model's chat template; --system replaces it)\n", cfg.SystemPrompt)
+	}
 	abs, _ := filepath.Abs(f.model)
 	return trainSetup{cfg: cfg, model: m, hfCfg: hfCfg, tok: tok, source: abs}, nil
 }

@@ -48,12 +48,13 @@ const qwen25Config = `{
 }
 `
 
-// qwenTokenizerConfig is the part of Qwen2.5-Instruct's
-// tokenizer_config.json that matters here: a ChatML chat template and
-// <|im_end|> as the end of a turn.
+// qwenTokenizerConfig is Qwen2.5-Instruct's tokenizer_config.json without
+// its added_tokens_decoder and with the tool-calling branches of its chat
+// template left out: ChatML, the default system prompt for a conversation
+// without one, <|im_end|> as the end of a turn.
 const qwenTokenizerConfig = `{
   "bos_token": null,
-  "chat_template": "{%- for message in messages %}{{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>' + '\n' }}{%- endfor %}{%- if add_generation_prompt %}{{- '<|im_start|>assistant\n' }}{%- endif %}",
+  "chat_template": "{%- if messages[0]['role'] == 'system' %}\n    {{- '<|im_start|>system\\n' + messages[0]['content'] + '<|im_end|>\\n' }}\n{%- else %}\n    {{- '<|im_start|>system\\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\\n' }}\n{%- endif %}\n{%- for message in messages %}\n    {%- if (message.role == \"user\") or (message.role == \"system\" and not loop.first) or (message.role == \"assistant\") %}\n        {{- '<|im_start|>' + message.role + '\\n' + message.content + '<|im_end|>' + '\\n' }}\n    {%- endif %}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- '<|im_start|>assistant\\n' }}\n{%- endif %}\n",
   "clean_up_tokenization_spaces": false,
   "eos_token": "<|im_end|>",
   "errors": "replace",
@@ -210,6 +211,10 @@ func trainHFCheckpoint(t *testing.T, tokJSON []byte, again bool) {
 	_, errs, code := runResyn(t, db, trainArgs("--model", model, "--sft-steps", "1", "--steps", "2", "--out", straight)...)
 	if code != 0 || !strings.Contains(errs, "finished 1 SFT + 2 GRPO steps") {
 		t.Fatalf("train --model: exit %d\n%s", code, errs)
+	}
+	// The prompts carry the default system prompt of the model's template.
+	if !strings.Contains(errs, `system prompt: "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."`) {
+		t.Errorf("no default system prompt from the chat template:\n%s", errs)
 	}
 	if _, errs, code = runResyn(t, db, trainArgs("--model", model, "--sft-steps", "1", "--steps", "1", "--out", stopped)...); code != 0 {
 		t.Fatalf("train --model --steps 1: exit %d\n%s", code, errs)
