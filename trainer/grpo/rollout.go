@@ -132,13 +132,13 @@ func makeInstances(ctx context.Context, ex env.Executor, p *prompter, tasks []en
 
 // EvalResult is a greedy evaluation on held-out seeds.
 type EvalResult struct {
-	Reward   float64            `json:"reward"`           // mean over every instance
-	PassRate float64            `json:"pass_rate"`        // fraction with reward >= PassScore
-	PerEnv   map[string]float64 `json:"per_env"`          // mean reward by environment
+	Reward   float64            `json:"reward"`    // mean over every instance
+	PassRate float64            `json:"pass_rate"` // fraction with reward >= PassScore
+	PerEnv   map[string]float64 `json:"per_env"`   // mean reward by environment
 	// PerLevel is the mean reward by environment and difficulty level.
 	PerLevel map[string]map[int]float64 `json:"per_level"`
-	N        int                `json:"n"`                // completions scored
-	Sample   string             `json:"sample,omitempty"` // the first completion, for a look
+	N        int                        `json:"n"`                // completions scored
+	Sample   string                     `json:"sample,omitempty"` // the first completion, for a look
 }
 
 // EvalOptions say what Evaluate measures.
