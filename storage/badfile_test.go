@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -287,6 +288,62 @@ func TestCheckSurvivesHostilePages(t *testing.T) {
 			}
 			if after, _ := os.ReadFile(path); !bytes.Equal(after, bad) {
 				t.Error("check modified the file")
+			}
+		})
+	}
+}
+
+// A meta page whose checksum holds but whose numbers are absurd (forged, or
+// damage that kept the checksum) is refused at Open, never modified. A
+// high-water mark near 2^64 once wrapped round the truncation check
+// (pgid × page size overflowed to a small number), and the page walk of
+// Check then asked for a bitmap of 2^52 pages: with 64 KiB pages the
+// process died for memory. A free-page count near 2^64 wrapped round its
+// own check the same way.
+func TestForgedCountsAreRefused(t *testing.T) {
+	good := goodStore(t)
+	le := binary.LittleEndian
+	off := 0 // the newest meta page
+	if le.Uint64(good[4096+16+48:]) > le.Uint64(good[16+48:]) {
+		off = 4096
+	}
+	freelist := le.Uint64(good[off+16+32:])
+	pgid := le.Uint64(good[off+16+40:])
+	resum := func(b []byte) {
+		h := fnv.New64a()
+		h.Write(b[off+16 : off+16+56])
+		le.PutUint64(b[off+16+56:], h.Sum64())
+	}
+	cases := []struct {
+		name   string
+		damage func(b []byte)
+	}{
+		{"high-water mark wrapping round", func(b []byte) { le.PutUint64(b[off+16+40:], pgid+1<<52); resum(b) }},
+		{"high-water mark past 2^63", func(b []byte) { le.PutUint64(b[off+16+40:], pgid+1<<63); resum(b) }},
+		{"free-page count wrapping round", func(b []byte) {
+			p := freelist * 4096
+			le.PutUint16(b[p+10:], 0xFFFF)
+			le.PutUint64(b[p+16:], 1<<61-1)
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			bad := bytes.Clone(good)
+			c.damage(bad)
+			path := filepath.Join(t.TempDir(), "forged.db")
+			os.WriteFile(path, bad, 0o600)
+			for _, ro := range []bool{true, false} {
+				db, err := storage.Open(path, storage.Options{ReadOnly: ro})
+				if err == nil {
+					db.Close()
+					t.Fatalf("read-only=%v: opened", ro)
+				}
+				if !errors.Is(err, storage.ErrCorrupt) {
+					t.Errorf("read-only=%v: %v, want ErrCorrupt", ro, err)
+				}
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, bad) {
+				t.Error("the file was modified")
 			}
 		})
 	}

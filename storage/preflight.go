@@ -68,8 +68,12 @@ func preflightMeta(f io.ReaderAt, path string, size int64) (meta, error) {
 		}
 		return meta{}, fmt.Errorf("%s is not a bbolt database (%d bytes of something else): %w", path, size, ErrNotStore)
 	}
-	if need := int64(m.pgid) * int64(m.pageSize); need > size {
-		return meta{}, fmt.Errorf("%s is truncated: %d bytes, but its header says %d: %w", path, size, need, ErrCorrupt)
+	// Divide rather than multiply: a high-water mark near 2^64 (a damaged
+	// or forged meta whose checksum holds) would wrap the product round to
+	// a small number and pass, and the page walk would then try to
+	// allocate a bitmap of that many pages.
+	if m.pgid > uint64(size)/uint64(m.pageSize) {
+		return meta{}, fmt.Errorf("%s is truncated: %d bytes, but its header says %d pages of %d bytes: %w", path, size, m.pgid, m.pageSize, ErrCorrupt)
 	}
 	if m.freelist != pgidNoFreelist && !freelistFits(f, m) {
 		return meta{}, fmt.Errorf("%s: the free-page list (page %d) is damaged: %w", path, m.freelist, ErrCorrupt)
@@ -93,13 +97,18 @@ func freelistFits(f io.ReaderAt, m meta) bool {
 	}
 	count := uint64(le.Uint16(h[10:]))
 	overflow := uint64(le.Uint32(h[12:]))
-	if count == 0xFFFF { // the real count is the first element
-		count = le.Uint64(h[16:]) + 1
-	}
 	if m.freelist+overflow >= m.pgid {
 		return false
 	}
-	return pageHeaderSize+count*8 <= (overflow+1)*uint64(m.pageSize)
+	// The ids the page and its overflow hold (no overflow in the product:
+	// the run lies below the high-water mark, which preflight has checked
+	// against the file's size). Compared, never multiplied, so that a
+	// huge count cannot wrap round to fit.
+	room := ((overflow+1)*uint64(m.pageSize) - pageHeaderSize) / 8
+	if count == 0xFFFF { // the real count is the first element, which takes a slot itself
+		return le.Uint64(h[16:]) < room
+	}
+	return count <= room
 }
 
 const (
