@@ -348,3 +348,54 @@ func TestForgedCountsAreRefused(t *testing.T) {
 		})
 	}
 }
+
+// A store whose meta has no free-page list (written with NoFreelistSync, or
+// forged) makes bbolt rebuild the list when it opens the file for writing,
+// walking every page on a goroutine of its own: a damaged page there crashed
+// the process. Open walks the pages first and refuses the file; without
+// damage the store opens as usual.
+func TestNoFreelistWithDamagedPages(t *testing.T) {
+	good := goodStore(t)
+	branch, _ := branchPage(t, good)
+	le := binary.LittleEndian
+	off := 0 // the newest meta page
+	if le.Uint64(good[4096+16+48:]) > le.Uint64(good[16+48:]) {
+		off = 4096
+	}
+	noFreelist := bytes.Clone(good)
+	le.PutUint64(noFreelist[off+16+32:], ^uint64(0))
+	h := fnv.New64a()
+	h.Write(noFreelist[off+16 : off+16+56])
+	le.PutUint64(noFreelist[off+16+56:], h.Sum64())
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "nofreelist.db")
+	os.WriteFile(path, noFreelist, 0o600)
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatalf("a healthy store without a free-page list: %v", err)
+	}
+	problems, err := db.Check()
+	db.Close()
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("check: %v %v", problems, err)
+	}
+
+	damaged := bytes.Clone(noFreelist)
+	le.PutUint64(damaged[branch*4096+16+8:], 1<<40) // a child far outside the file
+	path = filepath.Join(dir, "damaged.db")
+	os.WriteFile(path, damaged, 0o600)
+	for _, ro := range []bool{true, false} {
+		db, err := storage.Open(path, storage.Options{ReadOnly: ro})
+		if err == nil {
+			db.Close()
+			t.Fatalf("read-only=%v: opened", ro)
+		}
+		if !errors.Is(err, storage.ErrCorrupt) || !strings.Contains(err.Error(), "outside the file") {
+			t.Errorf("read-only=%v: %v, want ErrCorrupt naming the page", ro, err)
+		}
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, damaged) {
+		t.Error("the file was modified")
+	}
+}

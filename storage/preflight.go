@@ -78,6 +78,21 @@ func preflightMeta(f io.ReaderAt, path string, size int64) (meta, error) {
 	if m.freelist != pgidNoFreelist && !freelistFits(f, m) {
 		return meta{}, fmt.Errorf("%s: the free-page list (page %d) is damaged: %w", path, m.freelist, ErrCorrupt)
 	}
+	if m.freelist == pgidNoFreelist {
+		// No free-page list on disk (a file written with NoFreelistSync,
+		// or a forged meta): bbolt rebuilds it when it opens the file for
+		// writing by walking every page, on a goroutine of its own where a
+		// damaged page crashes the process or loops. Walk them here first.
+		var first string
+		if !walkPages(f, m, func(s string) bool {
+			if first == "" {
+				first = s
+			}
+			return false
+		}) {
+			return meta{}, fmt.Errorf("%s has no free-page list and its pages are damaged (%s): %w", path, first, ErrCorrupt)
+		}
+	}
 	return m, nil
 }
 
