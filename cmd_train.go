@@ -428,8 +428,14 @@ func runDir(out string) (string, error) {
 	base := filepath.Join(filepath.Dir(dbPath()), "runs", time.Now().Format("20060102-150405"))
 	dir := base
 	for i := 2; ; i++ {
-		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		_, err := os.Stat(dir)
+		if errors.Is(err, os.ErrNotExist) {
 			return filepath.Abs(dir)
+		}
+		if err != nil {
+			// Not "taken" but unusable (runs is a file, no permission):
+			// every other name would fail the same way.
+			return "", fmt.Errorf("choosing a run directory (or pass --out DIR): %w", err)
 		}
 		dir = fmt.Sprintf("%s-%d", base, i)
 	}
