@@ -114,8 +114,14 @@ func (db *DB) Check() ([]string, error) {
 			add(err.Error())
 			return nil
 		}
-		if m.txid != uint64(tx.tx.ID()) && !(tx.Writable() && m.txid+1 == uint64(tx.tx.ID())) {
-			return fmt.Errorf("%s changed during the check (transaction %d on disk, %d open)", db.path, m.txid, tx.tx.ID())
+		// The walk must read the tree bbolt reads: the same meta (same
+		// transaction id and size; readMeta refuses more than bbolt does,
+		// so a damaged newer meta could make them differ).
+		if (m.txid != uint64(tx.tx.ID()) && !(tx.Writable() && m.txid+1 == uint64(tx.tx.ID()))) ||
+			int64(m.pgid)*int64(m.pageSize) != tx.tx.Size() {
+			add(fmt.Sprintf("%s: the meta page bbolt uses (transaction %d, %d bytes) is not the newest valid one (transaction %d, %d bytes): a meta page is damaged",
+				db.path, tx.tx.ID(), tx.tx.Size(), m.txid, int64(m.pgid)*int64(m.pageSize)))
+			return nil
 		}
 		if !walkPages(f, m, add) {
 			return nil
