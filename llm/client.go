@@ -296,8 +296,15 @@ func isUnreachable(err error) bool {
 }
 
 // quickWait is the pause before the k-th quick retry of an unreachable
-// server: 250 ms, 500 ms, 1 s, …
-func quickWait(k int) time.Duration { return 250 * time.Millisecond << (k - 1) }
+// server: 250 ms, 500 ms, 1 s, … up to 30 s (the doubling would overflow
+// a Duration past about 35 retries and wrap to a negative wait).
+func quickWait(k int) time.Duration {
+	const most = 30 * time.Second
+	if k > 8 { // 250 ms << 7 = 32 s
+		return most
+	}
+	return min(250*time.Millisecond<<(k-1), most)
+}
 
 // unreachableHint says where the URL came from and how to change it.
 func (c *client) unreachableHint() string {

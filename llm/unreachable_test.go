@@ -141,3 +141,24 @@ func TestIsUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestQuickWaitStaysBounded: the pause doubles from a quarter second and
+// stops at 30 s; a large --unreachable-retries never wraps it negative.
+func TestQuickWaitStaysBounded(t *testing.T) {
+	for _, tc := range []struct {
+		k    int
+		want time.Duration
+	}{
+		{1, 250 * time.Millisecond},
+		{2, 500 * time.Millisecond},
+		{3, time.Second},
+		{8, 30 * time.Second},
+		{9, 30 * time.Second},
+		{40, 30 * time.Second},
+		{1000, 30 * time.Second},
+	} {
+		if got := quickWait(tc.k); got != tc.want {
+			t.Errorf("quickWait(%d) = %v, want %v", tc.k, got, tc.want)
+		}
+	}
+}
