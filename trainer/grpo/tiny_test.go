@@ -7,22 +7,25 @@ import (
 	"testing"
 )
 
-// TestTinyCPULearns trains the tiny-cpu preset from scratch, shortened, on
-// the native CPU model with a fixed seed (one thread: the same numbers on
-// any machine with the same kernels), and checks what the preset does
-// (docs/benchmarks.md, Training): the warm start lifts mean reward on
-// held-out seeds clearly above the untrained model's; the GRPO steps that
-// follow train on groups with a signal and do not undo it. On this model
-// GRPO does not reliably add reward on top of the warm start, so the test
-// does not claim it.
+// TestTinyCPULearns trains the tiny-cpu preset from scratch, exactly as
+// `resyn train --preset tiny-cpu --threads 1` does, on the native CPU model
+// with its fixed seed (one thread: the same numbers on any machine with the
+// same kernels), and checks what docs/benchmarks.md (Training) reports:
+//
+//   - the warm start lifts mean held-out reward clearly above the untrained
+//     model's (0.000 → 0.408 with this seed);
+//   - the GRPO steps then add reward overall (→ 0.477), and clearly on
+//     subtraction_game, whose answer a model this small can learn to read
+//     from its prompt (the winning move is the pile size modulo 3: 0.574 →
+//     0.773; with --seed 2, 0.641 → 0.797);
+//   - every step trains on groups with a signal, with a finite loss.
+//
+// It is the long suite's slowest test (8–15 minutes on a 2-core machine).
 func TestTinyCPULearns(t *testing.T) {
 	if os.Getenv("RESYN_LONG") == "" {
 		t.Skip("long suite; set RESYN_LONG=1")
 	}
 	p := TinyCPU()
-	p.Config.SFTSteps = 60
-	p.Config.Steps = 6
-	p.Config.EvalN, p.Config.EvalSamples = 32, 2
 	p.Config.CheckpointEvery = 0
 	ex := testExecutor(t)
 	tok, err := p.Tokenizer(context.Background(), ex)
@@ -48,15 +51,17 @@ func TestTinyCPULearns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("mean held-out reward: init %.3f, after SFT %.3f, final %.3f (%v)", sum.Init.Reward, sum.AfterSFT.Reward, sum.Final.Reward, sum.Elapsed)
+	t.Logf("mean held-out reward: init %.3f, after SFT %.3f %v, after %d GRPO steps %.3f %v (%v)",
+		sum.Init.Reward, sum.AfterSFT.Reward, sum.AfterSFT.PerEnv, p.Config.Steps, sum.Final.Reward, sum.Final.PerEnv, sum.Elapsed)
 	if sum.AfterSFT.Reward < sum.Init.Reward+0.15 {
 		t.Errorf("the warm start took mean held-out reward from %.3f to %.3f; want a rise of at least 0.15", sum.Init.Reward, sum.AfterSFT.Reward)
 	}
-	if sum.Final.Reward < sum.Init.Reward+0.15 {
-		t.Errorf("mean held-out reward rose from %.3f to %.3f over the run; want a rise of at least 0.15", sum.Init.Reward, sum.Final.Reward)
+	if sum.Final.Reward <= sum.AfterSFT.Reward {
+		t.Errorf("GRPO took mean held-out reward from %.3f (after the warm start) to %.3f; want a rise", sum.AfterSFT.Reward, sum.Final.Reward)
 	}
-	if sum.Final.Reward < sum.AfterSFT.Reward-0.1 {
-		t.Errorf("GRPO lowered mean held-out reward from %.3f (after the warm start) to %.3f; want at most 0.1 less", sum.AfterSFT.Reward, sum.Final.Reward)
+	const sg = "subtraction_game"
+	if before, after := sum.AfterSFT.PerEnv[sg], sum.Final.PerEnv[sg]; after < before+0.1 {
+		t.Errorf("GRPO took %s's held-out reward from %.3f to %.3f; want a rise of at least 0.1", sg, before, after)
 	}
 	if len(steps) != p.Config.Steps {
 		t.Fatalf("%d GRPO step events; want %d", len(steps), p.Config.Steps)
@@ -64,12 +69,12 @@ func TestTinyCPULearns(t *testing.T) {
 	kept := 0
 	for _, s := range steps {
 		kept += s.GroupsKept
+		if s.GroupsKept == 0 {
+			t.Errorf("step %d: no group had reward variance", s.Step)
+		}
 		if math.IsNaN(s.Loss) || math.IsInf(s.Loss, 0) {
 			t.Errorf("step %d: loss %v", s.Step, s.Loss)
 		}
-	}
-	if kept == 0 {
-		t.Errorf("no GRPO group had reward variance in %d steps: nothing trained", len(steps))
 	}
 	t.Logf("groups kept: %d of %d", kept, len(steps)*p.Config.PromptsPerStep)
 }
