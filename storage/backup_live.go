@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,18 +28,18 @@ import (
 // that.) The copy is then checked on its own bytes, never the live file's
 // (preflight, the page walk, bbolt's check, every record decoded) before it
 // is renamed into place; dst is never half a store. A writer that commits again and again
-// faster than the file can be copied can starve it: after 20 tries (about a
-// second of pauses) it gives up and says so.
+// faster than the file can be copied can starve it: after 30 s of tries it
+// gives up and says so.
 func BackupLive(src, dst string) (int64, error) {
 	if a, err := filepath.Abs(src); err == nil {
 		if b, err := filepath.Abs(dst); err == nil && a == b {
 			return 0, fmt.Errorf("backup to %s: that is the store itself; name another file", dst)
 		}
 	}
-	const attempts = 20
+	deadline := time.Now().Add(backupPatience)
 	var last error
 	damaged := 0
-	for i := 0; i < attempts; i++ {
+	for i := 1; ; i++ {
 		n, err := backupLiveOnce(src, dst)
 		if err == nil {
 			return n, nil
@@ -48,7 +49,7 @@ func BackupLive(src, dst string) (int64, error) {
 			return 0, err
 		}
 		if torn.damage != nil {
-			// At most one commit landed during the copy, so the copy is
+			// No commit landed during the copy, so the copy is
 			// the committed store as of its meta: the damage is the
 			// store's. Retried twice all the same, so that a race this
 			// reasoning missed cannot condemn a healthy store.
@@ -57,11 +58,22 @@ func BackupLive(src, dst string) (int64, error) {
 			}
 		}
 		last = err
-		// Writers commit in bursts; a short, growing pause lets one end.
-		time.Sleep(time.Duration(i+1) * 5 * time.Millisecond)
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("backup of %s: the store changed too fast to copy consistently in %d tries over %v (%v); try again when it is quieter", src, i, backupPatience, last)
+		}
+		// Writers commit in bursts; a pause that grows to 100 ms lets one
+		// end, and its jitter keeps the copies from falling into step with
+		// a writer that commits at a steady pace. On a loaded machine a copy
+		// is often descheduled long enough for a commit to land, so it
+		// takes many tries (CI's 2-core runner needed more than 20).
+		pause := min(time.Duration(i)*5*time.Millisecond, 100*time.Millisecond)
+		time.Sleep(pause/2 + rand.N(pause/2+1))
 	}
-	return 0, fmt.Errorf("backup of %s: the store changed too fast to copy consistently in %d tries (%v); try again when it is quieter", src, attempts, last)
 }
+
+// backupPatience is how long BackupLive keeps trying for a copy that no
+// commit raced.
+const backupPatience = 30 * time.Second
 
 // errTorn marks a copy that raced with the writer, or (damage set) one that
 // failed its checks; BackupLive retries it.
