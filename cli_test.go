@@ -58,18 +58,7 @@ func resynBinary(t *testing.T) string {
 // stdout, stderr and the exit status.
 func runResyn(t *testing.T, db string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(resynBinary(t), append([]string{"--db", db}, args...)...)
-	cmd.Env = append(os.Environ(), "NO_COLOR=1")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return runResynEnv(t, nil, db, args...)
 }
 
 const parityEnv = `NAME = "parity"
