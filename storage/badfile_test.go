@@ -399,3 +399,32 @@ func TestNoFreelistWithDamagedPages(t *testing.T) {
 		t.Error("the file was modified")
 	}
 }
+
+// TestCheckRefusesASwappedFile: db check reads the pages again by path; a
+// file renamed over the store after it was opened is refused by name, not
+// checked in its place.
+func TestCheckRefusesASwappedFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "resyn.db")
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if problems, err := db.Check(); err != nil || len(problems) > 0 {
+		t.Fatalf("fresh store: %v %v", problems, err)
+	}
+	other := filepath.Join(dir, "other.db")
+	o, err := storage.Open(other, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	if err := os.Rename(other, path); err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Check()
+	if err == nil || !strings.Contains(err.Error(), "replaced") || !strings.Contains(err.Error(), path) {
+		t.Fatalf("check after the file was swapped: %v; want an error naming %s as replaced", err, path)
+	}
+}

@@ -109,6 +109,9 @@ func (db *DB) Check() ([]string, error) {
 		if err != nil {
 			return err
 		}
+		if !os.SameFile(st, db.file) {
+			return fmt.Errorf("%s was replaced by another file since this resyn opened it; check the new one with a new resyn", db.path)
+		}
 		m, err := preflightMeta(f, db.path, st.Size())
 		if err != nil {
 			add(err.Error())

@@ -30,6 +30,9 @@ type DB struct {
 	bolt     *bolt.DB
 	path     string
 	readOnly bool
+	// file is what path named when bbolt opened it; Check reads the
+	// pages again by path and refuses a file swapped in since.
+	file os.FileInfo
 }
 
 // Tx is one transaction, handed to the function given to View, Update or
@@ -91,6 +94,10 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{bolt: b, path: path, readOnly: opts.ReadOnly}
+	if db.file, err = os.Stat(path); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("opening store: %w", err)
+	}
 	if opts.ReadOnly {
 		err = safely(path, func() error {
 			return b.View(func(tx *bolt.Tx) error { _, err := inspect(tx, path); return err })
