@@ -201,3 +201,29 @@ func TestSecondWriterIsTurnedAway(t *testing.T) {
 		t.Fatalf("the live backup fails its check: %s", errs)
 	}
 }
+
+// TestUnknownSubcommandFails: a mistyped subcommand of a command group
+// fails with exit 1 and a suggestion, where cobra alone printed the group's
+// help and exited 0; the group alone still prints its help.
+func TestUnknownSubcommandFails(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "resyn.db")
+	for _, tc := range []struct {
+		args    []string
+		suggest string
+	}{
+		{[]string{"envs", "lsit"}, "list"},
+		{[]string{"db", "inf"}, "info"},
+		{[]string{"bench", "env"}, "envs"},
+		{[]string{"model", "ini"}, "init"},
+		{[]string{"lsit"}, ""},
+	} {
+		_, errs, code := runResyn(t, db, tc.args...)
+		if code != 1 || !strings.Contains(errs, "unknown command") || !strings.Contains(errs, tc.suggest) {
+			t.Errorf("resyn %s: exit %d, stderr %q; want exit 1, an unknown command suggesting %q", strings.Join(tc.args, " "), code, errs, tc.suggest)
+		}
+	}
+	out, _, code := runResyn(t, db, "envs")
+	if code != 0 || !strings.Contains(out, "Available Commands") {
+		t.Errorf("resyn envs: exit %d, stdout %q; want its help", code, out)
+	}
+}
