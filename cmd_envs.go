@@ -14,6 +14,7 @@ import (
 	"resyn/core/envlib"
 	"resyn/core/library"
 	"resyn/core/validate"
+	"resyn/storage"
 )
 
 var envsSubcommands []func() *cobra.Command
@@ -73,6 +74,11 @@ of the last validation. --status and --tag filter.`,
   resyn envs list --json | jq -r '.[].name'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			switch storage.Status(status) {
+			case "", storage.StatusCandidate, storage.StatusAccepted, storage.StatusRejected:
+			default:
+				return fmt.Errorf("--status %q: want candidate, accepted or rejected", status)
+			}
 			var entries []library.Entry
 			if err := withLibrary(true, func(l *library.Library) error {
 				var err error
@@ -194,6 +200,9 @@ Exits 1 when any file fails any check.`,
   resyn envs validate --json envs/*.star > report.json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if seeds < 1 {
+				return fmt.Errorf("--seeds %d: want at least 1 seed per difficulty level", seeds)
+			}
 			p, err := env.NewPool(env.PoolOptions{})
 			if err != nil {
 				return err

@@ -79,6 +79,13 @@ renamed when complete.`,
 			if err != nil {
 				return err
 			}
+			// Checked here too, before the worker pool starts.
+			if n < 1 {
+				return fmt.Errorf("--n %d: want at least 1 instance per environment", n)
+			}
+			if !(testFraction >= 0 && testFraction < 1) {
+				return fmt.Errorf("--test-fraction %v: want a number in [0, 1)", testFraction)
+			}
 			p, chosen, err := libraryPool(cmd.Context(), workers, envs, all, false)
 			if err != nil {
 				return err
@@ -87,17 +94,22 @@ renamed when complete.`,
 			opts := export.Options{Envs: chosen, N: n, Seed: seed, MinDifficulty: lo, MaxDifficulty: hi,
 				TestFraction: testFraction, EnvWeights: ew, DifficultyWeights: dw}
 			start := time.Now()
+			progressed := false
 			sum, err := export.Export(cmd.Context(), p, opts, f, out,
 				func(it export.Item, e *env.Error) {
 					fmt.Fprintf(os.Stderr, "\nskipped %s seed %d difficulty %d: %v\n", it.Env.Name, it.Seed, it.Difficulty, e)
 				},
 				func(pr export.Progress) {
+					progressed = true
 					fmt.Fprintf(os.Stderr, "\rexported %d/%d (%d failed)", pr.Done, pr.Total, pr.Failed)
 				})
-			fmt.Fprintf(os.Stderr, " in %v\n", time.Since(start).Round(time.Millisecond))
 			if err != nil {
+				if progressed {
+					fmt.Fprintln(os.Stderr)
+				}
 				return err
 			}
+			fmt.Fprintf(os.Stderr, " in %v\n", time.Since(start).Round(time.Millisecond))
 			if asJSON {
 				return writeJSON(sum)
 			}

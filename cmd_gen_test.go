@@ -25,6 +25,11 @@ func TestGenRefusesNonsenseFlags(t *testing.T) {
 		{[]string{"synth", "--n", "-1"}, "--n -1: must be at least 1"},
 		{[]string{"synth", "--parallel", "0"}, "--parallel 0: must be at least 1"},
 		{[]string{"eval", "--env", "maze", "--n", "0"}, "--n 0: must be at least 1"},
+		{[]string{"envs", "validate", "--seeds", "0", "core/envlib/nim_move.star"}, "--seeds 0: want at least 1"},
+		{[]string{"envs", "list", "--status", "bogus"}, `--status "bogus": want candidate, accepted or rejected`},
+		{[]string{"export", "--format", "jsonl", "--all", "--n", "5", "--test-fraction", "1.5", "--out", filepath.Join(t.TempDir(), "x")}, "--test-fraction 1.5: want a number in [0, 1)"},
+		{[]string{"export", "--format", "jsonl", "--all", "--n", "0", "--out", filepath.Join(t.TempDir(), "x")}, "--n 0: want at least 1"},
+		{[]string{"model", "init", filepath.Join(t.TempDir(), "m"), "--dtype", "int8"}, `--dtype "int8": want F32, BF16 or F16`},
 	} {
 		out, errOut, code := runResyn(t, db, c.args...)
 		if code != 1 || out != "" || !strings.Contains(errOut, c.want) {

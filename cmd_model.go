@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -49,6 +50,10 @@ Qwen2.5-0.5B-shaped one use --vocab 151936 --hidden 896 --intermediate 4864
   resyn model init /tmp/q05 --vocab 151936 --hidden 896 --intermediate 4864 --layers 24 --heads 14 --kv-heads 2 --dtype bf16`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			dt, err := parseDType(dtype)
+			if err != nil {
+				return err
+			}
 			h := hf.NewConfig(vocab, hidden, inter, layers, heads, kvHeads)
 			h.TieWordEmbeddings = !untied
 			h.MaxPositionEmbeddings = maxPos
@@ -65,12 +70,12 @@ Qwen2.5-0.5B-shaped one use --vocab 151936 --hidden 896 --intermediate 4864
 			if err := m.InitWeights(seed, float32(std)); err != nil {
 				return err
 			}
-			opt := hf.SaveOptions{DType: safetensors.DType(dtype), MaxShardBytes: shardMB << 20,
+			opt := hf.SaveOptions{DType: dt, MaxShardBytes: shardMB << 20,
 				Metadata: map[string]string{"resyn_init_seed": fmt.Sprint(seed)}}
 			if err := m.SaveHF(args[0], h, opt); err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "wrote a random Qwen2 model of %d parameters to %s (%s)\n", m.NumParams(), args[0], dtype)
+			fmt.Fprintf(os.Stderr, "wrote a random Qwen2 model of %d parameters to %s (%s)\n", m.NumParams(), args[0], dt)
 			return nil
 		},
 	}
@@ -86,7 +91,7 @@ Qwen2.5-0.5B-shaped one use --vocab 151936 --hidden 896 --intermediate 4864
 	f.BoolVar(&untied, "untied", false, "give the model its own lm_head.weight")
 	f.Uint64Var(&seed, "seed", 1, "initialisation seed")
 	f.Float64Var(&std, "std", 0.02, "standard deviation of the matrices")
-	f.StringVar(&dtype, "dtype", "F32", "stored dtype: F32, BF16 or F16")
+	f.StringVar(&dtype, "dtype", "F32", "stored dtype: F32, BF16 or F16 (any case; fp32, fp16 too)")
 	f.Int64Var(&shardMB, "shard-mb", 0, "split the weights into shards of this many MB (0: transformers' 5 GB)")
 	return c
 }
@@ -172,4 +177,18 @@ prints the largest differences; it exits 1 when they exceed the file's atol.`,
 	f.IntVar(&threads, "threads", 0, "CPU threads (0: every core)")
 	f.BoolVar(&asJSON, "json", false, "print a JSON summary on stdout")
 	return c
+}
+
+// parseDType reads --dtype as safetensors names it (F32, BF16, F16), in any
+// case, and the fp32/fp16 spellings of transformers' torch_dtype talk.
+func parseDType(s string) (safetensors.DType, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "F32", "FP32", "FLOAT32":
+		return safetensors.DType("F32"), nil
+	case "BF16", "BFLOAT16":
+		return safetensors.DType("BF16"), nil
+	case "F16", "FP16", "FLOAT16":
+		return safetensors.DType("F16"), nil
+	}
+	return "", fmt.Errorf("--dtype %q: want F32, BF16 or F16", s)
 }

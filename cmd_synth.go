@@ -288,7 +288,7 @@ pipeline without any model.`,
 	c.Flags().StringVar(&solverProvider, "solver-provider", "", "provider of the solver model (default: the writer's)")
 	c.Flags().StringVar(&solverBaseURL, "solver-base-url", "", "base URL of the solver model (default: the writer's)")
 	c.Flags().IntVar(&solverSamples, "solver-samples", 4, "instances per difficulty level for calibration")
-	c.Flags().Uint64Var(&resume, "resume", 0, "continue run RUN (see `resyn synth runs`)")
+	c.Flags().Uint64Var(&resume, "resume", 0, "continue run `RUN` (resyn synth runs lists them)")
 	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the summary and verdicts as JSON on stdout")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only verdicts on stderr, not every step")

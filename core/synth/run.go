@@ -71,7 +71,7 @@ func (p *Pipeline) Resume(ctx context.Context, id uint64, progress func(Event)) 
 		return err
 	})
 	if errors.Is(err, storage.ErrNotFound) {
-		return Summary{}, fmt.Errorf("%w: %d (see `resyn synth --list`)", ErrRunNotFound, id)
+		return Summary{}, fmt.Errorf("%w: %d (resyn synth runs lists them)", ErrRunNotFound, id)
 	}
 	if err != nil {
 		return Summary{}, fmt.Errorf("synth: reading run %d: %w", id, err)
