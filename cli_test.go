@@ -130,6 +130,17 @@ func TestCurationCommands(t *testing.T) {
 	if out, _, _ := runResyn(t, backup, "envs", "list", "--tag", "easy"); !strings.Contains(out, "parity") {
 		t.Fatalf("backup lacks the curated environment:\n%s", out)
 	}
+	// An existing file is replaced only with --force.
+	before, _ := os.ReadFile(backup)
+	if _, errs, code := runResyn(t, db, "db", "backup", backup); code != 1 || !strings.Contains(errs, "--force") {
+		t.Fatalf("backup over an existing file: exit %d, %s; want exit 1 naming --force", code, errs)
+	}
+	if after, _ := os.ReadFile(backup); !bytes.Equal(before, after) {
+		t.Fatal("a refused backup changed the existing file")
+	}
+	if _, errs, code := runResyn(t, db, "db", "backup", "--force", backup); code != 0 {
+		t.Fatalf("backup --force: %s", errs)
+	}
 	// An invalid environment is refused with exit 1 and not stored.
 	bad := filepath.Join(dir, "bad.star")
 	os.WriteFile(bad, []byte(strings.Replace(parityEnv, `return 1.0 if answer.strip().lower() == want else 0.0`, `return 1.0`, 1)), 0o644)

@@ -87,7 +87,8 @@ func humanBytes(n int64) string {
 }
 
 func newDBBackupCmd() *cobra.Command {
-	return &cobra.Command{
+	var force bool
+	c := &cobra.Command{
 		Use:   "backup FILE",
 		Short: "Write a consistent copy of the store to FILE",
 		Long: `Copies the store from one read transaction, so the copy is the state at one
@@ -98,10 +99,15 @@ open it with --db FILE.
 When another resyn holds the store for writing (the workbench, a training or
 synthesis run), the file is copied without its lock and the copy is proven
 consistent — no page that the copied commit reaches changed during the copy,
-and the copy passes the full check — or copied again.`,
+and the copy passes the full check — or copied again.
+
+An existing FILE (an earlier backup, say) is replaced only with --force.`,
 		Example: "  resyn db backup ~/backups/resyn-$(date +%F).db",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, err := os.Lstat(args[0]); err == nil && !force {
+				return fmt.Errorf("%s exists; pass --force to replace it with the backup", args[0])
+			}
 			db, err := openStore(true)
 			if errors.Is(err, storage.ErrLocked) {
 				fmt.Fprintf(os.Stderr, "%s is in use by another resyn; copying it live\n", dbPath())
@@ -127,6 +133,8 @@ and the copy passes the full check — or copied again.`,
 			return nil
 		},
 	}
+	c.Flags().BoolVar(&force, "force", false, "replace FILE if it exists")
+	return c
 }
 
 func newDBCheckCmd() *cobra.Command {
