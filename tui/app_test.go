@@ -255,6 +255,23 @@ func TestTrainingScreen(t *testing.T) {
 	}
 }
 
+// TestTrainingScreenEmpty: with no run in the store the training pane says
+// how to start one, every line whole at 80 columns.
+func TestTrainingScreenEmpty(t *testing.T) {
+	m, _ := newModel(t)
+	tm := start(t, m)
+	waitFor(t, tm, "4 of 4")
+	keys(tm, "4")
+	waitFor(t, tm, "No training runs in the store yet")
+	view := finalView(t, tm)
+	for _, want := range []string{"(about ten minutes on two cores);", "`resyn train` has every option", "--load-run testdata/train-run"} {
+		if !strings.Contains(view, want) {
+			t.Errorf("the empty training pane lacks %q:\n%s", want, view)
+		}
+	}
+	requireGolden(t, view)
+}
+
 // synthEvents is a made-up run, so that the synthesis screen does not
 // depend on a model or the built-in library.
 func synthEvents() []coresynth.Event {

@@ -252,7 +252,7 @@ func (m *Model) View() string {
 		case m.ctx.Store == nil:
 			msg = "No store: training runs live in the store."
 		}
-		hint := "t trains the tiny-cpu preset here (about ten minutes on two cores); `resyn train` has\nevery option; or load the recorded demo run:\n  resyn --db /tmp/demo.db workbench --load-run testdata/train-run"
+		hint := "t trains the tiny-cpu preset here (about ten minutes on two cores);\n`resyn train` has every option; or load the recorded demo run:\n  resyn --db /tmp/demo.db workbench --load-run testdata/train-run"
 		return pane.Fit("\n  "+st.Faint.Render(msg)+"\n\n"+st.Faint.Render(indent(hint, "  ")), m.w, m.h)
 	}
 	var b strings.Builder
