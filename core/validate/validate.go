@@ -214,6 +214,9 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 	}
 	probeRes := ex.Run(ctx, probeTasks)
 	var corrupted, corruptedRejected int
+	// Probes of each kind sent and scored: a verifier that raises on every
+	// one must not pass the rejection checks on nothing (0 of 0).
+	var rejectProbes, rejectScored, hackProbes, hackScored int
 	for i, r := range probeRes {
 		in := ok[i]
 		where := fmt.Sprintf("seed %d, difficulty %d", in.seed, in.difficulty)
@@ -224,9 +227,19 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 		slowest = max(slowest, r.Elapsed)
 		for j, p := range probeSets[i] {
 			sc := r.Scores[j]
+			if p.class == classHack {
+				hackProbes++
+			} else {
+				rejectProbes++
+			}
 			if sc.Err != nil {
 				noRaise.fail(sc.Err.Line, "%s, %s answer: %v", where, p.kind, sc.Err)
 				continue
+			}
+			if p.class == classHack {
+				hackScored++
+			} else {
+				rejectScored++
 			}
 			switch p.class {
 			case classCorrupt:
@@ -249,6 +262,12 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 	// so corrupted answers need only be rejected mostly; random ones always.
 	if corrupted > 0 && float64(corruptedRejected) < 0.5*float64(corrupted) {
 		rejects.fail(0, "only %d of %d corrupted solutions scored below 1: the verifier accepts almost anything", corruptedRejected, corrupted)
+	}
+	if rejectProbes > 0 && rejectScored == 0 {
+		rejects.fail(0, "verify raised on all %d corrupted and random answers: none was scored", rejectProbes)
+	}
+	if hackProbes > 0 && hackScored == 0 {
+		hacks.fail(0, "verify raised on all %d reward-hacking probes: none was scored", hackProbes)
 	}
 	rejects.c.Detail = fmt.Sprintf("%d/%d corrupted solutions rejected", corruptedRejected, corrupted)
 	rep.Checks = append(rep.Checks, rejects.done(rejects.c.Detail), hacks.done(""), noRaise.done(""))

@@ -74,6 +74,7 @@ func TestValidationCatchesBadEnvironments(t *testing.T) {
 	}{
 		{"verifier accepts everything", "    if not re.fullmatch(r\"\\s*-?\\d+\\s*\", answer):\n        return 0.0\n    return int(answer.strip()) == sum(state[\"xs\"])", "    return True", CheckRejects},
 		{"verifier credits containment", "    if not re.fullmatch(r\"\\s*-?\\d+\\s*\", answer):\n        return 0.0\n    return int(answer.strip()) == sum(state[\"xs\"])", "    return str(sum(state[\"xs\"])) in answer", CheckHacks},
+		{"verifier raises on every wrong answer", "    if not re.fullmatch(r\"\\s*-?\\d+\\s*\", answer):\n        return 0.0\n    return int(answer.strip()) == sum(state[\"xs\"])", "    if answer == solve(state):\n        return 1.0\n    fail(\"cannot score \" + answer)", CheckRejects},
 		{"verifier raises on garbage", "    if not re.fullmatch(r\"\\s*-?\\d+\\s*\", answer):\n        return 0.0\n", "", CheckNoRaise},
 		{"prompt without tags", "Put the sum in <answer></answer>.", "Reply with the sum.", CheckPrompt},
 		{"wrong reference solution", "return str(sum(state[\"xs\"]))", "return str(sum(state[\"xs\"]) + 1)", CheckSolve},
