@@ -25,6 +25,7 @@ func TestTinyCPULearns(t *testing.T) {
 	if os.Getenv("RESYN_LONG") == "" {
 		t.Skip("long suite; set RESYN_LONG=1")
 	}
+	t.Parallel() // one thread each: the two share a 2-core machine
 	p := TinyCPU()
 	p.Config.CheckpointEvery = 0
 	ex := testExecutor(t)
@@ -89,6 +90,7 @@ func TestTinyCPUShortRun(t *testing.T) {
 	if os.Getenv("RESYN_LONG") == "" {
 		t.Skip("long suite; set RESYN_LONG=1")
 	}
+	t.Parallel() // one thread each: the two share a 2-core machine
 	p := TinyCPU()
 	p.Config.SFTSteps = 60
 	p.Config.Steps = 6
