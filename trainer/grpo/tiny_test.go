@@ -7,27 +7,10 @@ import (
 	"testing"
 )
 
-// TestTinyCPULearns trains the tiny-cpu preset from scratch, exactly as
-// `resyn train --preset tiny-cpu --threads 1` does, on the native CPU model
-// with its fixed seed (one thread: the same numbers on any machine with the
-// same kernels), and checks what docs/benchmarks.md (Training) reports:
-//
-//   - the warm start lifts mean held-out reward clearly above the untrained
-//     model's (0.000 → 0.408 with this seed);
-//   - the GRPO steps then add reward overall (→ 0.477), and clearly on
-//     subtraction_game, whose answer a model this small can learn to read
-//     from its prompt (the winning move is the pile size modulo 3: 0.574 →
-//     0.773; with --seed 2, 0.641 → 0.797);
-//   - every step trains on groups with a signal, with a finite loss.
-//
-// It is the long suite's slowest test (8–15 minutes on a 2-core machine).
-func TestTinyCPULearns(t *testing.T) {
-	if os.Getenv("RESYN_LONG") == "" {
-		t.Skip("long suite; set RESYN_LONG=1")
-	}
-	t.Parallel() // one thread each: the two share a 2-core machine
-	p := TinyCPU()
-	p.Config.CheckpointEvery = 0
+// trainPreset runs preset p from scratch on the native CPU model, one
+// thread, and returns its summary and GRPO step events.
+func trainPreset(t *testing.T, p Preset) (Summary, []StepEvent) {
+	t.Helper()
 	ex := testExecutor(t)
 	tok, err := p.Tokenizer(context.Background(), ex)
 	if err != nil {
@@ -52,6 +35,31 @@ func TestTinyCPULearns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sum, steps
+}
+
+// TestTinyCPULearns trains the tiny-cpu preset from scratch, exactly as
+// `resyn train --preset tiny-cpu --threads 1` does, on the native CPU model
+// with its fixed seed (one thread: the same numbers on any machine with the
+// same kernels), and checks what docs/benchmarks.md (Training) reports:
+//
+//   - the warm start lifts mean held-out reward clearly above the untrained
+//     model's (0.000 → 0.408 with this seed);
+//   - the GRPO steps then add reward overall (→ 0.477), and clearly on
+//     subtraction_game, whose answer a model this small can learn to read
+//     from its prompt (the winning move is the pile size modulo 3: 0.574 →
+//     0.773; with --seed 2, 0.641 → 0.797);
+//   - every step trains on groups with a signal, with a finite loss.
+//
+// It is the long suite's slowest test (8–15 minutes on a 2-core machine).
+func TestTinyCPULearns(t *testing.T) {
+	if os.Getenv("RESYN_LONG") == "" {
+		t.Skip("long suite; set RESYN_LONG=1")
+	}
+	t.Parallel() // one thread each: the two share a 2-core machine
+	p := TinyCPU()
+	p.Config.CheckpointEvery = 0
+	sum, steps := trainPreset(t, p)
 	t.Logf("mean held-out reward: init %.3f, after SFT %.3f %v, after %d GRPO steps %.3f %v (%v)",
 		sum.Init.Reward, sum.AfterSFT.Reward, sum.AfterSFT.PerEnv, p.Config.Steps, sum.Final.Reward, sum.Final.PerEnv, sum.Elapsed)
 	if sum.AfterSFT.Reward < sum.Init.Reward+0.15 {
@@ -96,29 +104,10 @@ func TestTinyCPUShortRun(t *testing.T) {
 	p.Config.Steps = 6
 	p.Config.EvalN, p.Config.EvalSamples = 32, 2
 	p.Config.CheckpointEvery = 0
-	ex := testExecutor(t)
-	tok, err := p.Tokenizer(context.Background(), ex)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, hfCfg, err := p.NewModel(tok, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	sum, steps := trainPreset(t, p)
 	kept := 0
-	tr, err := New(Options{Config: p.Config, Model: Native(m), ModelConfig: hfCfg, Tokenizer: tok, Executor: ex, Dir: t.TempDir(),
-		Progress: func(e Event) {
-			if s, ok := e.(StepEvent); ok {
-				kept += s.GroupsKept
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := tr.Run(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	for _, s := range steps {
+		kept += s.GroupsKept
 	}
 	t.Logf("mean held-out reward: init %.3f, after SFT %.3f, final %.3f (%v); groups kept: %d of %d",
 		sum.Init.Reward, sum.AfterSFT.Reward, sum.Final.Reward, sum.Elapsed, kept, p.Config.Steps*p.Config.PromptsPerStep)
