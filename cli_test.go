@@ -187,29 +187,77 @@ func TestBadStoreFilesExitOne(t *testing.T) {
 	}
 }
 
-func TestSecondWriterIsTurnedAway(t *testing.T) {
+// TestProcessesShareTheStore: while another process writes to the store
+// all the time (here the test itself, logging training metrics as a
+// trainer does), commands that write, read and back up the store run
+// beside it and see everything; a process hung inside a transaction makes
+// a writer fail after its lock wait (RESYN_LOCK_WAIT) with a message naming
+// the file — never a hang.
+func TestProcessesShareTheStore(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "resyn.db")
 	s, err := storage.Open(db, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	_, errs, code := runResyn(t, db, "envs", "reject", "graph_coloring")
-	if code != 1 || !strings.Contains(errs, "another resyn holds the store") || !strings.Contains(errs, db) {
-		t.Fatalf("second writer: exit %d\n%s", code, errs)
+	run := storage.TrainRun{Name: "busy", Status: "done"}
+	if err := s.Update(func(tx *storage.Tx) error { return storage.CreateTrainRun(tx, &run) }); err != nil {
+		t.Fatal(err)
 	}
-	// Readers go on with the built-ins, and say so.
-	out, errs, code := runResyn(t, db, "envs", "list")
-	if code != 0 || !strings.Contains(out, "graph_coloring") || !strings.Contains(errs, "held by another resyn") {
-		t.Fatalf("reader while held: exit %d\n%s%s", code, out, errs)
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		w := s.NewMetricsWriter(run.ID)
+		for step := int64(0); ; step++ {
+			select {
+			case <-stop:
+				done <- w.Close()
+				return
+			default:
+			}
+			if err := w.Add(storage.MetricPoint{Step: step, Name: "loss", Value: 1}); err != nil {
+				done <- err
+				return
+			}
+			if err := w.Flush(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	if _, errs, code := runResyn(t, db, "envs", "reject", "graph_coloring", "--why", "too easy"); code != 0 {
+		t.Fatalf("writer beside a busy writer: exit %d\n%s", code, errs)
 	}
-	// A backup is taken live, and is a healthy store.
+	out, errs, code := runResyn(t, db, "envs", "list", "--status", "rejected")
+	if code != 0 || !strings.Contains(out, "graph_coloring") {
+		t.Fatalf("reader beside a busy writer: exit %d\n%s%s", code, out, errs)
+	}
+	if out, errs, code := runResyn(t, db, "db", "info"); code != 0 || !strings.Contains(out, db) {
+		t.Fatalf("db info beside a busy writer: exit %d\n%s%s", code, out, errs)
+	}
 	backup := filepath.Join(t.TempDir(), "backup.db")
-	if _, errs, code := runResyn(t, db, "db", "backup", backup); code != 0 || !strings.Contains(errs, "copying it live") {
-		t.Fatalf("live backup: exit %d\n%s", code, errs)
+	if _, errs, code := runResyn(t, db, "db", "backup", backup); code != 0 || !strings.Contains(errs, "checked") {
+		t.Fatalf("backup beside a busy writer: exit %d\n%s", code, errs)
 	}
-	if _, errs, code := runResyn(t, backup, "db", "check"); code != 0 {
-		t.Fatalf("the live backup fails its check: %s", errs)
+	if out, errs, code := runResyn(t, backup, "envs", "list", "--status", "rejected"); code != 0 || !strings.Contains(out, "graph_coloring") {
+		t.Fatalf("the backup lacks the rejection: %s%s", out, errs)
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("the busy writer failed: %v", err)
+	}
+
+	// A process hung inside a transaction.
+	hung, release := make(chan struct{}), make(chan struct{})
+	go s.Update(func(tx *storage.Tx) error { close(hung); <-release; return nil })
+	<-hung
+	_, errs, code = runResynEnv(t, []string{"RESYN_LOCK_WAIT=300ms"}, db, "envs", "accept", "graph_coloring")
+	close(release)
+	if code != 1 || !strings.Contains(errs, "another resyn") || !strings.Contains(errs, db) {
+		t.Fatalf("writer beside a hung transaction: exit %d\n%s", code, errs)
+	}
+	if _, errs, code := runResynEnv(t, []string{"RESYN_LOCK_WAIT=soon"}, db, "envs", "list"); code != 1 || !strings.Contains(errs, "RESYN_LOCK_WAIT") {
+		t.Fatalf("a bad RESYN_LOCK_WAIT: exit %d\n%s", code, errs)
 	}
 }
 

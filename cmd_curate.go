@@ -36,7 +36,7 @@ func init() {
 // with other readers and returns (nil, nil) when no store exists yet, so
 // that read-only commands work on a fresh machine from the built-ins.
 func openStore(readOnly bool) (*storage.DB, error) {
-	db, err := storage.Open(dbPath(), storage.Options{ReadOnly: readOnly})
+	db, err := openStoreAt(dbPath(), readOnly)
 	if readOnly && errors.Is(err, storage.ErrNoStore) {
 		return nil, nil
 	}
@@ -44,17 +44,11 @@ func openStore(readOnly bool) (*storage.DB, error) {
 }
 
 // withLibrary runs fn on the library over the store; readOnly opens the
-// store shared and tolerates its absence.
-//
-// A read-only use of a store that another resyn holds for writing (the
-// workbench, a training or synthesis run) goes on with the built-in
-// environments alone, and says so on stderr.
+// store shared and tolerates its absence. Other resyn processes using the
+// store at the same time (the workbench, a training or synthesis run) are
+// no obstacle: each command takes its turn between their transactions.
 func withLibrary(readOnly bool, fn func(*library.Library) error) error {
 	db, err := openStore(readOnly)
-	if readOnly && errors.Is(err, storage.ErrLocked) {
-		fmt.Fprintf(os.Stderr, "resyn: %s is held by another resyn; using the built-in environments only\n", dbPath())
-		return fn(library.New(nil))
-	}
 	if err != nil {
 		return err
 	}

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"resyn/storage"
 )
 
 func init() { register(newDBCmd) }
@@ -91,15 +89,14 @@ func newDBBackupCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "backup FILE",
 		Short: "Write a consistent copy of the store to FILE",
-		Long: `Copies the store from one read transaction, so the copy is the state at one
-moment even while this process writes; it goes through a temporary file that is
-synced and renamed, so FILE is never half a store. The copy is itself a store:
-open it with --db FILE.
-
-When another resyn holds the store for writing (the workbench, a training or
-synthesis run), the file is copied without its lock and the copy is proven
-consistent — no page that the copied commit reaches changed during the copy,
-and the copy passes the full check — or copied again.
+		Long: `Copies the store in one read transaction, so the copy is the state at one
+moment, also while other resyn processes (the workbench, a training or
+synthesis run) write to it: their writes wait while the file is copied — the
+copy takes its turn after the transaction in progress, however busy they are —
+and go on after. The copy is then checked on its own bytes (the page walk,
+bbolt's check, every record decoded) and renamed into place, so FILE is never
+half a store nor a damaged one: a store with damaged pages fails here and
+writes nothing. The copy is itself a store: open it with --db FILE.
 
 An existing FILE (an earlier backup, say) is replaced only with --force.`,
 		Example: "  resyn db backup ~/backups/resyn-$(date +%F).db",
@@ -109,15 +106,6 @@ An existing FILE (an earlier backup, say) is replaced only with --force.`,
 				return fmt.Errorf("%s exists; pass --force to replace it with the backup", args[0])
 			}
 			db, err := openStore(true)
-			if errors.Is(err, storage.ErrLocked) {
-				fmt.Fprintf(os.Stderr, "%s is in use by another resyn; copying it live\n", dbPath())
-				n, err := storage.BackupLive(dbPath(), args[0])
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(os.Stderr, "wrote %s (%s), checked\n", args[0], humanBytes(n))
-				return nil
-			}
 			if err != nil {
 				return err
 			}
@@ -129,7 +117,7 @@ An existing FILE (an earlier backup, say) is replaced only with --force.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "wrote %s (%s)\n", args[0], humanBytes(n))
+			fmt.Fprintf(os.Stderr, "wrote %s (%s), checked\n", args[0], humanBytes(n))
 			return nil
 		},
 	}

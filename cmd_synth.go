@@ -191,7 +191,7 @@ pipeline without any model.`,
 			); err != nil {
 				return err
 			}
-			db, err := storage.Open(dbPath(), storage.Options{})
+			db, err := openStoreAt(dbPath(), false)
 			if err != nil {
 				return err
 			}
@@ -508,7 +508,15 @@ resyn synth --resume RUN.`,
 				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\n", r.ID, r.Status, r.Created.Local().Format("2006-01-02 15:04"),
 					cfg.Provider, cfg.N, r.Usage.Requests, r.Usage.InputTokens+r.Usage.OutputTokens)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, r := range runs {
+				if r.Status == storage.RunInterrupted {
+					fmt.Fprintf(os.Stderr, "run %d was interrupted (its process ended without recording an end); resyn synth --resume %d continues it\n", r.ID, r.ID)
+				}
+			}
+			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the run records as JSON on stdout")

@@ -307,6 +307,10 @@ func setupResume(db *storage.DB, f trainFlags) (trainSetup, error) {
 	if err != nil {
 		return trainSetup{}, fmt.Errorf("--resume %d: %w", f.resume, err)
 	}
+	if run.Status == "running" {
+		// Read as running only while its process lives (storage.RunHold).
+		return trainSetup{}, fmt.Errorf("--resume %d: the run is being trained by another resyn process right now; resume it once that one has ended", f.resume)
+	}
 	var info grpo.RunInfo
 	if err := json.Unmarshal(run.Config, &info); err != nil {
 		return trainSetup{}, fmt.Errorf("--resume %d: the run's config: %w", f.resume, err)
@@ -333,7 +337,7 @@ func setupResume(db *storage.DB, f trainFlags) (trainSetup, error) {
 	if f.steps > 0 {
 		cfg.Steps = f.steps
 	}
-	fmt.Fprintf(os.Stderr, "resuming run %d from %s\n", f.resume, last)
+	fmt.Fprintf(os.Stderr, "resuming run %d (%s) from %s\n", f.resume, run.Status, last)
 	return trainSetup{cfg: cfg, model: m, hfCfg: hfCfg, tok: tok, source: info.Source, dir: info.Dir,
 		resumeAt: last, runID: f.resume}, nil
 }

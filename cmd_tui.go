@@ -72,7 +72,7 @@ func runWorkbench(cmd *cobra.Command) error {
 		lipgloss.SetColorProfile(termenv.ANSI)
 	}
 	path := dbPath()
-	db, err := storage.Open(path, storage.Options{})
+	db, err := openStoreAt(path, false)
 	if err != nil {
 		switch {
 		case errors.Is(err, storage.ErrLocked):

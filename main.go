@@ -18,10 +18,12 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"resyn/core/env"
+	"resyn/storage"
 )
 
 // globals are the flags every subcommand shares.
@@ -111,6 +113,30 @@ func dbPath() string {
 		base = filepath.Join(home, ".local", "share")
 	}
 	return filepath.Join(base, "resyn", "resyn.db")
+}
+
+// storeOptions are the options every command opens the store with:
+// RESYN_LOCK_WAIT (a Go duration, e.g. 2m) bounds how long a transaction
+// waits for another resyn's transaction to end.
+func storeOptions(readOnly bool) (storage.Options, error) {
+	o := storage.Options{ReadOnly: readOnly}
+	if v := os.Getenv("RESYN_LOCK_WAIT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return o, fmt.Errorf("RESYN_LOCK_WAIT=%q: want a positive duration such as 30s or 2m", v)
+		}
+		o.LockWait = d
+	}
+	return o, nil
+}
+
+// openStoreAt opens the store at path with storeOptions.
+func openStoreAt(path string, readOnly bool) (*storage.DB, error) {
+	o, err := storeOptions(readOnly)
+	if err != nil {
+		return nil, err
+	}
+	return storage.Open(path, o)
 }
 
 func main() {

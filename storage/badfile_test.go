@@ -286,6 +286,24 @@ func TestCheckSurvivesHostilePages(t *testing.T) {
 			if len(problems) == 0 || !strings.Contains(problems[0], c.want) {
 				t.Fatalf("problems %q, want one saying %q", problems, c.want)
 			}
+			// A writer refuses the store (it would add to the damage),
+			// naming the page and db check.
+			if w, err := storage.Open(path, storage.Options{}); err == nil {
+				w.Close()
+				t.Error("opened a store with damaged pages for writing")
+			} else if !errors.Is(err, storage.ErrCorrupt) || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "resyn db check") {
+				t.Errorf("open for writing: %v, want ErrCorrupt saying %q and naming resyn db check", err, c.want)
+			}
+			// A backup fails and writes nothing.
+			ro, _ := storage.Open(path, storage.Options{ReadOnly: true})
+			out := filepath.Join(t.TempDir(), "backup.db")
+			if _, err := ro.BackupFile(out); !errors.Is(err, storage.ErrCorrupt) || !strings.Contains(err.Error(), path) {
+				t.Errorf("backup of a damaged store: %v, want ErrCorrupt naming the store", err)
+			}
+			ro.Close()
+			if _, err := os.Stat(out); err == nil {
+				t.Error("a backup of a damaged store was written")
+			}
 			if after, _ := os.ReadFile(path); !bytes.Equal(after, bad) {
 				t.Error("check modified the file")
 			}
@@ -400,10 +418,12 @@ func TestNoFreelistWithDamagedPages(t *testing.T) {
 	}
 }
 
-// TestCheckRefusesASwappedFile: db check reads the pages again by path; a
-// file renamed over the store after it was opened is refused by name, not
-// checked in its place.
-func TestCheckRefusesASwappedFile(t *testing.T) {
+// TestDBFollowsTheFileAtItsPath: no process holds the store between
+// transactions, so a store put at the path by rename (a restored backup)
+// is what the next transaction reads — inspected first, as Open inspects a
+// file: a healthy store is used, a file that is no store is refused by name
+// and left as it is, and one whose pages are damaged is never written to.
+func TestDBFollowsTheFileAtItsPath(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "resyn.db")
 	db, err := storage.Open(path, storage.Options{})
@@ -411,20 +431,72 @@ func TestCheckRefusesASwappedFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	if problems, err := db.Check(); err != nil || len(problems) > 0 {
-		t.Fatalf("fresh store: %v %v", problems, err)
+	names := func() ([]string, error) {
+		var out []string
+		err := db.View(func(tx *storage.Tx) error {
+			envs, err := storage.ListEnvs(tx)
+			for _, e := range envs {
+				out = append(out, e.Name)
+			}
+			return err
+		})
+		return out, err
+	}
+	put := func(d *storage.DB, name string) error {
+		return d.Update(func(tx *storage.Tx) error {
+			return storage.PutEnv(tx, &storage.Env{Name: name, Source: "x", Status: storage.StatusCandidate})
+		})
+	}
+	if err := put(db, "first"); err != nil {
+		t.Fatal(err)
 	}
 	other := filepath.Join(dir, "other.db")
 	o, err := storage.Open(other, storage.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := put(o, "second"); err != nil {
+		t.Fatal(err)
+	}
 	o.Close()
 	if err := os.Rename(other, path); err != nil {
 		t.Fatal(err)
 	}
-	_, err = db.Check()
-	if err == nil || !strings.Contains(err.Error(), "replaced") || !strings.Contains(err.Error(), path) {
-		t.Fatalf("check after the file was swapped: %v; want an error naming %s as replaced", err, path)
+	if got, err := names(); err != nil || len(got) != 1 || got[0] != "second" {
+		t.Fatalf("after a store was renamed over the path: %v, %v; want [second]", got, err)
+	}
+	if problems, err := db.Check(); err != nil || len(problems) > 0 {
+		t.Fatalf("check of the new file: %v %v", problems, err)
+	}
+	if err := put(db, "third"); err != nil {
+		t.Fatalf("writing to the new file: %v", err)
+	}
+
+	// Something that is no store at all.
+	junk := bytes.Repeat([]byte("not a store "), 1000)
+	os.WriteFile(other, junk, 0o600)
+	os.Rename(other, path)
+	if _, err := names(); !errors.Is(err, storage.ErrNotStore) || !strings.Contains(err.Error(), path) {
+		t.Errorf("reading a junk file renamed over the store: %v, want ErrNotStore naming %s", err, path)
+	}
+	if err := put(db, "fourth"); !errors.Is(err, storage.ErrNotStore) {
+		t.Errorf("writing to a junk file renamed over the store: %v, want ErrNotStore", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, junk) {
+		t.Error("the junk file was modified")
+	}
+
+	// A store whose pages are damaged: readable, never written to.
+	damaged := goodStore(t)
+	branch, _ := branchPage(t, damaged)
+	binary.LittleEndian.PutUint64(damaged[branch*4096+16+8:], branch) // a branch that is its own child
+	os.WriteFile(other, damaged, 0o600)
+	os.Rename(other, path)
+	err = put(db, "fifth")
+	if !errors.Is(err, storage.ErrCorrupt) || !strings.Contains(err.Error(), "db check") {
+		t.Errorf("writing to a store with damaged pages: %v, want ErrCorrupt naming resyn db check", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, damaged) {
+		t.Error("the damaged store was modified")
 	}
 }

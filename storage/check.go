@@ -1,11 +1,11 @@
 package storage
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -88,9 +88,9 @@ const maxProblems = 100
 // the file, every page reached once), then runs bbolt's consistency check
 // (every page reachable or free, keys in order) and decodes every record.
 // It returns the problems found (nil for a healthy store), at most 100 of
-// them; the error is for failing to run the check at all. A store opened
-// for writing is checked inside a write transaction that is rolled back, so
-// that no commit of this process changes the file under the walk.
+// them; the error is for failing to run the check at all. It runs under the
+// store's shared lock, so no process commits while it reads, and reads the
+// pages through the very file that bbolt has open.
 func (db *DB) Check() ([]string, error) {
 	var problems []string
 	add := func(s string) bool {
@@ -99,20 +99,13 @@ func (db *DB) Check() ([]string, error) {
 		}
 		return len(problems) < maxProblems
 	}
-	check := func(tx *Tx) error {
-		f, err := os.Open(db.path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		st, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		if !os.SameFile(st, db.file) {
-			return fmt.Errorf("%s was replaced by another file since this resyn opened it; check the new one with a new resyn", db.path)
-		}
-		m, err := preflightMeta(f, db.path, st.Size())
+	s, err := db.begin(false, false)
+	if err != nil {
+		return nil, err
+	}
+	defer s.end()
+	err = s.bolt.View(s.wrap(func(tx *Tx) error {
+		m, err := preflightMeta(s.f, db.path, s.info.Size())
 		if err != nil {
 			add(err.Error())
 			return nil
@@ -120,13 +113,12 @@ func (db *DB) Check() ([]string, error) {
 		// The walk must read the tree bbolt reads: the same meta (same
 		// transaction id and size; readMeta refuses more than bbolt does,
 		// so a damaged newer meta could make them differ).
-		if (m.txid != uint64(tx.tx.ID()) && !(tx.Writable() && m.txid+1 == uint64(tx.tx.ID()))) ||
-			int64(m.pgid)*int64(m.pageSize) != tx.tx.Size() {
+		if m.txid != uint64(tx.tx.ID()) || int64(m.pgid)*int64(m.pageSize) != tx.tx.Size() {
 			add(fmt.Sprintf("%s: the meta page bbolt uses (transaction %d, %d bytes) is not the newest valid one (transaction %d, %d bytes): a meta page is damaged",
 				db.path, tx.tx.ID(), tx.tx.Size(), m.txid, int64(m.pgid)*int64(m.pageSize)))
 			return nil
 		}
-		if !walkPages(f, m, add) {
+		if !walkPages(s.f, m, add) {
 			return nil
 		}
 		// The walk proved every page reference sound; what follows reads
@@ -145,28 +137,9 @@ func (db *DB) Check() ([]string, error) {
 			return nil
 		}
 		return checkRecords(tx, add)
-	}
-	var err error
-	if db.readOnly {
-		// Nothing writes while we hold the shared lock.
-		err = db.View(check)
-	} else {
-		err = db.Update(func(tx *Tx) error {
-			if err := check(tx); err != nil {
-				return err
-			}
-			return errRollback
-		})
-		if errors.Is(err, errRollback) {
-			err = nil
-		}
-	}
+	}))
 	return problems, err
 }
-
-// errRollback ends a write transaction that was only opened to keep other
-// writers out.
-var errRollback = errors.New("rolled back")
 
 // checkRecords decodes every record of the store, reporting each failure.
 func checkRecords(tx *Tx, add func(string) bool) error {
@@ -175,7 +148,7 @@ func checkRecords(tx *Tx, add func(string) bool) error {
 			add(err.Error())
 		}
 	}
-	if _, err := inspect(tx.tx, "store"); err != nil {
+	if _, err := inspectSchema(tx.tx, "store"); err != nil {
 		report(err)
 	}
 	for _, name := range topBuckets {
@@ -224,8 +197,9 @@ func checkRecords(tx *Tx, add func(string) bool) error {
 }
 
 // Backup writes a consistent copy of the whole store to w from one read
-// transaction: writers carry on meanwhile and the copy is the state as of
-// its start. It returns the number of bytes written.
+// transaction and returns the number of bytes written. Writers of every
+// process wait while it copies (the store's shared lock): the longest pause
+// a writer sees is the time the copy takes.
 func (db *DB) Backup(w io.Writer) (int64, error) {
 	var n int64
 	err := db.View(func(tx *Tx) error {
@@ -236,9 +210,13 @@ func (db *DB) Backup(w io.Writer) (int64, error) {
 	return n, err
 }
 
-// BackupFile writes a consistent copy of the store to path, through a
-// temporary file beside it that is synced and renamed into place, so that
-// path is never a half-written store. It replaces an existing file.
+// BackupFile writes a consistent copy of the store to path and proves it
+// sound before it is kept: the copy is made in one read transaction into a
+// temporary file beside path, synced, then checked on its own bytes (the
+// page walk, bbolt's check, every record decoded — after the lock is
+// released, so writers wait only for the copy) and renamed into place. A
+// damaged store fails with ErrCorrupt and leaves no file at path: a backup
+// is never a damaged copy. It replaces an existing file.
 func (db *DB) BackupFile(path string) (int64, error) {
 	if a, err := filepath.Abs(path); err == nil {
 		if b, err := filepath.Abs(db.path); err == nil && a == b {
@@ -258,17 +236,53 @@ func (db *DB) BackupFile(path string) (int64, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
 	if err != nil {
+		return 0, fmt.Errorf("backup to %s: %w", path, err)
+	}
+	if err := checkCopy(tmp, db.path); err != nil {
+		return 0, err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return 0, fmt.Errorf("backup to %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
 		return 0, fmt.Errorf("backup to %s: %w", path, err)
 	}
 	return n, nil
 }
+
+// checkCopy runs the full check on a copy of the store at src, naming src
+// (not the copy) in what it reports.
+func checkCopy(copyPath, src string) error {
+	c, err := Open(copyPath, Options{ReadOnly: true})
+	if err != nil {
+		return renamed(err, copyPath, src)
+	}
+	defer c.Close()
+	problems, err := c.Check()
+	if err != nil {
+		return renamed(fmt.Errorf("checking the copy of %s: %w", src, err), copyPath, src)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s is damaged (%d problem(s); resyn db check lists them): %s: %w",
+			src, len(problems), strings.ReplaceAll(problems[0], copyPath, src), ErrCorrupt)
+	}
+	return nil
+}
+
+// renamed rewrites an error about the temporary copy to name the store it
+// was copied from, keeping its sentinel.
+func renamed(err error, tmp, src string) error {
+	return wrapped{msg: strings.ReplaceAll(err.Error(), tmp, src), err: err}
+}
+
+type wrapped struct {
+	msg string
+	err error
+}
+
+func (w wrapped) Error() string { return w.msg }
+func (w wrapped) Unwrap() error { return w.err }
 
 // touchAll reads every byte of every key and value of every bucket, so that
 // a damaged page faults (recoverably) here rather than inside bbolt's check.

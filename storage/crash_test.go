@@ -32,7 +32,15 @@ func TestMain(m *testing.M) {
 	case "writer":
 		writerMain(os.Getenv(helperPath), os.Getenv(helperTag))
 	case "holder":
-		holderMain(os.Getenv(helperPath))
+		holderMain(os.Getenv(helperPath), os.Getenv(helperTag))
+	case "trainer":
+		trainerMain(os.Getenv(helperPath))
+	case "synth":
+		synthMain(os.Getenv(helperPath))
+	case "reader":
+		readerMain(os.Getenv(helperPath))
+	case "hog":
+		hogMain()
 	}
 	os.Exit(0)
 }
@@ -99,15 +107,32 @@ func writerMain(path, tag string) {
 	}
 }
 
-// holderMain opens the store, says so, and holds it until stdin closes.
-func holderMain(path string) {
+// holderMain opens the store and hangs inside a transaction — a View when
+// tag is "view", an Update when "update" — until stdin closes; with tag
+// "open" it only opens the store and waits (holding nothing).
+func holderMain(path, tag string) {
 	db, err := storage.Open(path, storage.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "holder:", err)
 		os.Exit(2)
 	}
-	fmt.Println("holding")
-	io.Copy(io.Discard, os.Stdin)
+	hold := func(*storage.Tx) error {
+		fmt.Println("holding")
+		io.Copy(io.Discard, os.Stdin)
+		return nil
+	}
+	switch tag {
+	case "view":
+		err = db.View(hold)
+	case "update":
+		err = db.Update(hold)
+	default:
+		err = hold(nil)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "holder:", err)
+		os.Exit(2)
+	}
 	db.Close()
 }
 
@@ -250,30 +275,57 @@ func verify(t *testing.T, path string, a acks) {
 	}
 }
 
-func TestSecondProcessGetsErrLocked(t *testing.T) {
+// TestAnOpenStoreHoldsNothing: a process that has the store open, but is in
+// no transaction, keeps nobody out; one hung inside a transaction makes the
+// others' conflicting transactions fail with ErrLocked naming the file after
+// their lock wait — never a hang — while compatible ones go on.
+func TestAnOpenStoreHoldsNothing(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "resyn.db")
-	cmd := helper(t, "holder", path, "")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Wait()
-	defer stdin.Close()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "holding\n" {
-		t.Fatalf("holder said %q, %v", line, err)
-	}
-	for _, ro := range []bool{false, true} {
-		start := time.Now()
-		db, err := storage.Open(path, storage.Options{ReadOnly: ro})
-		if err == nil {
+	for _, tc := range []struct {
+		hold                 string
+		readOK, writeBlocked bool
+	}{
+		{"open", true, false},
+		{"view", true, true},
+		{"update", false, true},
+	} {
+		cmd := helper(t, "holder", path, tc.hold)
+		stdin, _ := cmd.StdinPipe()
+		stdout, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil || line != "holding\n" {
+			t.Fatalf("%s: holder said %q, %v", tc.hold, line, err)
+		}
+		db, err := storage.Open(path, storage.Options{LockWait: 300 * time.Millisecond})
+		if tc.hold == "update" {
+			// Open itself reads: it waits for the writer, and says so.
+			if !errors.Is(err, storage.ErrLocked) || !strings.Contains(err.Error(), path) {
+				t.Errorf("%s: open = %v, want ErrLocked naming the file", tc.hold, err)
+			}
+		} else if err != nil {
+			t.Fatalf("%s: open: %v", tc.hold, err)
+		}
+		if db != nil {
+			err := db.View(func(tx *storage.Tx) error { _, err := storage.ListEnvs(tx); return err })
+			if tc.readOK != (err == nil) {
+				t.Errorf("%s: read = %v, want ok=%v", tc.hold, err, tc.readOK)
+			}
+			err = db.Update(func(tx *storage.Tx) error { return storage.PutSetting(tx, "k", "v") })
+			if tc.writeBlocked {
+				if !errors.Is(err, storage.ErrLocked) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "another resyn") {
+					t.Errorf("%s: write = %v, want ErrLocked naming the file", tc.hold, err)
+				}
+			} else if err != nil {
+				t.Errorf("%s: write: %v", tc.hold, err)
+			}
 			db.Close()
-			t.Fatalf("read-only=%v: opened a store another process holds", ro)
 		}
-		if !errors.Is(err, storage.ErrLocked) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "another resyn") {
-			t.Errorf("read-only=%v: err = %v, want ErrLocked naming the file", ro, err)
+		stdin.Close()
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("%s: holder: %v", tc.hold, err)
 		}
-		t.Logf("read-only=%v: refused after %v: %v", ro, time.Since(start).Round(time.Millisecond), err)
 	}
 }

@@ -41,3 +41,7 @@ var (
 	// ErrClosed: the store or metrics writer has been closed.
 	ErrClosed = errors.New("closed")
 )
+
+// ErrRunBusy: another live process is running this synthesis or training
+// run (it holds the run: RunHold); it cannot be resumed or taken over.
+var ErrRunBusy = errors.New("the run is in progress in another resyn process")

@@ -28,9 +28,9 @@ var migrations = []struct {
 	}},
 }
 
-// inspect checks that tx's file is a resyn store this binary can read and
+// inspectSchema checks that tx's file is a resyn store this binary can read and
 // returns its schema version.
-func inspect(tx *bolt.Tx, path string) (uint64, error) {
+func inspectSchema(tx *bolt.Tx, path string) (uint64, error) {
 	m := tx.Bucket(bucketMeta)
 	if m == nil || string(m.Get(keyMagic)) != storeMagic {
 		return 0, fmt.Errorf("%s is a bbolt database, but not one resyn wrote: %w", path, ErrNotStore)
@@ -56,7 +56,7 @@ func migrate(b *bolt.DB, path string) error {
 				return fmt.Errorf("%s is a bbolt database, but not one resyn wrote: %w", path, ErrNotStore)
 			}
 		} else {
-			v, err := inspect(tx, path)
+			v, err := inspectSchema(tx, path)
 			if err != nil {
 				return err
 			}

@@ -26,7 +26,7 @@ func (u TokenUsage) Add(o TokenUsage) TokenUsage {
 type SynthRun struct {
 	Version  int             `json:"version"` // record layout version (set by the store)
 	ID       uint64          `json:"id"`      // assigned by CreateSynthRun
-	Status   string          `json:"status"`  // e.g. "running", "done", "failed", "cancelled"
+	Status   string          `json:"status"`  // "running", "done", "failed", "cancelled"; read as RunInterrupted when stored "running" but no process holds the run (HoldRun)
 	Config   json.RawMessage `json:"config,omitempty"`
 	Usage    TokenUsage      `json:"usage"`
 	Error    string          `json:"error,omitempty"`
@@ -78,6 +78,7 @@ func GetSynthRun(tx *Tx, id uint64) (SynthRun, error) {
 	if err := decode(rb.Get(keyRun), &r); err != nil {
 		return r, fmt.Errorf("synthesis run %d: %w", id, err)
 	}
+	r.Status = tx.runStatus(RunSynth, id, r.Status)
 	return r, nil
 }
 
@@ -89,6 +90,7 @@ func ListSynthRuns(tx *Tx) ([]SynthRun, error) {
 		if err := decode(v, &r); err != nil {
 			return fmt.Errorf("synthesis run %d: %w", id, err)
 		}
+		r.Status = tx.runStatus(RunSynth, id, r.Status)
 		out = append(out, r)
 		return nil
 	})

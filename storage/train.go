@@ -16,7 +16,7 @@ type TrainRun struct {
 	Version  int             `json:"version"` // record layout version (set by the store)
 	ID       uint64          `json:"id"`      // assigned by CreateTrainRun
 	Name     string          `json:"name,omitempty"`
-	Status   string          `json:"status"` // e.g. "running", "done", "failed", "cancelled"
+	Status   string          `json:"status"` // "running", "done", "failed", "cancelled"; read as RunInterrupted when stored "running" but no process holds the run (HoldRun)
 	Config   json.RawMessage `json:"config,omitempty"`
 	Error    string          `json:"error,omitempty"`
 	Created  time.Time       `json:"created"`
@@ -77,6 +77,7 @@ func GetTrainRun(tx *Tx, id uint64) (TrainRun, error) {
 	if err := decode(rb.Get(keyRun), &r); err != nil {
 		return r, fmt.Errorf("training run %d: %w", id, err)
 	}
+	r.Status = tx.runStatus(RunTrain, id, r.Status)
 	return r, nil
 }
 
@@ -88,6 +89,7 @@ func ListTrainRuns(tx *Tx) ([]TrainRun, error) {
 		if err := decode(v, &r); err != nil {
 			return fmt.Errorf("training run %d: %w", id, err)
 		}
+		r.Status = tx.runStatus(RunTrain, id, r.Status)
 		out = append(out, r)
 		return nil
 	})

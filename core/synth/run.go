@@ -45,9 +45,20 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config, progress func(Event)) (S
 		return Summary{}, fmt.Errorf("synth: encoding the configuration: %w", err)
 	}
 	run := storage.SynthRun{Status: RunRunning, Config: raw}
-	if err := p.DB.Update(func(tx *storage.Tx) error { return storage.CreateSynthRun(tx, &run) }); err != nil {
+	var hold *storage.RunHold
+	if err := p.DB.Update(func(tx *storage.Tx) error {
+		if err := storage.CreateSynthRun(tx, &run); err != nil {
+			return err
+		}
+		// Claimed in the same commit: no reader sees the run as
+		// interrupted before it has started.
+		var err error
+		hold, err = tx.HoldRun(storage.RunSynth, run.ID)
+		return err
+	}); err != nil {
 		return Summary{}, fmt.Errorf("synth: recording the run: %w", err)
 	}
+	defer hold.Release()
 	return p.execute(ctx, run, cfg, nil, progress)
 }
 
@@ -59,26 +70,41 @@ func (p *Pipeline) Resume(ctx context.Context, id uint64, progress func(Event)) 
 		return Summary{}, err
 	}
 	var (
-		run storage.SynthRun
-		log []storage.SynthLogEntry
+		run  storage.SynthRun
+		log  []storage.SynthLogEntry
+		hold *storage.RunHold
 	)
-	err := p.DB.View(func(tx *storage.Tx) error {
+	// Claim the run and mark it running in one commit; a run that another
+	// live process is running cannot be taken over.
+	err := p.DB.Update(func(tx *storage.Tx) error {
 		var err error
 		if run, err = storage.GetSynthRun(tx, id); err != nil {
 			return err
 		}
-		log, err = storage.ListSynthLog(tx, id, 0)
-		return err
+		if run.Status == RunDone {
+			return fmt.Errorf("%w: run %d", ErrRunFinished, id)
+		}
+		if log, err = storage.ListSynthLog(tx, id, 0); err != nil {
+			return err
+		}
+		if hold, err = tx.HoldRun(storage.RunSynth, id); err != nil {
+			return err
+		}
+		resumed := run
+		resumed.Status = RunRunning
+		return storage.PutSynthRun(tx, &resumed)
 	})
-	if errors.Is(err, storage.ErrNotFound) {
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
 		return Summary{}, fmt.Errorf("%w: %d (resyn synth runs lists them)", ErrRunNotFound, id)
-	}
-	if err != nil {
+	case errors.Is(err, ErrRunFinished):
+		return Summary{}, err
+	case errors.Is(err, storage.ErrRunBusy):
+		return Summary{}, fmt.Errorf("synth: run %d is being run by another resyn process right now; resume it once that one has ended: %w", id, err)
+	case err != nil:
 		return Summary{}, fmt.Errorf("synth: reading run %d: %w", id, err)
 	}
-	if run.Status == RunDone {
-		return Summary{}, fmt.Errorf("%w: run %d", ErrRunFinished, id)
-	}
+	defer hold.Release()
 	var cfg Config
 	if err := json.Unmarshal(run.Config, &cfg); err != nil {
 		return Summary{}, fmt.Errorf("synth: run %d has an unreadable configuration: %w", id, err)

@@ -84,6 +84,7 @@ type Trainer struct {
 	st    trainState
 	ref   Model
 	mw    *storage.MetricsWriter
+	hold  *storage.RunHold // this process's claim on the run record
 	sum   Summary
 	start time.Time
 }
@@ -670,10 +671,16 @@ func (t *Trainer) openRecord() error {
 	if err != nil {
 		return err
 	}
+	// The run is claimed (storage.RunHold) in the commit that starts or
+	// resumes it: while this process lives it reads as running, once it is
+	// gone without recording an end (kill -9), as interrupted.
 	err = t.o.Store.Update(func(tx *storage.Tx) error {
 		if t.o.RunID != 0 {
 			r, err := storage.GetTrainRun(tx, t.o.RunID)
 			if err != nil {
+				return err
+			}
+			if t.hold, err = tx.HoldRun(storage.RunTrain, r.ID); err != nil {
 				return err
 			}
 			r.Status, r.Error, r.Finished = "running", "", time.Time{}
@@ -685,8 +692,13 @@ func (t *Trainer) openRecord() error {
 			return err
 		}
 		t.sum.RunID = r.ID
-		return nil
+		var err error
+		t.hold, err = tx.HoldRun(storage.RunTrain, r.ID)
+		return err
 	})
+	if errors.Is(err, storage.ErrRunBusy) {
+		return fmt.Errorf("training run %d is being run by another resyn process right now; resume it once that one has ended: %w", t.o.RunID, err)
+	}
 	if err != nil {
 		return fmt.Errorf("training run record: %w", err)
 	}
@@ -717,4 +729,5 @@ func (t *Trainer) finishRecord(runErr error) {
 		r.Finished = time.Now().UTC()
 		return storage.PutTrainRun(tx, &r)
 	})
+	t.hold.Release()
 }

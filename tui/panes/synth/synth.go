@@ -402,7 +402,8 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return m.start(0)
 	case key.Matches(msg, k.Resume):
 		for i := len(m.runs) - 1; i >= 0; i-- {
-			if m.runs[i].Status != "done" {
+			// Not a finished run, nor one that another process is running.
+			if st := m.runs[i].Status; st != "done" && st != "running" {
 				return m.start(m.runs[i].ID)
 			}
 		}

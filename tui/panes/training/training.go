@@ -297,6 +297,8 @@ func (m *Model) header() string {
 		status = st.OK.Render("done")
 	case "failed":
 		status = st.Error.Render("failed")
+	case storage.RunInterrupted:
+		status = st.Warn.Render("interrupted (its process ended; resume with resyn train --resume)")
 	}
 	h := st.Title.Render(fmt.Sprintf("run %d", r.ID)) + " " + st.Text.Render(name) + "  " + status +
 		st.Secondary.Render(fmt.Sprintf("  step %d", m.data.last))

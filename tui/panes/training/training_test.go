@@ -99,6 +99,13 @@ func TestFollowRunningRun(t *testing.T) {
 				if err := storage.CreateTrainRun(tx, &run); err != nil {
 					return err
 				}
+				// As a trainer does: a run nobody holds reads as
+				// interrupted, and is not followed.
+				hold, err := tx.HoldRun(storage.RunTrain, run.ID)
+				if err != nil {
+					return err
+				}
+				t.Cleanup(hold.Release)
 			}
 			return storage.PutMetrics(tx, run.ID, []storage.MetricPoint{{Step: step, Name: "reward", Value: v}})
 		})
