@@ -10,9 +10,14 @@
 //
 // # How the parts fit
 //
-//   - db.go: Open (creating the file and its folder on first use, a one
-//     second lock timeout, read-only opens), and View/Update/Batch, which hand
-//     a *Tx to a function. preflight.go inspects an existing file before
+//   - db.go: Open (creating the file and its folder on first use, read-only
+//     opens), and View/Update, which hand a *Tx to a function. No process
+//     holds the store between transactions: each takes the store's lock
+//     (lock_linux.go: a fair turnstile, then a shared or exclusive lock) and
+//     opens the file with bbolt for its length, so any number of processes
+//     share one file. batch.go: Batch, shared commits for concurrent small
+//     writes. runs.go: a process's claim on the run it runs (HoldRun), so a
+//     killed run reads as interrupted. preflight.go inspects an existing file before
 //     bbolt sees it, so that an empty, foreign, truncated or damaged file is
 //     refused with a clear error and never modified.
 //   - buckets.go: every bucket and key layout, in one place.
@@ -23,8 +28,9 @@
 //   - One file per record kind — env.go, synth.go, dataset.go, train.go,
 //     metrics.go, settings.go — with Put…/Get…/List…(tx, …) functions that do
 //     no transaction management of their own.
-//   - check.go: Info (counts), Check (bbolt's check plus decoding every
-//     record) and Backup (a consistent copy from a read transaction).
+//   - check.go: Info (counts), Check (resyn's page walk, bbolt's check,
+//     decoding every record) and Backup/BackupFile (a consistent copy from
+//     one read transaction, checked before it is kept).
 //
 // # Using it
 //
