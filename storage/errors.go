@@ -6,8 +6,10 @@ import "errors"
 // act on wraps one of these (check with errors.Is); the wrapping message names
 // the file or record concerned.
 var (
-	// ErrLocked: another process (another resyn) holds the store file open
-	// for writing. Open gives up after about one second rather than hang.
+	// ErrLocked: a transaction waited Options.LockWait (30 s by default)
+	// for another process's transaction to end — one that hangs inside a
+	// transaction — or a program that is not this resyn (an older one)
+	// keeps the file open with bbolt's lock. Never a hang.
 	ErrLocked = errors.New("another resyn holds the store")
 
 	// ErrNotStore: the file is not a resyn store at all — empty, not a bbolt
