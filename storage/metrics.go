@@ -79,10 +79,13 @@ func LastMetricStep(tx *Tx, runID uint64) (int64, bool, error) {
 
 // MetricsWriter batches the metric points of one training run into few
 // commits, so that a trainer can log every step without paying an fsync per
-// point. Points are committed when FlushPoints are buffered, when Step or
-// Add is called FlushInterval or more after the last commit, and on Flush
-// and Close. A point is durable once the Flush (or the Add/Step that
-// triggered a commit) has returned without error. Safe for concurrent use.
+// point. Points are committed when FlushPoints are buffered, at the latest
+// FlushInterval after they were added (on a timer: a viewer in another
+// process sees a step within FlushInterval, however long the next step
+// takes), and on Flush and Close. A point is durable once the Flush (or the
+// Add/Step that triggered a commit) has returned without error; an error of
+// a timed commit is returned by the next Add, Step, Flush or Close. Safe for
+// concurrent use.
 type MetricsWriter struct {
 	// FlushPoints and FlushInterval may be changed before the first Add.
 	FlushPoints   int
@@ -94,6 +97,8 @@ type MetricsWriter struct {
 	buf       []MetricPoint
 	lastFlush time.Time
 	closed    bool
+	timer     *time.Timer // pending timed commit, nil when none
+	timedErr  error       // the error of the last timed commit
 }
 
 // NewMetricsWriter returns a writer for the metrics of training run runID
@@ -116,11 +121,31 @@ func (w *MetricsWriter) Add(points ...MetricPoint) error {
 	if w.closed {
 		return fmt.Errorf("metrics writer of run %d: %w", w.run, ErrClosed)
 	}
+	if err := w.timedErr; err != nil {
+		w.timedErr = nil
+		return err
+	}
 	w.buf = append(w.buf, points...)
 	if len(w.buf) >= w.FlushPoints || time.Since(w.lastFlush) >= w.FlushInterval {
 		return w.flushLocked()
 	}
+	if w.timer == nil && len(w.buf) > 0 {
+		w.timer = time.AfterFunc(w.FlushInterval-time.Since(w.lastFlush), w.timed)
+	}
 	return nil
+}
+
+// timed is the timer's commit of what is buffered.
+func (w *MetricsWriter) timed() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer = nil
+	if w.closed {
+		return
+	}
+	if err := w.flushLocked(); err != nil {
+		w.timedErr = err
+	}
 }
 
 // Step buffers the scalar metrics of one step (name → value), in the order
@@ -149,6 +174,9 @@ func (w *MetricsWriter) Close() error {
 		return nil
 	}
 	err := w.flushLocked()
+	if err == nil {
+		err, w.timedErr = w.timedErr, nil
+	}
 	w.closed = true
 	return err
 }
@@ -161,6 +189,10 @@ func (w *MetricsWriter) Buffered() int {
 }
 
 func (w *MetricsWriter) flushLocked() error {
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
 	if len(w.buf) == 0 {
 		w.lastFlush = time.Now()
 		return nil

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"resyn/storage"
 )
@@ -303,5 +304,50 @@ func TestCheckHealthyStore(t *testing.T) {
 	in, _ := db.Info()
 	if in.Counts.Envs != 1 || in.Counts.EnvRevisions != 1 {
 		t.Errorf("counts = %+v", in.Counts)
+	}
+}
+
+// TestMetricsWriterCommitsOnItsOwn: a point added and never flushed is
+// committed by the writer's timer, so that a viewer in another process sees
+// a step however long the trainer takes for the next one.
+func TestMetricsWriterCommitsOnItsOwn(t *testing.T) {
+	db, path := openTemp(t)
+	run := storage.TrainRun{}
+	if err := db.Update(func(tx *storage.Tx) error { return storage.CreateTrainRun(tx, &run) }); err != nil {
+		t.Fatal(err)
+	}
+	w := db.NewMetricsWriter(run.ID)
+	w.FlushInterval = 20 * time.Millisecond
+	if err := w.Step(1, map[string]float64{"reward": 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	viewer, err := storage.Open(path, storage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer viewer.Close()
+	// The wall clock only as a last resort: the commit comes long before.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var last int64
+		var ok bool
+		if err := viewer.View(func(tx *storage.Tx) error {
+			var err error
+			last, ok, err = storage.LastMetricStep(tx, run.ID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if ok && last == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a point added %v ago is not committed (buffered: %d)", 10*time.Second, w.Buffered())
+		}
+	}
+	if w.Buffered() != 0 {
+		t.Errorf("%d points still buffered after the timed commit", w.Buffered())
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,6 +1,7 @@
 package tui
 
 import (
+	"time"
 	"context"
 	"fmt"
 	"os"
@@ -40,7 +41,14 @@ type Options struct {
 	Provider string
 	// StartTraining: see pane.Context.
 	StartTraining func(ctx context.Context) (<-chan grpo.Event, error)
+	// Poll: see pane.Context. Run sets DefaultPoll when it is zero.
+	Poll time.Duration
 }
+
+// DefaultPoll is how often the workbench looks for what other resyn
+// processes wrote to the store (a run `resyn train` started in another
+// terminal).
+const DefaultPoll = 2 * time.Second
 
 // New builds the root model. ctx is cancelled to stop every job; Close
 // releases what New made.
@@ -90,6 +98,7 @@ func New(ctx context.Context, o Options) (*Model, error) {
 		Provider:  o.Provider,
 
 		StartTraining: o.StartTraining,
+		Poll:          o.Poll,
 	}
 	h := help.New()
 	h.Styles = pc.Styles.Help
@@ -125,6 +134,9 @@ func (m *Model) Close() error {
 func Run(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if o.Poll == 0 {
+		o.Poll = DefaultPoll
+	}
 	m, err := New(ctx, o)
 	if err != nil {
 		return err

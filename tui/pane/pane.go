@@ -1,6 +1,7 @@
 package pane
 
 import (
+	"time"
 	"context"
 	"sync/atomic"
 
@@ -60,6 +61,10 @@ type Context struct {
 	// take seconds (a tokenizer is trained) and is called from a command.
 	// Nil: the training pane only shows recorded runs.
 	StartTraining func(ctx context.Context) (<-chan grpo.Event, error)
+	// Poll is how often panes re-read the store for what other resyn
+	// processes wrote (runs started from the command line); 0: never
+	// (tests drive those reads themselves).
+	Poll time.Duration
 }
 
 // Library is what the panes need of core/library; *library.Library is

@@ -17,13 +17,18 @@ import (
 	"resyn/tui/pane"
 )
 
-// FollowInterval is how often a running run is re-read.
-const FollowInterval = 2 * time.Second
+// FollowInterval is how often a running run is re-read: with the
+// trainer's metrics committed at most a second after each step
+// (storage.MetricsWriter), a step shows within two seconds.
+const FollowInterval = time.Second
 
 // TrainingRunsMsg carries the list of runs in the store.
 type TrainingRunsMsg struct {
 	Runs []storage.TrainRun
 	Err  error
+	// polled: read by the poll for runs other processes started (not
+	// asked for by the user).
+	polled bool
 }
 
 // TrainingMetricsMsg carries a run's record and its metric points from
@@ -62,6 +67,7 @@ type Model struct {
 	events      <-chan grpo.Event
 	live        *live
 	follow      uint64 // the run to show when the list next arrives
+	polling     bool   // a poll tick is scheduled (Context.Poll)
 }
 
 // New makes the training pane.
@@ -97,7 +103,13 @@ func (m *Model) Charts() ([]string, string) {
 	return cs, cs[0]
 }
 
-func (m *Model) listCmd() tea.Cmd {
+func (m *Model) listCmd() tea.Cmd { return m.listRunsCmd(false) }
+
+// pollListCmd is listCmd for the poll: it switches to a run only when one
+// is new.
+func (m *Model) pollListCmd() tea.Cmd { return m.listRunsCmd(true) }
+
+func (m *Model) listRunsCmd(polled bool) tea.Cmd {
 	db := m.ctx.Store
 	if db == nil {
 		return nil
@@ -109,9 +121,22 @@ func (m *Model) listCmd() tea.Cmd {
 			runs, err = storage.ListTrainRuns(tx)
 			return err
 		})
-		return TrainingRunsMsg{runs, err}
+		return TrainingRunsMsg{Runs: runs, Err: err, polled: polled}
 	}
 }
+
+// pollCmd schedules the next look for runs other processes started, once
+// (Context.Poll; none when it is 0).
+func (m *Model) pollCmd() tea.Cmd {
+	if m.ctx.Poll <= 0 || m.polling {
+		return nil
+	}
+	m.polling = true
+	return tea.Tick(m.ctx.Poll, func(time.Time) tea.Msg { return trainingPollMsg{} })
+}
+
+// trainingPollMsg is the poll tick.
+type trainingPollMsg struct{}
 
 // metricsCmd reads a run's points from step from on (the last step known
 // is read again: it may have grown) and its rollouts of the last steps.
@@ -148,12 +173,28 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 	switch msg := msg.(type) {
 	case TrainingRunsMsg:
 		m.loaded = true
+		poll := m.pollCmd()
 		if msg.Err != nil {
-			return m, pane.Err(fmt.Errorf("listing training runs: %w", msg.Err))
+			return m, tea.Batch(poll, pane.Err(fmt.Errorf("listing training runs: %w", msg.Err)))
 		}
+		known := len(m.runs)
 		m.runs = msg.Runs
 		if len(m.runs) == 0 {
-			return m, nil
+			return m, poll
+		}
+		if msg.polled {
+			// Another process may have started a run: show it when the
+			// newest run was on screen and is not still running, else
+			// keep what is on screen.
+			onNewest := known == 0 || m.runIdx == known-1
+			if len(m.runs) == known || m.run.Status == "running" || !onNewest {
+				for i, r := range m.runs {
+					if r.ID == m.run.ID {
+						m.runIdx = i
+					}
+				}
+				return m, poll
+			}
 		}
 		m.runIdx = len(m.runs) - 1 // the newest, or the one just started
 		for i, r := range m.runs {
@@ -162,9 +203,9 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 			}
 		}
 		if m.runs[m.runIdx].ID == m.run.ID && m.data.last > 0 {
-			return m, m.metricsCmd(m.run.ID, m.data.last) // the same run: read on
+			return m, tea.Batch(poll, m.metricsCmd(m.run.ID, m.data.last)) // the same run: read on
 		}
-		return m, m.open()
+		return m, tea.Batch(poll, m.open())
 	case TrainingMetricsMsg:
 		if msg.Err != nil {
 			return m, pane.Err(fmt.Errorf("reading training run: %w", msg.Err))
@@ -181,6 +222,9 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 			return m, tea.Tick(FollowInterval, func(time.Time) tea.Msg { return trainingFollowMsg{id} })
 		}
 		return m, nil
+	case trainingPollMsg:
+		m.polling = false
+		return m, m.pollListCmd()
 	case trainingFollowMsg:
 		if msg.runID == m.run.ID && m.run.Status == "running" {
 			return m, m.metricsCmd(m.run.ID, m.data.last)

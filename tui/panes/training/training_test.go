@@ -188,3 +188,83 @@ func TestTrainFromThePane(t *testing.T) {
 		t.Fatalf("reward curve %+v, want the three steps", s)
 	}
 }
+
+// TestShowsARunAnotherProcessStarts: with the workbench open on a finished
+// run, a trainer elsewhere (its own handle on the store file, as another
+// process has: no process holds the store between transactions) starts a
+// run; the next poll shows it, follow ticks add its steps, and once its
+// process is gone it reads as interrupted.
+func TestShowsARunAnotherProcessStarts(t *testing.T) {
+	m, db := newPane(t, true)
+	old := m.run.ID
+	if old == 0 {
+		t.Fatal("the recorded run is not shown")
+	}
+	other, err := storage.Open(db.Path(), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	run := storage.TrainRun{Name: "from the CLI", Status: "running"}
+	var hold *storage.RunHold
+	if err := other.Update(func(tx *storage.Tx) error {
+		if err := storage.CreateTrainRun(tx, &run); err != nil {
+			return err
+		}
+		hold, err = tx.HoldRun(storage.RunTrain, run.ID)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w := other.NewMetricsWriter(run.ID)
+	step := func(s int64, v float64) {
+		if err := w.Step(s, map[string]float64{"reward": v}); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step(1, 0.25)
+	// Drive the poll and what follows, without the timers (the tick
+	// messages are what the clock would deliver).
+	deliver := func(msg tea.Msg) {
+		_, cmd := m.Update(msg)
+		fixture.Run(cmd, func(msg tea.Msg) tea.Cmd {
+			_, c := m.Update(msg)
+			if _, ok := msg.(TrainingMetricsMsg); ok {
+				return nil // its follow tick
+			}
+			return c
+		})
+	}
+	deliver(trainingPollMsg{})
+	if m.run.ID != run.ID || m.run.Status != "running" {
+		t.Fatalf("after a poll the pane shows run %d (%s), want the new run %d running", m.run.ID, m.run.Status, run.ID)
+	}
+	if s := m.data.scalar["reward"]; s == nil || len(s.vals) != 1 {
+		t.Fatalf("the new run's reward curve is %+v, want one point", s)
+	}
+	step(2, 0.75)
+	deliver(trainingFollowMsg{run.ID})
+	if s := m.data.scalar["reward"]; s == nil || len(s.vals) != 2 || s.vals[1] != 0.75 {
+		t.Fatalf("after a follow tick the reward curve is %+v, want two points ending 0.75", s)
+	}
+	view := m.View()
+	if !strings.Contains(view, "running") {
+		t.Errorf("the header does not say the run is running:\n%s", view)
+	}
+	// The trainer's process ends without recording an end.
+	hold.Release()
+	deliver(trainingFollowMsg{run.ID})
+	if m.run.Status != storage.RunInterrupted || !strings.Contains(m.View(), "interrupted") {
+		t.Fatalf("a run whose process is gone shows as %q:\n%s", m.run.Status, m.View())
+	}
+	// A poll while browsing an older run keeps it on screen.
+	press(m, "[")
+	browsing := m.run.ID
+	deliver(trainingPollMsg{})
+	if m.run.ID != browsing {
+		t.Errorf("a poll moved the pane from run %d to %d", browsing, m.run.ID)
+	}
+}
