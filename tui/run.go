@@ -1,10 +1,10 @@
 package tui
 
 import (
-	"time"
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/charmbracelet/bubbles/help"
 	tea "github.com/charmbracelet/bubbletea"

@@ -1,9 +1,9 @@
 package pane
 
 import (
-	"time"
 	"context"
 	"sync/atomic"
+	"time"
 
 	"github.com/charmbracelet/bubbles/help"
 	tea "github.com/charmbracelet/bubbletea"
