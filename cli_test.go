@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"resyn/core/env"
 	"resyn/storage"
@@ -284,5 +286,86 @@ func TestUnknownSubcommandFails(t *testing.T) {
 	out, _, code := runResyn(t, db, "envs")
 	if code != 0 || !strings.Contains(out, "Available Commands") {
 		t.Errorf("resyn envs: exit %d, stdout %q; want its help", code, out)
+	}
+}
+
+// TestRealProcessesShareTheStore (long suite): a real `resyn train` writes
+// its run while a synthesis run, curation, listings and a backup run beside
+// it as separate resyn processes; every one of them works, the readers see
+// the run grow, and after kill -9 the run reads as interrupted.
+func TestRealProcessesShareTheStore(t *testing.T) {
+	if os.Getenv("RESYN_LONG") == "" {
+		t.Skip("long suite (RESYN_LONG=1): trains for a while")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "resyn.db")
+	train := exec.Command(resynBinary(t), "--db", db, "train", "--preset", "tiny-cpu", "--threads", "1", "--out", filepath.Join(dir, "run"))
+	train.Env = append(os.Environ(), "NO_COLOR=1")
+	var trainErr bytes.Buffer
+	train.Stderr = &trainErr
+	if err := train.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { train.Process.Kill(); train.Wait() }()
+	runStatus := func() (string, int64) {
+		s, err := storage.Open(db, storage.Options{ReadOnly: true})
+		if err != nil {
+			return "", -1
+		}
+		defer s.Close()
+		var status string
+		last := int64(-1)
+		s.View(func(tx *storage.Tx) error {
+			runs, err := storage.ListTrainRuns(tx)
+			if err != nil || len(runs) == 0 {
+				return err
+			}
+			status = runs[0].Status
+			if l, ok, _ := storage.LastMetricStep(tx, runs[0].ID); ok {
+				last = l
+			}
+			return nil
+		})
+		return status, last
+	}
+	// The wall clock only as a last resort: the first steps come in seconds.
+	waitStep := func(after int64) int64 {
+		for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(100 * time.Millisecond) {
+			if st, last := runStatus(); st == "running" && last > after {
+				return last
+			}
+			if train.ProcessState != nil || time.Now().After(deadline) {
+				t.Fatalf("no training step after %d came\n%s", after, trainErr.String())
+			}
+		}
+	}
+	first := waitStep(-1)
+	for _, args := range [][]string{
+		{"synth"}, // the recorded demo run: ideas, validation, candidates
+		{"synth", "runs"},
+		{"envs", "list", "--status", "candidate"},
+		{"envs", "reject", "graph_coloring", "--why", "seen enough of it"},
+		{"db", "info"},
+		{"db", "backup", filepath.Join(dir, "backup.db")},
+	} {
+		if out, errs, code := runResyn(t, db, args...); code != 0 {
+			t.Fatalf("resyn %s beside a training run: exit %d\n%s%s", strings.Join(args, " "), code, out, errs)
+		}
+	}
+	if out, _, _ := runResyn(t, db, "synth", "runs"); !strings.Contains(out, "done") {
+		t.Errorf("the synthesis run beside training did not finish:\n%s", out)
+	}
+	later := waitStep(first)
+	t.Logf("training steps seen: %d, then %d", first, later)
+	train.Process.Signal(syscall.SIGKILL)
+	train.Wait()
+	if st, _ := runStatus(); st != storage.RunInterrupted {
+		t.Fatalf("the killed training run reads as %q, want %q", st, storage.RunInterrupted)
+	}
+	if _, errs, code := runResyn(t, db, "db", "check"); code != 0 {
+		t.Fatalf("db check after kill -9: %s", errs)
+	}
+	if _, errs, code := runResyn(t, filepath.Join(dir, "backup.db"), "db", "check"); code != 0 {
+		t.Fatalf("the backup taken beside training fails its check: %s", errs)
 	}
 }
