@@ -502,6 +502,19 @@ resyn synth --resume RUN.`,
 				return err
 			}
 			if asJSON {
+				// The config as this version names its fields, also for a
+				// run stored with older names (docs/json.md).
+				for i, r := range runs {
+					var cfg synth.Config
+					if json.Unmarshal(r.Config, &cfg) == nil {
+						if b, err := json.Marshal(cfg); err == nil {
+							runs[i].Config = b
+						}
+					}
+				}
+				if runs == nil {
+					runs = []storage.SynthRun{}
+				}
 				return writeJSON(runs)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
