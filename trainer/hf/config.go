@@ -204,37 +204,30 @@ func parseInt(r json.RawMessage) (int, error) {
 	return int(x), nil
 }
 
-func (f fields) float(name string, dst *float64) (bool, error) {
+// decodeField reads a field of JSON type T into dst: false when absent or
+// null, a *FieldError saying what it should be when it is not a T.
+func decodeField[T any](f fields, name string, dst *T, want string) (bool, error) {
 	r, ok := f.raw(name)
 	if !ok {
 		return false, nil
 	}
 	if err := json.Unmarshal(r, dst); err != nil {
-		return true, f.bad(name, r, "is not a number")
+		return true, f.bad(name, r, "is not %s", want)
 	}
 	return true, nil
+}
+
+func (f fields) float(name string, dst *float64) (bool, error) {
+	return decodeField(f, name, dst, "a number")
 }
 
 func (f fields) string(name string, dst *string) (bool, error) {
-	r, ok := f.raw(name)
-	if !ok {
-		return false, nil
-	}
-	if err := json.Unmarshal(r, dst); err != nil {
-		return true, f.bad(name, r, "is not a string")
-	}
-	return true, nil
+	return decodeField(f, name, dst, "a string")
 }
 
 func (f fields) bool(name string, dst *bool) error {
-	r, ok := f.raw(name)
-	if !ok {
-		return nil
-	}
-	if err := json.Unmarshal(r, dst); err != nil {
-		return f.bad(name, r, "is not true or false")
-	}
-	return nil
+	_, err := decodeField(f, name, dst, "true or false")
+	return err
 }
 
 // tokenIDs reads an int or a list of ints.
@@ -261,6 +254,32 @@ func (f fields) tokenIDs(name string, dst *TokenIDs) error {
 	}
 	*dst = t
 	return nil
+}
+
+// unknown is every field not in known (nil for none), kept as raw JSON.
+func (f fields) unknown(known []string) map[string]json.RawMessage {
+	var out map[string]json.RawMessage
+	for k, v := range f.all {
+		if !slices.Contains(known, k) {
+			if out == nil {
+				out = map[string]json.RawMessage{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// withExtra starts the object MarshalJSON writes: the extra fields that do
+// not collide with known ones.
+func withExtra(extra map[string]json.RawMessage, known []string) map[string]any {
+	all := map[string]any{}
+	for k, v := range extra {
+		if !slices.Contains(known, k) {
+			all[k] = v
+		}
+	}
+	return all
 }
 
 func readObject(file string, b []byte) (fields, error) {
@@ -333,14 +352,7 @@ func (c *Config) UnmarshalJSON(b []byte) error {
 	if err := c.readRope(f); err != nil {
 		return err
 	}
-	for k, v := range f.all {
-		if !slices.Contains(known, k) {
-			if c.Extra == nil {
-				c.Extra = map[string]json.RawMessage{}
-			}
-			c.Extra[k] = v
-		}
-	}
+	c.Extra = f.unknown(known)
 	return nil
 }
 
@@ -465,12 +477,7 @@ func ropeType(f fields, name string, r json.RawMessage) (string, error) {
 // MarshalJSON writes the known fields in the spellings of both transformers
 // generations, and Extra; keys sorted.
 func (c Config) MarshalJSON() ([]byte, error) {
-	all := map[string]any{}
-	for k, v := range c.Extra {
-		if !slices.Contains(known, k) {
-			all[k] = v
-		}
-	}
+	all := withExtra(c.Extra, known)
 	if len(c.Architectures) > 0 {
 		all["architectures"] = c.Architectures
 	}

@@ -3,7 +3,6 @@ package hf
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 )
 
 // GenerationConfigFile is the file transformers' GenerationConfig is saved
@@ -45,25 +44,13 @@ func (g *GenerationConfig) UnmarshalJSON(b []byte) error {
 	if err := f.tokenIDs("eos_token_id", &g.EOSTokenID); err != nil {
 		return err
 	}
-	for k, v := range f.all {
-		if !slices.Contains(knownGeneration, k) {
-			if g.Extra == nil {
-				g.Extra = map[string]json.RawMessage{}
-			}
-			g.Extra[k] = v
-		}
-	}
+	g.Extra = f.unknown(knownGeneration)
 	return nil
 }
 
 // MarshalJSON writes the token ids as read and Extra, keys sorted.
 func (g GenerationConfig) MarshalJSON() ([]byte, error) {
-	all := map[string]any{}
-	for k, v := range g.Extra {
-		if !slices.Contains(knownGeneration, k) {
-			all[k] = v
-		}
-	}
+	all := withExtra(g.Extra, knownGeneration)
 	if g.BOSTokenID != nil {
 		all["bos_token_id"] = *g.BOSTokenID
 	}
