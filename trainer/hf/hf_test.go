@@ -477,3 +477,41 @@ func TestLogitsCheckRoundTrip(t *testing.T) {
 		t.Errorf("short target_logprobs: %v", err)
 	}
 }
+
+// FuzzConfig: any config.json bytes either fail with an error or give a
+// config that validates, stays within the bounds, and reads back the same
+// after MarshalJSON (in both spellings).
+func FuzzConfig(f *testing.F) {
+	for _, p := range []string{"testdata/qwen2.5-0.5b-config.json", "testdata/qwen2.5-0.5b-instruct-config-v5.json"} {
+		b, _ := os.ReadFile(p)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"vocab_size":64,"hidden_size":16,"intermediate_size":32,"num_hidden_layers":1e3,"num_attention_heads":4,"rope_parameters":{"rope_theta":1e6}}`))
+	f.Add([]byte(`{"eos_token_id":[1,2],"rope_scaling":{"type":"yarn"},"dtype":"bfloat16","torch_dtype":"float16"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var c Config
+		if err := json.Unmarshal(b, &c); err != nil {
+			return
+		}
+		if err := c.Validate(); err != nil {
+			if !errors.Is(err, ErrConfig) {
+				t.Fatalf("Validate error %v does not match ErrConfig", err)
+			}
+			return
+		}
+		if c.NumHiddenLayers > 1024 || c.HiddenSize > 1<<16 || c.VocabSize > 1<<22 {
+			t.Fatalf("a validated config past the bounds: %+v", c)
+		}
+		out, err := json.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back Config
+		if err := json.Unmarshal(out, &back); err != nil {
+			t.Fatalf("re-reading %s: %v", out, err)
+		}
+		if err := back.Validate(); err != nil || back.RopeTheta != c.RopeTheta || NumParams(back) != NumParams(c) || back.TorchDtype != c.TorchDtype {
+			t.Fatalf("round trip changed the config: %v\n%+v\n%+v", err, c, back)
+		}
+	})
+}

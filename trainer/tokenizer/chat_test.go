@@ -272,3 +272,20 @@ func TestChatTemplateFiles(t *testing.T) {
 		t.Errorf("a huge template: %v", err)
 	}
 }
+
+// FuzzChatTemplateCompile: a chat_template from a model directory is
+// outside input; compiling any text returns a template or an
+// ErrChatTemplate, never a panic.
+func FuzzChatTemplateCompile(f *testing.F) {
+	for _, name := range []string{"qwen2.5-instruct.jinja", "qwen3.jinja", "deepseek-r1-distill-qwen.jinja", "resyn-chatml.jinja"} {
+		b, _ := os.ReadFile(filepath.Join("testdata", "chat", name))
+		f.Add(string(b))
+	}
+	f.Add("{% for m in messages %}{{ m.content")
+	f.Add("{{ raise_exception('x') }}{% set ns = namespace(a=1) %}{{ ns.a }}")
+	f.Fuzz(func(t *testing.T, src string) {
+		if _, err := compileChatTemplate(src, nil); err != nil && !errors.Is(err, ErrChatTemplate) {
+			t.Fatalf("compile error %v is not ErrChatTemplate", err)
+		}
+	})
+}
