@@ -37,8 +37,11 @@ const ChatMLTemplate = "{% for message in messages %}" +
 // there are. The config is kept as it is (SaveDir writes it back
 // unchanged); its chat template — any Jinja template, not only ChatML — is
 // compiled at once, so that one that does not compile is an error naming
-// the file, and its special tokens (eos_token, …) must be tokens of the
-// vocabulary.
+// the file, and its eos_token must be a token of the vocabulary.
+//
+// A template is the model's own file, trusted like its weights: rendering
+// has no step or memory limit of its own (jinja2's sandbox caps range() at
+// 100,000 items; the Go engine does not).
 func LoadDir(dir string) (*Tokenizer, error) {
 	t, err := Load(filepath.Join(dir, FileName))
 	if err != nil {
@@ -116,7 +119,9 @@ func (t *Tokenizer) setConfig(b, templateFile []byte) error {
 		if tok == "" {
 			continue
 		}
-		if _, ok := t.TokenID(tok); !ok {
+		// The end of a turn must be a token; the others only reach the
+		// template as text, as transformers passes them.
+		if _, ok := t.TokenID(tok); !ok && name == "eos_token" {
 			return fmt.Errorf("%w: %s %q is not in the vocabulary", ErrFormat, name, tok)
 		}
 		vars[name] = tok
