@@ -640,7 +640,10 @@ func readConfig(dir string) (Config, error) {
 	var c Config
 	if err := json.Unmarshal(b, &c); err != nil {
 		var fe *FieldError
-		if errors.As(err, &fe) || errors.Is(err, ErrConfig) {
+		if errors.As(err, &fe) {
+			return Config{}, fmt.Errorf("%s: %w", dir, err) // it names config.json
+		}
+		if errors.Is(err, ErrConfig) {
 			return Config{}, fmt.Errorf("%s: %w", path, err)
 		}
 		return Config{}, fmt.Errorf("%w: %s: %v", ErrConfig, path, err)
@@ -649,7 +652,10 @@ func readConfig(dir string) (Config, error) {
 	if gb, err := readBounded(gpath); err == nil {
 		var g GenerationConfig
 		if err := json.Unmarshal(gb, &g); err != nil {
-			return Config{}, fmt.Errorf("%s: %w", gpath, err)
+			if errors.Is(err, ErrConfig) {
+				return Config{}, fmt.Errorf("%s: %w", dir, err) // it names generation_config.json
+			}
+			return Config{}, fmt.Errorf("%w: %s: %v", ErrConfig, gpath, err)
 		}
 		c.Generation = &g
 	} else if !errors.Is(err, fs.ErrNotExist) {
