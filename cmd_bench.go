@@ -119,7 +119,7 @@ end: on a loaded machine that, not the pool, caps the SCALING column.`,
 			capacity := map[string]float64{"start": capStart, "end": capEnd}
 			if asJSON {
 				out := map[string]any{"cores": cores, "rounds": rounds, "load_average": load, "cpu_loop_scaling": capacity, "rows": rows, "python": py}
-				return json.NewEncoder(os.Stdout).Encode(out)
+				return writeJSON(out)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintf(tw, "ENVIRONMENT\t1 WORKER/s\t%d WORKERS/s\tSCALING\tPYTHON/s\tRESYN(1)/PYTHON\t\n", cores)

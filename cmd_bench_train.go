@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -37,15 +36,15 @@ func benchModels(threads int) []benchModel {
 }
 
 type benchTrainResult struct {
-	Machine      string  `json:"machine"`
-	Threads      int     `json:"threads"`
-	PeakGFLOPs   float64 `json:"matmul_peak_gflops"`
-	PeakShape    int     `json:"matmul_n"`
-	Train        []benchTrainRow
-	Generate     []benchGenRow
-	GenPrompt    int    `json:"gen_prompt_tokens"`
-	GenNewTokens int    `json:"gen_new_tokens"`
-	LoadAvg      string `json:"load_average,omitempty"` // /proc/loadavg before and after: others' work skews wall-clock rates
+	Machine      string          `json:"machine"`
+	Threads      int             `json:"threads"`
+	PeakGFLOPs   float64         `json:"matmul_peak_gflops"`
+	PeakShape    int             `json:"matmul_n"`
+	Train        []benchTrainRow `json:"train"`
+	Generate     []benchGenRow   `json:"generate"`
+	GenPrompt    int             `json:"gen_prompt_tokens"`
+	GenNewTokens int             `json:"gen_new_tokens"`
+	LoadAvg      string          `json:"load_average,omitempty"` // /proc/loadavg before and after: others' work skews wall-clock rates
 }
 
 type benchTrainRow struct {
@@ -135,7 +134,7 @@ are lower bounds (the load average is printed beside them).`,
 				res.LoadAvg = load0 + " before, " + loadAvg() + " after"
 			}
 			if asJSON {
-				return json.NewEncoder(os.Stdout).Encode(res)
+				return writeJSON(res)
 			}
 			fmt.Printf("machine %s, %d threads; fp32 matmul peak (rn_sgemm_nt, n=%d): %.1f GFLOP/s\n",
 				res.Machine, res.Threads, peakN, peak)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -118,10 +119,54 @@ of the last validation. --status and --tag filter.`,
 	return c
 }
 
+// writeJSON prints v as every --json output is printed (docs/json.md):
+// indented, with <, > and & as themselves (not \u003c: grep finds them),
+// also inside JSON the store kept as it was written (reports, configs).
 func writeJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := os.Stdout.Write(unescapeHTML(buf.Bytes()))
+	return err
+}
+
+// unescapeHTML turns the escapes \u003c, \u003e and \u0026 of valid JSON
+// back into <, > and &, which JSON strings may hold as they are. An escape
+// is one whose backslash is not itself escaped (preceded by an even number
+// of backslashes).
+func unescapeHTML(b []byte) []byte {
+	if !bytes.Contains(b, []byte(`\u00`)) {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\\' && i+5 < len(b) && b[i+1] == 'u' && b[i+2] == '0' && b[i+3] == '0' {
+			var c byte
+			switch string(b[i+4 : i+6]) {
+			case "3c", "3C":
+				c = '<'
+			case "3e", "3E":
+				c = '>'
+			case "26":
+				c = '&'
+			}
+			if c != 0 {
+				out = append(out, c)
+				i += 5
+				continue
+			}
+		}
+		out = append(out, b[i])
+		if b[i] == '\\' && i+1 < len(b) { // an escape: copy what it escapes
+			i++
+			out = append(out, b[i])
+		}
+	}
+	return out
 }
 
 func newEnvsShowCmd() *cobra.Command {
@@ -150,7 +195,11 @@ reference answer from solve() and the score verify gives it.`,
 				out := map[string]any{"env": args[0], "seed": seed, "difficulty": difficulty, "prompt": r.Prompt, "state": r.State}
 				if solve {
 					out["solution"] = r.Solution
-					out["solution_score"] = r.SolutionScore
+					if r.SolutionScore.Err != nil {
+						out["solution_error"] = r.SolutionScore.Err.Error()
+					} else {
+						out["solution_score"] = r.SolutionScore.Value
+					}
 				}
 				return writeJSON(out)
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -160,7 +159,7 @@ prints the largest differences; it exits 1 when they exceed the file's atol.`,
 				return err
 			}
 			if asJSON {
-				return json.NewEncoder(os.Stdout).Encode(map[string]any{"file": out, "sequences": len(lc.Sequences), "atol": atol})
+				return writeJSON(map[string]any{"file": out, "sequences": len(lc.Sequences), "atol": atol})
 			}
 			fmt.Printf("wrote %s: %d sequences, atol %g\n", out, len(lc.Sequences), atol)
 			fmt.Printf("compare on a machine with transformers:\n  python3 scripts/gpu/hf_logits.py %s %s\n", dir, out)

@@ -177,8 +177,8 @@ type benchRow struct {
 	Requests  int     `json:"requests"`
 	Scores    int     `json:"scores"`
 	Errors    int     `json:"errors"`
-	Seconds   float64 `json:"seconds"`
-	PerSec    float64 `json:"scores_per_sec"`
+	Seconds   float64 `json:"elapsed_s"`
+	PerSec    float64 `json:"scores_per_s"`
 	P50Millis float64 `json:"p50_ms"`
 	P99Millis float64 `json:"p99_ms"`
 }

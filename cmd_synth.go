@@ -38,7 +38,7 @@ func init() {
 // providerFlags are the flags every LLM-using command shares.
 type providerFlags struct {
 	provider, model, baseURL, apiKey, replay string
-	concurrency                              int
+	concurrency, maxTokens                   int
 }
 
 func (f *providerFlags) add(c *cobra.Command) {
@@ -48,6 +48,7 @@ func (f *providerFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&f.apiKey, "api-key", "", "API key (default $OPENAI_API_KEY / $ANTHROPIC_API_KEY)")
 	c.Flags().StringVar(&f.replay, "replay", "", "with --provider replay: the recorded run to play (default: the built-in demo recording)")
 	c.Flags().IntVar(&f.concurrency, "concurrency", 8, "LLM requests in flight at once")
+	c.Flags().IntVar(&f.maxTokens, "max-tokens", 8192, "most tokens one reply may take (max_tokens); a server whose context is shorter than the prompt plus this (vLLM --max-model-len) refuses the call with a 400 that says which value fits")
 }
 
 // resolveProvider picks the provider when none was named: OpenAI when its
@@ -70,6 +71,9 @@ func resolveProvider(name string) string {
 // openProvider opens an LLM provider; demo reports whether it is the
 // built-in demo recording.
 func openProvider(f providerFlags, meter *llm.Meter) (p llm.Provider, demo bool, err error) {
+	if f.maxTokens < 1 {
+		return nil, false, fmt.Errorf("--max-tokens %d: want at least 1 (the most tokens one reply may take)", f.maxTokens)
+	}
 	name := resolveProvider(f.provider)
 	if name == "replay" && f.replay == "" {
 		r, err := llm.ParseReplay(bytes.NewReader(demoRun))
@@ -80,7 +84,7 @@ func openProvider(f providerFlags, meter *llm.Meter) (p llm.Provider, demo bool,
 	}
 	p, err = llm.Open(llm.Config{
 		Provider: name, Model: f.model, BaseURL: f.baseURL, APIKey: f.apiKey, ReplayFile: f.replay,
-		MaxConcurrency: f.concurrency, Meter: meter, OnRetry: stderrRetries.note,
+		MaxConcurrency: f.concurrency, MaxTokens: f.maxTokens, Meter: meter, OnRetry: stderrRetries.note,
 	})
 	return p, false, err
 }
@@ -498,6 +502,19 @@ resyn synth --resume RUN.`,
 				return err
 			}
 			if asJSON {
+				// The config as this version names its fields, also for a
+				// run stored with older names (docs/json.md).
+				for i, r := range runs {
+					var cfg synth.Config
+					if json.Unmarshal(r.Config, &cfg) == nil {
+						if b, err := json.Marshal(cfg); err == nil {
+							runs[i].Config = b
+						}
+					}
+				}
+				if runs == nil {
+					runs = []storage.SynthRun{}
+				}
 				return writeJSON(runs)
 			}
 			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
@@ -622,10 +639,13 @@ is measured at its lowest, middle and highest level.`,
 			u := meter.Usage()
 			fmt.Fprintf(os.Stderr, "tokens: %d in + %d out\n", u.PromptTokens, u.CompletionTokens)
 			if asJSON {
-				return writeJSON(cals)
+				if err := writeJSON(cals); err != nil {
+					return err
+				}
+			} else {
+				printEval(os.Stdout, cals)
 			}
-			printEval(os.Stdout, cals)
-			return nil
+			return evalScoredAny(cals)
 		},
 	}
 	pf.add(c)
@@ -637,6 +657,23 @@ is measured at its lowest, middle and highest level.`,
 	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the pass rates as JSON on stdout")
 	return c
+}
+
+// evalScoredAny is the error of an eval that scored nothing: every request
+// failed (an unreachable or refusing server, a model that never answered),
+// so the rates printed are no measurement and the exit status is 1.
+func evalScoredAny(cals []synth.Calibration) error {
+	scored, failed := 0, 0
+	for _, c := range cals {
+		for _, l := range c.Levels {
+			scored += l.N
+			failed += l.Failed
+		}
+	}
+	if scored == 0 {
+		return fmt.Errorf("nothing could be scored: %d of %d instances failed (the model's call or the environment; see the errors above)", failed, failed)
+	}
+	return nil
 }
 
 func printEval(w io.Writer, cals []synth.Calibration) {

@@ -282,13 +282,24 @@ func setupModel(f trainFlags, mods []*env.Module) (trainSetup, error) {
 		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
 	}
 	fmt.Fprintf(os.Stderr, "loaded %s: %d parameters\n", f.model, m.NumParams())
-	// Qwen2.5-Instruct's template adds its default system prompt to a
-	// conversation without one; the prompts here do as the model's own
-	// template does, unless --system says otherwise.
-	if f.system == "" && strings.Contains(tok.ChatTemplate(), tokenizer.DefaultSystemQwen25) {
-		cfg.SystemPrompt = tokenizer.DefaultSystemQwen25
-		fmt.Fprintf(os.Stderr, "system prompt: %q (the default of the model's chat template; --system replaces it)\n", cfg.SystemPrompt)
+	// Prompts are rendered by the model's own chat template, which adds
+	// its default system prompt (Qwen2.5-Instruct's) when --system gives
+	// none: show what one looks like.
+	var sample []tokenizer.Message
+	if f.system != "" {
+		sample = append(sample, tokenizer.Message{Role: "system", Content: f.system})
 	}
+	sample = append(sample, tokenizer.Message{Role: "user", Content: "PROMPT"})
+	text, err := tok.RenderChat(sample, true)
+	if err != nil {
+		m.Close()
+		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
+	}
+	from := "the model's chat template"
+	if tok.ChatTemplate() == "" {
+		from = "ChatML (the tokenizer has no chat template)"
+	}
+	fmt.Fprintf(os.Stderr, "prompts: %s renders them as %q\n", from, text)
 	abs, _ := filepath.Abs(f.model)
 	return trainSetup{cfg: cfg, model: m, hfCfg: hfCfg, tok: tok, source: abs}, nil
 }

@@ -214,7 +214,7 @@ func trainHFCheckpoint(t *testing.T, tokJSON []byte, again bool) {
 		t.Fatalf("train --model: exit %d\n%s", code, errs)
 	}
 	// The prompts carry the default system prompt of the model's template.
-	if !strings.Contains(errs, `system prompt: "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."`) {
+	if !strings.Contains(errs, `prompts: the model's chat template renders them as "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant.<|im_end|>\n<|im_start|>user\nPROMPT<|im_end|>\n<|im_start|>assistant\n"`) {
 		t.Errorf("no default system prompt from the chat template:\n%s", errs)
 	}
 	if _, errs, code = runResyn(t, db, trainArgs("--model", model, "--sft-steps", "1", "--steps", "1", "--out", stopped)...); code != 0 {

@@ -101,6 +101,9 @@ func (b *anthropicBackend) attempt(ctx context.Context, req Request, progress fu
 			text.WriteString(c.Text)
 		}
 	}
+	if text.Len() == 0 && msg.StopReason == "max_tokens" {
+		return Completion{}, truncated{req.MaxTokens}
+	}
 	return Completion{
 		Text:         text.String(),
 		FinishReason: string(msg.StopReason),

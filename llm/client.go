@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"syscall"
@@ -179,6 +180,7 @@ func (c *client) Complete(ctx context.Context, req Request) (Completion, error) 
 		}
 		e, retry, after := c.classify(err)
 		e.Attempts = attempt
+		e.Hint = c.explain(e, req)
 		left := c.cfg.MaxRetries - attempt + 1 // retries still allowed
 		wait := c.wait(attempt, after)
 		if errors.Is(e.Kind, ErrUnreachable) {
@@ -266,6 +268,8 @@ func (c *client) classify(err error) (e *Error, retry bool, after time.Duration)
 		}
 	case errors.Is(err, errAttemptTimeout), errors.Is(err, errIdleTimeout):
 		e.Kind, retry = ErrTimeout, true
+	case errors.Is(err, ErrTruncated):
+		e.Kind = ErrTruncated
 	case errors.Is(err, ErrStreamCut):
 		e.Kind, retry = ErrStreamCut, true
 		e.Err = nil
@@ -282,6 +286,98 @@ func (c *client) classify(err error) (e *Error, retry bool, after time.Duration)
 		after = c.cfg.MaxRetryAfter
 	}
 	return e, retry, after
+}
+
+// explain says what to do about an error a person can fix: a 400 because
+// the prompt and max_tokens do not fit the server's context (vLLM's
+// max_model_len, llama.cpp's -c), a 404 from a base URL without /v1 or for
+// a model the server does not have, an empty reply cut at max_tokens. ""
+// when there is nothing to add.
+func (c *client) explain(e *Error, req Request) string {
+	var se *statusError
+	msg := ""
+	if errors.As(e.Err, &se) {
+		msg = strings.ToLower(se.msg)
+	}
+	switch {
+	case errors.Is(e.Kind, ErrTruncated):
+		return fmt.Sprintf("the model used all %d tokens of --max-tokens before writing any text (reasoning models spend them on hidden reasoning): raise --max-tokens", req.MaxTokens)
+	case e.Status == http.StatusBadRequest && contextOverflow(msg):
+		window, prompt, ok := contextNumbers(msg)
+		longer := "give the server a longer context (vLLM --max-model-len, llama.cpp -c, Ollama num_ctx)"
+		switch {
+		case ok && window <= prompt:
+			return fmt.Sprintf("the prompt alone takes %d tokens, more than the server's context window of %d: %s", prompt, window, longer)
+		case ok:
+			return fmt.Sprintf("the prompt (%d tokens) and --max-tokens %d do not fit the server's context window of %d tokens: pass --max-tokens %d or less, or %s",
+				prompt, req.MaxTokens, window, window-prompt, longer)
+		}
+		return fmt.Sprintf("the prompt and --max-tokens %d do not fit the server's context window: pass a smaller --max-tokens, or %s", req.MaxTokens, longer)
+	case e.Status == http.StatusNotFound && strings.Contains(msg, "model") &&
+		(strings.Contains(msg, "not found") || strings.Contains(msg, "does not exist") || strings.Contains(msg, "no such")):
+		return fmt.Sprintf("the server at %s has no model %q: check --model against %s/models", c.ep.url, req.Model, strings.TrimRight(c.ep.url, "/"))
+	case e.Status == http.StatusNotFound:
+		if u, err := url.Parse(c.ep.url); err == nil && !strings.HasSuffix(strings.TrimRight(u.Path, "/"), "/v1") && c.ep.envVar == "OPENAI_BASE_URL" {
+			return fmt.Sprintf("nothing answers at %s/chat/completions: OpenAI-compatible servers (vLLM, SGLang, Ollama, llama.cpp) serve the API under /v1; try --base-url %s/v1",
+				strings.TrimRight(c.ep.url, "/"), strings.TrimRight(c.ep.url, "/"))
+		}
+		return fmt.Sprintf("nothing answers at %s for this request: check --base-url and --model", c.ep.url)
+	}
+	return ""
+}
+
+// contextOverflow says whether a 400's message is about the context
+// window: vLLM ("'max_tokens' or 'max_completion_tokens' is too large …
+// maximum context length", and older "maximum context length is … you
+// requested"), llama.cpp ("exceeds the available context size",
+// exceed_context_size_error), SGLang and OpenAI ("maximum context length").
+func contextOverflow(msg string) bool {
+	if strings.Contains(msg, "unsupported") {
+		return false // "Unsupported parameter: 'max_tokens' …": another problem
+	}
+	for _, s := range []string{"maximum context length", "context size", "context length", "context window", "max_tokens", "max_completion_tokens"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// contextNumbers reads the window and the prompt's tokens from a context
+// overflow message where the server says them: vLLM's "maximum context
+// length is 4096 tokens and your request has 57 input tokens", its older
+// "maximum context length is 2048 tokens. however, you requested 8242
+// tokens (50 in the messages, …", llama.cpp's "request (9412 tokens)
+// exceeds the available context size (8192 tokens)".
+func contextNumbers(msg string) (window, prompt int, ok bool) {
+	num := func(after string) (int, bool) {
+		i := strings.Index(msg, after)
+		if i < 0 {
+			return 0, false
+		}
+		rest := strings.TrimLeft(msg[i+len(after):], " (")
+		j := 0
+		for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
+			j++
+		}
+		n, err := strconv.Atoi(rest[:j])
+		return n, err == nil
+	}
+	if w, okW := num("maximum context length is"); okW {
+		if p, okP := num("your request has"); okP {
+			return w, p, true
+		}
+		if p, okP := num("tokens ("); okP && strings.Contains(msg, "in the messages") {
+			return w, p, true
+		}
+		return w, 0, false
+	}
+	if w, okW := num("available context size"); okW {
+		if p, okP := num("request ("); okP {
+			return w, p, true
+		}
+	}
+	return 0, 0, false
 }
 
 // isUnreachable says whether an attempt found no server at all: the

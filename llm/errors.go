@@ -32,6 +32,11 @@ var (
 	// Unlike a 429 or a 503 this does not pass by waiting: nothing listens
 	// at the base URL. The error names the URL and where it was set.
 	ErrUnreachable = errors.New("llm: server unreachable")
+	// ErrTruncated: the reply reached max_tokens before it held any text
+	// (finish_reason "length" with null or empty content; a reasoning
+	// model can spend every token on hidden reasoning). Retrying the same
+	// request gives the same; the error says to raise --max-tokens.
+	ErrTruncated = errors.New("llm: reply cut at max_tokens before any text")
 	// ErrReplayExhausted: a replay file has no (more) replies for a request.
 	ErrReplayExhausted = errors.New("llm: replay has no reply for this request")
 	// ErrReplayFile: a replay file could not be read or parsed.

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 )
 
@@ -48,10 +49,40 @@ type Delta struct {
 	Restart bool // the previous attempt broke off; what came before is void
 }
 
-// Usage counts tokens as the server reported them.
+// Usage counts tokens as the server reported them. It is written as
+// input_tokens and output_tokens, the names every resyn JSON output uses
+// (docs/json.md); recordings and records from before read back from
+// OpenAI's prompt_tokens and completion_tokens too.
 type Usage struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
+	PromptTokens     int `json:"input_tokens"`
+	CompletionTokens int `json:"output_tokens"`
+}
+
+// UnmarshalJSON reads input_tokens/output_tokens or the older
+// prompt_tokens/completion_tokens.
+func (u *Usage) UnmarshalJSON(b []byte) error {
+	var v struct {
+		In     *int `json:"input_tokens"`
+		Out    *int `json:"output_tokens"`
+		Prompt *int `json:"prompt_tokens"`
+		Compl  *int `json:"completion_tokens"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*u = Usage{}
+	for _, p := range []struct {
+		dst      *int
+		new, old *int
+	}{{&u.PromptTokens, v.In, v.Prompt}, {&u.CompletionTokens, v.Out, v.Compl}} {
+		switch {
+		case p.new != nil:
+			*p.dst = *p.new
+		case p.old != nil:
+			*p.dst = *p.old
+		}
+	}
+	return nil
 }
 
 // Total is prompt plus completion tokens.

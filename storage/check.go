@@ -27,7 +27,7 @@ type Counts struct {
 // Info describes a store file.
 type Info struct {
 	Path   string `json:"path"`
-	Size   int64  `json:"size"` // bytes, as of this snapshot
+	Size   int64  `json:"size_bytes"` // as of this snapshot
 	Schema uint64 `json:"schema"`
 	Counts Counts `json:"counts"`
 }

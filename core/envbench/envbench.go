@@ -18,7 +18,7 @@ type Result struct {
 	Workers   int           `json:"workers"`
 	Instances int           `json:"instances"`
 	Elapsed   time.Duration `json:"elapsed_ns"`
-	PerSec    float64       `json:"per_sec"`
+	PerSec    float64       `json:"per_s"`
 }
 
 // Workload is a prepared set of tasks: each instance with its reference

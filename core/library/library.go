@@ -31,7 +31,7 @@ type Entry struct {
 	Revision      uint64         `json:"revision,omitempty"`
 	MinDifficulty int            `json:"min_difficulty"`
 	MaxDifficulty int            `json:"max_difficulty"`
-	Hash          string         `json:"hash"`
+	Hash          string         `json:"env_hash"`
 	Validation    string         `json:"validation"` // "pass", "fail" or "" (never validated)
 	Notes         []storage.Note `json:"notes,omitempty"`
 	Updated       time.Time      `json:"updated,omitzero"`

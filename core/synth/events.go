@@ -94,16 +94,16 @@ type Calibrated struct {
 // Verdict: one candidate is finished (or, Outcome "error", given up on for
 // this run; a resume retries it).
 type Verdict struct {
-	Index       int
-	Name        string
-	Outcome     Outcome
-	Reason      string   // why, for anything but OutcomeCandidate
-	Repairs     int      // repair rounds used
-	Implemented bool     // the model wrote code at least once
-	DuplicateOf string   // for OutcomeDuplicate: the library environment it duplicates
-	Flags       []string // calibration flags (FlagSolvedEverywhere, FlagSolvedNowhere)
-	Usage       llm.Usage
-	Elapsed     time.Duration
+	Index       int           `json:"index"`
+	Name        string        `json:"name"`
+	Outcome     Outcome       `json:"outcome"`
+	Reason      string        `json:"reason,omitempty"`       // why, for anything but OutcomeCandidate
+	Repairs     int           `json:"repairs"`                // repair rounds used
+	Implemented bool          `json:"implemented"`            // the model wrote code at least once
+	DuplicateOf string        `json:"duplicate_of,omitempty"` // for OutcomeDuplicate: the library environment it duplicates
+	Flags       []string      `json:"flags,omitempty"`        // calibration flags (FlagSolvedEverywhere, FlagSolvedNowhere)
+	Usage       llm.Usage     `json:"usage"`
+	Elapsed     time.Duration `json:"elapsed_ns"`
 }
 
 // Totals is the running summary, sent after every verdict.

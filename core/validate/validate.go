@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,9 +16,37 @@ import (
 
 // Options tune a validation run.
 type Options struct {
-	SeedsPerLevel int           // instances per difficulty level (default 20)
-	TaskBudget    time.Duration // max time for one instance's generate+render+solve+verify (default 250 ms)
-	MinDistinct   float64       // minimum ratio of distinct instances across seeds (default 0.5)
+	SeedsPerLevel int           `json:"seeds_per_level"` // instances per difficulty level (default 20)
+	TaskBudget    time.Duration `json:"task_budget_ns"`  // max time for one instance's generate+render+solve+verify (default 250 ms)
+	MinDistinct   float64       `json:"min_distinct"`    // minimum ratio of distinct instances across seeds (default 0.5)
+}
+
+// UnmarshalJSON reads options, also those stored (in synthesis runs'
+// configs) before they had snake_case names: SeedsPerLevel, TaskBudget,
+// MinDistinct.
+func (o *Options) UnmarshalJSON(b []byte) error {
+	var v struct {
+		SeedsPerLevel *int           `json:"seeds_per_level"`
+		TaskBudget    *time.Duration `json:"task_budget_ns"`
+		MinDistinct   *float64       `json:"min_distinct"`
+		OldSeeds      *int           `json:"SeedsPerLevel"`
+		OldBudget     *time.Duration `json:"TaskBudget"`
+		OldDistinct   *float64       `json:"MinDistinct"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*o = Options{}
+	if p := cmp.Or(v.SeedsPerLevel, v.OldSeeds); p != nil {
+		o.SeedsPerLevel = *p
+	}
+	if p := cmp.Or(v.TaskBudget, v.OldBudget); p != nil {
+		o.TaskBudget = *p
+	}
+	if p := cmp.Or(v.MinDistinct, v.OldDistinct); p != nil {
+		o.MinDistinct = *p
+	}
+	return nil
 }
 
 func (o *Options) defaults() {
@@ -59,7 +89,7 @@ type Check struct {
 type Report struct {
 	Env       string        `json:"env"`
 	File      string        `json:"file"`
-	Hash      string        `json:"hash,omitempty"`
+	Hash      string        `json:"env_hash,omitempty"`
 	OK        bool          `json:"ok"`
 	Checks    []Check       `json:"checks"`
 	Instances int           `json:"instances"`
@@ -362,5 +392,30 @@ func short(s string) string {
 // MarshalReports renders reports as indented JSON.
 func MarshalReports(rs []*Report) ([]byte, error) {
 	sort.SliceStable(rs, func(i, j int) bool { return rs[i].File < rs[j].File })
-	return json.MarshalIndent(rs, "", "  ")
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // "<answer>" as itself (docs/json.md)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(rs); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// UnmarshalJSON reads a report, also one stored before env_hash was named
+// so ("hash").
+func (r *Report) UnmarshalJSON(b []byte) error {
+	type plain Report
+	var v struct {
+		plain
+		Legacy string `json:"hash"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*r = Report(v.plain)
+	if r.Hash == "" {
+		r.Hash = v.Legacy
+	}
+	return nil
 }

@@ -28,16 +28,19 @@ type prompter struct {
 	vocab  int
 }
 
+// newPrompter formats prompts with the tokenizer's chat template (the
+// model's own, or ChatML for a tokenizer without one) and stops at its
+// end-of-turn tokens (tokenizer.StopTokens: the eos_token first).
 func newPrompter(tok *tokenizer.Tokenizer, system string) (*prompter, error) {
-	if tok.IMStart < 0 || tok.IMEnd < 0 {
-		return nil, fmt.Errorf("%w: the tokenizer has no %s/%s tokens for the chat format",
-			ErrConfig, tokenizer.IMStartToken, tokenizer.IMEndToken)
+	if _, err := tok.RenderChat([]tokenizer.Message{{Role: "user", Content: "x"}}, true); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	p := &prompter{tok: tok, system: system, vocab: tok.VocabSize()}
-	p.stop = append(p.stop, int32(tok.IMEnd))
-	if tok.EndOfText >= 0 {
-		p.stop = append(p.stop, int32(tok.EndOfText))
+	stops := tok.StopTokens()
+	if len(stops) == 0 {
+		return nil, fmt.Errorf("%w: the tokenizer names no end-of-turn token (eos_token in tokenizer_config.json, %s or %s)",
+			ErrConfig, tokenizer.IMEndToken, tokenizer.EndOfTextToken)
 	}
+	p := &prompter{tok: tok, system: system, vocab: tok.VocabSize(), stop: toInt32(stops)}
 	return p, nil
 }
 
@@ -57,7 +60,7 @@ func (p *prompter) encodePrompt(prompt string) ([]int32, error) {
 // encodeAnswer is the SFT target: the answer block and the end of the turn.
 func (p *prompter) encodeAnswer(solution string) []int32 {
 	ids := toInt32(p.tok.EncodeOrdinary("<answer>" + solution + "</answer>"))
-	return append(ids, int32(p.tok.IMEnd))
+	return append(ids, p.stop[0])
 }
 
 func (p *prompter) isStop(id int32) bool {

@@ -66,14 +66,14 @@ type RunInfo struct {
 
 // Summary is what a finished (or stopped) run reports.
 type Summary struct {
-	RunID      uint64
-	Steps      int // GRPO steps done
-	SFTSteps   int
-	Init       *EvalResult // before any training (fresh runs only)
-	AfterSFT   *EvalResult
-	Final      *EvalResult
-	Checkpoint string // the last checkpoint written
-	Elapsed    time.Duration
+	RunID      uint64        `json:"run"`
+	Steps      int           `json:"steps"` // GRPO steps done
+	SFTSteps   int           `json:"sft_steps"`
+	Init       *EvalResult   `json:"init,omitempty"` // before any training (fresh runs only)
+	AfterSFT   *EvalResult   `json:"after_sft,omitempty"`
+	Final      *EvalResult   `json:"final,omitempty"`
+	Checkpoint string        `json:"checkpoint,omitempty"` // the last checkpoint written
+	Elapsed    time.Duration `json:"elapsed_ns"`
 }
 
 // Trainer runs the warm start and GRPO for one run.

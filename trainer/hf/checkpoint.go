@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"resyn/trainer/safetensors"
@@ -44,9 +45,12 @@ type Checkpoint struct {
 // Open reads dir/config.json and the headers of its weights: model.safetensors
 // when present (as transformers prefers), otherwise the shards listed in
 // model.safetensors.index.json. Every shard is opened and every tensor must
-// appear exactly once.
+// appear exactly once. The config's sizes are checked against the shapes in
+// the headers (checkSizes) before Open returns, so that a config.json that
+// disagrees with its weights is refused by the field's name before anything
+// of the size it claims is allocated.
 func Open(dir string) (*Checkpoint, error) {
-	cfg, err := ReadConfig(dir)
+	cfg, err := readConfig(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -99,8 +103,65 @@ func Open(dir string) (*Checkpoint, error) {
 			}
 		}
 	}
+	if err := c.checkSizes(); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
 	ok = true
 	return c, nil
+}
+
+// checkSizes compares the config's sizes with the shapes of the tensors
+// that reveal them — the embedding (vocab_size, hidden_size), the layer
+// indices (num_hidden_layers), layer 0's gate_proj (intermediate_size) and
+// k_proj (num_key_value_heads × head width), lm_head (tie_word_embeddings)
+// — and names the first field that disagrees. Tensors that are missing are
+// left to CheckQwen2, which lists every problem.
+func (c *Checkpoint) checkSizes() error {
+	cfg := c.Config
+	disagree := func(field string, v any, format string, args ...any) error {
+		return &FieldError{File: ConfigFile, Field: field, Value: fmt.Sprint(v),
+			Why: "disagrees with the weights: " + fmt.Sprintf(format, args...)}
+	}
+	shape := func(name string) ([]int64, string, bool) {
+		r, ok := c.Info(name)
+		if !ok || len(r.Shape) == 0 {
+			return nil, "", false
+		}
+		return r.Shape, r.File, true
+	}
+	if s, file, ok := shape("model.embed_tokens.weight"); ok && len(s) == 2 {
+		if s[0] != int64(cfg.VocabSize) {
+			return disagree("vocab_size", cfg.VocabSize, "model.embed_tokens.weight in %s has %d rows", file, s[0])
+		}
+		if s[1] != int64(cfg.HiddenSize) {
+			return disagree("hidden_size", cfg.HiddenSize, "model.embed_tokens.weight in %s is %d wide", file, s[1])
+		}
+	}
+	layers := 0
+	for _, r := range c.refs {
+		rest, found := strings.CutPrefix(r.Name, "model.layers.")
+		if !found {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, ".")
+		if i, err := strconv.Atoi(num); err == nil && i >= 0 && i+1 > layers {
+			layers = i + 1
+		}
+	}
+	if layers > 0 && layers != cfg.NumHiddenLayers {
+		return disagree("num_hidden_layers", cfg.NumHiddenLayers, "the checkpoint holds layers 0 to %d", layers-1)
+	}
+	if s, file, ok := shape("model.layers.0.mlp.gate_proj.weight"); ok && s[0] != int64(cfg.IntermediateSize) {
+		return disagree("intermediate_size", cfg.IntermediateSize, "model.layers.0.mlp.gate_proj.weight in %s has %d rows", file, s[0])
+	}
+	if s, file, ok := shape("model.layers.0.self_attn.k_proj.weight"); ok && s[0] != int64(cfg.NumKeyValueHeads*cfg.HeadDim()) {
+		return disagree("num_key_value_heads", cfg.NumKeyValueHeads, "model.layers.0.self_attn.k_proj.weight in %s has %d rows, not %d heads × %d",
+			file, s[0], cfg.NumKeyValueHeads, cfg.HeadDim())
+	}
+	if _, _, ok := shape("lm_head.weight"); !ok && !cfg.TieWordEmbeddings && len(c.refs) > 0 {
+		return disagree("tie_word_embeddings", false, "the checkpoint has no lm_head.weight (a tied model's head is its embedding)")
+	}
+	return nil
 }
 
 // parseIndex validates an index and returns its shard names in sorted order.

@@ -35,7 +35,9 @@ var torchDtypes = map[safetensors.DType]string{
 	safetensors.F32: "float32", safetensors.BF16: "bfloat16", safetensors.F16: "float16",
 }
 
-// Save writes cfg and tensors to dir as a Hugging Face checkpoint: one
+// Save writes cfg and tensors to dir as a Hugging Face checkpoint (config.json
+// in the spellings of transformers 4.x and 5.x both, see Config, and
+// generation_config.json when cfg.Generation is set): one
 // model.safetensors, or model-0000i-of-0000n.safetensors shards plus
 // model.safetensors.index.json when the weights exceed MaxShardBytes. Each
 // file is written atomically; weight files of an earlier save that the new
@@ -129,6 +131,15 @@ func Save(dir string, cfg Config, tensors []safetensors.Tensor, opt SaveOptions)
 	}
 	if err := writeFileAtomic(filepath.Join(dir, ConfigFile), append(b, '\n')); err != nil {
 		return err
+	}
+	if cfg.Generation != nil {
+		b, err := json.MarshalIndent(cfg.Generation, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(filepath.Join(dir, GenerationConfigFile), append(b, '\n')); err != nil {
+			return err
+		}
 	}
 	return removeStale(dir, keep)
 }

@@ -47,12 +47,10 @@ func LoadHF(dir string, o Options) (*Model, hf.Config, error) {
 }
 
 // Supported reports config.json features the native model does not
-// implement and would otherwise silently ignore: rope_scaling (YaRN,
-// linear, dynamic) and use_sliding_window = true.
+// implement and would otherwise silently ignore: use_sliding_window = true.
+// (Rope scaling of any type but the default, in rope_scaling or
+// rope_parameters, is refused by hf.Config.Validate already.)
 func Supported(c hf.Config) error {
-	if raw, ok := c.Extra["rope_scaling"]; ok && string(raw) != "null" {
-		return fmt.Errorf("%w: rope_scaling %s is not supported (plain rotary embeddings only)", ErrArgument, raw)
-	}
 	if raw, ok := c.Extra["use_sliding_window"]; ok && string(raw) == "true" {
 		return fmt.Errorf("%w: use_sliding_window = true is not supported (full causal attention only)", ErrArgument)
 	}

@@ -86,10 +86,18 @@ func TestLoadHFErrors(t *testing.T) {
 	// features the model would silently ignore are refused
 	h = cfg.HF()
 	h.Extra = map[string]json.RawMessage{"rope_scaling": json.RawMessage(`{"type":"yarn","factor":4}`)}
-	if err := m.SaveHF(dir, h, hf.SaveOptions{}); err != nil {
-		t.Fatal(err)
+	if err := m.SaveHF(dir, h, hf.SaveOptions{}); !errors.Is(err, hf.ErrConfig) || !strings.Contains(err.Error(), "rope_scaling") {
+		t.Fatalf("SaveHF with rope_scaling: %v", err)
 	}
-	if _, _, err := LoadHF(dir, Options{}); !errors.Is(err, ErrArgument) || !strings.Contains(err.Error(), "rope_scaling") {
+	b, _ := json.Marshal(h)
+	os.WriteFile(filepath.Join(dir, hf.ConfigFile), b, 0o644)
+	if _, _, err := LoadHF(dir, Options{}); !errors.Is(err, hf.ErrConfig) || !strings.Contains(err.Error(), "rope_scaling") {
 		t.Fatalf("LoadHF with rope_scaling: %v", err)
+	}
+	h.Extra = map[string]json.RawMessage{"use_sliding_window": json.RawMessage(`true`)}
+	b, _ = json.Marshal(h)
+	os.WriteFile(filepath.Join(dir, hf.ConfigFile), b, 0o644)
+	if _, _, err := LoadHF(dir, Options{}); !errors.Is(err, ErrArgument) || !strings.Contains(err.Error(), "use_sliding_window") {
+		t.Fatalf("LoadHF with use_sliding_window: %v", err)
 	}
 }

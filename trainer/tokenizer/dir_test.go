@@ -11,8 +11,8 @@ import (
 )
 
 // qwen25Config is the part of Qwen2.5-Instruct's tokenizer_config.json the
-// trainer reads (its chat template is longer: tools and a default system
-// prompt; what matters here is that it is ChatML).
+// trainer reads, with a shorter chat template (testdata/chat holds the
+// real one).
 const qwen25Config = `{
   "add_prefix_space": false,
   "bos_token": null,
@@ -109,7 +109,7 @@ func TestLoadDirRejects(t *testing.T) {
 		want         string
 	}{
 		{"malformed", `{"chat_template": `, ErrFormat, ConfigFileName},
-		{"llama template", `{"chat_template": "{% for m in messages %}[INST] {{ m.content }} [/INST]{% endfor %}"}`, ErrUnsupported, "not a ChatML template"},
+		{"template that does not compile", `{"chat_template": "{% for m in messages %}[INST] {{ m.content }} [/INST]"}`, ErrChatTemplate, ConfigFileName},
 		{"template type", `{"chat_template": 3}`, ErrFormat, "neither a string"},
 		{"no default", `{"chat_template": [{"name": "tool_use", "template": "<|im_start|><|im_end|>"}]}`, ErrFormat, `no "default"`},
 		{"unknown eos", `{"eos_token": {"content": "</s>"}}`, ErrFormat, `eos_token "</s>"`},

