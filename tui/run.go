@@ -3,7 +3,9 @@ package tui
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"sync"
 
 	"github.com/charmbracelet/bubbles/help"
 	tea "github.com/charmbracelet/bubbletea"
@@ -40,6 +42,12 @@ type Options struct {
 	Provider string
 	// StartTraining: see pane.Context.
 	StartTraining func(ctx context.Context) (<-chan grpo.Event, error)
+	// NoMouse leaves the mouse to the terminal (its own text selection)
+	// instead of the workbench's clicks and wheel.
+	NoMouse bool
+	// Terminal receives the clipboard sequence (OSC 52); Run sets it to
+	// the program's output. Tests pass a buffer.
+	Terminal io.Writer
 }
 
 // New builds the root model. ctx is cancelled to stop every job; Close
@@ -90,6 +98,8 @@ func New(ctx context.Context, o Options) (*Model, error) {
 		Provider:  o.Provider,
 
 		StartTraining: o.StartTraining,
+		Terminal:      o.Terminal,
+		Tmux:          os.Getenv("TMUX") != "",
 	}
 	h := help.New()
 	h.Styles = pc.Styles.Help
@@ -125,14 +135,39 @@ func (m *Model) Close() error {
 func Run(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	term := &terminal{f: os.Stdout}
+	o.Terminal = term
 	m, err := New(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx))
+	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(term)}
+	if !o.NoMouse {
+		opts = append(opts, tea.WithMouseCellMotion())
+	}
+	p := tea.NewProgram(m, opts...)
 	if _, err := p.Run(); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("workbench: %w", err)
 	}
 	return nil
 }
+
+// terminal is the program's output with a lock, so that the clipboard
+// sequence is written between two frames and never inside one (the
+// renderer writes each frame in one Write). It is a term.File, so that
+// bubbletea still sees a terminal (for its size and raw mode).
+type terminal struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (t *terminal) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.f.Write(b)
+}
+
+func (t *terminal) Read(b []byte) (int, error) { return t.f.Read(b) }
+func (t *terminal) Close() error               { return nil } // stdout stays open
+func (t *terminal) Fd() uintptr                { return t.f.Fd() }

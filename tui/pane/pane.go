@@ -2,6 +2,7 @@ package pane
 
 import (
 	"context"
+	"io"
 	"sync/atomic"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -60,6 +61,11 @@ type Context struct {
 	// take seconds (a tokenizer is trained) and is called from a command.
 	// Nil: the training pane only shows recorded runs.
 	StartTraining func(ctx context.Context) (<-chan grpo.Event, error)
+	// Terminal is where the clipboard sequence (OSC 52) goes: the
+	// program's output, written between frames. Nil: copying reports that
+	// there is no terminal. Tmux says the workbench runs inside tmux.
+	Terminal io.Writer
+	Tmux     bool
 }
 
 // Library is what the panes need of core/library; *library.Library is
@@ -72,6 +78,9 @@ type Library interface {
 	Note(name, text string) (library.Entry, error)
 	History(name string) ([]storage.Env, error)
 	Edit(ctx context.Context, pool *env.Pool, name string, src []byte, opts library.AddOptions) (library.Entry, *validate.Report, error)
+	SetStatusAll(names []string, s storage.Status) ([]library.Change, error)
+	TagAll(names []string, add, remove []string) ([]library.Change, error)
+	Revert(items []library.RevertItem) ([]library.Change, error)
 }
 
 var _ Library = (*library.Library)(nil)
