@@ -10,7 +10,8 @@ import (
 // width cells where the values allow: a value that fits on the rest of its
 // line stays on one line; a longer list of numbers or strings is packed
 // into as few lines as fit (a grid is one row a line); otherwise one item
-// or key a line, indented by two. Keys keep their order. Text that is not
+// or key a line, indented by two; strings of one length (a board's rows)
+// are one a line, as they are drawn. Keys keep their order. Text that is not
 // JSON comes back unchanged.
 //
 // json.Indent (and tidwall/pretty, which only keeps a list on one line
@@ -133,7 +134,7 @@ func layout(b *strings.Builder, v any, col, indent, tail, width int) {
 		}
 		b.WriteString("\n" + pad[:indent] + "}")
 	case []any:
-		if allScalars(v) {
+		if allScalars(v) && !looksLikeGrid(v) {
 			// Packed: as many items a line as fit.
 			b.WriteString("[")
 			at := width // start a new line for the first item
@@ -175,6 +176,20 @@ func comma(i, n int) int {
 		return 1
 	}
 	return 0
+}
+
+// looksLikeGrid: strings all of one length (the rows of a maze or a
+// board) read best one a line, as they are drawn.
+func looksLikeGrid(a []any) bool {
+	n := -1
+	for _, x := range a {
+		s, ok := x.(string)
+		if !ok || (n >= 0 && len(s) != n) {
+			return false
+		}
+		n = len(s)
+	}
+	return len(a) > 1 && n > 1
 }
 
 func allScalars(a []any) bool {

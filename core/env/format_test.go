@@ -35,6 +35,18 @@ func TestFormatState(t *testing.T) {
   "empty": [],
   "obj": {}
 }`},
+		{"a board's rows stay one a line", `{"rows":["#####","#S.G#","#####"],"words":["ab","cde","f","gh","ijk","lm","no","pqr","st"]}`, 24, `{
+  "rows": [
+    "#####",
+    "#S.G#",
+    "#####"
+  ],
+  "words": [
+    "ab", "cde", "f",
+    "gh", "ijk", "lm",
+    "no", "pqr", "st"
+  ]
+}`},
 		{"nested lists break per item", `{"rows":[[1,2,3,4,5,6,7,8,9,10],[11,12,13,14,15,16,17,18,19,20]]}`, 30, `{
   "rows": [
     [
