@@ -30,10 +30,9 @@ func (m *Model) View() string {
 		b.WriteString(m.runsList(body))
 		return pane.Fit(b.String(), m.w, m.h)
 	}
-	detail := 3
-	listH := max(body-1-detail-1, 1)
+	listH := m.listHeight()
 	b.WriteString(st.Secondary.Bold(true).Render(pane.Cut(pane.Pad("  #", 5)+pane.Pad("NAME", 24)+pane.Pad("CATEGORY", 20)+"STAGE / VERDICT", m.w)) + "\n")
-	start := max(0, min(m.cursor-listH/2, len(m.cands)-listH))
+	start := m.listStart()
 	shown := 0
 	for i := start; i < len(m.cands) && shown < listH; i++ {
 		b.WriteString(m.row(m.cands[i], i == m.cursor) + "\n")
@@ -225,4 +224,14 @@ func (m *Model) detailText(c *candidate) string {
 		b.WriteString(st.Faint.Render(fmt.Sprintf("%4d ", i+1)) + st.Code.Render(pane.Cut(l, w-5)) + "\n")
 	}
 	return b.String()
+}
+
+// listHeight is how many candidates fit: the pane less the form, the
+// totals, two rules, the header and three lines of details.
+func (m *Model) listHeight() int { return max(m.h-3-1-3-1, 1) }
+
+// listStart is the first candidate shown, keeping the cursor in the middle.
+func (m *Model) listStart() int {
+	h := m.listHeight()
+	return max(0, min(m.cursor-h/2, len(m.cands)-h))
 }
