@@ -65,11 +65,11 @@ type Model struct {
 	keys keyMap
 	w, h int
 
-	provider  string
-	n         int
-	modelIn   textinput.Model
-	catsIn    textinput.Model
-	editing   field
+	provider string
+	n        int
+	modelIn  textinput.Model
+	catsIn   textinput.Model
+	editing  field
 
 	running  bool
 	stopping bool

@@ -341,7 +341,7 @@ func (m *Model) View() string {
 	if m.h >= 16 {
 		rollH = min(5, 1+len(m.rolls))
 	}
-	b.WriteString(m.curvesView(m.h-1-rollH))
+	b.WriteString(m.curvesView(m.h - 1 - rollH))
 	if rollH > 0 {
 		b.WriteString("\n" + m.rolloutsBox(rollH))
 	}
