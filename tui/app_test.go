@@ -61,7 +61,12 @@ func newModel(t *testing.T) (*Model, *storage.DB) {
 
 func start(t *testing.T, m *Model) *teatest.TestModel {
 	t.Helper()
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(width, height))
+	return startAt(t, m, width, height)
+}
+
+func startAt(t *testing.T, m *Model, w, h int) *teatest.TestModel {
+	t.Helper()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
 	t.Cleanup(func() { _ = tm.Quit() })
 	return tm
 }
@@ -99,6 +104,8 @@ func keys(tm *teatest.TestModel, ks ...string) {
 			tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
 		case "tab":
 			tm.Send(tea.KeyMsg{Type: tea.KeyTab})
+		case "space":
+			tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{' '}})
 		default:
 			tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)})
 		}
@@ -118,13 +125,18 @@ func finalView(t *testing.T, tm *teatest.TestModel) string {
 
 func requireGolden(t *testing.T, view string) {
 	t.Helper()
+	requireGoldenAt(t, view, width, height)
+}
+
+func requireGoldenAt(t *testing.T, view string, w, h int) {
+	t.Helper()
 	lines := strings.Split(view, "\n")
-	if len(lines) != height {
-		t.Errorf("view has %d lines, want %d", len(lines), height)
+	if len(lines) != h {
+		t.Errorf("view has %d lines, want %d", len(lines), h)
 	}
 	for i, l := range lines {
-		if w := lipgloss.Width(l); w > width {
-			t.Errorf("line %d is %d cells wide, more than %d: %q", i+1, w, width, l)
+		if lw := lipgloss.Width(l); lw > w {
+			t.Errorf("line %d is %d cells wide, more than %d: %q", i+1, lw, w, l)
 		}
 	}
 	golden.RequireEqual(t, []byte(view))

@@ -216,6 +216,9 @@ func drawChartRange(lines []line, w, h int, st themes.Styles, minY, maxY float64
 			}
 			style := l.style
 			if l.faint {
+				if st.Theme.Mono {
+					continue // without colour a faint line reads as any other: leave it out
+				}
 				style = st.Faint
 			}
 			if l.raw != nil && len(lines) == 1 {

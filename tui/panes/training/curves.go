@@ -67,7 +67,8 @@ func (m *metrics) envsOf(name string) []string {
 }
 
 // curveLines is what the chart of the current curve draws: every
-// environment's line (the one in focus in front, the others faint), or
+// environment's line (the one in focus in front, the others faint — left
+// out without colour), or
 // with a reference run pinned, this run's and the reference's line of the
 // metric (or of the environment in focus), the reference in line runes so
 // that the two read apart without colour.

@@ -289,7 +289,7 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 			return nil
 		}
 		m.ref = &reference{run: m.run, data: m.data}
-		return pane.Info(fmt.Sprintf("run %d pinned: [ and ] pick the run to draw against it; c unpins", m.run.ID))
+		return pane.Info(fmt.Sprintf("run %d pinned; [ ] picks the other, c unpins", m.run.ID))
 	case key.Matches(msg, k.Rollouts):
 		m.showAll = !m.showAll
 		m.vp.GotoBottom()
