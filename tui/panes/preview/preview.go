@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
@@ -171,14 +170,9 @@ func (m *Model) generateCmd() tea.Cmd {
 	}
 }
 
-// Completion is what the typed text is scored as: itself when it has an
-// <answer> block, else the text wrapped in one.
-func Completion(typed string) string {
-	if strings.Contains(strings.ToLower(typed), "</answer>") {
-		return typed
-	}
-	return "<answer>" + typed + "</answer>"
-}
+// Completion is what the typed text is scored as (env.TypedCompletion):
+// itself when it has an <answer> block, else the text wrapped in one.
+func Completion(typed string) string { return env.TypedCompletion(typed) }
 
 func (m *Model) scoreCmd() tea.Cmd {
 	if m.gen == nil || m.gen.Err != nil || m.module == nil {
