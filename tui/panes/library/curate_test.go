@@ -259,3 +259,25 @@ func TestColumnsUseTheWidth(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchTheWholeLibrary: words of a description find it among the
+// built-ins, and letters scattered over other names do not.
+func TestSearchTheWholeLibrary(t *testing.T) {
+	m, _ := newPane(t)
+	m.ctx.Library = corelib.New(m.ctx.Store)
+	drive(m, m.Init())
+	for q, want := range map[string]string{
+		"/even number": "parity_bits",
+		"/graph":       "graph_coloring,shortest_path,topological_order,caesar_vigenere",
+		"/queens":      "n_queens",
+		"/tag:chess":   "n_queens",
+		"/gc":          "graph_coloring",
+	} {
+		press(m, keys(q)...)
+		got := listed(m)
+		if !strings.HasPrefix(got+",", want+",") {
+			t.Errorf("%s lists %s, want %s first", q, got, want)
+		}
+		press(m, esc, esc)
+	}
+}

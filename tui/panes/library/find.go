@@ -90,7 +90,8 @@ func validRank(v string) int {
 }
 
 // query is a parsed search: free words, each of which must match the name
-// (fuzzily) or the category, a tag or the description (as a substring);
+// (fuzzily, and well) or the category, a tag or the description (as a
+// substring);
 // and field terms (tag:x, cat:x, status:x, name:x, desc:x), each of which
 // must hold.
 type query struct {
@@ -151,7 +152,10 @@ outer:
 		h := hit{i: i}
 		var hay string
 		for w, word := range q.words {
-			if m, ok := byWord[w][j]; ok {
+			// A match in the name counts when it is a good one (starts a
+			// word, runs of letters): letters scattered over a long name
+			// ("even" in base_conversion) are noise, not a hit.
+			if m, ok := byWord[w][j]; ok && m.Score > 0 {
 				h.score += m.Score
 				h.matched = append(h.matched, m.MatchedIndexes...)
 				continue
@@ -159,10 +163,14 @@ outer:
 			if hay == "" {
 				hay = strings.ToLower(e.Category + " " + strings.Join(e.Tags, " ") + " " + e.Description)
 			}
-			if !strings.Contains(hay, word) {
+			switch {
+			case atWordStart(hay, word):
+				h.score -= 1000 // below every match in the name
+			case strings.Contains(hay, word):
+				h.score -= 1500 // inside a word ("graph" in cryptography): lower still
+			default:
 				continue outer
 			}
-			h.score -= 1000 // below every match in the name
 		}
 		slices.Sort(h.matched)
 		h.matched = slices.Compact(h.matched)
@@ -171,6 +179,22 @@ outer:
 	slices.SortStableFunc(out, func(a, b hit) int { return cmp.Compare(b.score, a.score) })
 	return out
 }
+
+// atWordStart reports whether word occurs in hay at the start of a word.
+func atWordStart(hay, word string) bool {
+	for i := 0; ; {
+		j := strings.Index(hay[i:], word)
+		if j < 0 {
+			return false
+		}
+		if k := i + j; k == 0 || !isLetter(hay[k-1]) {
+			return true
+		}
+		i += j + 1
+	}
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
 
 func fieldMatches(e corelib.Entry, field, v string) bool {
 	switch field {

@@ -176,6 +176,9 @@ func (m *Model) axisTitle(cur string) string {
 		right = append(right, fmt.Sprintf("run %d pinned: [ ] picks another (c)", m.ref.run.ID))
 	}
 	r := st.Info.Render(strings.Join(right, " · "))
+	if lipgloss.Width(left)+2+lipgloss.Width(r) > m.w {
+		left = st.Heading.Render(cur) // the settings win over the description
+	}
 	if gap := m.w - lipgloss.Width(left) - lipgloss.Width(r); gap >= 2 {
 		return left + strings.Repeat(" ", gap) + r
 	}
