@@ -59,9 +59,10 @@ func (l *Library) Revert(items []RevertItem) ([]Change, error) {
 		return nil, ErrNoStore
 	}
 	var changed []error
-	var out []Change
+	var recs []storage.Env
+	var befores []uint64
 	err := l.db.Update(func(tx *storage.Tx) error {
-		changed, out = nil, nil
+		changed, recs, befores = nil, nil, nil
 		for _, it := range items {
 			rec, err := current(tx, it.Name)
 			if err != nil {
@@ -92,12 +93,17 @@ func (l *Library) Revert(items []RevertItem) ([]Change, error) {
 			if err := storage.PutEnv(tx, &rec); err != nil {
 				return err
 			}
-			out = append(out, Change{Entry: storedEntry(rec), Before: before, Changed: true})
+			recs, befores = append(recs, rec), append(befores, before)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	// Entries are built after the transaction, as in updateAll.
+	out := make([]Change, len(recs))
+	for i, rec := range recs {
+		out[i] = Change{Entry: storedEntry(rec), Before: befores[i], Changed: true}
 	}
 	if len(changed) > 0 {
 		return out, fmt.Errorf("%w since: %w", ErrChanged, errors.Join(changed...))
