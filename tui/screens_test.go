@@ -24,18 +24,28 @@ func loadRuns(t *testing.T, db *storage.DB, second bool) {
 	if !second {
 		return
 	}
-	err = db.Update(func(tx *storage.Tx) error {
-		pts, err := storage.ListMetrics(tx, id, 0)
-		if err != nil {
-			return err
+	var pts []storage.MetricPoint
+	err = db.View(func(tx *storage.Tx) error {
+		pts, err = storage.ListMetrics(tx, id, 0)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pts {
+		pts[i].Value *= 0.7
+		for e, v := range pts[i].PerEnv {
+			pts[i].PerEnv[e] = v * 0.7
 		}
-		for i := range pts {
-			pts[i].Value *= 0.7
-			for e, v := range pts[i].PerEnv {
-				pts[i].PerEnv[e] = v * 0.7
-			}
-		}
-		run := storage.TrainRun{Name: "baseline", Status: "done"}
+	}
+	storeRun(t, db, "baseline", pts)
+}
+
+// storeRun stores a finished training run with its points.
+func storeRun(t *testing.T, db *storage.DB, name string, pts []storage.MetricPoint) {
+	t.Helper()
+	err := db.Update(func(tx *storage.Tx) error {
+		run := storage.TrainRun{Name: name, Status: "done"}
 		if err := storage.CreateTrainRun(tx, &run); err != nil {
 			return err
 		}
@@ -61,16 +71,7 @@ func warmStartRun(t *testing.T, db *storage.DB) {
 				PerEnv: map[string]float64{"graph_coloring": 0.3 + 0.5*x, "boolean_circuit": 0.1 + 0.5*x}})
 		}
 	}
-	err := db.Update(func(tx *storage.Tx) error {
-		run := storage.TrainRun{Name: "warm start only", Status: "done"}
-		if err := storage.CreateTrainRun(tx, &run); err != nil {
-			return err
-		}
-		return storage.PutMetrics(tx, run.ID, pts)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	storeRun(t, db, "warm start only", pts)
 }
 
 // TestNewScreens: the screens of issue 19 (marks and the bulk question,

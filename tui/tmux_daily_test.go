@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	corelib "resyn/core/library"
 	"resyn/storage"
 	"resyn/tui/internal/fixture"
 )
@@ -135,12 +134,7 @@ func TestTmuxDailyUse(t *testing.T) {
 	s.keys("q")
 	s.waitFor("resyn exited with 0")
 
-	db, err := storage.Open(path, storage.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	lib := corelib.New(db)
+	lib := storedLibrary(t, path)
 	for _, name := range []string{"adder", "parity_bits"} {
 		e, err := lib.Get(name)
 		if err != nil {

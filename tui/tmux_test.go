@@ -66,18 +66,25 @@ func TestTmuxSession(t *testing.T) {
 	s.keys("q")
 	s.waitFor("resyn exited with 0")
 
-	db, err := storage.Open(path, storage.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	e, err := corelib.New(db).Get("adder")
+	e, err := storedLibrary(t, path).Get("adder")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if e.Status != storage.StatusAccepted {
 		t.Errorf("adder is %s in the store after accepting it, want accepted", e.Status)
 	}
+}
+
+// storedLibrary opens the store the binary wrote, read-only, after it
+// quit; it is closed when the test ends.
+func storedLibrary(t *testing.T, path string) *corelib.Library {
+	t.Helper()
+	db, err := storage.Open(path, storage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return corelib.New(db)
 }
 
 // buildResyn builds the binary (once per test binary run).

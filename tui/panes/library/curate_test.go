@@ -23,25 +23,19 @@ func statusOf(t *testing.T, db *storage.DB, name string) storage.Status {
 	return e.Status
 }
 
-func lastErr(msgs []tea.Msg) error {
-	var err error
+// last returns the last message of type T.
+func last[T tea.Msg](msgs []tea.Msg) T {
+	var out T
 	for _, msg := range msgs {
-		if e, ok := msg.(pane.ErrMsg); ok {
-			err = e.Err
+		if m, ok := msg.(T); ok {
+			out = m
 		}
 	}
-	return err
+	return out
 }
 
-func lastInfo(msgs []tea.Msg) string {
-	var s string
-	for _, msg := range msgs {
-		if e, ok := msg.(pane.InfoMsg); ok {
-			s = e.Text
-		}
-	}
-	return s
-}
+func lastErr(msgs []tea.Msg) error   { return last[pane.ErrMsg](msgs).Err }
+func lastInfo(msgs []tea.Msg) string { return last[pane.InfoMsg](msgs).Text }
 
 // TestBulkAsksFirstAndUndoes marks two environments, rejects them after a
 // question, and takes it back with u.
