@@ -22,7 +22,7 @@ func newKeyMap() keyMap {
 		Answer:     key.NewBinding(key.WithKeys("i", "a"), key.WithHelp("i", "type an answer")),
 		Leave:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "leave the answer box")),
 		Score:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "score it (the box stays)")),
-		Copy:       key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy… (OSC 52)")),
+		Copy:       key.NewBinding(key.WithKeys("y"), key.WithHelp("y p/a/t/s/c", "copy prompt, answer, typed, state, code")),
 		CopyPrompt: key.NewBinding(key.WithKeys("p"), key.WithHelp("y p", "copy the prompt")),
 		CopyAnswer: key.NewBinding(key.WithKeys("a"), key.WithHelp("y a", "copy the reference answer")),
 		CopyTyped:  key.NewBinding(key.WithKeys("t"), key.WithHelp("y t", "copy the typed answer")),
@@ -56,8 +56,7 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.keys
 	return [][]key.Binding{
 		{k.NextSeed, k.PrevSeed, k.RandomSeed, k.Harder, k.Easier},
-		{k.Answer, k.Score, k.Leave, k.Fold, k.Validate},
-		{k.Copy, k.CopyPrompt, k.CopyAnswer, k.CopyTyped, k.CopyState, k.CopyCode},
+		{k.Answer, k.Score, k.Leave, k.Fold, k.Validate, k.Copy},
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
 	}
 }
