@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -204,6 +205,16 @@ func TestReplayDemoRun(t *testing.T) {
 	}
 	if v := m.View(); !strings.Contains(v, "done") {
 		t.Errorf("finished run:\n%s", fixture.Lines(v))
+	}
+	// The totals add up: stored, rejected and failed are the finished.
+	m.SetSize(200, 22)
+	var done, n, stored, rejected int
+	line := strings.Split(m.View(), "\n")[1]
+	if _, err := fmt.Sscanf(line[strings.Index(line, "done")+len("done"):], " %d/%d finished: stored %d · rejected %d", &done, &n, &stored, &rejected); err != nil {
+		t.Fatalf("totals %q: %v", line, err)
+	}
+	if stored+rejected+m.totals.Outcomes[coresynth.OutcomeError] != done || stored != m.totals.Stored {
+		t.Errorf("totals %q do not add up (%+v)", line, m.totals)
 	}
 }
 

@@ -98,15 +98,22 @@ func (m *Model) totalsLine() string {
 	if n == 0 && m.started != nil {
 		n = m.started.N
 	}
+	// Stored, rejected and failed add up to the finished: a candidate that
+	// passed validation can still be rejected (a duplicate), so "valid"
+	// would count it twice.
 	rejected := 0
 	for o, c := range t.Outcomes {
 		if o.Rejected() {
 			rejected += c
 		}
 	}
+	errs := ""
+	if e := t.Outcomes[coresynth.OutcomeError]; e > 0 {
+		errs = fmt.Sprintf(" · failed %d", e)
+	}
 	return st.Title.Render(fmt.Sprintf("run %d", m.runID)) + "  " + state + st.Text.Render(fmt.Sprintf(
-		"  %d/%d finished · valid %d · rejected %d · ideas %d (%d dropped) · tokens %s in / %s out",
-		t.Finished, n, t.Valid, rejected, t.Ideas, m.dropped, kilo(t.Usage.PromptTokens), kilo(t.Usage.CompletionTokens)))
+		"  %d/%d finished: stored %d · rejected %d%s · ideas %d (%d dropped) · tokens %s in / %s out",
+		t.Finished, n, t.Outcomes[coresynth.OutcomeCandidate], rejected, errs, t.Ideas, m.dropped, kilo(t.Usage.PromptTokens), kilo(t.Usage.CompletionTokens)))
 }
 
 func kilo(n int) string {

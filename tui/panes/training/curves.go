@@ -163,7 +163,7 @@ func (m *Model) axisTitle(cur string) string {
 	if m.smooth > 0 {
 		right = append(right, fmt.Sprintf("smoothed (EMA %.1f, s)", m.smooth))
 	}
-	if m.focus != "" {
+	if m.focus != "" && slices.Contains(m.data.envsOf(cur), m.focus) {
 		right = append(right, "focus "+m.focus+" (e)")
 	}
 	if m.split && !m.comparing() {
