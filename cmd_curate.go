@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -283,16 +282,15 @@ oldest first; --diff also prints what each revision changed.`,
 				if asJSON {
 					return writeJSON(h)
 				}
-				tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "REV\tTIME\tSTATUS\tHASH\tCHANGE")
+				t := newTable("REV", "TIME", "STATUS", "HASH", "CHANGE").wrapping(4).rightAligned(0)
 				for _, r := range h {
 					when := "-"
 					if !r.Time.IsZero() {
 						when = r.Time.Local().Format("2006-01-02 15:04:05")
 					}
-					fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", r.Revision, when, r.Status, env.SourceHash([]byte(r.Source)), r.Change)
+					t.row(fmt.Sprint(r.Revision), when, string(r.Status), env.SourceHash([]byte(r.Source)), r.Change)
 				}
-				if err := tw.Flush(); err != nil {
+				if err := t.write(os.Stdout, outputWidth(os.Stdout)); err != nil {
 					return err
 				}
 				if diffs {

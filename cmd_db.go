@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
@@ -48,7 +47,8 @@ func newDBInfoCmd() *cobra.Command {
 			if asJSON {
 				return writeJSON(in)
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			t := newTable("", "").wrapping(1)
+			t.headless = true
 			c := in.Counts
 			for _, row := range []struct {
 				k string
@@ -61,9 +61,9 @@ func newDBInfoCmd() *cobra.Command {
 				{"training runs", fmt.Sprintf("%d (%d metric points, %d rollouts, %d checkpoints)", c.TrainRuns, c.MetricPoints, c.Rollouts, c.Checkpoints)},
 				{"settings", c.Settings},
 			} {
-				fmt.Fprintf(tw, "%s\t%v\n", row.k, row.v)
+				t.row(row.k, fmt.Sprint(row.v))
 			}
-			return tw.Flush()
+			return t.write(os.Stdout, outputWidth(os.Stdout))
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -69,7 +68,9 @@ func newEnvsListCmd() *cobra.Command {
 		Long: `Lists every environment: the built-ins that ship with resyn and the ones in the
 store (added from files, synthesized, or curated copies of built-ins, which
 override them). STATUS is candidate, accepted or rejected; VALID is the result
-of the last validation. --status and --tag filter.`,
+of the last validation; DIFF the difficulty range; TAGS start with the
+category. --status and --tag filter. The table fits the terminal (80 columns
+when piped), wrapping the tags; --json has every field.`,
 		Example: `  resyn envs list
   resyn envs list --status candidate
   resyn envs list --json | jq -r '.[].name'`,
@@ -101,16 +102,15 @@ of the last validation. --status and --tag filter.`,
 				}
 				return writeJSON(entries)
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCATEGORY\tORIGIN\tSTATUS\tVALID\tDIFFICULTY\tTAGS")
+			t := newTable("NAME", "STATUS", "VALID", "DIFF", "ORIGIN", "TAGS").wrapping(5)
 			for _, e := range entries {
 				valid := e.Validation
 				if valid == "" {
 					valid = "-"
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d-%d\t%s\n", e.Name, e.Category, e.Origin.Kind, e.Status, valid, e.MinDifficulty, e.MaxDifficulty, strings.Join(e.Tags, ","))
+				t.row(e.Name, string(e.Status), valid, fmt.Sprintf("%d-%d", e.MinDifficulty, e.MaxDifficulty), string(e.Origin.Kind), strings.Join(e.Tags, ","))
 			}
-			return tw.Flush()
+			return t.write(os.Stdout, outputWidth(os.Stdout))
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -173,15 +173,26 @@ func newEnvsShowCmd() *cobra.Command {
 	var seed int64
 	var difficulty int
 	var solve, asJSON bool
+	var answer string
 	c := &cobra.Command{
 		Use:   "show NAME",
-		Short: "Show one instance of an environment: prompt, state and reference answer",
+		Short: "Show one instance of an environment: prompt, state and reference answer; score an answer",
 		Long: `Generates the instance of NAME at --seed and --difficulty (the same on every
-machine), prints the prompt the model sees and the state; with --solve also the
-reference answer from solve() and the score verify gives it.`,
-		Example: `  resyn envs show graph_coloring --seed 3 --difficulty 5 --solve`,
-		Args:    cobra.ExactArgs(1),
+machine), prints the prompt the model sees and the state (lists packed to the
+width); with --solve also the reference answer from solve() and the score
+verify gives it; with --answer TEXT the score verify gives TEXT, as the
+workbench's answer box does: text without </answer> is wrapped in
+<answer>…</answer>, text with it is scored as a whole completion (so
+"3</answer>" is a format failure, as it would be for a model). The exit status
+is 0 whatever the score: --json has it for scripts.`,
+		Example: `  resyn envs show graph_coloring --seed 3 --difficulty 5 --solve
+  resyn envs show maze --answer RRDD
+  resyn envs show maze --answer 'I go right twice <answer>RR</answer>' --json | jq .answer_reward`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("answer") && len(answer) > env.MaxAnswerBytes+64 {
+				return fmt.Errorf("--answer is %d bytes: an answer over %d bytes is a format failure whatever it says", len(answer), env.MaxAnswerBytes)
+			}
 			p, _, err := libraryPool(cmd.Context(), 1, args[0], false, false)
 			if err != nil {
 				return err
@@ -190,6 +201,12 @@ reference answer from solve() and the score verify gives it.`,
 			r := p.Run(cmd.Context(), []env.Task{{Env: args[0], Seed: seed, Difficulty: difficulty, Render: true, VerifySolution: solve}})[0]
 			if r.Err != nil {
 				return r.Err
+			}
+			var reward *env.Reward
+			if cmd.Flags().Changed("answer") {
+				rw := env.ScoreCompletions(cmd.Context(), p, []env.ScoreItem{{Env: args[0], Seed: seed, Difficulty: difficulty,
+					State: r.State, Completion: env.TypedCompletion(answer)}})[0]
+				reward = &rw
 			}
 			if asJSON {
 				out := map[string]any{"env": args[0], "seed": seed, "difficulty": difficulty, "prompt": r.Prompt, "state": r.State}
@@ -201,9 +218,14 @@ reference answer from solve() and the score verify gives it.`,
 						out["solution_score"] = r.SolutionScore.Value
 					}
 				}
+				if reward != nil {
+					out["answer"] = answer
+					out["answer_reward"] = reward
+				}
 				return writeJSON(out)
 			}
-			fmt.Printf("── %s  seed %d  difficulty %d ──\n\n%s\n\n── state ──\n%s\n", args[0], seed, difficulty, r.Prompt, prettyJSON(r.State))
+			width := outputWidth(os.Stdout)
+			fmt.Printf("── %s  seed %d  difficulty %d ──\n\n%s\n\n── state ──\n%s\n", args[0], seed, difficulty, r.Prompt, env.FormatState(r.State, width))
 			if solve {
 				score := "error: " + fmt.Sprint(r.SolutionScore.Err)
 				if r.SolutionScore.Err == nil {
@@ -211,23 +233,31 @@ reference answer from solve() and the score verify gives it.`,
 				}
 				fmt.Printf("\n── reference answer (verify → %s) ──\n%s\n", score, r.Solution)
 			}
+			if reward != nil {
+				fmt.Printf("\n── your answer ──\n%s\n%s\n", answer, verdictLine(*reward))
+			}
 			return nil
 		},
 	}
 	c.Flags().Int64Var(&seed, "seed", 0, "instance seed")
 	c.Flags().IntVar(&difficulty, "difficulty", 1, "difficulty level")
 	c.Flags().BoolVar(&solve, "solve", false, "also print solve()'s answer and its score")
+	c.Flags().StringVar(&answer, "answer", "", "score this answer (wrapped in <answer></answer> unless it closes one)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
 
-func prettyJSON(b []byte) string {
-	var v any
-	if json.Unmarshal(b, &v) != nil {
-		return string(b)
+// verdictLine says what verify made of an answer, as the workbench does.
+func verdictLine(r env.Reward) string {
+	switch {
+	case r.Kind != env.KindOK:
+		return fmt.Sprintf("✗ score %.3g  %s: %s", r.Score, r.Kind, r.Error)
+	case r.Score >= 1:
+		return fmt.Sprintf("✓ score %.3g  ok (correct)", r.Score)
+	case r.Score > 0:
+		return fmt.Sprintf("◐ score %.3g  ok (partial credit)", r.Score)
 	}
-	out, _ := json.MarshalIndent(v, "", "  ")
-	return string(out)
+	return fmt.Sprintf("✗ score %.3g  ok (wrong)", r.Score)
 }
 
 func newEnvsValidateCmd() *cobra.Command {

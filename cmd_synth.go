@@ -334,6 +334,8 @@ type synthPrinter struct {
 	runID    uint64
 	n        int
 	verdicts []synth.Verdict
+	done     int   // candidates finished, in this execution and before it
+	rate     *rate // candidates a minute, and the time left
 }
 
 func (p *synthPrinter) line(index int, name, format string, args ...any) {
@@ -343,7 +345,11 @@ func (p *synthPrinter) line(index int, name, format string, args ...any) {
 func (p *synthPrinter) print(e synth.Event) {
 	switch e := e.(type) {
 	case synth.RunStarted:
-		p.runID, p.n = e.RunID, e.N
+		p.runID, p.n, p.done = e.RunID, e.N, e.Finished
+		if p.rate == nil {
+			p.rate = newRate()
+		}
+		p.rate.startAt(e.Finished, p.rate.now())
 		how := "started"
 		if e.Resumed {
 			how = fmt.Sprintf("resumed (%d candidates already finished)", e.Finished)
@@ -414,7 +420,14 @@ func (p *synthPrinter) print(e synth.Event) {
 		if e.Reason != "" {
 			msg += ": " + e.Reason
 		}
-		p.line(e.Index, e.Name, "%s (%d repairs, %d tokens, %v)", msg, e.Repairs, e.Usage.Total(), e.Elapsed.Round(time.Millisecond))
+		p.done++
+		progress := fmt.Sprintf("%d/%d done", p.done, p.n)
+		if p.rate != nil {
+			if r := p.rate.line(p.done, p.n, "candidates"); r != "" {
+				progress += ", " + r
+			}
+		}
+		p.line(e.Index, e.Name, "%s (%d repairs, %d tokens, %v) [%s]", msg, e.Repairs, e.Usage.Total(), e.Elapsed.Round(time.Millisecond), progress)
 	}
 }
 
@@ -456,21 +469,17 @@ func printSynthTable(w io.Writer, runID uint64, s synth.Summary, vs []synth.Verd
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].Index < vs[j].Index })
 	fmt.Fprintln(w)
-	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tNAME\tOUTCOME\tREPAIRS\tTOKENS\tWHY")
+	t := newTable("#", "NAME", "OUTCOME", "REPAIRS", "TOKENS", "WHY").wrapping(5).rightAligned(0, 3, 4)
 	for _, v := range vs {
 		why := v.Reason
 		if len(v.Flags) > 0 {
 			why = strings.TrimSpace(why + " " + strings.Join(v.Flags, ","))
 		}
-		if len(why) > 90 {
-			why = why[:90] + "…"
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%d\t%s\n", v.Index+1, v.Name, v.Outcome, v.Repairs, v.Usage.Total(), why)
+		t.row(fmt.Sprint(v.Index+1), v.Name, string(v.Outcome), fmt.Sprint(v.Repairs), fmt.Sprint(v.Usage.Total()), why)
 	}
-	tw.Flush()
+	t.write(w, tableWidth(w))
 	if s.Stored > 0 {
-		fmt.Fprintln(w, "\nnext: `resyn envs list` shows the candidates; `resyn envs accept NAME` takes one into the library")
+		fmt.Fprintln(w, "\nnext: `resyn envs list --status candidate`, then `resyn envs accept NAME`")
 	}
 }
 
@@ -517,15 +526,14 @@ resyn synth --resume RUN.`,
 				}
 				return writeJSON(runs)
 			}
-			tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RUN\tSTATUS\tCREATED\tPROVIDER\tN\tCALLS\tTOKENS")
+			t := newTable("RUN", "STATUS", "CREATED", "PROVIDER", "N", "CALLS", "TOKENS").wrapping(3).rightAligned(0, 4, 5, 6)
 			for _, r := range runs {
 				var cfg synth.Config
 				_ = json.Unmarshal(r.Config, &cfg)
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\n", r.ID, r.Status, r.Created.Local().Format("2006-01-02 15:04"),
-					cfg.Provider, cfg.N, r.Usage.Requests, r.Usage.InputTokens+r.Usage.OutputTokens)
+				t.row(fmt.Sprint(r.ID), r.Status, r.Created.Local().Format("2006-01-02 15:04"),
+					cfg.Provider, fmt.Sprint(cfg.N), fmt.Sprint(r.Usage.Requests), fmt.Sprint(r.Usage.InputTokens+r.Usage.OutputTokens))
 			}
-			if err := tw.Flush(); err != nil {
+			if err := t.write(os.Stdout, outputWidth(os.Stdout)); err != nil {
 				return err
 			}
 			for _, r := range runs {
@@ -677,18 +685,18 @@ func evalScoredAny(cals []synth.Calibration) error {
 }
 
 func printEval(w io.Writer, cals []synth.Calibration) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENV\tDIFFICULTY\tN\tPASSED\tRATE\tMEAN SCORE\tNO ANSWER\tFAILED")
+	t := newTable("ENV", "DIFF", "N", "PASSED", "RATE", "MEAN", "NO ANSWER", "FAILED").rightAligned(1, 2, 3, 4, 5, 6, 7)
 	for _, c := range cals {
 		var passed, total int
 		for _, l := range c.Levels {
 			passed += l.Passed
 			total += l.N
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f%%\t%.2f\t%d\t%d\n", c.Env, l.Difficulty, l.N, l.Passed, 100*l.Rate, l.MeanScore, l.Format, l.Failed)
+			t.row(c.Env, fmt.Sprint(l.Difficulty), fmt.Sprint(l.N), fmt.Sprint(l.Passed), fmt.Sprintf("%.0f%%", 100*l.Rate),
+				fmt.Sprintf("%.2f", l.MeanScore), fmt.Sprint(l.Format), fmt.Sprint(l.Failed))
 		}
 		if total > 0 {
-			fmt.Fprintf(tw, "%s\tall\t%d\t%d\t%.0f%%\n", c.Env, total, passed, 100*float64(passed)/float64(total))
+			t.row(c.Env, "all", fmt.Sprint(total), fmt.Sprint(passed), fmt.Sprintf("%.0f%%", 100*float64(passed)/float64(total)))
 		}
 	}
-	tw.Flush()
+	t.write(w, tableWidth(w))
 }

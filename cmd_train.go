@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -194,7 +195,7 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 			ref := grpo.Native(m)
 			return ref, ref.SetTensors(grpo.Weights, ws)
 		},
-		Progress: printTrainEvent,
+		Progress: newTrainPrinter(os.Stderr).print,
 	}
 	if opts.Name == "" {
 		opts.Name = strings.TrimPrefix(s.source, "preset:")
@@ -574,31 +575,47 @@ func applyFlags(c *grpo.Config, f trainFlags, mods []*env.Module) error {
 	return c.Validate()
 }
 
-// printTrainEvent writes one line per event to stderr.
-func printTrainEvent(e grpo.Event) {
+// trainPrinter writes one line per event, with the steps' rate and the
+// time the phase has left.
+type trainPrinter struct {
+	w         io.Writer
+	sft, grpo *rate
+}
+
+func newTrainPrinter(w io.Writer) *trainPrinter {
+	return &trainPrinter{w: w, sft: newRate(), grpo: newRate()}
+}
+
+// print writes one event.
+func (p *trainPrinter) print(e grpo.Event) {
 	{
+		w := p.w
 		switch e := e.(type) {
 		case grpo.RunStartedEvent:
 			verb := "started"
 			if e.Resumed {
 				verb = "resumed"
 			}
-			fmt.Fprintf(os.Stderr, "run %d %s at step %d (%s); checkpoints in %s\n", e.RunID, verb, e.Step, e.Phase, e.Dir)
+			fmt.Fprintf(w, "run %d %s at step %d (%s); checkpoints in %s\n", e.RunID, verb, e.Step, e.Phase, e.Dir)
 		case grpo.SFTStepEvent:
+			p.sft.startAt(e.Step-1, p.sft.now().Add(-e.Elapsed))
+			eta := p.sft.line(e.Step, e.Of, "steps")
 			if e.Step == 1 || e.Step%10 == 0 || e.Step == e.Of {
-				fmt.Fprintf(os.Stderr, "sft %4d/%d  loss %.4f  grad %.3f  %6.0f tok/s\n", e.Step, e.Of, e.Loss, e.GradNorm, e.TokensPerS)
+				fmt.Fprintf(w, "sft %4d/%d%s  loss %.4f  grad %.3f  %6.0f tok/s\n", e.Step, e.Of, paren(eta), e.Loss, e.GradNorm, e.TokensPerS)
 			}
 		case grpo.StepEvent:
+			p.grpo.startAt(e.Step-1, p.grpo.now().Add(-e.Elapsed))
+			eta := p.grpo.line(e.Step, e.Of, "steps")
 			var envs []string
 			for name, s := range e.PerEnv {
 				envs = append(envs, fmt.Sprintf("%s %.2f@%d", name, s.Reward, s.Level))
 			}
 			sort.Strings(envs)
-			fmt.Fprintf(os.Stderr, "step %4d/%d  reward %.3f  pass %.2f  loss %+.4f  kl %.4f  ent %.3f  len %.1f  clip %.3f  kept %d/%d  %6.0f tok/s  [%s]\n",
-				e.Step, e.Of, e.Reward, e.PassRate, e.Loss, e.KL, e.Entropy, e.ResponseLen, e.ClipFrac,
+			fmt.Fprintf(w, "step %4d/%d%s  reward %.3f  pass %.2f  loss %+.4f  kl %.4f  ent %.3f  len %.1f  clip %.3f  kept %d/%d  %6.0f tok/s  [%s]\n",
+				e.Step, e.Of, paren(eta), e.Reward, e.PassRate, e.Loss, e.KL, e.Entropy, e.ResponseLen, e.ClipFrac,
 				e.GroupsKept, e.Groups, e.TokensPerS, strings.Join(envs, ", "))
 		case grpo.LevelUpEvent:
-			fmt.Fprintf(os.Stderr, "curriculum: %s now at difficulty %d\n", e.Env, e.Level)
+			fmt.Fprintf(w, "curriculum: %s now at difficulty %d\n", e.Env, e.Level)
 		case grpo.EvalEvent:
 			var envs []string
 			for name, v := range e.Result.PerEnv {
@@ -613,16 +630,16 @@ func printTrainEvent(e grpo.Event) {
 				envs = append(envs, s)
 			}
 			sort.Strings(envs)
-			fmt.Fprintf(os.Stderr, "eval (%s): mean reward %.3f, pass rate %.3f on %d held-out instances [%s]\n",
+			fmt.Fprintf(w, "eval (%s): mean reward %.3f, pass rate %.3f on %d held-out instances [%s]\n",
 				e.Label, e.Result.Reward, e.Result.PassRate, e.Result.N, strings.Join(envs, ", "))
 		case grpo.CheckpointEvent:
-			fmt.Fprintf(os.Stderr, "checkpoint at step %d: %s\n", e.Step, e.Path)
+			fmt.Fprintf(w, "checkpoint at step %d: %s\n", e.Step, e.Path)
 		case grpo.FinishedEvent:
 			if e.Err != nil && !errors.Is(e.Err, context.Canceled) {
-				fmt.Fprintf(os.Stderr, "training failed after %v: %v\n", e.Summary.Elapsed.Round(time.Second), e.Err)
+				fmt.Fprintf(w, "training failed after %v: %v\n", e.Summary.Elapsed.Round(time.Second), e.Err)
 				return
 			}
-			fmt.Fprintf(os.Stderr, "finished %d SFT + %d GRPO steps in %v\n", e.Summary.SFTSteps, e.Summary.Steps, e.Summary.Elapsed.Round(time.Second))
+			fmt.Fprintf(w, "finished %d SFT + %d GRPO steps in %v\n", e.Summary.SFTSteps, e.Summary.Steps, e.Summary.Elapsed.Round(time.Second))
 		}
 	}
 }

@@ -27,44 +27,57 @@ import (
 func init() { register(newWorkbenchCmd) }
 
 func newWorkbenchCmd() *cobra.Command {
-	var theme, loadRun string
 	c := &cobra.Command{
 		Use:   "workbench",
 		Short: "Open the workbench (the same as running resyn with no arguments)",
 		Long: `Opens the keyboard-driven workbench on the store: the environment library
 (built-in and stored) with curation, the preview-and-verify pane, synthesis
 and training. Press ? in any pane for its keys, 1–4 or Tab to switch panes,
-q to quit.
+q to quit. ` + "`resyn`" + ` with no arguments is the same command, with the same flags.
 
 The theme is --theme, else $RESYN_THEME, else dark: dark, light,
 high-contrast. NO_COLOR (set to anything) turns colour off whatever the
-theme.`,
+theme. The mouse selects, sorts (a click on a header) and scrolls; with
+--no-mouse the terminal keeps it (for its own text selection; most
+terminals also select with shift held down).`,
 		Example: `  resyn
-  resyn workbench --theme light
+  resyn --theme light
+  resyn workbench --theme high-contrast --no-mouse
   RESYN_THEME=high-contrast resyn --db /tmp/scratch.db
   resyn --db /tmp/demo.db workbench --load-run testdata/train-run`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if theme != "" {
-				os.Setenv("RESYN_THEME", theme)
-			}
-			workbenchLoadRun = loadRun
-			return runWorkbench(cmd)
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runWorkbench(cmd) },
 	}
-	c.Flags().StringVar(&theme, "theme", "", "colour theme: dark, light, high-contrast")
-	c.Flags().StringVar(&loadRun, "load-run", "", "import a recorded training run (a folder like testdata/train-run) into the store first")
+	addWorkbenchFlags(c)
 	return c
 }
 
-// workbenchLoadRun is --load-run of `resyn workbench`.
-var workbenchLoadRun string
+// workbenchOpts are the flags of `resyn` and `resyn workbench`.
+var workbenchOpts struct {
+	theme, loadRun string
+	noMouse        bool
+}
+
+// addWorkbenchFlags gives c the workbench's flags: the root command and
+// `resyn workbench` open the same workbench and take the same ones.
+func addWorkbenchFlags(c *cobra.Command) {
+	c.Flags().StringVar(&workbenchOpts.theme, "theme", "", "colour theme: dark, light, high-contrast (default $RESYN_THEME, else dark)")
+	c.Flags().StringVar(&workbenchOpts.loadRun, "load-run", "", "import a recorded training run (a folder like testdata/train-run) into the store first")
+	c.Flags().BoolVar(&workbenchOpts.noMouse, "no-mouse", false, "leave the mouse to the terminal (its own text selection)")
+}
 
 // runWorkbench opens the store and runs the TUI until the user quits.
 func runWorkbench(cmd *cobra.Command) error {
-	th, err := themes.Select(os.Getenv("RESYN_THEME"))
+	name := workbenchOpts.theme
+	if name == "" {
+		name = os.Getenv("RESYN_THEME")
+	}
+	th, err := themes.Select(name)
 	if err != nil {
-		return err
+		if workbenchOpts.theme == "" {
+			return fmt.Errorf("$RESYN_THEME: %w", err)
+		}
+		return fmt.Errorf("--theme: %w", err)
 	}
 	if th.Mono {
 		// No colour, but bold, underline and reverse video (the selection)
@@ -83,14 +96,14 @@ func runWorkbench(cmd *cobra.Command) error {
 		return fmt.Errorf("cannot open the workbench on %s: %w", path, err)
 	}
 	defer db.Close()
-	if workbenchLoadRun != "" {
-		id, err := training.LoadRecorded(db, workbenchLoadRun)
+	if workbenchOpts.loadRun != "" {
+		id, err := training.LoadRecorded(db, workbenchOpts.loadRun)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "imported %s as training run %d\n", workbenchLoadRun, id)
+		fmt.Fprintf(os.Stderr, "imported %s as training run %d\n", workbenchOpts.loadRun, id)
 	}
-	return tui.Run(cmd.Context(), tui.Options{Store: db, StorePath: path, Theme: th,
+	return tui.Run(cmd.Context(), tui.Options{Store: db, StorePath: path, Theme: th, NoMouse: workbenchOpts.noMouse,
 		OpenLLM: openWorkbenchLLM, Provider: workbenchProvider(), StartTraining: workbenchTraining(db)})
 }
 

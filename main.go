@@ -54,7 +54,8 @@ verifier written as Starlark code), lets you curate them from the keyboard,
 trains models on them with GRPO, and exports datasets and serves rewards for
 verl and TRL.
 
-Run without arguments to open the workbench on the default store.`,
+Run without arguments to open the workbench on the default store (the same
+as resyn workbench, with its flags: --theme, --no-mouse, --load-run).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -62,6 +63,7 @@ Run without arguments to open the workbench on the default store.`,
 		},
 	}
 	root.PersistentFlags().StringVar(&global.db, "db", "", "store file (default $RESYN_DB or $XDG_DATA_HOME/resyn/resyn.db)")
+	addWorkbenchFlags(root)
 	for _, f := range subcommands {
 		root.AddCommand(f())
 	}

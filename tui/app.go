@@ -39,6 +39,7 @@ type Model struct {
 	help   help.Model
 
 	showHelp    bool
+	helpTop     int // the first line of the help overlay shown
 	confirmQuit bool
 	quitting    bool
 
@@ -83,7 +84,9 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.help.Width = 0 // groups are flowed by helpView, never cut
 		return m, nil
 	case tea.KeyMsg:
-		return m, m.handleKey(msg)
+		return m, m.handleBurst(msg)
+	case tea.MouseMsg:
+		return m, m.handleMouse(msg)
 	case pane.ErrMsg:
 		m.status, m.statusErr = msg.Err.Error(), true
 		return m, nil
@@ -127,6 +130,73 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
+// handleBurst takes in what the terminal sent in one read. Runes that
+// arrive together (a laggy link, key repeat, a quick typist) come as one
+// message: each is a key of its own, until a pane starts reading text,
+// which then gets the rest at once. A paste (bracketed) is text: it goes to
+// the text box that has the focus, and is never run as keys.
+func (m *Model) handleBurst(msg tea.KeyMsg) tea.Cmd {
+	if msg.Type != tea.KeyRunes || len(msg.Runes) <= 1 {
+		return m.handleKey(msg)
+	}
+	if msg.Paste {
+		if m.Active().Capturing() && !m.showHelp && !m.confirmQuit && !m.quitting {
+			return m.handleKey(msg)
+		}
+		return pane.Info(fmt.Sprintf("pasted text (%d characters) ignored: no text box has the focus", len(msg.Runes)))
+	}
+	var cmds []tea.Cmd
+	for i, r := range msg.Runes {
+		if m.Active().Capturing() && !m.showHelp && !m.confirmQuit && !m.quitting {
+			rest := msg
+			rest.Runes = msg.Runes[i:]
+			return tea.Batch(append(cmds, m.handleKey(rest))...)
+		}
+		one := msg
+		one.Runes = []rune{r}
+		cmds = append(cmds, m.handleKey(one))
+	}
+	return tea.Batch(cmds...)
+}
+
+// handleMouse: a click on the tab row switches panes; everything else in
+// the pane area goes to the pane in front, in its own coordinates.
+func (m *Model) handleMouse(msg tea.MouseMsg) tea.Cmd {
+	if m.showHelp {
+		switch msg.Button {
+		case tea.MouseButtonWheelUp:
+			m.helpTop = max(m.helpTop-1, 0)
+		case tea.MouseButtonWheelDown:
+			m.helpTop++
+		}
+		return nil
+	}
+	if m.confirmQuit || m.quitting {
+		return nil
+	}
+	switch {
+	case msg.Y == 0:
+		if msg.Action != tea.MouseActionPress || msg.Button != tea.MouseButtonLeft {
+			return nil
+		}
+		x := 0
+		for i, p := range m.panes {
+			w := lipgloss.Width(m.tabLabel(i, p))
+			if msg.X >= x && msg.X < x+w {
+				return m.switchTo(i)
+			}
+			x += w
+		}
+		return nil
+	case msg.Y > m.paneHeight():
+		return nil // the status bar
+	}
+	msg.Y--
+	np, cmd := m.Active().Update(msg)
+	m.panes[m.active] = np
+	return cmd
+}
+
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	if m.quitting {
@@ -145,7 +215,22 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return nil
 	}
 	if m.showHelp {
-		// Any key closes the overlay; ctrl+c still quits.
+		// ↑/↓ scroll an overlay taller than the window; any other key
+		// closes it; ctrl+c still quits.
+		switch msg.String() {
+		case "up", "k":
+			m.helpTop = max(m.helpTop-1, 0)
+			return nil
+		case "down", "j":
+			m.helpTop++
+			return nil
+		case "pgup":
+			m.helpTop = max(m.helpTop-m.paneHeight()/2, 0)
+			return nil
+		case "pgdown", " ":
+			m.helpTop += m.paneHeight() / 2
+			return nil
+		}
 		m.showHelp = false
 		if msg.String() != "ctrl+c" {
 			return nil
@@ -161,7 +246,7 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Quit):
 		return m.askQuit()
 	case key.Matches(msg, k.Help):
-		m.showHelp = true
+		m.showHelp, m.helpTop = true, 0
 		return nil
 	case key.Matches(msg, k.Next):
 		return m.switchTo((m.active + 1) % len(m.panes))
@@ -244,15 +329,7 @@ func (m *Model) tabs() string {
 	st := m.ctx.Styles
 	var parts []string
 	for i, p := range m.panes {
-		label := fmt.Sprintf("%d %s", i+1, p.Title())
-		if i == m.active && st.Theme.Mono {
-			label = "[" + label + "]" // seen without colour, and in plain text
-		}
-		if i == m.active {
-			parts = append(parts, st.TabActive.Render(label))
-		} else {
-			parts = append(parts, st.Tab.Render(label))
-		}
+		parts = append(parts, m.tabLabel(i, p))
 	}
 	row := strings.Join(parts, "")
 	brand := st.Faint.Render("resyn workbench ")
@@ -260,6 +337,19 @@ func (m *Model) tabs() string {
 		row += strings.Repeat(" ", gap) + brand
 	}
 	return pane.Pad(row, m.w)
+}
+
+// tabLabel is pane i's name on the tab row, styled.
+func (m *Model) tabLabel(i int, p pane.Pane) string {
+	st := m.ctx.Styles
+	label := fmt.Sprintf("%d %s", i+1, p.Title())
+	if i == m.active && st.Theme.Mono {
+		label = "[" + label + "]" // seen without colour, and in plain text
+	}
+	if i == m.active {
+		return st.TabActive.Render(label)
+	}
+	return st.Tab.Render(label)
 }
 
 func (m *Model) statusBar() string {
@@ -329,8 +419,17 @@ func (m *Model) helpView() string {
 	if len(row) > 0 {
 		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
 	}
-	title := st.Title.Render(m.Active().Title()+" — keys") + st.Faint.Render("   (any key closes)")
-	return title + "\n\n" + strings.Join(rows, "\n\n")
+	body := strings.Split(strings.Join(rows, "\n\n"), "\n")
+	hint := "   (any key closes)"
+	// The box's border and the title take four lines; a taller overlay
+	// scrolls.
+	if room := m.paneHeight() - 4; len(body) > room && room > 0 {
+		m.helpTop = min(m.helpTop, len(body)-room)
+		hint = fmt.Sprintf("   (↑/↓ scroll, lines %d–%d of %d · any other key closes)", m.helpTop+1, m.helpTop+room, len(body))
+		body = body[m.helpTop : m.helpTop+room]
+	}
+	title := st.Title.Render(m.Active().Title()+" — keys") + st.Faint.Render(hint)
+	return title + "\n\n" + strings.Join(body, "\n")
 }
 
 func (m *Model) quitQuestion() string {

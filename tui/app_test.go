@@ -26,6 +26,7 @@ import (
 	"resyn/themes"
 	"resyn/tui/internal/fixture"
 	"resyn/tui/pane"
+	"resyn/tui/panes/library"
 	synthpane "resyn/tui/panes/synth"
 	"resyn/tui/panes/training"
 )
@@ -60,7 +61,12 @@ func newModel(t *testing.T) (*Model, *storage.DB) {
 
 func start(t *testing.T, m *Model) *teatest.TestModel {
 	t.Helper()
-	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(width, height))
+	return startAt(t, m, width, height)
+}
+
+func startAt(t *testing.T, m *Model, w, h int) *teatest.TestModel {
+	t.Helper()
+	tm := teatest.NewTestModel(t, m, teatest.WithInitialTermSize(w, h))
 	t.Cleanup(func() { _ = tm.Quit() })
 	return tm
 }
@@ -98,6 +104,8 @@ func keys(tm *teatest.TestModel, ks ...string) {
 			tm.Send(tea.KeyMsg{Type: tea.KeyEsc})
 		case "tab":
 			tm.Send(tea.KeyMsg{Type: tea.KeyTab})
+		case "space":
+			tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{' '}})
 		default:
 			tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)})
 		}
@@ -117,13 +125,18 @@ func finalView(t *testing.T, tm *teatest.TestModel) string {
 
 func requireGolden(t *testing.T, view string) {
 	t.Helper()
+	requireGoldenAt(t, view, width, height)
+}
+
+func requireGoldenAt(t *testing.T, view string, w, h int) {
+	t.Helper()
 	lines := strings.Split(view, "\n")
-	if len(lines) != height {
-		t.Errorf("view has %d lines, want %d", len(lines), height)
+	if len(lines) != h {
+		t.Errorf("view has %d lines, want %d", len(lines), h)
 	}
 	for i, l := range lines {
-		if w := lipgloss.Width(l); w > width {
-			t.Errorf("line %d is %d cells wide, more than %d: %q", i+1, w, width, l)
+		if lw := lipgloss.Width(l); lw > w {
+			t.Errorf("line %d is %d cells wide, more than %d: %q", i+1, lw, w, l)
 		}
 	}
 	golden.RequireEqual(t, []byte(view))
@@ -441,4 +454,104 @@ func TestEmptyPreviewOpensTheLibrarySelection(t *testing.T) {
 	if msg, ok := cmd().(pane.OpenEnvMsg); !ok || msg.Name != "adder" {
 		t.Fatalf("2 sent %#v, want OpenEnvMsg{adder}", msg)
 	}
+}
+
+func runes(s string) tea.KeyMsg { return tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(s)} }
+
+// drain runs the model's commands to quiet, synchronously.
+func drain(m *Model, cmd tea.Cmd) []tea.Msg {
+	return fixture.Run(cmd, func(msg tea.Msg) tea.Cmd { _, c := m.Update(msg); return c })
+}
+
+// TestBurstOfKeys: runes that arrive in one read are each a key; once a
+// text box opens, the rest is its text.
+func TestBurstOfKeys(t *testing.T) {
+	m, _ := newModel(t)
+	drain(m, m.Init())
+	m.Update(tea.WindowSizeMsg{Width: width, Height: height})
+	lib := m.Active().(*library.Model)
+	drain(m, send(m, runes("jjj")))
+	if sel, _ := lib.Selected(); sel.Name != "word_reverse" {
+		t.Fatalf("jjj in one read moved to %s, want word_reverse (three rows down)", sel.Name)
+	}
+	drain(m, send(m, runes("gg/wor")))
+	if got := lib.Entries(); len(got) != 1 || got[0].Name != "word_reverse" || !lib.Capturing() {
+		t.Fatalf("/wor in one read: %d shown, capturing %v", len(got), lib.Capturing())
+	}
+	// A paste is text for a box, never keys.
+	drain(m, send(m, tea.KeyMsg{Type: tea.KeyEsc}))
+	drain(m, send(m, tea.KeyMsg{Type: tea.KeyEsc}))
+	msgs := drain(m, send(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("xxq"), Paste: true}))
+	if len(msgs) == 0 || !strings.Contains(msgs[len(msgs)-1].(pane.InfoMsg).Text, "pasted text (3 characters) ignored") {
+		t.Fatalf("a paste outside a box: %v", msgs)
+	}
+	if sel, _ := lib.Selected(); sel.Status == storage.StatusRejected {
+		t.Errorf("a paste of x rejected %s", sel.Name)
+	}
+}
+
+// TestAnswerEnterThenKeys is the misfire of the issue: an answer, enter,
+// then "1 x" — the keys stay in the answer box; nothing is switched or
+// rejected.
+func TestAnswerEnterThenKeys(t *testing.T) {
+	m, db := newModel(t)
+	drain(m, m.Init())
+	m.Update(tea.WindowSizeMsg{Width: width, Height: height})
+	drain(m, send(m, tea.KeyMsg{Type: tea.KeyEnter})) // adder in the preview
+	drain(m, send(m, runes("i")))
+	drain(m, send(m, runes("42")))
+	drain(m, send(m, tea.KeyMsg{Type: tea.KeyEnter}))
+	drain(m, send(m, runes("1 x")))
+	if got := m.Active().Title(); got != "Preview" {
+		t.Fatalf("after the answer, enter and 1 x the pane is %s", got)
+	}
+	e, _ := corelib.New(db).Get("adder")
+	if e.Status != storage.StatusCandidate {
+		t.Fatalf("adder is %s", e.Status)
+	}
+	if !strings.Contains(m.View(), "answer › 421 x") {
+		t.Errorf("the keys are not in the answer box:\n%s", fixture.Lines(m.View()))
+	}
+}
+
+func TestMouseOnTheTabRow(t *testing.T) {
+	m, _ := newModel(t)
+	drain(m, m.Init())
+	m.Update(tea.WindowSizeMsg{Width: width, Height: height})
+	x := strings.Index(m.View(), "3 Synthesis")
+	drain(m, send(m, tea.MouseMsg{X: x, Y: 0, Action: tea.MouseActionPress, Button: tea.MouseButtonLeft}))
+	if got := m.Active().Title(); got != "Synthesis" {
+		t.Fatalf("a click on the Synthesis tab shows %s", got)
+	}
+	drain(m, send(m, tea.MouseMsg{X: 1, Y: 0, Action: tea.MouseActionPress, Button: tea.MouseButtonLeft}))
+	// A click in the pane area reaches the pane, one row up (the tab row).
+	drain(m, send(m, tea.MouseMsg{X: 10, Y: 5, Action: tea.MouseActionPress, Button: tea.MouseButtonLeft}))
+	if sel, _ := m.Active().(*library.Model).Selected(); sel.Name != "parity_bits" {
+		t.Errorf("a click on the screen's sixth line selected %s, want the third row", sel.Name)
+	}
+}
+
+func TestHelpOverlayScrolls(t *testing.T) {
+	m, _ := newModel(t)
+	drain(m, m.Init())
+	m.Update(tea.WindowSizeMsg{Width: 60, Height: 14})
+	drain(m, send(m, runes("?")))
+	first := m.View()
+	if !strings.Contains(first, "↑/↓ scroll, lines 1–") {
+		t.Fatalf("a help taller than the window does not say it scrolls:\n%s", first)
+	}
+	drain(m, send(m, tea.KeyMsg{Type: tea.KeyDown}))
+	if v := m.View(); v == first || !strings.Contains(v, "lines 2–") {
+		t.Errorf("↓ did not scroll the help:\n%s", v)
+	}
+	drain(m, send(m, runes("x")))
+	if m.showHelp {
+		t.Error("another key did not close the help")
+	}
+}
+
+// send is Update for tests that want only the command.
+func send(m *Model, msg tea.Msg) tea.Cmd {
+	_, cmd := m.Update(msg)
+	return cmd
 }

@@ -3,7 +3,9 @@ package tui
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -43,6 +45,12 @@ type Options struct {
 	StartTraining func(ctx context.Context) (<-chan grpo.Event, error)
 	// Poll: see pane.Context. Run sets DefaultPoll when it is zero.
 	Poll time.Duration
+	// NoMouse leaves the mouse to the terminal (its own text selection)
+	// instead of the workbench's clicks and wheel.
+	NoMouse bool
+	// Terminal receives the clipboard sequence (OSC 52); Run sets it to
+	// the program's output. Tests pass a buffer.
+	Terminal io.Writer
 }
 
 // DefaultPoll is how often the workbench looks for what other resyn
@@ -99,6 +107,8 @@ func New(ctx context.Context, o Options) (*Model, error) {
 
 		StartTraining: o.StartTraining,
 		Poll:          o.Poll,
+		Terminal:      o.Terminal,
+		Tmux:          os.Getenv("TMUX") != "",
 	}
 	h := help.New()
 	h.Styles = pc.Styles.Help
@@ -137,14 +147,39 @@ func Run(ctx context.Context, o Options) error {
 	if o.Poll == 0 {
 		o.Poll = DefaultPoll
 	}
+	term := &terminal{f: os.Stdout}
+	o.Terminal = term
 	m, err := New(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer m.Close()
-	p := tea.NewProgram(m, tea.WithAltScreen(), tea.WithContext(ctx))
+	opts := []tea.ProgramOption{tea.WithAltScreen(), tea.WithContext(ctx), tea.WithOutput(term)}
+	if !o.NoMouse {
+		opts = append(opts, tea.WithMouseCellMotion())
+	}
+	p := tea.NewProgram(m, opts...)
 	if _, err := p.Run(); err != nil && ctx.Err() == nil {
 		return fmt.Errorf("workbench: %w", err)
 	}
 	return nil
 }
+
+// terminal is the program's output with a lock, so that the clipboard
+// sequence is written between two frames and never inside one (the
+// renderer writes each frame in one Write). It is a term.File, so that
+// bubbletea still sees a terminal (for its size and raw mode).
+type terminal struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (t *terminal) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.f.Write(b)
+}
+
+func (t *terminal) Read(b []byte) (int, error) { return t.f.Read(b) }
+func (t *terminal) Close() error               { return nil } // stdout stays open
+func (t *terminal) Fd() uintptr                { return t.f.Fd() }

@@ -21,26 +21,11 @@ import (
 // It is in the long suite (RESYN_LONG=1) and fails, rather than skips, when
 // tmux is missing there.
 func TestTmuxSession(t *testing.T) {
-	if os.Getenv("RESYN_LONG") == "" {
-		t.Skip("long suite; set RESYN_LONG=1")
-	}
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatal("tmux is not installed, and the long suite drives the workbench in it: install tmux (apt-get install tmux)")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "resyn")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = ".."
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building resyn: %v\n%s", err, out)
-	}
+	bin := buildResyn(t)
 	db, path := fixture.Store(t)
 	db.Close() // the binary takes the store's lock
 
-	s := &tmuxSession{t: t, name: fmt.Sprintf("resyn-test-%d", os.Getpid())}
-	s.run("new-session", "-d", "-s", s.name, "-x", "100", "-y", "30",
-		fmt.Sprintf("env -u NO_COLOR RESYN_THEME=dark %s --db %s; echo \"resyn exited with $?\"; sleep 60", bin, path))
-	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", s.name).Run() })
+	s := newTmux(t, "session", 100, 30, fmt.Sprintf("env -u NO_COLOR RESYN_THEME=dark %s --db %s", bin, path))
 
 	// Open: the library with the built-ins and the stored environments.
 	s.waitFor("1 Library", "2 Preview", "graph_coloring", "adder")
@@ -51,9 +36,9 @@ func TestTmuxSession(t *testing.T) {
 	s.retryWhile(func() { s.keys("/") }, "status: all  tag: all")
 	s.text("addr")
 	s.waitFor("1 of ")
-	s.keys("Enter")
+	s.keys("Escape") // leaves the box; the search stays
 	s.keys("s")
-	s.waitFor("status: candidate", "› adder")
+	s.waitFor("status: candidate", "›  adder")
 
 	// Preview it.
 	s.keys("Enter")
@@ -73,7 +58,7 @@ func TestTmuxSession(t *testing.T) {
 
 	// Accept the candidate in the library.
 	s.keys("1")
-	s.waitFor("› adder")
+	s.waitFor("›  adder")
 	s.keys("a")
 	s.waitFor("adder: accepted")
 
@@ -81,12 +66,7 @@ func TestTmuxSession(t *testing.T) {
 	s.keys("q")
 	s.waitFor("resyn exited with 0")
 
-	db, err := storage.Open(path, storage.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	e, err := corelib.New(db).Get("adder")
+	e, err := storedLibrary(t, path).Get("adder")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +75,59 @@ func TestTmuxSession(t *testing.T) {
 	}
 }
 
+// storedLibrary opens the store the binary wrote, read-only, after it
+// quit; it is closed when the test ends.
+func storedLibrary(t *testing.T, path string) *corelib.Library {
+	t.Helper()
+	db, err := storage.Open(path, storage.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return corelib.New(db)
+}
+
+// buildResyn builds the binary (once per test binary run).
+func buildResyn(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("RESYN_LONG") == "" {
+		t.Skip("long suite; set RESYN_LONG=1")
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is not installed, and the long suite drives the workbench in it: install tmux (apt-get install tmux)")
+	}
+	bin := filepath.Join(t.TempDir(), "resyn")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = ".."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building resyn: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// tmuxSession is one session on a tmux server of its own (a socket under
+// the test's name), so that the user's tmux and its options are never
+// touched.
 type tmuxSession struct {
-	t    *testing.T
-	name string
+	t      *testing.T
+	socket string
+	name   string
+}
+
+// newTmux starts command in a w×h session; it reports its exit status
+// on the screen and waits, so that the test can read it.
+func newTmux(t *testing.T, name string, w, h int, command string) *tmuxSession {
+	t.Helper()
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("resyn-test-%d-%s", os.Getpid(), name), name: name}
+	s.run("-f", "/dev/null", "new-session", "-d", "-s", s.name, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h),
+		command+"; echo \"resyn exited with $?\"; sleep 60")
+	t.Cleanup(func() { exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
+	return s
 }
 
 func (s *tmuxSession) run(args ...string) string {
 	s.t.Helper()
-	out, err := exec.Command("tmux", args...).CombinedOutput()
+	out, err := exec.Command("tmux", append([]string{"-L", s.socket}, args...)...).CombinedOutput()
 	if err != nil {
 		s.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
@@ -119,6 +144,40 @@ func (s *tmuxSession) keys(ks ...string) {
 func (s *tmuxSession) text(str string) {
 	s.t.Helper()
 	s.run("send-keys", "-t", s.name, "-l", str)
+}
+
+// burst writes str to the program in one write (a tmux paste without
+// bracketed-paste marks: what a laggy link or key repeat delivers).
+func (s *tmuxSession) burst(str string) {
+	s.t.Helper()
+	s.run("set-buffer", "-b", "burst", str)
+	s.run("paste-buffer", "-b", "burst", "-d", "-t", s.name)
+}
+
+// click presses and releases the left button at a 0-based cell (SGR
+// mouse reports, as terminals send them).
+func (s *tmuxSession) click(x, y int) {
+	s.t.Helper()
+	s.burst(fmt.Sprintf("\x1b[<0;%d;%dM\x1b[<0;%d;%dm", x+1, y+1, x+1, y+1))
+}
+
+// wheelDown turns the wheel one notch down over a cell.
+func (s *tmuxSession) wheelDown(x, y int) {
+	s.t.Helper()
+	s.burst(fmt.Sprintf("\x1b[<65;%d;%dM", x+1, y+1))
+}
+
+// find returns the 0-based cell where text first shows on the screen.
+func (s *tmuxSession) find(text string) (int, int) {
+	s.t.Helper()
+	screen := s.run("capture-pane", "-p", "-t", s.name)
+	for y, l := range strings.Split(screen, "\n") {
+		if x := strings.Index(l, text); x >= 0 {
+			return len([]rune(l[:x])), y
+		}
+	}
+	s.t.Fatalf("%q is not on the screen:\n%s", text, screen)
+	return 0, 0
 }
 
 // retryWhile does act, again (up to five times, three seconds apart) while

@@ -55,3 +55,14 @@ func asciiLower(s string) string {
 	}
 	return string(b)
 }
+
+// TypedCompletion is what an answer typed by a person (in the workbench's
+// answer box, or `resyn envs show --answer`) is scored as: the text itself
+// when it closes an <answer> block, else the text wrapped in one. So
+// "3</answer>" is a format failure, as it would be from a model.
+func TypedCompletion(typed string) string {
+	if strings.Contains(asciiLower(typed), "</answer>") {
+		return typed
+	}
+	return "<answer>" + typed + "</answer>"
+}

@@ -12,4 +12,7 @@ var (
 	ErrNoStore = errors.New("the library has no store")
 	// ErrBadTag: a tag is empty or has characters other than [a-z0-9-_.:/].
 	ErrBadTag = errors.New("invalid tag")
+	// ErrChanged: a revert found the environment at another revision than
+	// expected (it was changed in between) and left it alone.
+	ErrChanged = errors.New("changed")
 )

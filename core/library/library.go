@@ -106,13 +106,9 @@ func storedEntry(r storage.Env) Entry {
 
 // List returns every environment, built-in and stored, sorted by name.
 func (l *Library) List() ([]Entry, error) {
-	mods, err := envlib.Modules()
+	byName, err := builtinEntries()
 	if err != nil {
 		return nil, err
-	}
-	byName := map[string]Entry{}
-	for _, m := range mods {
-		byName[m.Name] = builtinEntry(m)
 	}
 	if l.db != nil {
 		var recs []storage.Env
@@ -286,19 +282,10 @@ func (l *Library) update(name, change string, fn func(*storage.Env) error) (Entr
 	if l.db == nil {
 		return Entry{}, ErrNoStore
 	}
-	bi, builtin := envlib.Get(name)
 	var rec storage.Env
 	err := l.db.Update(func(tx *storage.Tx) error {
 		var err error
-		rec, err = storage.GetEnv(tx, name)
-		if errors.Is(err, storage.ErrNotFound) {
-			if !builtin {
-				return fmt.Errorf("%q: %w (see `resyn envs list`)", name, ErrUnknown)
-			}
-			info, _ := StaticInfo(bi.File, bi.Code)
-			rec = storage.Env{Name: name, Source: string(bi.Code), Origin: storage.Origin{Kind: storage.OriginBuiltin},
-				Status: storage.StatusAccepted, Tags: info.Tags}
-		} else if err != nil {
+		if rec, err = current(tx, name); err != nil {
 			return err
 		}
 		if err := fn(&rec); err != nil {
@@ -313,24 +300,29 @@ func (l *Library) update(name, change string, fn func(*storage.Env) error) (Entr
 	return storedEntry(rec), nil
 }
 
+// current is the current record of name; a built-in that has none starts
+// from its embedded source (revision 0).
+func current(tx *storage.Tx, name string) (storage.Env, error) {
+	rec, err := storage.GetEnv(tx, name)
+	if !errors.Is(err, storage.ErrNotFound) {
+		return rec, err
+	}
+	bi, builtin := envlib.Get(name)
+	if !builtin {
+		return rec, fmt.Errorf("%q: %w (see `resyn envs list`)", name, ErrUnknown)
+	}
+	info, _ := StaticInfo(bi.File, bi.Code)
+	return storage.Env{Name: name, Source: string(bi.Code), Origin: storage.Origin{Kind: storage.OriginBuiltin},
+		Status: storage.StatusAccepted, Tags: info.Tags}, nil
+}
+
 // SetStatus accepts or rejects an environment; why, when not empty, is
 // kept as a note. Setting the status it already has stores nothing.
 func (l *Library) SetStatus(name string, s storage.Status, why string) (Entry, error) {
-	switch s {
-	case storage.StatusAccepted, storage.StatusRejected, storage.StatusCandidate:
-	default:
-		return Entry{}, fmt.Errorf("status %q: want accepted, rejected or candidate", s)
+	if err := checkStatus(s); err != nil {
+		return Entry{}, err
 	}
-	e, err := l.update(name, string(s), func(r *storage.Env) error {
-		if r.Status == s && why == "" {
-			return errUnchanged
-		}
-		r.Status = s
-		if why != "" {
-			r.Notes = append(r.Notes, storage.Note{Time: time.Now().UTC(), Text: string(s) + ": " + why})
-		}
-		return nil
-	})
+	e, err := l.update(name, string(s), setStatus(s, why))
 	if errors.Is(err, errUnchanged) {
 		return l.Get(name)
 	}
@@ -355,6 +347,37 @@ func (l *Library) Tag(name string, add, remove []string) (Entry, error) {
 			return Entry{}, err
 		}
 	}
+	e, err := l.update(name, tagChange(add, remove), retag(add, remove))
+	if errors.Is(err, errUnchanged) {
+		return l.Get(name)
+	}
+	return e, err
+}
+
+func checkStatus(s storage.Status) error {
+	switch s {
+	case storage.StatusAccepted, storage.StatusRejected, storage.StatusCandidate:
+		return nil
+	}
+	return fmt.Errorf("status %q: want accepted, rejected or candidate", s)
+}
+
+// setStatus is the change SetStatus makes to a record.
+func setStatus(s storage.Status, why string) func(*storage.Env) error {
+	return func(r *storage.Env) error {
+		if r.Status == s && why == "" {
+			return errUnchanged
+		}
+		r.Status = s
+		if why != "" {
+			r.Notes = append(r.Notes, storage.Note{Time: time.Now().UTC(), Text: string(s) + ": " + why})
+		}
+		return nil
+	}
+}
+
+// tagChange describes a Tag for the history.
+func tagChange(add, remove []string) string {
 	var parts []string
 	if len(add) > 0 {
 		parts = append(parts, "tagged "+strings.Join(add, ","))
@@ -362,7 +385,12 @@ func (l *Library) Tag(name string, add, remove []string) (Entry, error) {
 	if len(remove) > 0 {
 		parts = append(parts, "untagged "+strings.Join(remove, ","))
 	}
-	e, err := l.update(name, strings.Join(parts, "; "), func(r *storage.Env) error {
+	return strings.Join(parts, "; ")
+}
+
+// retag is the change Tag makes to a record.
+func retag(add, remove []string) func(*storage.Env) error {
+	return func(r *storage.Env) error {
 		tags := slices.DeleteFunc(slices.Clone(r.Tags), func(t string) bool { return slices.Contains(remove, t) })
 		for _, t := range add {
 			if !slices.Contains(tags, t) {
@@ -374,11 +402,7 @@ func (l *Library) Tag(name string, add, remove []string) (Entry, error) {
 		}
 		r.Tags = tags
 		return nil
-	})
-	if errors.Is(err, errUnchanged) {
-		return l.Get(name)
 	}
-	return e, err
 }
 
 // Note appends a dated note.

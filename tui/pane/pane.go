@@ -2,6 +2,7 @@ package pane
 
 import (
 	"context"
+	"io"
 	"sync/atomic"
 	"time"
 
@@ -65,6 +66,11 @@ type Context struct {
 	// processes wrote (runs started from the command line); 0: never
 	// (tests drive those reads themselves).
 	Poll time.Duration
+	// Terminal is where the clipboard sequence (OSC 52) goes: the
+	// program's output, written between frames. Nil: copying reports that
+	// there is no terminal. Tmux says the workbench runs inside tmux.
+	Terminal io.Writer
+	Tmux     bool
 }
 
 // Library is what the panes need of core/library; *library.Library is
@@ -77,6 +83,9 @@ type Library interface {
 	Note(name, text string) (library.Entry, error)
 	History(name string) ([]storage.Env, error)
 	Edit(ctx context.Context, pool *env.Pool, name string, src []byte, opts library.AddOptions) (library.Entry, *validate.Report, error)
+	SetStatusAll(names []string, s storage.Status) ([]library.Change, error)
+	TagAll(names []string, add, remove []string) ([]library.Change, error)
+	Revert(items []library.RevertItem) ([]library.Change, error)
 }
 
 var _ Library = (*library.Library)(nil)

@@ -5,14 +5,14 @@ import "github.com/charmbracelet/bubbles/key"
 type keyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 
-	Search, Status, Tag, Clear key.Binding
-	Open                       key.Binding
+	Search, Status, Tag, Sort, Reverse, Clear key.Binding
+	Open                                      key.Binding
 
-	Accept, Reject, AddTag, RemoveTag, Note, Edit, History key.Binding
-
-	Diff, Back key.Binding
-
-	Confirm, Cancel key.Binding
+	Mark, MarkAll                                       key.Binding
+	Accept, Reject, AddTag, RemoveTag, Note, Undo, Copy key.Binding
+	Edit, History                                       key.Binding
+	Diff, Back                                          key.Binding
+	Confirm, Cancel, Leave, Yes, No                     key.Binding
 }
 
 func newKeyMap() keyMap {
@@ -24,25 +24,34 @@ func newKeyMap() keyMap {
 		Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("g", "first")),
 		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("G", "last")),
 
-		Search: key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "fuzzy search by name")),
-		Status: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "filter by status (cycles)")),
-		Tag:    key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "filter by tag")),
-		Clear:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filters")),
-		Open:   key.NewBinding(key.WithKeys("enter", "p"), key.WithHelp("enter", "preview")),
+		Search:  key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search (name, tags, text)")),
+		Status:  key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "filter by status (cycles)")),
+		Tag:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "filter by tag")),
+		Sort:    key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort by next column")),
+		Reverse: key.NewBinding(key.WithKeys("O"), key.WithHelp("O", "reverse the order")),
+		Clear:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear marks, then filters")),
+		Open:    key.NewBinding(key.WithKeys("enter", "p"), key.WithHelp("enter", "preview")),
 
-		Accept:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "accept")),
-		Reject:    key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "reject")),
+		Mark:      key.NewBinding(key.WithKeys(" "), key.WithHelp("space", "mark / unmark")),
+		MarkAll:   key.NewBinding(key.WithKeys("*"), key.WithHelp("*", "mark all shown / none")),
+		Accept:    key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "accept (marked: asks)")),
+		Reject:    key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "reject (marked: asks)")),
 		AddTag:    key.NewBinding(key.WithKeys("+"), key.WithHelp("+", "add a tag")),
 		RemoveTag: key.NewBinding(key.WithKeys("-"), key.WithHelp("-", "remove a tag")),
 		Note:      key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "add a note")),
+		Undo:      key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "undo last curation")),
+		Copy:      key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy source (OSC 52)")),
 		Edit:      key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "edit in $EDITOR")),
 		History:   key.NewBinding(key.WithKeys("h"), key.WithHelp("h", "history")),
 
 		Diff: key.NewBinding(key.WithKeys("enter", "d"), key.WithHelp("enter", "diff against previous")),
 		Back: key.NewBinding(key.WithKeys("esc", "h"), key.WithHelp("esc", "back")),
 
-		Confirm: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")),
-		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Confirm: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply (the box stays)")),
+		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "leave the box")),
+		Leave:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "leave the box (the filter stays)")),
+		Yes:     key.NewBinding(key.WithKeys("y", "Y", "enter"), key.WithHelp("y", "yes")),
+		No:      key.NewBinding(key.WithKeys("n", "N", "esc", "q"), key.WithHelp("n", "no")),
 	}
 }
 
@@ -55,7 +64,11 @@ func (m *Model) ShortHelp() []key.Binding {
 	case modeDiff:
 		return []key.Binding{k.Up, k.Down, k.Back}
 	case modeBrowse:
-		return []key.Binding{k.Search, k.Status, k.Tag, k.Open, k.Accept, k.Reject, k.History}
+		return []key.Binding{k.Search, k.Status, k.Tag, k.Sort, k.Mark, k.Open, k.Accept, k.Reject, k.Undo}
+	case modeConfirm:
+		return []key.Binding{k.Yes, k.No}
+	case modeSearch, modeTagFilter:
+		return []key.Binding{k.Up, k.Down, k.Leave}
 	default:
 		return []key.Binding{k.Confirm, k.Cancel}
 	}
@@ -67,8 +80,8 @@ func (m *Model) FullHelp() [][]key.Binding {
 	k := m.keys
 	return [][]key.Binding{
 		{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom},
-		{k.Search, k.Status, k.Tag, k.Clear, k.Open},
-		{k.Accept, k.Reject, k.AddTag, k.RemoveTag, k.Note, k.Edit, k.History},
-		{k.Diff, k.Back},
+		{k.Search, k.Status, k.Tag, k.Sort, k.Reverse, k.Clear, k.Open},
+		{k.Mark, k.MarkAll, k.Accept, k.Reject, k.AddTag, k.RemoveTag, k.Note, k.Undo},
+		{k.Copy, k.Edit, k.History, k.Diff, k.Back},
 	}
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/charmbracelet/bubbles/textinput"
 	"github.com/charmbracelet/bubbles/viewport"
 	tea "github.com/charmbracelet/bubbletea"
-	"github.com/sahilm/fuzzy"
 
 	"resyn/core/envlib"
 	corelib "resyn/core/library"
@@ -29,11 +28,12 @@ type mode int
 
 const (
 	modeBrowse    mode = iota
-	modeSearch         // typing the fuzzy search
+	modeSearch         // typing the search
 	modeTagFilter      // typing the tag to filter by
 	modeAddTag         // typing a tag to add
 	modeRemoveTag      // typing a tag to remove
 	modeNote           // typing a note
+	modeConfirm        // a bulk action waits for y/n
 	modeHistory        // the revisions of one environment
 	modeDiff           // one revision against the one before
 )
@@ -47,11 +47,13 @@ type LibraryLoadedMsg struct {
 	Err     error
 }
 
-// LibraryUpdatedMsg is the outcome of a curation action on one environment.
-type LibraryUpdatedMsg struct {
-	Entry corelib.Entry
-	Did   string // "accepted", "tagged x", … for the status bar
-	Err   error
+// LibraryCuratedMsg is the outcome of a curation action (accept, reject,
+// tag, note; on one environment or on the marked ones) or of its undo.
+type LibraryCuratedMsg struct {
+	Changes []corelib.Change
+	Did     string // "accepted", "tagged x", … for the status bar and the undo list
+	Undo    bool   // this was an undo (it is not itself undone by u)
+	Err     error
 }
 
 // LibraryHistoryMsg carries the revisions of one environment.
@@ -83,6 +85,22 @@ type row struct {
 	matched []int
 }
 
+// undoStep is one curation action as u takes it back: every environment
+// it changed, back to the revision before.
+type undoStep struct {
+	did   string
+	items []corelib.RevertItem
+}
+
+// MaxUndo is how many curation actions u can take back.
+const MaxUndo = 100
+
+// pendingBulk is a bulk action waiting for its confirmation.
+type pendingBulk struct {
+	question string
+	run      tea.Cmd
+}
+
 // Model is the library pane.
 type Model struct {
 	ctx  *pane.Context
@@ -98,7 +116,16 @@ type Model struct {
 
 	status storage.Status // filter; "" is every status
 	tag    string         // filter; "" is every tag
-	query  string         // fuzzy search
+	query  string         // search
+
+	sortBy     column
+	sortDesc   bool
+	sortChosen bool // the user picked the order: it wins over a search's ranking
+
+	marked  map[string]bool
+	undo    []undoStep
+	pending *pendingBulk
+	busy    int // curation actions in flight
 
 	mode  mode
 	input textinput.Model
@@ -119,16 +146,16 @@ func New(ctx *pane.Context) *Model {
 	in.PromptStyle = ctx.Styles.Prompt
 	in.TextStyle = ctx.Styles.Text
 	in.CharLimit = 256
-	return &Model{ctx: ctx, keys: newKeyMap(), input: in, diff: viewport.New(0, 0)}
+	return &Model{ctx: ctx, keys: newKeyMap(), input: in, diff: viewport.New(0, 0), marked: map[string]bool{}}
 }
 
 // Title names the pane on the tab row.
 func (m *Model) Title() string { return "Library" }
 
-// Capturing reports whether the pane is reading text.
+// Capturing reports whether the pane is reading text (or a y/n answer).
 func (m *Model) Capturing() bool {
 	switch m.mode {
-	case modeSearch, modeTagFilter, modeAddTag, modeRemoveTag, modeNote:
+	case modeSearch, modeTagFilter, modeAddTag, modeRemoveTag, modeNote, modeConfirm:
 		return true
 	}
 	return false
@@ -162,6 +189,25 @@ func (m *Model) Selected() (corelib.Entry, bool) {
 	return m.all[m.rows[m.cursor].i], true
 }
 
+// Marked returns the names of the marked environments, sorted.
+func (m *Model) Marked() []string {
+	out := make([]string, 0, len(m.marked))
+	for n := range m.marked {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Undoable returns what u would take back, newest first.
+func (m *Model) Undoable() []string {
+	out := make([]string, 0, len(m.undo))
+	for i := len(m.undo) - 1; i >= 0; i-- {
+		out = append(out, m.undo[i].did)
+	}
+	return out
+}
+
 func (m *Model) loadCmd() tea.Cmd {
 	lib := m.ctx.Library
 	return func() tea.Msg {
@@ -184,12 +230,8 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 		return m, nil
 	case pane.LibraryChangedMsg:
 		return m, m.loadCmd()
-	case LibraryUpdatedMsg:
-		if msg.Err != nil {
-			return m, pane.Err(msg.Err)
-		}
-		m.replace(msg.Entry)
-		return m, pane.Info(msg.Entry.Name + ": " + msg.Did)
+	case LibraryCuratedMsg:
+		return m, m.curated(msg)
 	case LibraryHistoryMsg:
 		if msg.Err != nil {
 			return m, pane.Err(msg.Err)
@@ -204,6 +246,9 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 		if msg.Err != nil && !errors.Is(msg.Err, corelib.ErrInvalidEnv) {
 			return m, tea.Batch(done, pane.Err(msg.Err))
 		}
+		if old, ok := m.find(msg.Entry.Name); ok && msg.Entry.Revision != old.Revision {
+			m.pushUndo("edited "+msg.Entry.Name, []corelib.Change{{Entry: msg.Entry, Before: msg.Entry.Revision - 1, Changed: true}})
+		}
 		m.replace(msg.Entry)
 		text := msg.Entry.Name + ": edit stored as revision " + fmt.Sprint(msg.Entry.Revision)
 		if msg.Report != nil && !msg.Report.OK {
@@ -212,6 +257,8 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 		return m, tea.Batch(done, pane.Info(text), pane.Msg(pane.LibraryChangedMsg{Name: msg.Entry.Name}))
 	case tea.KeyMsg:
 		return m, m.handleKey(msg)
+	case tea.MouseMsg:
+		return m, m.handleMouse(msg)
 	}
 	if m.Capturing() {
 		var cmd tea.Cmd
@@ -224,30 +271,35 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
 	switch m.mode {
-	case modeSearch:
+	case modeSearch, modeTagFilter:
+		// The filters apply as you type; enter keeps the box (as every
+		// text box: only esc leaves it), ↑/↓ move in the list meanwhile.
 		switch msg.Type {
 		case tea.KeyEsc:
-			m.query, m.mode = "", modeBrowse
-			m.input.Blur()
-			m.refilter("")
-			return nil
-		case tea.KeyEnter:
 			m.mode = modeBrowse
 			m.input.Blur()
 			return nil
-		case tea.KeyUp, tea.KeyDown:
-			m.move(map[bool]int{true: -1, false: 1}[msg.Type == tea.KeyUp])
+		case tea.KeyEnter:
+			return pane.Info("esc leaves the box; the filter stays (esc again clears it)")
+		case tea.KeyUp, tea.KeyDown, tea.KeyPgUp, tea.KeyPgDown:
+			m.handleMove(msg)
 			return nil
 		}
 		var cmd tea.Cmd
 		m.input, cmd = m.input.Update(msg)
-		if v := m.input.Value(); v != m.query {
+		v := m.input.Value()
+		switch {
+		case m.mode == modeSearch && v != m.query:
 			m.query = v
 			m.refilter("")
 			m.cursor, m.offset = 0, 0
+		case m.mode == modeTagFilter && strings.TrimSpace(v) != m.tag:
+			m.tag = strings.TrimSpace(v)
+			sel, _ := m.Selected()
+			m.refilter(sel.Name)
 		}
 		return cmd
-	case modeTagFilter, modeAddTag, modeRemoveTag, modeNote:
+	case modeAddTag, modeRemoveTag, modeNote:
 		switch msg.Type {
 		case tea.KeyEsc:
 			m.mode = modeBrowse
@@ -259,6 +311,18 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		var cmd tea.Cmd
 		m.input, cmd = m.input.Update(msg)
 		return cmd
+	case modeConfirm:
+		switch {
+		case key.Matches(msg, k.Yes):
+			p := m.pending
+			m.pending, m.mode = nil, modeBrowse
+			m.busy++
+			return p.run
+		case key.Matches(msg, k.No):
+			m.pending, m.mode = nil, modeBrowse
+			return pane.Info("cancelled; nothing changed")
+		}
+		return nil
 	case modeHistory:
 		switch {
 		case key.Matches(msg, k.Up):
@@ -281,19 +345,10 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return cmd
 	}
 
+	if m.handleMove(msg) {
+		return nil
+	}
 	switch {
-	case key.Matches(msg, k.Up):
-		m.move(-1)
-	case key.Matches(msg, k.Down):
-		m.move(1)
-	case key.Matches(msg, k.PageUp):
-		m.move(-m.listHeight())
-	case key.Matches(msg, k.PageDown):
-		m.move(m.listHeight())
-	case key.Matches(msg, k.Top):
-		m.move(-len(m.rows))
-	case key.Matches(msg, k.Bottom):
-		m.move(len(m.rows))
 	case key.Matches(msg, k.Search):
 		m.startInput(modeSearch, "search: ", m.query)
 	case key.Matches(msg, k.Status):
@@ -303,10 +358,26 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		m.refilter(sel.Name)
 	case key.Matches(msg, k.Tag):
 		m.startInput(modeTagFilter, "filter by tag: ", m.tag)
+	case key.Matches(msg, k.Sort):
+		m.setSort((m.sortBy+1)%numColumns, false)
+	case key.Matches(msg, k.Reverse):
+		m.setSort(m.sortBy, !m.sortDesc)
 	case key.Matches(msg, k.Clear):
+		if len(m.marked) > 0 {
+			n := len(m.marked)
+			clear(m.marked)
+			return pane.Info(fmt.Sprintf("%d mark(s) cleared", n))
+		}
 		sel, _ := m.Selected()
 		m.status, m.tag, m.query = "", "", ""
 		m.refilter(sel.Name)
+	case key.Matches(msg, k.Mark):
+		if e, ok := m.Selected(); ok {
+			m.toggleMark(e.Name)
+			m.move(1)
+		}
+	case key.Matches(msg, k.MarkAll):
+		m.markAllShown()
 	case key.Matches(msg, k.Open):
 		if e, ok := m.Selected(); ok {
 			return pane.Msg(pane.OpenEnvMsg{Name: e.Name})
@@ -316,11 +387,19 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Reject):
 		return m.setStatusCmd(storage.StatusRejected)
 	case key.Matches(msg, k.AddTag):
-		m.startInput(modeAddTag, "add tag: ", "")
+		m.startInput(modeAddTag, m.targetPrompt("add tag"), "")
 	case key.Matches(msg, k.RemoveTag):
-		m.startInput(modeRemoveTag, "remove tag: ", "")
+		m.startInput(modeRemoveTag, m.targetPrompt("remove tag"), "")
 	case key.Matches(msg, k.Note):
-		m.startInput(modeNote, "note: ", "")
+		if e, ok := m.Selected(); ok {
+			m.startInput(modeNote, "note on "+e.Name+": ", "")
+		}
+	case key.Matches(msg, k.Undo):
+		return m.undoCmd()
+	case key.Matches(msg, k.Copy):
+		if e, ok := m.Selected(); ok {
+			return m.ctx.CopyCmd("source of "+e.Name, e.Source)
+		}
 	case key.Matches(msg, k.Edit):
 		return m.editCmd()
 	case key.Matches(msg, k.History):
@@ -329,9 +408,49 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	return nil
 }
 
+// handleMove moves the cursor for the movement keys and reports whether
+// msg was one.
+func (m *Model) handleMove(msg tea.KeyMsg) bool {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		m.move(-1)
+	case key.Matches(msg, k.Down):
+		m.move(1)
+	case key.Matches(msg, k.PageUp):
+		m.move(-m.listHeight())
+	case key.Matches(msg, k.PageDown):
+		m.move(m.listHeight())
+	case key.Matches(msg, k.Top) && m.mode == modeBrowse:
+		m.move(-len(m.rows))
+	case key.Matches(msg, k.Bottom) && m.mode == modeBrowse:
+		m.move(len(m.rows))
+	default:
+		return false
+	}
+	return true
+}
+
+func (m *Model) setSort(c column, desc bool) {
+	sel, _ := m.Selected()
+	m.sortBy, m.sortDesc, m.sortChosen = c, desc, true
+	m.refilter(sel.Name)
+}
+
+// targetPrompt is the prompt of a tag box: what it applies to.
+func (m *Model) targetPrompt(verb string) string {
+	if n := len(m.marked); n > 0 {
+		return fmt.Sprintf("%s (%d marked): ", verb, n)
+	}
+	if e, ok := m.Selected(); ok {
+		return verb + " (" + e.Name + "): "
+	}
+	return verb + ": "
+}
+
 func (m *Model) startInput(md mode, prompt, value string) {
 	if md != modeSearch && md != modeTagFilter {
-		if _, ok := m.Selected(); !ok {
+		if _, ok := m.Selected(); !ok && len(m.marked) == 0 {
 			return
 		}
 	}
@@ -342,54 +461,209 @@ func (m *Model) startInput(md mode, prompt, value string) {
 	m.input.Focus()
 }
 
+// submitInput applies a tag or note box's text. The box stays open, empty,
+// for the next one: only esc leaves a text box.
 func (m *Model) submitInput() tea.Cmd {
 	v := strings.TrimSpace(m.input.Value())
-	md := m.mode
-	m.mode = modeBrowse
-	m.input.Blur()
-	e, ok := m.Selected()
-	switch md {
-	case modeTagFilter:
-		m.tag = v
-		m.refilter(e.Name)
+	if v == "" {
 		return nil
-	case modeAddTag, modeRemoveTag:
-		if !ok || v == "" {
-			return nil
-		}
-		lib, name := m.ctx.Library, e.Name
-		add := md == modeAddTag
-		return func() tea.Msg {
-			if add {
-				e, err := lib.Tag(name, []string{v}, nil)
-				return LibraryUpdatedMsg{e, "tagged " + v, err}
-			}
-			e, err := lib.Tag(name, nil, []string{v})
-			return LibraryUpdatedMsg{e, "untagged " + v, err}
-		}
+	}
+	m.input.SetValue("")
+	switch m.mode {
+	case modeAddTag:
+		return m.curate("tagged "+v, func(lib pane.Library, names []string) ([]corelib.Change, error) {
+			return lib.TagAll(names, []string{v}, nil)
+		})
+	case modeRemoveTag:
+		return m.curate("untagged "+v, func(lib pane.Library, names []string) ([]corelib.Change, error) {
+			return lib.TagAll(names, nil, []string{v})
+		})
 	case modeNote:
-		if !ok || v == "" {
+		e, ok := m.Selected()
+		if !ok {
 			return nil
 		}
 		lib, name := m.ctx.Library, e.Name
+		m.busy++
 		return func() tea.Msg {
 			e, err := lib.Note(name, v)
-			return LibraryUpdatedMsg{e, "note added", err}
+			return LibraryCuratedMsg{Changes: []corelib.Change{{Entry: e, Before: e.Revision - 1, Changed: true}}, Did: "noted " + name, Err: err}
 		}
 	}
 	return nil
 }
 
 func (m *Model) setStatusCmd(s storage.Status) tea.Cmd {
-	e, ok := m.Selected()
-	if !ok {
-		return nil
+	return m.curate(string(s), func(lib pane.Library, names []string) ([]corelib.Change, error) {
+		return lib.SetStatusAll(names, s)
+	})
+}
+
+// curate runs a curation action on the marked environments — after a y/n
+// question — or, with none marked, on the one under the cursor.
+func (m *Model) curate(did string, do func(lib pane.Library, names []string) ([]corelib.Change, error)) tea.Cmd {
+	names := m.Marked()
+	bulk := len(names) > 0
+	if !bulk {
+		e, ok := m.Selected()
+		if !ok {
+			return nil
+		}
+		names = []string{e.Name}
 	}
-	lib, name := m.ctx.Library, e.Name
+	lib := m.ctx.Library
+	run := func() tea.Msg {
+		ch, err := do(lib, names)
+		return LibraryCuratedMsg{Changes: ch, Did: did, Err: err}
+	}
+	if !bulk {
+		m.busy++
+		return run
+	}
+	hidden := 0
+	for _, n := range names {
+		if !m.shown(n) {
+			hidden++
+		}
+	}
+	q := fmt.Sprintf("%s %d marked environment(s)", verbOf(did), len(names))
+	if hidden > 0 {
+		q += fmt.Sprintf(" (%d not shown by the filters)", hidden)
+	}
+	m.pending, m.mode = &pendingBulk{question: q + "?", run: run}, modeConfirm
+	return nil
+}
+
+// verbOf turns what an action did into what it will do: "accepted" →
+// "Accept", "tagged x" → "Tag … with x".
+func verbOf(did string) string {
+	switch {
+	case did == string(storage.StatusAccepted):
+		return "Accept"
+	case did == string(storage.StatusRejected):
+		return "Reject"
+	case strings.HasPrefix(did, "tagged "):
+		return "Add tag " + strings.TrimPrefix(did, "tagged ") + " to"
+	case strings.HasPrefix(did, "untagged "):
+		return "Remove tag " + strings.TrimPrefix(did, "untagged ") + " from"
+	}
+	return did
+}
+
+// curated takes in the outcome of a curation action or an undo.
+func (m *Model) curated(msg LibraryCuratedMsg) tea.Cmd {
+	m.busy = max(m.busy-1, 0)
+	sel, _ := m.Selected()
+	for _, c := range msg.Changes {
+		m.put(c.Entry)
+	}
+	m.refilter(sel.Name)
+	if msg.Err != nil {
+		if len(msg.Changes) > 0 {
+			return tea.Batch(pane.Err(msg.Err), pane.Msg(pane.LibraryChangedMsg{}))
+		}
+		return pane.Err(msg.Err)
+	}
+	n := 0
+	for _, c := range msg.Changes {
+		if c.Changed {
+			n++
+		}
+	}
+	text := msg.Did
+	switch {
+	case msg.Undo:
+		text = "undone: " + msg.Did
+	case len(msg.Changes) == 1:
+		text = msg.Changes[0].Entry.Name + ": " + msg.Did
+		if n == 0 {
+			text += " (no change)"
+		}
+	default:
+		text = fmt.Sprintf("%s %d of %d marked (the rest already were)", msg.Did, n, len(msg.Changes))
+		if n == len(msg.Changes) {
+			text = fmt.Sprintf("%s %d environment(s)", msg.Did, n)
+		}
+	}
+	if !msg.Undo && n > 0 {
+		label := msg.Did
+		if len(msg.Changes) == 1 {
+			label += " " + msg.Changes[0].Entry.Name
+		} else {
+			label += fmt.Sprintf(" %d environments", n)
+		}
+		m.pushUndo(label, msg.Changes)
+		text += " · u undoes"
+	}
+	return pane.Info(text)
+}
+
+func (m *Model) pushUndo(did string, changes []corelib.Change) {
+	var items []corelib.RevertItem
+	for _, c := range changes {
+		if c.Changed {
+			items = append(items, corelib.RevertItem{Name: c.Entry.Name, To: c.Before, Expect: c.Entry.Revision})
+		}
+	}
+	if len(items) == 0 {
+		return
+	}
+	m.undo = append(m.undo, undoStep{did: did, items: items})
+	if len(m.undo) > MaxUndo {
+		m.undo = m.undo[len(m.undo)-MaxUndo:]
+	}
+}
+
+// undoCmd takes the last curation action back. An action still in flight
+// is waited for: u then applies to it.
+func (m *Model) undoCmd() tea.Cmd {
+	if m.busy > 0 {
+		return pane.Info("a curation action is still being stored; u again in a moment")
+	}
+	if len(m.undo) == 0 {
+		return pane.Info("nothing to undo")
+	}
+	step := m.undo[len(m.undo)-1]
+	m.undo = m.undo[:len(m.undo)-1]
+	lib := m.ctx.Library
+	m.busy++
 	return func() tea.Msg {
-		e, err := lib.SetStatus(name, s, "")
-		return LibraryUpdatedMsg{e, string(s), err}
+		ch, err := lib.Revert(step.items)
+		return LibraryCuratedMsg{Changes: ch, Did: step.did, Undo: true, Err: err}
 	}
+}
+
+func (m *Model) toggleMark(name string) {
+	if m.marked[name] {
+		delete(m.marked, name)
+	} else {
+		m.marked[name] = true
+	}
+}
+
+// markAllShown marks every environment shown, or, when they all are
+// marked already, unmarks them.
+func (m *Model) markAllShown() {
+	all := len(m.rows) > 0
+	for _, r := range m.rows {
+		all = all && m.marked[m.all[r.i].Name]
+	}
+	for _, r := range m.rows {
+		if all {
+			delete(m.marked, m.all[r.i].Name)
+		} else {
+			m.marked[m.all[r.i].Name] = true
+		}
+	}
+}
+
+func (m *Model) shown(name string) bool {
+	for _, r := range m.rows {
+		if m.all[r.i].Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (m *Model) historyCmd() tea.Cmd {
@@ -510,8 +784,15 @@ func (m *Model) find(name string) (corelib.Entry, bool) {
 }
 
 // replace puts a changed entry in place (or adds it) and re-applies the
-// filters, keeping the cursor on it when it still shows.
+// filters, keeping the cursor where it was.
 func (m *Model) replace(e corelib.Entry) {
+	sel, _ := m.Selected()
+	m.put(e)
+	m.refilter(sel.Name)
+}
+
+// put puts a changed entry in place (or adds it), without filtering again.
+func (m *Model) put(e corelib.Entry) {
 	if e.Name == "" {
 		return
 	}
@@ -521,13 +802,12 @@ func (m *Model) replace(e corelib.Entry) {
 	} else {
 		m.all = slices.Insert(m.all, i, e)
 	}
-	m.refilter(e.Name)
 }
 
 // refilter recomputes the visible rows and puts the cursor on keep when it
 // is among them.
 func (m *Model) refilter(keep string) {
-	var idx []int
+	idx := make([]int, 0, len(m.all))
 	for i, e := range m.all {
 		if m.status != "" && e.Status != m.status {
 			continue
@@ -538,14 +818,25 @@ func (m *Model) refilter(keep string) {
 		idx = append(idx, i)
 	}
 	m.rows = m.rows[:0]
-	if m.query == "" {
+	q := parseQuery(m.query)
+	if q.empty() {
 		for _, i := range idx {
 			m.rows = append(m.rows, row{i: i})
 		}
 	} else {
-		for _, r := range fuzzy.FindFrom(m.query, names{m.all, idx}) {
-			m.rows = append(m.rows, row{i: idx[r.Index], matched: r.MatchedIndexes})
+		for _, h := range search(m.all, idx, q) {
+			m.rows = append(m.rows, row{i: h.i, matched: h.matched})
 		}
+	}
+	// A search ranks its hits; an order the user chose wins over it.
+	if q.empty() || m.sortChosen {
+		slices.SortStableFunc(m.rows, func(a, b row) int {
+			c := compare(m.sortBy, m.all[a.i], m.all[b.i])
+			if m.sortDesc {
+				return -c
+			}
+			return c
+		})
 	}
 	if keep != "" {
 		for j, r := range m.rows {
@@ -557,24 +848,6 @@ func (m *Model) refilter(keep string) {
 	}
 	m.clamp()
 }
-
-func hasTagPrefix(tags []string, p string) bool {
-	for _, t := range tags {
-		if strings.HasPrefix(t, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// names is the fuzzy search's view of the filtered entries.
-type names struct {
-	all []corelib.Entry
-	idx []int
-}
-
-func (n names) String(i int) string { return n.all[n.idx[i]].Name }
-func (n names) Len() int            { return len(n.idx) }
 
 func (m *Model) move(d int) {
 	m.cursor += d

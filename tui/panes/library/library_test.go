@@ -49,6 +49,11 @@ func keys(s string) []tea.KeyMsg {
 	return out
 }
 
+var (
+	enter = tea.KeyMsg{Type: tea.KeyEnter}
+	esc   = tea.KeyMsg{Type: tea.KeyEsc}
+)
+
 func press(m *Model, ks ...tea.KeyMsg) []tea.Msg {
 	var msgs []tea.Msg
 	for _, k := range ks {
@@ -79,10 +84,27 @@ func TestFilters(t *testing.T) {
 		{"status rejected", keys("sss"), "old_maze", false},
 		{"status cycles back to all", keys("ssss"), "adder,old_maze,parity_bits,word_reverse", false},
 		{"fuzzy search while typing", keys("/wr"), "word_reverse", true},
-		{"fuzzy search kept after enter", append(keys("/add"), tea.KeyMsg{Type: tea.KeyEnter}), "adder", false},
-		{"esc drops the search", append(keys("/add"), tea.KeyMsg{Type: tea.KeyEsc}), "adder,old_maze,parity_bits,word_reverse", false},
-		{"tag filter by prefix", append(keys("tar"), tea.KeyMsg{Type: tea.KeyEnter}), "adder", false},
-		{"esc clears every filter", append(append(keys("s"), keys("/par")...), tea.KeyMsg{Type: tea.KeyEnter}, tea.KeyMsg{Type: tea.KeyEsc}), "adder,old_maze,parity_bits,word_reverse", false},
+		{"enter keeps the search box", append(keys("/add"), enter), "adder", true},
+		{"esc leaves the box, the search stays", append(keys("/add"), esc), "adder", false},
+		{"esc again drops it", append(keys("/add"), esc, esc), "adder,old_maze,parity_bits,word_reverse", false},
+		{"search finds a tag", keys("/warmup"), "adder", true},
+		{"search finds the category", keys("/grids"), "old_maze", true},
+		{"search finds words of the description", keys("/bit string"), "parity_bits", true},
+		{"every word must match", keys("/bit maze"), "", true},
+		{"field terms", keys("/tag:ea"), "word_reverse", true},
+		{"status term", keys("/status:rej"), "old_maze", true},
+		{"category term and a word", keys("/cat:arith add"), "adder", true},
+		{"tag filter by prefix, as you type", keys("tar"), "adder", true},
+		{"tag filter stays after esc", append(keys("tar"), esc), "adder", false},
+		{"esc clears every filter", append(append(keys("s"), keys("/par")...), esc, esc), "adder,old_maze,parity_bits,word_reverse", false},
+		{"sort by status", keys("o"), "adder,parity_bits,word_reverse,old_maze", false},
+		{"sort by status, reversed", keys("oO"), "old_maze,word_reverse,parity_bits,adder", false},
+		{"sort by category", keys("oo"), "adder,parity_bits,old_maze,word_reverse", false},
+		{"sort by validation", keys("ooo"), "parity_bits,old_maze,adder,word_reverse", false},
+		{"sort by difficulty", keys("oooo"), "word_reverse,parity_bits,adder,old_maze", false},
+		{"sort by calibration", keys("ooooo"), "old_maze,parity_bits,word_reverse,adder", false},
+		{"a search ranks name matches first", keys("/ma"), "old_maze,adder", true},
+		{"a chosen order wins over the ranking", append(append(keys("/ma"), esc), keys("oo")...), "adder,old_maze", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -210,7 +232,7 @@ func TestResizeKeepsCursorVisible(t *testing.T) {
 		if got := strings.Count(v, "\n") + 1; got != h {
 			t.Errorf("height %d: view has %d lines", h, got)
 		}
-		if !strings.Contains(v, "› word_rev") {
+		if !strings.Contains(v, "›  word_reverse") {
 			t.Errorf("height %d: the selected row is not shown:\n%s", h, fixture.Lines(v))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/lipgloss"
 
 	corelib "resyn/core/library"
@@ -39,8 +40,8 @@ func (m *Model) View() string {
 	var b strings.Builder
 	b.WriteString(m.filterLine())
 	b.WriteByte('\n')
-	cols := m.columns()
-	b.WriteString(st.Secondary.Bold(true).Render(cols.header()))
+	lay := m.layout()
+	b.WriteString(lay.header(st, m.sortBy, m.sortDesc, m.w))
 	b.WriteByte('\n')
 	lh := m.listHeight()
 	switch {
@@ -54,7 +55,7 @@ func (m *Model) View() string {
 	end := min(len(m.rows), m.offset+lh)
 	for j := m.offset; j < end; j++ {
 		r := m.rows[j]
-		b.WriteString(cols.row(st, m.all[r.i], r.matched, j == m.cursor))
+		b.WriteString(m.drawRow(lay, m.all[r.i], r.matched, j == m.cursor))
 		b.WriteByte('\n')
 		lh--
 	}
@@ -71,9 +72,12 @@ func (m *Model) filterLine() string {
 	st := m.ctx.Styles
 	count := st.Secondary.Render(fmt.Sprintf("%d of %d", len(m.rows), len(m.all)))
 	var left string
-	if m.Capturing() {
+	switch {
+	case m.mode == modeConfirm && m.pending != nil:
+		left = st.Warn.Render(m.pending.question) + " " + st.Prompt.Render("y") + st.Faint.Render("/") + st.Prompt.Render("n")
+	case m.Capturing():
 		left = m.input.View()
-	} else {
+	default:
 		val := func(label, v string) string {
 			if v == "" {
 				return st.Faint.Render(label + ": all")
@@ -85,6 +89,12 @@ func (m *Model) filterLine() string {
 			q = st.Secondary.Render("search: ") + st.Title.Render(m.query)
 		}
 		left = val("status", string(m.status)) + "  " + val("tag", m.tag) + "  " + q
+		if l := m.layout(); l.find(m.sortBy) < 0 {
+			left += "  " + st.Secondary.Render("sort: ") + st.Title.Render(sortNames[m.sortBy]+" "+arrow(m.sortDesc))
+		}
+	}
+	if n := len(m.marked); n > 0 {
+		count = st.Title.Render(fmt.Sprintf("● %d marked", n)) + "  " + count
 	}
 	gap := m.w - lipgloss.Width(left) - lipgloss.Width(count)
 	if gap < 1 {
@@ -93,51 +103,192 @@ func (m *Model) filterLine() string {
 	return left + strings.Repeat(" ", gap) + count
 }
 
-// columns are the widths of the list's columns at the pane's width.
-type columns struct {
-	name, status, category, valid, diff, cal, tags int
+func arrow(desc bool) string {
+	if desc {
+		return "▼"
+	}
+	return "▲"
 }
 
-func (m *Model) columns() columns {
-	c := columns{status: 10, valid: 6, diff: 6, cal: 5}
-	rest := m.w - c.status - c.valid - c.diff - c.cal
-	c.name = max(min(rest*2/5, 32), 12)
-	rest -= c.name
-	c.category = max(min(rest/2, 22), 8)
-	c.tags = max(rest-c.category, 0)
-	return c
+// prefix is the cells before the first column: the cursor and the mark.
+const prefix = 3
+
+// laidCol is a column as drawn: where it starts and how wide it is (with
+// the space after it).
+type laidCol struct {
+	c    column
+	x, w int
 }
 
-func (c columns) header() string {
-	return cell("  NAME", c.name) + cell("STATUS", c.status) + cell("CATEGORY", c.category) +
-		cell("VALID", c.valid) + cell("DIFF", c.diff) + cell("CAL", c.cal) + pane.Pad("TAGS", c.tags)
+// layout is the columns shown at the pane's width.
+type layout []laidCol
+
+func (l layout) find(c column) int {
+	for i, lc := range l {
+		if lc.c == c {
+			return i
+		}
+	}
+	return -1
+}
+
+// fixedWidths are the columns whose content is short and known.
+var fixedWidths = map[column]int{colStatus: 10, colValid: 4, colDifficulty: 6, colCal: 5, colUpdated: 17}
+
+// layout fits the columns to the width: the fixed ones, then the name, the
+// category and the tags as wide as their longest value (in that order of
+// need), the update time when it fits, and the description takes what is
+// left. A column that has no room is left out rather than cut to nothing.
+func (m *Model) layout() layout {
+	nat := m.natural()
+	want := map[column]int{}
+	avail := m.w - prefix
+	for _, c := range []column{colStatus, colValid, colDifficulty, colCal} {
+		want[c] = fixedWidths[c]
+		avail -= fixedWidths[c]
+	}
+	give := func(c column, least int) {
+		if n := min(nat[c], avail); n >= min(least, nat[c]) {
+			want[c] = n
+			avail -= n
+		}
+	}
+	name := min(12, nat[colName])
+	want[colName], avail = name, avail-name
+	if n := min(nat[colName]-name, avail); n > 0 {
+		want[colName] += n
+		avail -= n
+	}
+	give(colCategory, 9)
+	give(colTags, 10)
+	if avail >= fixedWidths[colUpdated] {
+		want[colUpdated] = fixedWidths[colUpdated]
+		avail -= want[colUpdated]
+	}
+	switch {
+	case avail >= 16:
+		want[colDescription] = avail
+	case want[colTags] > 0:
+		want[colTags] += max(avail, 0)
+	case want[colCategory] > 0:
+		want[colCategory] += max(avail, 0)
+	default:
+		want[colName] += max(avail, 0)
+	}
+	var l layout
+	x := prefix
+	for c := column(0); c < numColumns; c++ {
+		if w := want[c]; w > 0 {
+			l = append(l, laidCol{c, x, w})
+			x += w
+		}
+	}
+	return l
+}
+
+// natural is each column's width for its longest value (and its header),
+// with the space after it.
+func (m *Model) natural() map[column]int {
+	nat := map[column]int{}
+	for c := column(0); c < numColumns; c++ {
+		nat[c] = lipgloss.Width(columnTitles[c]) + 3 // the title, the sort arrow, a space
+	}
+	for _, e := range m.all {
+		for _, c := range []column{colName, colCategory, colTags, colDescription} {
+			nat[c] = max(nat[c], len(cellText(c, e))+1)
+		}
+	}
+	return nat
+}
+
+// cellText is an entry's value in a column, plain.
+func cellText(c column, e corelib.Entry) string {
+	switch c {
+	case colName:
+		return e.Name
+	case colStatus:
+		return string(e.Status)
+	case colCategory:
+		return e.Category
+	case colValid:
+		return validMark(e.Validation)
+	case colDifficulty:
+		return fmt.Sprintf("%d-%d", e.MinDifficulty, e.MaxDifficulty)
+	case colCal:
+		if c, ok := calibration(e); ok {
+			return c.mean
+		}
+		return "·"
+	case colTags:
+		return strings.Join(tagsAfterCategory(e), ",")
+	case colUpdated:
+		if !e.Stored {
+			return "built-in"
+		}
+		return e.Updated.Local().Format("2006-01-02 15:04")
+	case colDescription:
+		return e.Description
+	}
+	return ""
+}
+
+func (l layout) header(st themes.Styles, by column, desc bool, w int) string {
+	var b strings.Builder
+	b.WriteString(strings.Repeat(" ", prefix))
+	for _, lc := range l {
+		t := columnTitles[lc.c]
+		if lc.c == by {
+			t += arrow(desc)
+		}
+		b.WriteString(cell(t, lc.w))
+	}
+	return st.Secondary.Bold(true).Render(pane.Pad(b.String(), w))
 }
 
 // cell is one column: the text cut to leave a space before the next.
 func cell(s string, w int) string { return pane.Pad(pane.Cut(s, w-1), w) }
 
-func (c columns) row(st themes.Styles, e corelib.Entry, matched []int, selected bool) string {
-	cursor := "  "
+func (m *Model) drawRow(l layout, e corelib.Entry, matched []int, selected bool) string {
+	st := m.ctx.Styles
+	lead := "   "
+	switch {
+	case selected && m.marked[e.Name]:
+		lead = "›● "
+	case selected:
+		lead = "›  "
+	case m.marked[e.Name]:
+		lead = " ● "
+	}
 	if selected {
-		cursor = "› "
+		var b strings.Builder
+		b.WriteString(lead)
+		for _, lc := range l {
+			b.WriteString(cell(cellText(lc.c, e), lc.w))
+		}
+		return st.Selected.Render(pane.Pad(b.String(), m.w))
 	}
-	name := pane.Cut(e.Name, c.name-3)
-	if len(matched) > 0 && !selected {
-		name = highlight(st, name, matched)
+	var b strings.Builder
+	b.WriteString(st.Title.Render(lead))
+	for _, lc := range l {
+		text := cellText(lc.c, e)
+		switch lc.c {
+		case colName:
+			name := pane.Cut(text, lc.w-1)
+			if len(matched) > 0 {
+				name = highlight(st, name, matched)
+			} else {
+				name = st.Text.Render(name)
+			}
+			b.WriteString(name + strings.Repeat(" ", max(lc.w-lipgloss.Width(name), 0)))
+		case colStatus:
+			b.WriteString(statusStyle(st, e.Status).Render(cell(text, lc.w)))
+		case colUpdated, colDescription:
+			b.WriteString(st.Secondary.Render(cell(text, lc.w)))
+		default:
+			b.WriteString(st.Text.Render(cell(text, lc.w)))
+		}
 	}
-	status := cell(string(e.Status), c.status)
-	valid := cell(validMark(e.Validation), c.valid)
-	cal := "·"
-	if c, ok := calibration(e); ok {
-		cal = c.mean
-	}
-	rest := cell(e.Category, c.category) + valid + cell(fmt.Sprintf("%d-%d", e.MinDifficulty, e.MaxDifficulty), c.diff) +
-		cell(cal, c.cal) + pane.Pad(strings.Join(tagsAfterCategory(e), ","), c.tags)
-	line := cursor + name + strings.Repeat(" ", max(c.name-2-lipgloss.Width(name), 0))
-	if selected {
-		return st.Selected.Render(pane.Pad(cursor+pane.Cut(e.Name, c.name-3), c.name) + status + rest)
-	}
-	return line + statusStyle(st, e.Status).Render(status) + st.Text.Render(rest)
+	return pane.Pad(b.String(), m.w)
 }
 
 func highlight(st themes.Styles, name string, matched []int) string {
@@ -224,7 +375,10 @@ func (m *Model) details() string {
 
 // cal is a calibration drawn for the list (the mean pass rate over levels)
 // and for the details (the rate at every level, the solver, the flags).
-type cal struct{ mean, detail string }
+type cal struct {
+	mean, detail string
+	rate         float64 // the mean, for sorting
+}
 
 func calibration(e corelib.Entry) (cal, bool) {
 	if len(e.Calibration) == 0 {
@@ -232,7 +386,7 @@ func calibration(e corelib.Entry) (cal, bool) {
 	}
 	var c coresynth.Calibration
 	if json.Unmarshal(e.Calibration, &c) != nil || len(c.Levels) == 0 {
-		return cal{"?", strings.Join(strings.Fields(string(e.Calibration)), " ")}, true
+		return cal{"?", strings.Join(strings.Fields(string(e.Calibration)), " "), -1}, true
 	}
 	var sum float64
 	var parts []string
@@ -247,7 +401,8 @@ func calibration(e corelib.Entry) (cal, bool) {
 	if len(c.Flags) > 0 {
 		d += "  [" + strings.Join(c.Flags, ", ") + "]"
 	}
-	return cal{fmt.Sprintf("%.0f%%", 100*sum/float64(len(c.Levels))), d}, true
+	mean := sum / float64(len(c.Levels))
+	return cal{fmt.Sprintf("%.0f%%", 100*mean), d, mean}, true
 }
 
 func (m *Model) historyView() string {
@@ -258,7 +413,7 @@ func (m *Model) historyView() string {
 	b.WriteString(st.Secondary.Bold(true).Render(pane.Pad("  REV", 7) + pane.Pad("TIME", 18) + pane.Pad("STATUS", 11) + "CHANGE"))
 	b.WriteByte('\n')
 	lh := m.h - 3
-	start := max(0, min(m.histCursor-lh/2, len(m.history)-lh))
+	start := m.histStart()
 	for i := start; i < len(m.history) && i < start+lh; i++ {
 		r := m.history[i]
 		t := "—"
@@ -275,4 +430,64 @@ func (m *Model) historyView() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// handleMouse: the wheel moves the cursor, a click selects a row (on the
+// mark column it marks it too), a click on a header sorts by it (again:
+// the other way round).
+func (m *Model) handleMouse(msg tea.MouseMsg) tea.Cmd {
+	switch m.mode {
+	case modeDiff:
+		var cmd tea.Cmd
+		m.diff, cmd = m.diff.Update(msg)
+		return cmd
+	case modeHistory:
+		switch {
+		case msg.Button == tea.MouseButtonWheelUp:
+			m.histCursor = max(m.histCursor-1, 0)
+		case msg.Button == tea.MouseButtonWheelDown:
+			m.histCursor = min(m.histCursor+1, len(m.history)-1)
+		case isClick(msg):
+			if i := m.histStart() + msg.Y - 3; msg.Y >= 3 && i < len(m.history) {
+				m.histCursor = i
+			}
+		}
+		return nil
+	case modeConfirm, modeAddTag, modeRemoveTag, modeNote:
+		return nil // the question or the box waits for its answer
+	}
+	switch {
+	case msg.Button == tea.MouseButtonWheelUp:
+		m.move(-1)
+	case msg.Button == tea.MouseButtonWheelDown:
+		m.move(1)
+	case !isClick(msg):
+	case msg.Y == 1:
+		for _, lc := range m.layout() {
+			if msg.X >= lc.x && msg.X < lc.x+lc.w {
+				m.setSort(lc.c, lc.c == m.sortBy && !m.sortDesc)
+			}
+		}
+	case msg.Y >= 2 && msg.Y < 2+m.listHeight():
+		j := m.offset + msg.Y - 2
+		if j >= len(m.rows) {
+			return nil
+		}
+		m.cursor = j
+		if msg.X < prefix-1 {
+			m.toggleMark(m.all[m.rows[j].i].Name)
+		}
+		m.clamp()
+	}
+	return nil
+}
+
+func isClick(msg tea.MouseMsg) bool {
+	return msg.Action == tea.MouseActionPress && msg.Button == tea.MouseButtonLeft
+}
+
+// histStart is the first revision the history shows.
+func (m *Model) histStart() int {
+	lh := m.h - 3
+	return max(0, min(m.histCursor-lh/2, len(m.history)-lh))
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 
 	"github.com/charmbracelet/bubbles/cursor"
 	"github.com/charmbracelet/bubbles/key"
@@ -57,10 +56,11 @@ type Model struct {
 	keys keyMap
 	w, h int
 
-	entry   corelib.Entry
-	module  *env.Module
-	loading bool
-	loadErr error
+	entry     corelib.Entry
+	module    *env.Module
+	loading   bool
+	reloading bool // the entry shown is read again after a change
+	loadErr   error
 
 	seed       int64
 	difficulty int
@@ -70,6 +70,7 @@ type Model struct {
 
 	input     textinput.Model
 	answering bool
+	copying   bool // y was pressed: the next key says what to copy
 	scoreSeq  int
 	reward    *env.Reward
 	scoring   bool
@@ -98,8 +99,9 @@ func New(ctx *pane.Context) *Model {
 // Title names the pane on the tab row.
 func (m *Model) Title() string { return "Preview" }
 
-// Capturing reports whether the answer box has the keyboard.
-func (m *Model) Capturing() bool { return m.answering }
+// Capturing reports whether the answer box (or the copy question) has
+// the keyboard.
+func (m *Model) Capturing() bool { return m.answering || m.copying }
 
 // SetSize gives the pane its area.
 func (m *Model) SetSize(w, h int) {
@@ -122,7 +124,7 @@ func (m *Model) Reward() *env.Reward { return m.reward }
 func (m *Model) Open(name string) tea.Cmd {
 	m.entry = corelib.Entry{Name: name}
 	m.module, m.gen, m.reward, m.report, m.loadErr = nil, nil, nil, nil, nil
-	m.loading, m.seed = true, 0
+	m.loading, m.reloading, m.copying, m.seed = true, false, false, 0
 	m.input.SetValue("")
 	m.refresh()
 	return m.loadCmd(name)
@@ -168,14 +170,9 @@ func (m *Model) generateCmd() tea.Cmd {
 	}
 }
 
-// Completion is what the typed text is scored as: itself when it has an
-// <answer> block, else the text wrapped in one.
-func Completion(typed string) string {
-	if strings.Contains(strings.ToLower(typed), "</answer>") {
-		return typed
-	}
-	return "<answer>" + typed + "</answer>"
-}
+// Completion is what the typed text is scored as (env.TypedCompletion):
+// itself when it has an <answer> block, else the text wrapped in one.
+func Completion(typed string) string { return env.TypedCompletion(typed) }
 
 func (m *Model) scoreCmd() tea.Cmd {
 	if m.gen == nil || m.gen.Err != nil || m.module == nil {
@@ -211,17 +208,37 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 	switch msg := msg.(type) {
 	case pane.OpenEnvMsg:
 		return m, m.Open(msg.Name)
+	case pane.LibraryChangedMsg:
+		// The environment shown was edited, curated or undone: read it
+		// again, at the same seed and difficulty.
+		if m.entry.Name != "" && (msg.Name == m.entry.Name || msg.Name == "") && !m.loading {
+			m.loading, m.reloading = true, true
+			m.refresh()
+			return m, m.loadCmd(m.entry.Name)
+		}
+		return m, nil
 	case PreviewLoadedMsg:
 		if msg.Entry.Name != m.entry.Name {
 			return m, nil // the user has moved on
 		}
-		m.loading = false
+		reload := m.reloading
+		m.loading, m.reloading = false, false
+		prevHash := ""
+		if m.module != nil {
+			prevHash = m.module.Hash
+		}
 		m.entry, m.module, m.report, m.loadErr = msg.Entry, msg.Module, msg.Report, msg.Err
 		if msg.Err != nil {
 			m.refresh()
 			return m, pane.Err(fmt.Errorf("loading %s: %w", msg.Entry.Name, msg.Err))
 		}
-		m.difficulty = m.module.MinDifficulty
+		if reload && m.module.Hash == prevHash {
+			m.refresh() // curation only: the instance is the same
+			return m, nil
+		}
+		if !reload || m.difficulty < m.module.MinDifficulty || m.difficulty > m.module.MaxDifficulty {
+			m.difficulty = m.module.MinDifficulty
+		}
 		m.refresh()
 		return m, m.generateCmd()
 	case PreviewGeneratedMsg:
@@ -259,6 +276,8 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 		return m, tea.Batch(done, pane.Info(msg.Name+": validation "+verdict))
 	case tea.KeyMsg:
 		return m, m.handleKey(msg)
+	case tea.MouseMsg:
+		return m, m.handleMouse(msg)
 	}
 	if m.answering {
 		var cmd tea.Cmd
@@ -270,11 +289,23 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	k := m.keys
+	if m.copying {
+		m.copying = false
+		return m.copyCmd(msg)
+	}
 	if m.answering {
-		if msg.Type == tea.KeyEsc || msg.Type == tea.KeyEnter {
+		switch msg.Type {
+		case tea.KeyEsc:
 			m.answering = false
 			m.input.Blur()
 			return nil
+		case tea.KeyEnter:
+			// Enter scores what is typed and keeps the box: only esc
+			// leaves it, so keys typed after an answer are never commands.
+			if m.input.Value() == "" || m.scoring {
+				return nil
+			}
+			return m.scoreCmd()
 		}
 		before := m.input.Value()
 		var cmd tea.Cmd
@@ -322,6 +353,9 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		m.refresh()
 	case key.Matches(msg, k.Validate):
 		return m.validateCmd()
+	case key.Matches(msg, k.Copy):
+		m.copying = true
+		return nil
 	case key.Matches(msg, k.Top):
 		m.vp.GotoTop()
 	case key.Matches(msg, k.Bottom):
@@ -332,4 +366,42 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		return cmd
 	}
 	return nil
+}
+
+// copyCmd copies what the key after y names (OSC 52).
+func (m *Model) copyCmd(msg tea.KeyMsg) tea.Cmd {
+	k := m.keys
+	var what, text string
+	switch {
+	case key.Matches(msg, k.CopyPrompt) && m.gen != nil:
+		what, text = "prompt", m.gen.Prompt
+	case key.Matches(msg, k.CopyAnswer) && m.gen != nil:
+		what, text = "reference answer", m.gen.Solution
+	case key.Matches(msg, k.CopyTyped):
+		what, text = "typed answer", m.input.Value()
+	case key.Matches(msg, k.CopyState) && m.gen != nil:
+		what, text = "state", string(m.gen.State)
+	case key.Matches(msg, k.CopyCode) && m.module != nil:
+		what, text = "source of "+m.entry.Name, string(m.module.Source)
+	case msg.Type == tea.KeyEsc:
+		return nil
+	default:
+		return pane.Info("nothing copied: y then p (prompt), a (reference answer), t (typed answer), s (state) or c (code)")
+	}
+	return m.ctx.CopyCmd(what, text)
+}
+
+// handleMouse: the wheel scrolls, a click on the answer line opens the
+// answer box.
+func (m *Model) handleMouse(msg tea.MouseMsg) tea.Cmd {
+	if msg.Action == tea.MouseActionPress && msg.Button == tea.MouseButtonLeft {
+		if msg.Y == 2+m.vp.Height && m.module != nil && !m.answering {
+			m.answering = true
+			return m.input.Focus()
+		}
+		return nil
+	}
+	var cmd tea.Cmd
+	m.vp, cmd = m.vp.Update(msg)
+	return cmd
 }

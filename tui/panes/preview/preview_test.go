@@ -1,7 +1,9 @@
 package preview
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"strings"
 	"testing"
@@ -182,9 +184,9 @@ func TestFailingReportIsHighlighted(t *testing.T) {
 
 func TestFold(t *testing.T) {
 	m := newPane(t)
-	drive(m, m.Open("adder"))
-	for range 9 {
-		press(m, "+") // difficulty 10: eleven numbers, more than FoldLines lines of JSON
+	drive(m, m.Open("maze")) // a built-in: its rows are one a line
+	for range 4 {
+		press(m, "+") // difficulty 5: more than FoldLines lines of JSON
 	}
 	m.SetSize(80, 60)
 	if !strings.Contains(m.View(), "folded (f unfolds)") {
@@ -233,5 +235,101 @@ func TestUnknownEnvironment(t *testing.T) {
 	}
 	if v := m.View(); !strings.Contains(v, "ERROR") {
 		t.Errorf("the view does not show the error:\n%s", fixture.Lines(v))
+	}
+}
+
+// TestEnterScoresAndStays: enter in the answer box scores the answer and
+// keeps the box, so the keys typed next are text, not commands.
+func TestEnterScoresAndStays(t *testing.T) {
+	m := newPane(t)
+	drive(m, m.Open("adder"))
+	right := m.gen.Solution
+	press(m, "i")
+	typeText(m, right)
+	m.reward = nil // forget the live score: enter must score it again
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	drive(m, cmd)
+	if !m.Capturing() {
+		t.Fatal("enter left the answer box")
+	}
+	if r := m.Reward(); r == nil || r.Score != 1 {
+		t.Fatalf("enter did not score the answer: %+v", r)
+	}
+	seed := m.seed
+	typeText(m, "]n")
+	if m.seed != seed || m.input.Value() != right+"]n" {
+		t.Errorf("keys after enter: seed %d (was %d), box %q; want them typed", m.seed, seed, m.input.Value())
+	}
+	press(m, "esc")
+	if m.Capturing() {
+		t.Error("esc did not leave the box")
+	}
+	press(m, "]")
+	if m.seed != seed+1 {
+		t.Errorf("] after esc: seed %d, want %d", m.seed, seed+1)
+	}
+}
+
+func TestCopy(t *testing.T) {
+	m := newPane(t)
+	drive(m, m.Open("adder"))
+	var term bytes.Buffer
+	m.ctx.Terminal = &term
+	for _, tc := range []struct{ key, want string }{
+		{"p", m.gen.Prompt},
+		{"a", m.gen.Solution},
+		{"s", string(m.gen.State)},
+		{"c", fixture.Adder},
+	} {
+		term.Reset()
+		press(m, "y")
+		if !m.Capturing() || !strings.Contains(m.View(), "copy: p prompt") {
+			t.Fatalf("y does not ask what to copy:\n%s", fixture.Lines(m.View()))
+		}
+		press(m, tc.key)
+		want := "\x1b]52;c;" + base64.StdEncoding.EncodeToString([]byte(tc.want)) + "\a"
+		if term.String() != want {
+			t.Errorf("y %s sent %q, want %q", tc.key, term.String(), want)
+		}
+		if m.Capturing() {
+			t.Errorf("y %s left the pane waiting", tc.key)
+		}
+	}
+	term.Reset()
+	press(m, "y", "esc")
+	if term.Len() != 0 || m.Capturing() {
+		t.Errorf("y esc copied %q", term.String())
+	}
+}
+
+// TestReloadAfterAChange: an edit (or its undo) of the environment shown
+// is read again at the same seed and difficulty.
+func TestReloadAfterAChange(t *testing.T) {
+	m := newPane(t)
+	drive(m, m.Open("adder"))
+	press(m, "]", "+")
+	lib := m.ctx.Library.(*corelib.Library)
+	edited := strings.Replace(fixture.Adder, "Put the sum in", "Write the sum in", 1)
+	if _, _, err := lib.Edit(context.Background(), m.ctx.Pool, "adder", []byte(edited), corelib.AddOptions{KeepInvalid: true}); err != nil {
+		t.Fatal(err)
+	}
+	_, cmd := m.Update(pane.LibraryChangedMsg{Name: "adder"})
+	drive(m, cmd)
+	if m.seed != 1 || m.difficulty != 2 || !strings.Contains(m.gen.Prompt, "Write the sum in") {
+		t.Fatalf("after the edit: seed %d difficulty %d prompt %q", m.seed, m.difficulty, m.gen.Prompt)
+	}
+}
+
+func TestMouseScrolls(t *testing.T) {
+	m := newPane(t)
+	drive(m, m.Open("parity_bits"))
+	m.Update(tea.MouseMsg{Action: tea.MouseActionPress, Button: tea.MouseButtonWheelDown})
+	if m.vp.YOffset == 0 {
+		t.Error("the wheel did not scroll")
+	}
+	_, cmd := m.Update(tea.MouseMsg{Y: 2 + m.vp.Height, Action: tea.MouseActionPress, Button: tea.MouseButtonLeft})
+	drive(m, cmd)
+	if !m.Capturing() {
+		t.Error("a click on the answer line did not open the box")
 	}
 }

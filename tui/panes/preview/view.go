@@ -1,8 +1,6 @@
 package preview
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -57,6 +55,8 @@ func (m *Model) verdict() string {
 	st := m.ctx.Styles
 	r := m.reward
 	switch {
+	case m.copying:
+		return st.Prompt.Render("copy: ") + st.Text.Render("p prompt · a reference answer · t typed answer · s state · c code") + st.Faint.Render("  (esc: nothing)")
 	case m.input.Value() == "":
 		return st.Faint.Render("score: type an answer to see what verify gives it")
 	case r == nil:
@@ -105,9 +105,12 @@ func (m *Model) refresh() {
 	default:
 		section("PROMPT", "")
 		b.WriteString(st.Text.Render(pane.Wrap(m.gen.Prompt, w)) + "\n\n")
-		state := prettyJSON(m.gen.State)
+		state := env.FormatState(m.gen.State, w)
 		lines := strings.Split(state, "\n")
 		note := fmt.Sprintf("%d lines", len(lines))
+		if len(lines) == 1 {
+			note = "1 line"
+		}
 		if len(lines) > FoldLines {
 			if m.folded {
 				note += ", folded (f unfolds)"
@@ -187,14 +190,6 @@ func (m *Model) reportView(w int) string {
 		}
 	}
 	return b.String()
-}
-
-func prettyJSON(b []byte) string {
-	var out bytes.Buffer
-	if json.Indent(&out, b, "", "  ") != nil {
-		return string(b)
-	}
-	return out.String()
 }
 
 func firstLine(s string) string {

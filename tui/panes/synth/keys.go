@@ -22,8 +22,8 @@ func newKeyMap() keyMap {
 		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "previous candidate")),
 		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "next candidate")),
 		Open:       key.NewBinding(key.WithKeys("enter", "o"), key.WithHelp("enter", "the candidate's code and checks / back")),
-		Confirm:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")),
-		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		Confirm:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "in a box: keeps it (applies as typed)")),
+		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "in a box: leaves it, keeping the text")),
 	}
 }
 

@@ -65,12 +65,11 @@ type Model struct {
 	keys keyMap
 	w, h int
 
-	provider  string
-	n         int
-	modelIn   textinput.Model
-	catsIn    textinput.Model
-	editing   field
-	prevValue string
+	provider string
+	n        int
+	modelIn  textinput.Model
+	catsIn   textinput.Model
+	editing  field
 
 	running  bool
 	stopping bool
@@ -254,8 +253,29 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 		return m, tea.Batch(pane.Msg(pane.JobFinishedMsg{ID: m.job}), m.runsCmd(), pane.Msg(pane.LibraryChangedMsg{}))
 	case tea.KeyMsg:
 		return m, m.handleKey(msg)
+	case tea.MouseMsg:
+		m.handleMouse(msg)
 	}
 	return m, nil
+}
+
+// handleMouse: the wheel moves through the candidates (or scrolls one
+// candidate's code), a click selects one.
+func (m *Model) handleMouse(msg tea.MouseMsg) {
+	if m.detail {
+		m.vp, _ = m.vp.Update(msg)
+		return
+	}
+	switch {
+	case msg.Button == tea.MouseButtonWheelUp:
+		m.cursor = max(m.cursor-1, 0)
+	case msg.Button == tea.MouseButtonWheelDown:
+		m.cursor = min(m.cursor+1, max(len(m.cands)-1, 0))
+	case msg.Action == tea.MouseActionPress && msg.Button == tea.MouseButtonLeft:
+		if i := m.listStart() + msg.Y - 4; msg.Y >= 4 && msg.Y < 4+m.listHeight() && i < len(m.cands) {
+			m.cursor = i
+		}
+	}
 }
 
 func (m *Model) cand(i int) *candidate {
@@ -350,13 +370,12 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 		if m.editing == fieldCategories {
 			in = &m.catsIn
 		}
+		// Like every text box: what is typed applies as it is typed, enter
+		// keeps the box, only esc leaves it (keeping the text).
 		switch msg.Type {
 		case tea.KeyEnter:
-			m.editing = fieldNone
-			in.Blur()
-			return nil
+			return pane.Info("esc leaves the box; what is typed is kept")
 		case tea.KeyEsc:
-			in.SetValue(m.prevValue)
 			m.editing = fieldNone
 			in.Blur()
 			return nil
@@ -416,10 +435,10 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Less):
 		m.n = max(m.n-1, 1)
 	case key.Matches(msg, k.Model):
-		m.editing, m.prevValue = fieldModel, m.modelIn.Value()
+		m.editing = fieldModel
 		return m.modelIn.Focus()
 	case key.Matches(msg, k.Categories):
-		m.editing, m.prevValue = fieldCategories, m.catsIn.Value()
+		m.editing = fieldCategories
 		return m.catsIn.Focus()
 	}
 	return nil

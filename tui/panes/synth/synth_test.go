@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -67,6 +68,8 @@ func press(m *Model, keys ...string) []tea.Msg {
 			msg = tea.KeyMsg{Type: tea.KeyEnter}
 		case "esc":
 			msg = tea.KeyMsg{Type: tea.KeyEsc}
+		case "backspace":
+			msg = tea.KeyMsg{Type: tea.KeyBackspace}
 		}
 		_, cmd := m.Update(msg)
 		out = append(out, drive(m, cmd)...)
@@ -91,15 +94,19 @@ func TestForm(t *testing.T) {
 	for _, r := range "gpt-x" {
 		press(m, string(r))
 	}
-	press(m, "enter")
+	press(m, "enter", "s") // enter keeps the box: s is text
+	if !m.Capturing() || m.modelIn.Value() != "gpt-xs" {
+		t.Errorf("model %q (capturing %v), want gpt-xs in a box that kept the focus", m.modelIn.Value(), m.Capturing())
+	}
+	press(m, "backspace", "esc")
 	if m.Capturing() || m.modelIn.Value() != "gpt-x" {
-		t.Errorf("model %q (capturing %v), want gpt-x", m.modelIn.Value(), m.Capturing())
+		t.Errorf("model %q (capturing %v) after esc, want gpt-x", m.modelIn.Value(), m.Capturing())
 	}
 	press(m, "c", "x", "esc")
-	if m.catsIn.Value() != "" {
-		t.Errorf("esc kept the categories %q", m.catsIn.Value())
+	if m.catsIn.Value() != "x" {
+		t.Errorf("esc dropped the categories typed: %q", m.catsIn.Value())
 	}
-	if v := m.View(); !strings.Contains(v, "provider openai  model gpt-x  n 11") {
+	if v := m.View(); !strings.Contains(v, "provider openai  model gpt-x  n 11  categories x") {
 		t.Errorf("form:\n%s", fixture.Lines(v))
 	}
 }
@@ -198,6 +205,16 @@ func TestReplayDemoRun(t *testing.T) {
 	}
 	if v := m.View(); !strings.Contains(v, "done") {
 		t.Errorf("finished run:\n%s", fixture.Lines(v))
+	}
+	// The totals add up: stored, rejected and failed are the finished.
+	m.SetSize(200, 22)
+	var done, n, stored, rejected int
+	line := strings.Split(m.View(), "\n")[1]
+	if _, err := fmt.Sscanf(line[strings.Index(line, "done")+len("done"):], " %d/%d finished: stored %d · rejected %d", &done, &n, &stored, &rejected); err != nil {
+		t.Fatalf("totals %q: %v", line, err)
+	}
+	if stored+rejected+m.totals.Outcomes[coresynth.OutcomeError] != done || stored != m.totals.Stored {
+		t.Errorf("totals %q do not add up (%+v)", line, m.totals)
 	}
 }
 

@@ -30,10 +30,9 @@ func (m *Model) View() string {
 		b.WriteString(m.runsList(body))
 		return pane.Fit(b.String(), m.w, m.h)
 	}
-	detail := 3
-	listH := max(body-1-detail-1, 1)
+	listH := m.listHeight()
 	b.WriteString(st.Secondary.Bold(true).Render(pane.Cut(pane.Pad("  #", 5)+pane.Pad("NAME", 24)+pane.Pad("CATEGORY", 20)+"STAGE / VERDICT", m.w)) + "\n")
-	start := max(0, min(m.cursor-listH/2, len(m.cands)-listH))
+	start := m.listStart()
 	shown := 0
 	for i := start; i < len(m.cands) && shown < listH; i++ {
 		b.WriteString(m.row(m.cands[i], i == m.cursor) + "\n")
@@ -99,15 +98,22 @@ func (m *Model) totalsLine() string {
 	if n == 0 && m.started != nil {
 		n = m.started.N
 	}
+	// Stored, rejected and failed add up to the finished: a candidate that
+	// passed validation can still be rejected (a duplicate), so "valid"
+	// would count it twice.
 	rejected := 0
 	for o, c := range t.Outcomes {
 		if o.Rejected() {
 			rejected += c
 		}
 	}
+	errs := ""
+	if e := t.Outcomes[coresynth.OutcomeError]; e > 0 {
+		errs = fmt.Sprintf(" · failed %d", e)
+	}
 	return st.Title.Render(fmt.Sprintf("run %d", m.runID)) + "  " + state + st.Text.Render(fmt.Sprintf(
-		"  %d/%d finished · valid %d · rejected %d · ideas %d (%d dropped) · tokens %s in / %s out",
-		t.Finished, n, t.Valid, rejected, t.Ideas, m.dropped, kilo(t.Usage.PromptTokens), kilo(t.Usage.CompletionTokens)))
+		"  %d/%d finished: stored %d · rejected %d%s · ideas %d (%d dropped) · tokens %s in / %s out",
+		t.Finished, n, t.Outcomes[coresynth.OutcomeCandidate], rejected, errs, t.Ideas, m.dropped, kilo(t.Usage.PromptTokens), kilo(t.Usage.CompletionTokens)))
 }
 
 func kilo(n int) string {
@@ -225,4 +231,14 @@ func (m *Model) detailText(c *candidate) string {
 		b.WriteString(st.Faint.Render(fmt.Sprintf("%4d ", i+1)) + st.Code.Render(pane.Cut(l, w-5)) + "\n")
 	}
 	return b.String()
+}
+
+// listHeight is how many candidates fit: the pane less the form, the
+// totals, two rules, the header and three lines of details.
+func (m *Model) listHeight() int { return max(m.h-3-1-3-1, 1) }
+
+// listStart is the first candidate shown, keeping the cursor in the middle.
+func (m *Model) listStart() int {
+	h := m.listHeight()
+	return max(0, min(m.cursor-h/2, len(m.cands)-h))
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/NimbleMarkets/ntcharts/canvas"
+	"github.com/NimbleMarkets/ntcharts/canvas/runes"
 	"github.com/NimbleMarkets/ntcharts/linechart"
 	"github.com/charmbracelet/lipgloss"
 
@@ -16,7 +17,9 @@ import (
 
 // preferred is the order of the curves the pane knows by name; other
 // metrics follow in name order.
-var preferred = []string{"reward", "pass_rate", "loss", "kl", "entropy", "response_len", "tokens_per_s"}
+// A GRPO run opens on its reward; a run with a warm start only (SFT) on
+// its held-out reward, else its loss.
+var preferred = []string{"reward", "eval_reward", "pass_rate", "eval_pass_rate", "loss", "sft_loss", "kl", "entropy", "response_len", "tokens_per_s"}
 
 // series is one curve: values by step, in step order.
 type series struct {
@@ -126,15 +129,22 @@ type line struct {
 	label string
 	s     *series
 	style lipgloss.Style
+	raw   *series // the points before smoothing, drawn faint behind a single curve
+	thin  bool    // drawn in line runes (a reference run), not braille
+	faint bool    // behind the environment in focus
+	same  string  // the label of an earlier line with the very same points
+}
+
+// seriesStyle is the colour of the i-th line.
+func seriesStyle(st themes.Styles, i int) lipgloss.Style {
+	cs := st.Theme.Series
+	return lipgloss.NewStyle().Foreground(cs[i%len(cs)])
 }
 
 // lines returns what the chart of name draws: one curve per environment
 // when the metric has them, else the single curve.
 func (m *metrics) lines(name string, st themes.Styles) []line {
-	colour := func(i int) lipgloss.Style {
-		cs := st.Theme.Series
-		return lipgloss.NewStyle().Foreground(cs[i%len(cs)])
-	}
+	colour := func(i int) lipgloss.Style { return seriesStyle(st, i) }
 	if envs := m.perEnv[name]; len(envs) > 0 {
 		names := make([]string, 0, len(envs))
 		for e := range envs {
@@ -143,27 +153,38 @@ func (m *metrics) lines(name string, st themes.Styles) []line {
 		sort.Strings(names)
 		out := make([]line, len(names))
 		for i, e := range names {
-			out[i] = line{e, envs[e], colour(i)}
+			out[i] = line{label: e, s: envs[e], style: colour(i)}
 		}
 		return out
 	}
 	if s := m.scalar[name]; s != nil {
-		return []line{{name, s, colour(0)}}
+		return []line{{label: name, s: s, style: colour(0)}}
 	}
 	return nil
 }
 
-// drawChart draws curves in a w×h box with axes and labels.
+// drawChart draws curves in a w×h box with axes and labels, the y range
+// from their points.
 func drawChart(lines []line, w, h int, st themes.Styles) string {
+	return drawChartRange(lines, w, h, st, math.Inf(1), math.Inf(-1))
+}
+
+// drawChartRange is drawChart with a y range that holds at least
+// [minY, maxY] (small multiples share one).
+func drawChartRange(lines []line, w, h int, st themes.Styles, minY, maxY float64) string {
 	if w < 10 || h < 4 || len(lines) == 0 {
 		return ""
 	}
 	minX, maxX := math.Inf(1), math.Inf(-1)
-	minY, maxY := math.Inf(1), math.Inf(-1)
 	for _, l := range lines {
-		for i, s := range l.s.steps {
-			minX, maxX = math.Min(minX, float64(s)), math.Max(maxX, float64(s))
-			minY, maxY = math.Min(minY, l.s.vals[i]), math.Max(maxY, l.s.vals[i])
+		for _, s := range []*series{l.s, l.raw} {
+			if s == nil {
+				continue
+			}
+			for i, x := range s.steps {
+				minX, maxX = math.Min(minX, float64(x)), math.Max(maxX, float64(x))
+				minY, maxY = math.Min(minY, s.vals[i]), math.Max(maxY, s.vals[i])
+			}
 		}
 	}
 	if math.IsInf(minX, 0) {
@@ -186,19 +207,45 @@ func drawChart(lines []line, w, h int, st themes.Styles) string {
 		linechart.WithYLabelFormatter(func(_ int, v float64) string { return shortNum(v) }),
 	)
 	lc.DrawXYAxisAndLabel()
-	for _, l := range lines {
-		s := l.s
-		if len(s.steps) == 1 {
-			p := canvas.Float64Point{X: float64(s.steps[0]), Y: s.vals[0]}
-			lc.DrawBrailleLineWithStyle(p, p, l.style)
-		}
-		for i := 1; i < len(s.steps); i++ {
-			a := canvas.Float64Point{X: float64(s.steps[i-1]), Y: s.vals[i-1]}
-			b := canvas.Float64Point{X: float64(s.steps[i]), Y: s.vals[i]}
-			lc.DrawBrailleLineWithStyle(a, b, l.style)
+	// Line runes (a reference run) first: braille drawn after them stays
+	// readable where they cross.
+	for _, thin := range []bool{true, false} {
+		for _, l := range lines {
+			if l.thin != thin {
+				continue
+			}
+			style := l.style
+			if l.faint {
+				if st.Theme.Mono {
+					continue // without colour a faint line reads as any other: leave it out
+				}
+				style = st.Faint
+			}
+			if l.raw != nil && len(lines) == 1 {
+				plot(&lc, l.raw, st.Faint, l.thin)
+			}
+			plot(&lc, l.s, style, l.thin)
 		}
 	}
 	return lc.View()
+}
+
+// plot draws one curve, point to point.
+func plot(lc *linechart.Model, s *series, style lipgloss.Style, thin bool) {
+	draw := func(a, b canvas.Float64Point) {
+		if thin {
+			lc.DrawLineWithStyle(a, b, runes.ThinLineStyle, style)
+		} else {
+			lc.DrawBrailleLineWithStyle(a, b, style)
+		}
+	}
+	if len(s.steps) == 1 {
+		p := canvas.Float64Point{X: float64(s.steps[0]), Y: s.vals[0]}
+		draw(p, p)
+	}
+	for i := 1; i < len(s.steps); i++ {
+		draw(canvas.Float64Point{X: float64(s.steps[i-1]), Y: s.vals[i-1]}, canvas.Float64Point{X: float64(s.steps[i]), Y: s.vals[i]})
+	}
 }
 
 // shortNum formats a value in at most about six cells.

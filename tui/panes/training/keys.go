@@ -4,6 +4,7 @@ import "github.com/charmbracelet/bubbles/key"
 
 type keyMap struct {
 	NextChart, PrevChart, NextRun, PrevRun, Rollouts, Reload, Up, Down key.Binding
+	Smooth, Focus, Split, Compare                                      key.Binding
 	Train, Stop                                                        key.Binding
 }
 
@@ -17,6 +18,10 @@ func newKeyMap() keyMap {
 		Reload:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload")),
 		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "scroll up")),
 		Down:      key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "scroll down")),
+		Smooth:    key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "smoothing: off, 0.6, 0.9")),
+		Focus:     key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "bring an environment's line to the front")),
+		Split:     key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "one chart per environment / all in one")),
+		Compare:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "pin this run to compare ([ ] another) / unpin")),
 		Train:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "train the tiny-cpu preset here")),
 		Stop:      key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop training (checkpoints first)")),
 	}
@@ -26,13 +31,18 @@ func newKeyMap() keyMap {
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.keys
 	if m.training {
-		return []key.Binding{k.PrevChart, k.NextChart, k.Rollouts, k.Stop}
+		return []key.Binding{k.PrevChart, k.NextChart, k.Smooth, k.Focus, k.Rollouts, k.Stop}
 	}
-	return []key.Binding{k.PrevChart, k.NextChart, k.PrevRun, k.NextRun, k.Rollouts, k.Train}
+	return []key.Binding{k.PrevChart, k.NextChart, k.PrevRun, k.NextRun, k.Smooth, k.Focus, k.Compare, k.Train}
 }
 
 // FullHelp is every binding, in named groups.
 func (m *Model) FullHelp() [][]key.Binding {
 	k := m.keys
-	return [][]key.Binding{{k.PrevChart, k.NextChart, k.PrevRun, k.NextRun}, {k.Rollouts, k.Up, k.Down, k.Reload}, {k.Train, k.Stop}}
+	return [][]key.Binding{
+		{k.PrevChart, k.NextChart, k.PrevRun, k.NextRun},
+		{k.Smooth, k.Focus, k.Split, k.Compare},
+		{k.Rollouts, k.Up, k.Down, k.Reload},
+		{k.Train, k.Stop},
+	}
 }

@@ -68,6 +68,12 @@ type Model struct {
 	live        *live
 	follow      uint64 // the run to show when the list next arrives
 	polling     bool   // a poll tick is scheduled (Context.Poll)
+
+	// How the curves are drawn.
+	smooth float64    // the EMA weight; 0 is off
+	focus  string     // the environment in front ("" all alike)
+	split  bool       // one small chart per environment
+	ref    *reference // a pinned run to compare with
 }
 
 // New makes the training pane.
@@ -210,6 +216,16 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 		if msg.Err != nil {
 			return m, pane.Err(fmt.Errorf("reading training run: %w", msg.Err))
 		}
+		if r := m.ref; r != nil && msg.Run.ID == r.run.ID && msg.Run.ID != m.run.ID {
+			// The pinned run, followed while it runs.
+			r.run = msg.Run
+			r.data.add(msg.Points)
+			if r.run.Status == "running" {
+				id := r.run.ID
+				return m, tea.Tick(FollowInterval, func(time.Time) tea.Msg { return trainingFollowMsg{id} })
+			}
+			return m, nil
+		}
 		if msg.Run.ID != m.run.ID {
 			return m, nil
 		}
@@ -229,7 +245,12 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 		if msg.runID == m.run.ID && m.run.Status == "running" {
 			return m, m.metricsCmd(m.run.ID, m.data.last)
 		}
+		if r := m.ref; r != nil && msg.runID == r.run.ID && r.run.Status == "running" {
+			return m, m.metricsCmd(r.run.ID, r.data.last)
+		}
 		return m, nil
+	case tea.MouseMsg:
+		return m, m.handleMouse(msg)
 	case tea.KeyMsg:
 		return m, m.handleKey(msg)
 	}
@@ -240,8 +261,32 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 func (m *Model) open() tea.Cmd {
 	m.run = m.runs[m.runIdx]
 	m.data = newMetrics()
+	if m.ref != nil && m.ref.run.ID == m.run.ID {
+		m.data = m.ref.data // the pinned run itself: one copy, read on together
+	}
 	m.rolls = nil
-	return m.metricsCmd(m.run.ID, 0)
+	return m.metricsCmd(m.run.ID, m.data.last)
+}
+
+// handleMouse: a click on a curve's tab shows it; the wheel scrolls the
+// rollouts (o) or steps through the curves.
+func (m *Model) handleMouse(msg tea.MouseMsg) tea.Cmd {
+	if m.showAll {
+		var cmd tea.Cmd
+		m.vp, cmd = m.vp.Update(msg)
+		return cmd
+	}
+	if msg.Y != 1 || msg.Action != tea.MouseActionPress || msg.Button != tea.MouseButtonLeft {
+		return nil
+	}
+	names, cur := m.Charts()
+	parts, _, _ := tabWindow(names, cur, m.w)
+	for _, p := range parts {
+		if msg.X >= p.x0 && msg.X < p.x1 {
+			m.chart = p.name
+		}
+	}
+	return nil
 }
 
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
@@ -259,6 +304,36 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.PrevRun) && len(m.runs) > 0:
 		m.runIdx = (m.runIdx + len(m.runs) - 1) % len(m.runs)
 		return m.open()
+	case key.Matches(msg, k.Smooth):
+		i := slices.Index(Smoothings, m.smooth)
+		m.smooth = Smoothings[(i+1)%len(Smoothings)]
+	case key.Matches(msg, k.Focus):
+		envs := m.data.envsOf(cur)
+		if len(envs) == 0 {
+			m.focus = ""
+			return pane.Info(cur + " has no per-environment lines")
+		}
+		j := slices.Index(envs, m.focus) // -1 (all) → the first
+		if j+1 < len(envs) {
+			m.focus = envs[j+1]
+		} else {
+			m.focus = ""
+		}
+	case key.Matches(msg, k.Split):
+		if len(m.data.envsOf(cur)) < 2 {
+			return pane.Info(cur + " has no per-environment lines to split")
+		}
+		m.split = !m.split
+	case key.Matches(msg, k.Compare):
+		if m.ref != nil {
+			m.ref = nil
+			return pane.Info("comparison off")
+		}
+		if m.run.ID == 0 {
+			return nil
+		}
+		m.ref = &reference{run: m.run, data: m.data}
+		return pane.Info(fmt.Sprintf("run %d pinned; [ ] picks the other, c unpins", m.run.ID))
 	case key.Matches(msg, k.Rollouts):
 		m.showAll = !m.showAll
 		m.vp.GotoBottom()
@@ -306,20 +381,11 @@ func (m *Model) View() string {
 		b.WriteString(m.vp.View())
 		return pane.Fit(b.String(), m.w, m.h)
 	}
-	names, cur := m.Charts()
-	b.WriteString(pane.Cut(m.chartTabs(names, cur), m.w) + "\n")
 	rollH := 0
 	if m.h >= 16 {
 		rollH = min(5, 1+len(m.rolls))
 	}
-	chartH := m.h - 3 - rollH
-	lines := m.data.lines(cur, st)
-	chart := drawChart(lines, m.w, chartH, st)
-	if chart == "" {
-		chart = st.Faint.Render("  no points yet")
-	}
-	b.WriteString(pane.Fit(chart, m.w, chartH) + "\n")
-	b.WriteString(pane.Cut(m.legend(lines), m.w))
+	b.WriteString(m.curvesView(m.h - 1 - rollH))
 	if rollH > 0 {
 		b.WriteString("\n" + m.rolloutsBox(rollH))
 	}
@@ -356,70 +422,6 @@ func (m *Model) header() string {
 		h += "  " + l
 	}
 	return h
-}
-
-// chartTabs names the curves on offer, the current one in brackets;
-// when they do not fit, the leading ones scroll away so the current one
-// shows.
-func (m *Model) chartTabs(names []string, cur string) string {
-	st := m.ctx.Styles
-	render := func(from int) string {
-		var parts []string
-		if from > 0 {
-			parts = append(parts, st.Faint.Render("‹"))
-		}
-		for _, n := range names[from:] {
-			if n == cur {
-				parts = append(parts, st.Selected.Render("["+n+"]"))
-			} else {
-				parts = append(parts, st.Secondary.Render(" "+n+" "))
-			}
-		}
-		return strings.Join(parts, st.Faint.Render("·"))
-	}
-	ci := 0
-	for i, n := range names {
-		if n == cur {
-			ci = i
-		}
-	}
-	// Each tab is its name and two cells, plus one for the separator.
-	from := 0
-	for from < ci {
-		end := 0
-		if from > 0 {
-			end = 2 // "‹·"
-		}
-		for _, n := range names[from : ci+1] {
-			end += len(n) + 3
-		}
-		if end <= m.w {
-			break
-		}
-		from++
-	}
-	return render(from)
-}
-
-func (m *Model) legend(lines []line) string {
-	st := m.ctx.Styles
-	var parts []string
-	for _, l := range lines {
-		_, v, ok := l.s.last()
-		if !ok {
-			continue
-		}
-		text := fmt.Sprintf("%s %s", l.label, shortNum(v))
-		if len(lines) == 1 {
-			lo, hi := v, v
-			for _, x := range l.s.vals {
-				lo, hi = min(lo, x), max(hi, x)
-			}
-			text = fmt.Sprintf("%s: last %s  min %s  max %s  (%d points)", l.label, shortNum(v), shortNum(lo), shortNum(hi), len(l.s.vals))
-		}
-		parts = append(parts, l.style.Render("━━")+" "+st.Text.Render(text))
-	}
-	return strings.Join(parts, "   ")
 }
 
 // rolloutsBox is the few latest rollouts under the chart.
@@ -468,7 +470,7 @@ func (m *Model) rolloutsText() string {
 	if len(m.rolls) == 0 {
 		return st.Faint.Render("no sample rollouts stored")
 	}
-	w := max(m.w-4, 10)
+	w := max(m.w-len("  prompt │ ")-1, 10)
 	var b strings.Builder
 	for _, r := range m.rolls {
 		b.WriteString(st.Heading.Render(fmt.Sprintf("step %d · %s · seed %d · difficulty %d", r.Step, r.Env, r.Seed, r.Difficulty)))
