@@ -50,7 +50,7 @@ const (
 	promptBands = 16
 	promptRows  = minhashSize / promptBands
 	bandCap     = 256
-	schemaScan  = 512
+	schemaScan  = 2048
 	// exactMargin: signatures estimating a similarity within this of the
 	// threshold get the exact comparison (8 standard errors at 0.8).
 	exactMargin = 0.3
