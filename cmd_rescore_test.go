@@ -45,9 +45,9 @@ func TestRescoreRunCommand(t *testing.T) {
 	}
 	out, errOut, code = runResyn(t, db, "rescore", "--run", "1", "--workers", "1", "--json", "--out", filepath.Join(t.TempDir(), "changed.jsonl"))
 	var sums []struct {
-		Env                                          string
-		OldHashes                                    []string `json:"old_hashes"`
-		NewHash                                      string   `json:"new_hash"`
+		Env                                           string
+		OldHashes                                     []string `json:"old_hashes"`
+		NewHash                                       string   `json:"new_hash"`
 		N, Same, Higher, Lower, Kind, InstanceChanged int
 	}
 	if code != 0 || json.Unmarshal([]byte(out), &sums) != nil {
