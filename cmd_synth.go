@@ -39,7 +39,7 @@ func init() {
 type providerFlags struct {
 	provider, model, baseURL, apiKey, replay string
 	concurrency                              int
-	timeout                                  time.Duration
+	timeout, retryBase                       time.Duration
 }
 
 func (f *providerFlags) add(c *cobra.Command) {
@@ -50,6 +50,18 @@ func (f *providerFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&f.replay, "replay", "", "with --provider replay: the recorded run to play (default: the built-in demo recording)")
 	c.Flags().IntVar(&f.concurrency, "concurrency", 8, "LLM requests in flight at once")
 	c.Flags().DurationVar(&f.timeout, "request-timeout", 10*time.Minute, "longest one LLM request may take before it is abandoned and retried (a hung server)")
+	c.Flags().DurationVar(&f.retryBase, "retry-base", time.Second, "first pause before retrying a failed LLM request, doubling each time up to 60 times it (a Retry-After asking for longer wins)")
+}
+
+// check refuses durations that cannot work.
+func (f *providerFlags) check() error {
+	switch {
+	case f.timeout <= 0:
+		return fmt.Errorf("--request-timeout %v: must be positive (how long one LLM request may take)", f.timeout)
+	case f.retryBase <= 0:
+		return fmt.Errorf("--retry-base %v: must be positive (the first pause before a retry)", f.retryBase)
+	}
+	return nil
 }
 
 // resolveProvider picks the provider when none was named: OpenAI when its
@@ -83,6 +95,7 @@ func openProvider(f providerFlags, meter *llm.Meter) (p llm.Provider, demo bool,
 	p, err = llm.Open(llm.Config{
 		Provider: name, Model: f.model, BaseURL: f.baseURL, APIKey: f.apiKey, ReplayFile: f.replay,
 		MaxConcurrency: f.concurrency, Meter: meter, OnRetry: stderrRetries.note, Timeout: f.timeout,
+		BackoffBase: f.retryBase, BackoffMax: 60 * f.retryBase,
 	})
 	return p, false, err
 }
@@ -208,7 +221,7 @@ pipeline without any model.`,
 				flagAtLeast("concurrency", pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
 				flagAtLeast("workers", workers, 0, "0 (one per core) or more"),
 				flagAtLeast("per-seed", perSeed, 1, "at least 1 (task proposals per seed keyword)"),
-				sf.check(),
+				sf.check(), pf.check(),
 			); err != nil {
 				return err
 			}
@@ -695,6 +708,7 @@ is measured at its lowest, middle and highest level.`,
 				flagAtLeast("parallel", inFlite, 1, "at least 1 (solver requests in flight)"),
 				flagAtLeast("concurrency", pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
 				flagAtLeast("workers", workers, 0, "0 (one per core) or more"),
+				pf.check(),
 			); err != nil {
 				return err
 			}

@@ -61,7 +61,7 @@ func TestCorpusTemplatesAreValid(t *testing.T) {
 					t.Errorf("%s (knobs %v): %s: %s %v", v.Name, v.Knobs, ch.Name, ch.Detail, ch.Failures)
 				}
 			}
-			if !strings.Contains(code, `NAME = "`+v.Name+`"`) || !strings.Contains(v.Description(), strings.TrimSuffix(v.Theme.Thing, "s")) {
+			if !strings.Contains(code, `NAME = "`+v.Name+`"`) || !strings.Contains(v.Description(), v.Theme.Things) && !strings.Contains(v.Description(), v.Theme.Who) {
 				t.Errorf("%s: NAME or theme missing", v.Name)
 			}
 		}

@@ -63,7 +63,9 @@ var (
 
 // Classify says what a request asks for and about what: the seed keyword
 // (or category) of an ideation call, the environment name of an
-// implementation or repair call; round is the repair round.
+// implementation or repair call; round is the number of the model's turns
+// in the conversation (1 or more for a repair; which repair round it is,
+// Model.RepairRound works out).
 func Classify(msgs []Message) (stage, subject string, round int) {
 	var user []Message
 	for _, m := range msgs {
@@ -104,7 +106,7 @@ func (m *Model) rng(parts ...any) *rand.Rand {
 
 // Reply answers a request.
 func (m *Model) Reply(msgs []Message) string {
-	stage, subject, round := Classify(msgs)
+	stage, subject, _ := Classify(msgs)
 	switch stage {
 	case StageIdeate:
 		n := 0
@@ -112,8 +114,12 @@ func (m *Model) Reply(msgs []Message) string {
 			fmt.Sscan(sm[1], &n)
 		}
 		return m.ideas(subject, n)
-	case StageImplement, StageRepair:
-		return m.module(subject, round)
+	case StageImplement:
+		reply, _ := m.module(subject, 0)
+		return reply
+	case StageRepair:
+		reply, _ := m.module(subject, m.RepairRound(subject, msgs))
+		return reply
 	case StageSolve:
 		return "Let me think.\n<answer>0</answer>"
 	}
@@ -149,13 +155,47 @@ func (m *Model) ideas(keyword string, n int) string {
 		th := Themes[r.IntN(len(Themes))]
 		name := fmt.Sprintf("%s_%s_%04x", slug(th.Thing), t.ID, r.Uint32()&0xffff)
 		v := m.Variant(name)
-		out = append(out, idea{name, "A " + keyword + " task. " + v.Description()})
+		out = append(out, idea{name, proposal(r, v, keyword)})
 	}
 	b, _ := json.MarshalIndent(out, "", "  ")
 	if m.rng("ideas-form", keyword).IntN(3) == 0 {
 		return string(b)
 	}
 	return fmt.Sprintf("Here are %d task ideas around %s:\n\n```json\n%s\n```\n\nEach has an exact, checkable answer.", n, keyword, b)
+}
+
+// Phrase banks of flavour: what makes two proposals of one template read as
+// different ideas, as a model's proposals do.
+var (
+	flavourOpen = []string{"Instances are drawn from", "Each case is modelled on", "The data mimics", "Think of it as",
+		"It is inspired by", "Cases resemble", "The setting borrows from", "Picture"}
+	flavourScene = []string{"a busy winter season", "last year's ledgers", "a stormy night shift", "a festival weekend",
+		"an inventory recount", "a training exercise", "a quiet Sunday morning", "a product launch", "the annual inspection",
+		"a power outage", "an overbooked holiday", "a spring cleaning", "a county fair", "a midnight deadline",
+		"a supply shortage", "a record harvest", "a marathon day", "a relocation", "a surprise visit", "the end of the fiscal year"}
+	flavourGrow = []string{"larger inputs at higher levels", "more items as the level rises", "longer chains at every level",
+		"denser constraints when harder", "bigger numbers further up", "more steps per level"}
+)
+
+var (
+	proposalVerb = []string{"tracks", "audits", "reorders", "balances", "forecasts", "schedules", "encodes", "routes",
+		"inspects", "tallies", "matches", "ranks", "splits", "merges", "verifies", "simulates"}
+	proposalAim = []string{"to find the one exact figure asked for", "so that a single checkable answer results",
+		"under rules stated in full", "from a compact description", "step by step from a starting position",
+		"against a fixed rule book", "where every detail counts", "from clues given as numbers",
+		"with a twist in the rules", "after a series of changes", "under a strict budget", "across several rounds"}
+)
+
+// proposal is the description of an idea as a writer model words it: the
+// theme, a task sentence and a flavour sentence drawn from phrase banks,
+// so that two proposals read as different ideas unless the model repeats
+// itself (Rates.IdeaRepeat, Rates.IdeaEcho) — whatever template their
+// code will come from. Deduplicating ideas that the code later shows to be
+// the same task is the work of the behavioural check, as with real models.
+func proposal(r *rand.Rand, v Variant, keyword string) string {
+	return fmt.Sprintf("%s %s %s %s, on a %s theme. %s %s, with %s.", capitalise(v.Theme.Who),
+		proposalVerb[r.IntN(len(proposalVerb))], v.Theme.Things, proposalAim[r.IntN(len(proposalAim))], keyword,
+		flavourOpen[r.IntN(len(flavourOpen))], flavourScene[r.IntN(len(flavourScene))], flavourGrow[r.IntN(len(flavourGrow))])
 }
 
 var nonSlug = regexp.MustCompile(`[^a-z0-9]+`)
@@ -217,23 +257,35 @@ func (m *Model) mistakeAt(name string, round int) string {
 // Mistake is the mistake the module of name at round has ("" for none).
 func (m *Model) Mistake(name string, round int) string { return m.mistakeAt(name, round) }
 
-// module is an implementation (round 0) or repair reply.
-func (m *Model) module(name string, round int) string {
+// maxRounds bounds the repair rounds the model tells apart.
+const maxRounds = 8
+
+// module is an implementation (round 0) or repair reply. The code in it,
+// when there is some, is also returned.
+func (m *Model) module(name string, round int) (reply, code string) {
 	r := m.rng("reply", name, round)
 	scale := 1.0
 	if round > 0 {
-		scale = 0.5 // a model asked to fix its code rarely gives up on it
+		scale = 0.5
 	}
-	switch p := r.Float64() / scale; {
+	switch p := r.Float64(); {
+	case round > 0:
+		// A model asked to fix its code does not give up on it (and a repair
+		// that brings no code would show the same module again).
 	case p < m.Rates.Refuse:
-		return "I'm sorry, but I can't help with writing this environment."
+		return "I'm sorry, but I can't help with writing this environment.", ""
 	case p < m.Rates.Refuse+m.Rates.Empty:
-		return ""
+		return "", ""
 	case p < m.Rates.Refuse+m.Rates.Empty+m.Rates.Prose:
 		return "To build this I would generate random instances, render them as text and check answers exactly. " +
-			"The generator scales with difficulty, and the verifier parses the numbers in the answer."
+			"The generator scales with difficulty, and the verifier parses the numbers in the answer.", ""
 	}
-	code := m.Variant(name).Code()
+	code = m.Variant(name).Code()
+	if round > 0 {
+		// Each round's module differs from the others, as a model's do, so
+		// that a repair request shows which round it answers.
+		code = fmt.Sprintf("# revision %d\n", round) + code
+	}
 	if mk := m.mistakeAt(name, round); mk != "" {
 		if mi, ok := MistakeByName(mk); ok {
 			if c, ok := mi.Apply(code, r); ok {
@@ -242,22 +294,50 @@ func (m *Model) module(name string, round int) string {
 		}
 	}
 	if r.Float64() < m.Rates.Truncated*scale {
-		cut := len(code) * (55 + r.IntN(35)) / 100
-		return "Here is the environment:\n\n```python\n" + code[:cut]
+		code = code[:len(code)*(55+r.IntN(35))/100]
+		return "Here is the environment:\n\n```python\n" + code, code
 	}
 	switch r.IntN(20) {
 	case 0, 1:
-		return code // bare
+		return code, code // bare
 	case 2:
-		return "Here is a module.\n\n" + code + "\nIt follows the contract."
+		return "Here is a module.\n\n" + code + "\nIt follows the contract.", code
 	case 3:
-		return "The state holds the instance:\n\n```json\n{\"example\": 1}\n```\n\nThe module:\n\n```python\n" + code + "```\n"
+		return "The state holds the instance:\n\n```json\n{\"example\": 1}\n```\n\nThe module:\n\n```python\n" + code + "```\n", code
 	case 4, 5, 6, 7, 8:
-		return "```python\n" + code + "```"
+		return "```python\n" + code + "```", code
 	}
 	what := "Here is the environment"
 	if round > 0 {
 		what = "Here is the corrected module"
 	}
-	return what + ":\n\n```python\n" + code + "```\n\nThe verifier is strict about the content and lenient about spacing."
+	return what + ":\n\n```python\n" + code + "```\n\nThe verifier is strict about the content and lenient about spacing.", code
+}
+
+// RepairRound works out which round a repair request is: one after the
+// round whose code the request shows (the pipeline sends the last module
+// and its failures, not the whole history). Code the model never wrote
+// counts as round 0's.
+func (m *Model) RepairRound(name string, msgs []Message) int {
+	shown := ""
+	for _, msg := range msgs {
+		if msg.Role == "assistant" {
+			shown = msg.Content
+		}
+	}
+	shown = normCode(shown)
+	for k := 0; k < maxRounds; k++ {
+		if _, code := m.module(name, k); code != "" && normCode(code) == shown {
+			return k + 1
+		}
+	}
+	return 1
+}
+
+// normCode strips a module of its fence and surrounding white space.
+func normCode(s string) string {
+	s = strings.TrimSpace(s)
+	s = strings.TrimPrefix(s, "```python")
+	s = strings.TrimSuffix(s, "```")
+	return strings.TrimSpace(s)
 }
