@@ -119,20 +119,11 @@ const libraryParallel = 8
 func NewLibrary(ctx context.Context, ex env.Executor, mods []*env.Module, threshold float64) (*Library, error) {
 	l := newLibrary(threshold)
 	samples := make([]*sample, len(mods))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, libraryParallel)
-	for i, m := range mods {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if s, err := sampleOf(ctx, ex, m); err == nil {
-				samples[i] = &s
-			}
-		}()
-	}
-	wg.Wait()
+	inParallel(ctx, len(mods), libraryParallel, func(i int) {
+		if s, err := sampleOf(ctx, ex, mods[i]); err == nil {
+			samples[i] = &s
+		}
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -59,63 +59,53 @@ func (r *runner) ideateSeeds(ctx context.Context, log []storage.SynthLogEntry) (
 	ictx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
 	var (
-		wg       sync.WaitGroup
 		mu       sync.Mutex
 		lastErr  error
 		storeErr error
 		answered = reused
 	)
 	errs := make([]error, len(cfg.Seeds))
-	sem := make(chan struct{}, cfg.Parallel)
-	opts := CallOptions{Temperature: cfg.Temperature, MaxTokens: cfg.MaxTokens}
-	for i, s := range cfg.Seeds {
-		if done[i] {
-			continue
+	var todo []int
+	for i := range cfg.Seeds {
+		if !done[i] {
+			todo = append(todo, i)
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ictx.Done():
-		}
-		if ictx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			req := IdeateRequest{Category: s.Family, Seed: s.Keyword, Topics: cfg.Topics, Count: cfg.PerSeed,
-				Avoid: relatedNames(known, s, avoidPerSeed)}
-			is, ex, err := Ideate(ictx, r.llm, req, opts)
-			if ictx.Err() != nil && errors.Is(err, ictx.Err()) {
-				return // cancelled: a resume asks again
-			}
-			msg := fmt.Sprintf("%s: %d ideas", s.Keyword, len(is))
-			if err != nil {
-				msg = fmt.Sprintf("%s: %v", s.Keyword, err)
-			}
-			lerr := r.logEntry("", StageIdeate, msg, tokenUsage(ex.Usage, 1), seedIdeation{SeedIndex: i, Seed: s, Exchange: ex})
-			mu.Lock()
-			defer mu.Unlock()
-			answered++
-			switch {
-			case lerr != nil:
-				storeErr = lerr
-				stop(lerr)
-			case err != nil:
-				errs[i], lastErr = err, err
-				if errors.Is(err, llm.ErrUnreachable) {
-					stop(err) // every other seed would meet the same
-				}
-			default:
-				got[i] = is
-			}
-			r.emit(SeedIdeated{Seed: s, Index: i, Done: answered, Total: len(cfg.Seeds), Proposed: len(is), Err: err})
-			if err != nil {
-				r.emit(IdeateFailed{Category: s.String(), Err: err})
-			}
-		}()
 	}
-	wg.Wait()
+	opts := CallOptions{Temperature: cfg.Temperature, MaxTokens: cfg.MaxTokens}
+	inParallel(ictx, len(todo), cfg.Parallel, func(k int) {
+		i := todo[k]
+		s := cfg.Seeds[i]
+		req := IdeateRequest{Category: s.Family, Seed: s.Keyword, Topics: cfg.Topics, Count: cfg.PerSeed,
+			Avoid: relatedNames(known, s, avoidPerSeed)}
+		is, ex, err := Ideate(ictx, r.llm, req, opts)
+		if ictx.Err() != nil && errors.Is(err, ictx.Err()) {
+			return // cancelled: a resume asks again
+		}
+		msg := fmt.Sprintf("%s: %d ideas", s.Keyword, len(is))
+		if err != nil {
+			msg = fmt.Sprintf("%s: %v", s.Keyword, err)
+		}
+		lerr := r.logEntry("", StageIdeate, msg, tokenUsage(ex.Usage, 1), seedIdeation{SeedIndex: i, Seed: s, Exchange: ex})
+		mu.Lock()
+		defer mu.Unlock()
+		answered++
+		switch {
+		case lerr != nil:
+			storeErr = lerr
+			stop(lerr)
+		case err != nil:
+			errs[i], lastErr = err, err
+			if errors.Is(err, llm.ErrUnreachable) {
+				stop(err) // every other seed would meet the same
+			}
+		default:
+			got[i] = is
+		}
+		r.emit(SeedIdeated{Seed: s, Index: i, Done: answered, Total: len(cfg.Seeds), Proposed: len(is), Err: err})
+		if err != nil {
+			r.emit(IdeateFailed{Category: s.String(), Err: err})
+		}
+	})
 	switch cause := context.Cause(ictx); {
 	case ctx.Err() != nil:
 		return nil, nil, nil, ctx.Err()

@@ -454,19 +454,10 @@ func (r *runner) library(ctx context.Context) (*Library, error) {
 	// A thousand stored environments load a few at a time; the library
 	// keeps their order.
 	loaded := make([]*env.Module, len(load))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, libraryParallel)
-	for i, e := range load {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			// A stored environment that no longer loads duplicates nothing.
-			loaded[i], _ = r.p.Pool.Load(ctx, e.Name+".star", []byte(e.Source))
-		}()
-	}
-	wg.Wait()
+	inParallel(ctx, len(load), libraryParallel, func(i int) {
+		// A stored environment that no longer loads duplicates nothing.
+		loaded[i], _ = r.p.Pool.Load(ctx, load[i].Name+".star", []byte(load[i].Source))
+	})
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}

@@ -76,15 +76,19 @@ func (o BenchOptions) withDefaults() BenchOptions {
 
 // Yield is what each stage let through.
 type Yield struct {
-	Proposed    int                   `json:"proposed"`    // ideas the model proposed
-	Dropped     int                   `json:"dropped"`     // dropped by ideation as repeats of the store or of one another
-	Kept        int                   `json:"kept"`        // after ideation's deduplication (and the cap)
-	Implemented int                   `json:"implemented"` // the model wrote code
-	Valid       int                   `json:"valid"`       // passed validation, within the repair rounds
-	ValidAfter  []int                 `json:"valid_after"` // valid after k repair rounds
-	Duplicates  int                   `json:"duplicates"`  // valid but a near-duplicate of the library
-	Stored      int                   `json:"stored"`      // admitted as candidates
-	Outcomes    map[synth.Outcome]int `json:"outcomes"`
+	Proposed    int   `json:"proposed"`    // ideas the model proposed
+	Dropped     int   `json:"dropped"`     // dropped by ideation as repeats of the store or of one another
+	Kept        int   `json:"kept"`        // after ideation's deduplication (and the cap)
+	Implemented int   `json:"implemented"` // the model wrote code
+	Valid       int   `json:"valid"`       // passed validation, within the repair rounds
+	ValidAfter  []int `json:"valid_after"` // valid after k repair rounds
+	Duplicates  int   `json:"duplicates"`  // valid but a near-duplicate of the library
+	Stored      int   `json:"stored"`      // admitted as candidates
+	// DuplicatesBy splits Duplicates by what showed it: "prompt" (rendered
+	// prompts similar), "behaviour" (each verifier accepts the other's
+	// answers), "name" (the name was taken).
+	DuplicatesBy map[string]int        `json:"duplicates_by"`
+	Outcomes     map[synth.Outcome]int `json:"outcomes"`
 }
 
 // KillCheck is what the kill and the resume showed.
@@ -290,12 +294,12 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchReport, error) {
 		return nil, err
 	}
 	// Enough seeds and proposals that ideation keeps o.Candidates after
-	// dropping repeats (about 8% with the default rates): the built-in list
+	// dropping repeats (10–25% with the default rates): the built-in list
 	// with as many proposals per seed as that takes (8 at least, as in the
 	// paper), or for a small run its first few seeds.
 	seeds := synth.DefaultSeeds()
-	perSeed := max(8, int(math.Ceil(float64(o.Candidates)/float64(len(seeds))/0.85)))
-	if k := int(math.Ceil(float64(o.Candidates) / float64(perSeed) / 0.85)); k < len(seeds) {
+	perSeed := max(8, int(math.Ceil(float64(o.Candidates)/float64(len(seeds))/0.7)))
+	if k := int(math.Ceil(float64(o.Candidates) / float64(perSeed) / 0.7)); k < len(seeds) {
 		seeds = seeds[:k]
 	}
 	seedFile := o.DB + ".seeds.txt"
@@ -441,6 +445,25 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchReport, error) {
 	if st, err := os.Stat(o.DB); err == nil {
 		rep.StoreBytes = st.Size()
 	}
+	rep.Yield.DuplicatesBy = map[string]int{}
+	if err := readLog(o.DB, func(e storage.SynthLogEntry) {
+		if e.Stage != synth.StageVerdict || !strings.HasPrefix(e.Message, string(synth.OutcomeDuplicate)) {
+			return
+		}
+		var prov struct {
+			Duplicate *synth.Duplicate `json:"duplicate"`
+		}
+		switch _ = json.Unmarshal(e.Detail, &prov); {
+		case prov.Duplicate == nil || prov.Duplicate.PromptSimilarity == 1 && !prov.Duplicate.Behaviour && strings.Contains(prov.Duplicate.Reason, "named"):
+			rep.Yield.DuplicatesBy["name"]++
+		case prov.Duplicate.Behaviour:
+			rep.Yield.DuplicatesBy["behaviour"]++
+		default:
+			rep.Yield.DuplicatesBy["prompt"]++
+		}
+	}); err != nil {
+		return nil, fmt.Errorf("reading the store: %w", err)
+	}
 	return rep, nil
 }
 
@@ -563,6 +586,7 @@ func (r *BenchReport) Table(w io.Writer) {
 		y.Proposed, y.Dropped, y.Kept, pct(y.Kept, y.Proposed), y.Implemented, pct(y.Implemented, y.Kept), y.Valid, pct(y.Valid, y.Implemented),
 		strings.Join(after, ", "), y.Valid-y.Duplicates, pct(y.Valid-y.Duplicates, y.Valid), y.Stored)
 	fmt.Fprintf(w, "outcomes          %s\n", strings.Join(outs, ", "))
+	fmt.Fprintf(w, "duplicates        %d by prompt, %d by behaviour, %d by name\n", y.DuplicatesBy["prompt"], y.DuplicatesBy["behaviour"], y.DuplicatesBy["name"])
 	fmt.Fprintf(w, "peak memory       resyn synth %.0f MiB; with its sandbox workers %.0f MiB\n", float64(r.PeakRSS)/(1<<20), float64(r.PeakRSSTotal)/(1<<20))
 	fmt.Fprintf(w, "store             %.1f MiB\n", float64(r.StoreBytes)/(1<<20))
 	if k := r.Kill; k != nil {

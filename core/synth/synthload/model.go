@@ -218,12 +218,19 @@ func (m *Model) Variant(name string) Variant {
 	if t == nil {
 		t = m.Corpus.Templates[r.IntN(len(m.Corpus.Templates))]
 	}
-	v := Variant{T: t, Name: name, Theme: Themes[r.IntN(len(Themes))], Knobs: map[string]int{}}
+	// The theme's parts are drawn apart (who, what, where), so that a
+	// template is told in some ten thousand ways, as a writer model words
+	// one task many ways; what it is about follows the name when the name
+	// says.
+	what := Themes[r.IntN(len(Themes))]
 	for _, th := range Themes {
 		if strings.HasPrefix(name, slug(th.Thing)+"_") {
-			v.Theme = th
+			what = th
 		}
 	}
+	who, where := Themes[r.IntN(len(Themes))], Themes[r.IntN(len(Themes))]
+	v := Variant{T: t, Name: name, Theme: Theme{Who: who.Who, Thing: what.Thing, Things: what.Things, Place: where.Place, Tag: what.Tag},
+		Knobs: map[string]int{}}
 	clone := r.Float64() < m.Rates.Clone
 	for _, k := range t.Knobs {
 		v.Knobs[k.Name] = k.Lo
