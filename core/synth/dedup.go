@@ -340,38 +340,77 @@ func (l *Library) neighbours(m *env.Module, s *sample, exclude string, from, to 
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	l.lookups.Add(1)
-	seen := map[int32]int{} // id -> index in out
-	var out []neighbour
-	visit := func(id int32, sameLayout bool) {
-		l.visited.Add(1)
+	// Ids from the band buckets and from the layout group; an id can come
+	// several times. Sorting and merging them is cheaper than a map.
+	var banded []int32
+	for b := range l.bands {
+		banded = append(banded, l.bands[b][bandKey(&s.sig, b)]...)
+	}
+	group := l.schemas[s.schema]
+	group = group[max(0, len(group)-schemaScan):] // ids ascending: the most recent
+	l.visited.Add(int64(len(banded) + len(group)))
+	slices.Sort(banded)
+	out := make([]neighbour, 0, len(banded)+len(group))
+	add := func(id int32, sameLayout bool) {
 		if int(id) < from || int(id) >= to {
 			return
 		}
-		if i, ok := seen[id]; ok {
-			out[i].sameLayout = out[i].sameLayout || sameLayout
+		if n := len(out); n > 0 && out[n-1].e.id == int(id) {
+			out[n-1].sameLayout = out[n-1].sameLayout || sameLayout
 			return
 		}
 		e := l.entries[id]
 		if (e.mod.Name == m.Name && e.mod.Hash == m.Hash) || (exclude != "" && strings.EqualFold(e.mod.Name, exclude)) {
 			return
 		}
-		seen[id] = len(out)
 		out = append(out, neighbour{e: e, sameLayout: sameLayout})
 	}
-	for b := range l.bands {
-		for _, id := range l.bands[b][bandKey(&s.sig, b)] {
-			visit(id, false)
+	i, j := 0, 0
+	for i < len(banded) || j < len(group) {
+		switch {
+		case j == len(group) || i < len(banded) && banded[i] < group[j]:
+			add(banded[i], false)
+			i++
+		default:
+			add(group[j], true)
+			j++
 		}
 	}
-	ids := l.schemas[s.schema]
-	for _, id := range ids[max(0, len(ids)-schemaScan):] {
-		visit(id, true)
-	}
-	for i := range out {
-		out[i].est = s.sig.Similarity(out[i].e.sig)
+	for k := range out {
+		out[k].est = s.sig.Similarity(out[k].e.sig)
 	}
 	l.signatures.Add(int64(len(out)))
 	return out
+}
+
+// better orders neighbours for the behavioural check: the same layout
+// first, then the most similar prompts.
+func better(a, b *neighbour) bool {
+	if a.sameLayout != b.sameLayout {
+		return a.sameLayout
+	}
+	return a.est > b.est
+}
+
+// topNeighbours are the k best of nb by better, best first.
+func topNeighbours(nb []neighbour, k int) []neighbour {
+	top := make([]neighbour, 0, k)
+	for i := range nb {
+		n := &nb[i]
+		if len(top) == k && !better(n, &top[k-1]) {
+			continue
+		}
+		at := len(top)
+		for at > 0 && better(n, &top[at-1]) {
+			at--
+		}
+		if len(top) < k {
+			top = append(top, neighbour{})
+		}
+		copy(top[at+1:], top[at:len(top)-1])
+		top[at] = *n
+	}
+	return top
 }
 
 // FindDuplicate compares a candidate (registered with ex) with the library:
@@ -443,20 +482,11 @@ func (l *Library) compare(ctx context.Context, ex env.Executor, m *env.Module, c
 			Reason: fmt.Sprintf("rendered prompts %.0f%% similar to %s", 100*bestSim, best.e.mod.Name)}, nil
 	}
 	// Behaviour: the same layout first, then the most similar prompts.
-	sort.SliceStable(nb, func(i, j int) bool {
-		if nb[i].sameLayout != nb[j].sameLayout {
-			return nb[i].sameLayout
-		}
-		return nb[i].est > nb[j].est
-	})
 	k := l.BehaviourCandidates
 	if k <= 0 {
 		k = 20
 	}
-	for i, n := range nb {
-		if i >= k {
-			break
-		}
+	for _, n := range topNeighbours(nb, k) {
 		if !m.HasSolve || !n.e.mod.HasSolve {
 			continue
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"testing"
 
@@ -186,9 +187,11 @@ func TestStateSchema(t *testing.T) {
 // BenchmarkLibraryLookup measures one duplicate check's prompt and layout
 // stage (no sandbox) as the library grows, beside an exhaustive comparison
 // of the candidate's signature with every entry; entries visited per check
-// are reported as work.
+// are reported as work. 40% of the entries share one layout, whose group
+// reaches its cap (schemaScan) at about 5,000 entries: beyond that the
+// indexed check's work stays flat.
 func BenchmarkLibraryLookup(b *testing.B) {
-	for _, n := range []int{1000, 10000} {
+	for _, n := range []int{1000, 10000, 30000} {
 		s := newSynthLibrary(n)
 		cands := make([]sample, 64)
 		for i := range cands {
@@ -214,5 +217,29 @@ func BenchmarkLibraryLookup(b *testing.B) {
 			}
 			b.ReportMetric(float64(n), "visited/op")
 		})
+	}
+}
+
+// topNeighbours keeps exactly what sorting all neighbours would put first.
+func TestTopNeighbours(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for trial := range 200 {
+		var nb []neighbour
+		for i := range rng.IntN(60) {
+			nb = append(nb, neighbour{e: &libEntry{id: i}, est: float64(rng.IntN(8)) / 8, sameLayout: rng.IntN(3) == 0})
+		}
+		k := 1 + rng.IntN(25)
+		all := append([]neighbour(nil), nb...)
+		sort.SliceStable(all, func(i, j int) bool { return better(&all[i], &all[j]) })
+		want := all[:min(k, len(all))]
+		got := topNeighbours(nb, k)
+		if len(got) != len(want) {
+			t.Fatalf("trial %d: %d of %d kept, want %d", trial, len(got), len(nb), len(want))
+		}
+		for i := range got {
+			if got[i].e.id != want[i].e.id {
+				t.Fatalf("trial %d: position %d is %d, want %d", trial, i, got[i].e.id, want[i].e.id)
+			}
+		}
 	}
 }
