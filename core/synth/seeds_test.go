@@ -206,7 +206,7 @@ func runIdeas(t *testing.T, db *storage.DB, runID uint64) ideasRecord {
 // and ideation drops what the store already has — names and descriptions of
 // stored environments, rejected ones included — and repeats across seeds.
 func TestSeedIdeation(t *testing.T) {
-	seeds := seedList(12)
+	seeds := seedList(6)
 	stored := []storage.Env{
 		// a stored candidate whose idea's description a seed's reply repeats
 		{Name: "ledger_balance", Source: gcdPairs, Status: storage.StatusCandidate, Origin: storage.Origin{Kind: storage.OriginSynthesis},
@@ -261,7 +261,7 @@ func TestSeedIdeation(t *testing.T) {
 		if p := m.prompts["keyword ab"]; !strings.Contains(p, `Propose 3 distinct reasoning tasks built around "keyword ab" (a kind of family b)`) {
 			t.Errorf("prompt: %s", p)
 		}
-		if sum.Ideas != 12*3-1 || sum.Finished != sum.Ideas || sum.Outcomes[OutcomeNoCode] != sum.Ideas {
+		if sum.Ideas != 6*3-1 || sum.Finished != sum.Ideas || sum.Outcomes[OutcomeNoCode] != sum.Ideas {
 			t.Errorf("round %d: summary %+v", round, sum)
 		}
 		if rec.Ideas[0].Seed != "keyword aa" || rec.Ideas[0].Category != "family a" {
