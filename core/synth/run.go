@@ -360,41 +360,31 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 	r.emit(IdeasReady{Ideas: ideas, Dropped: dropped, Usage: r.meter.Usage()})
 
 	// Candidates, cfg.Parallel at a time.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, cfg.Parallel)
+	var todo []int
+	for i, idea := range ideas {
+		if !final[idea.Name] {
+			todo = append(todo, i)
+		}
+	}
 	var storeErr error
 	var storeOnce sync.Once
-	for i, idea := range ideas {
-		if final[idea.Name] {
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			defer func() {
-				// A bug must not take the other candidates down with it.
-				if v := recover(); v != nil {
-					prov := &Provenance{Run: run.ID, Index: i, Idea: idea, Provider: p.LLM.Name(),
-						Outcome: OutcomeError, Reason: fmt.Sprintf("internal error: %v", v)}
-					if err := r.verdict(prov, nil); err != nil {
-						storeOnce.Do(func() { storeErr = err })
-					}
+	inParallel(ctx, len(todo), cfg.Parallel, func(k int) {
+		i := todo[k]
+		idea := ideas[i]
+		defer func() {
+			// A bug must not take the other candidates down with it.
+			if v := recover(); v != nil {
+				prov := &Provenance{Run: run.ID, Index: i, Idea: idea, Provider: p.LLM.Name(),
+					Outcome: OutcomeError, Reason: fmt.Sprintf("internal error: %v", v)}
+				if err := r.verdict(prov, nil); err != nil {
+					storeOnce.Do(func() { storeErr = err })
 				}
-			}()
-			if err := r.candidate(ctx, i, idea); err != nil {
-				storeOnce.Do(func() { storeErr = err })
 			}
 		}()
-	}
-	wg.Wait()
+		if err := r.candidate(ctx, i, idea); err != nil {
+			storeOnce.Do(func() { storeErr = err })
+		}
+	})
 	return sum, storeErr
 }
 
