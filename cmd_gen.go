@@ -174,7 +174,7 @@ and the exit status is then 1. Blank lines are ignored.`,
 			} else if in == "" {
 				return fmt.Errorf("--in is required (use --in - for stdin)")
 			}
-			p, _, err := libraryPool(cmd.Context(), workers, "", false, true)
+			p, mods, err := libraryPool(cmd.Context(), workers, "", false, true)
 			if err != nil {
 				return err
 			}
@@ -184,7 +184,7 @@ and the exit status is then 1. Blank lines are ignored.`,
 				return err
 			}
 			bad := 0
-			sums, err := dataset.Score(cmd.Context(), p, bufio.NewReaderSize(r, 1<<20), w,
+			sums, err := dataset.Score(cmd.Context(), dataset.WithHashes(p, mods), bufio.NewReaderSize(r, 1<<20), w,
 				func(e dataset.LineError) { bad++; fmt.Fprintln(os.Stderr, "skipped", e) },
 				func(done int) { fmt.Fprintf(os.Stderr, "\rscored %d", done) })
 			fmt.Fprintln(os.Stderr)

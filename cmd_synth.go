@@ -39,6 +39,7 @@ func init() {
 type providerFlags struct {
 	provider, model, baseURL, apiKey, replay string
 	concurrency, maxTokens                   int
+	timeout, retryBase                       time.Duration
 }
 
 func (f *providerFlags) add(c *cobra.Command) {
@@ -49,6 +50,19 @@ func (f *providerFlags) add(c *cobra.Command) {
 	c.Flags().StringVar(&f.replay, "replay", "", "with --provider replay: the recorded run to play (default: the built-in demo recording)")
 	c.Flags().IntVar(&f.concurrency, "concurrency", 8, "LLM requests in flight at once")
 	c.Flags().IntVar(&f.maxTokens, "max-tokens", 8192, "most tokens one reply may take (max_tokens); a server whose context is shorter than the prompt plus this (vLLM --max-model-len) refuses the call with a 400 that says which value fits")
+	c.Flags().DurationVar(&f.timeout, "request-timeout", 10*time.Minute, "longest one LLM request may take before it is abandoned and retried (a hung server)")
+	c.Flags().DurationVar(&f.retryBase, "retry-base", time.Second, "first pause before retrying a failed LLM request, doubling each time up to 60 times it (a Retry-After asking for longer wins)")
+}
+
+// check refuses durations that cannot work.
+func (f *providerFlags) check() error {
+	switch {
+	case f.timeout <= 0:
+		return fmt.Errorf("--request-timeout %v: must be positive (how long one LLM request may take)", f.timeout)
+	case f.retryBase <= 0:
+		return fmt.Errorf("--retry-base %v: must be positive (the first pause before a retry)", f.retryBase)
+	}
+	return nil
 }
 
 // resolveProvider picks the provider when none was named: OpenAI when its
@@ -84,7 +98,8 @@ func openProvider(f providerFlags, meter *llm.Meter) (p llm.Provider, demo bool,
 	}
 	p, err = llm.Open(llm.Config{
 		Provider: name, Model: f.model, BaseURL: f.baseURL, APIKey: f.apiKey, ReplayFile: f.replay,
-		MaxConcurrency: f.concurrency, MaxTokens: f.maxTokens, Meter: meter, OnRetry: stderrRetries.note,
+		MaxConcurrency: f.concurrency, MaxTokens: f.maxTokens, Meter: meter, OnRetry: stderrRetries.note, Timeout: f.timeout,
+		BackoffBase: f.retryBase, BackoffMax: 60 * f.retryBase,
 	})
 	return p, false, err
 }
@@ -150,18 +165,32 @@ func newSynthCmd() *cobra.Command {
 		solverSamples               int
 		resume                      uint64
 		asJSON, quiet               bool
+		seeds                       string
+		perSeed                     int
+		fromRun                     uint64
+		sf                          signalFlags
 	)
 	c := &cobra.Command{
 		Use:   "synth",
 		Short: "Synthesize environments with an LLM: ideas, code, validation and repair",
-		Long: `Runs the synthesis pipeline: the model proposes task ideas per category
-(duplicates dropped), writes each as a Starlark environment, and every module is
+		Long: `Runs the synthesis pipeline: the model proposes task ideas per category, or
+with --seeds per seed keyword (--per-seed proposals each, as the ReSyn paper
+does with about 100 keywords; --seeds builtin is resyn's list, resyn synth
+seeds prints it), duplicates of the store and of one another dropped; it
+writes each as a Starlark environment, and every module is
 validated in the sandbox; failing checks go back to the model with their line
 numbers for up to --max-repairs rounds. With --solver-model a second model
 solves instances to calibrate the pass rate per difficulty (environments solved
 everywhere or nowhere are flagged). Near-duplicates of the library (by rendered
 prompts and by behaviour) are rejected. Survivors are stored with status
 "candidate" and their full provenance; accept or reject them with resyn envs.
+
+--from-run RUN closes the loop: it reads training run RUN's pass rate per
+environment (resyn train signals RUN shows it), and for exactly the
+environments that saturated at their top level or stayed at zero at their
+bottom one asks the model for a harder version or a replacement, sending the
+environment's code and its pass-rate curve. New versions are stored beside the
+old ones (NAME_v2, …) as candidates linked to the training run.
 
 Everything is recorded in the store as it happens; a run that is interrupted
 (Ctrl-C, a crash) continues with --resume RUN without redoing finished
@@ -175,6 +204,9 @@ or OPENAI_API_KEY, OPENAI_BASE_URL, ANTHROPIC_API_KEY. With no provider and no
 key, resyn plays a recorded demo run (--provider replay), so you can watch the
 pipeline without any model.`,
 		Example: `  resyn synth --provider replay                 # the recorded demo, no key needed
+  resyn synth --seeds builtin --per-seed 8 --parallel 32 --concurrency 32 --provider openai --base-url http://gpu:8000/v1 --model M
+  resyn synth --seeds my_keywords.txt --n 200 --provider openai --model gpt-4o-mini
+  resyn synth --from-run 4 --provider openai --base-url http://gpu:8000/v1 --model M
   resyn synth --n 50 --provider openai --model gpt-4o-mini --categories "logic puzzles,graph algorithms"
   resyn synth --n 20 --provider openai --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-72B-Instruct \
       --solver-model Qwen/Qwen2.5-7B-Instruct
@@ -192,8 +224,30 @@ pipeline without any model.`,
 				flagAtLeast("solver-samples", solverSamples, 1, "at least 1 (instances per difficulty level)"),
 				flagAtLeast("concurrency", pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
 				flagAtLeast("workers", workers, 0, "0 (one per core) or more"),
+				flagAtLeast("per-seed", perSeed, 1, "at least 1 (task proposals per seed keyword)"),
+				sf.check(), pf.check(),
 			); err != nil {
 				return err
+			}
+			flags := cmd.Flags()
+			modes := 0
+			for _, f := range []string{"seeds", "from-run", "resume"} {
+				if flags.Changed(f) {
+					modes++
+				}
+			}
+			if modes > 1 {
+				return fmt.Errorf("--seeds, --from-run and --resume do not go together: choose one")
+			}
+			if (flags.Changed("seeds") || flags.Changed("from-run")) && flags.Changed("categories") {
+				return fmt.Errorf("--categories is for category ideation; --seeds and --from-run replace it")
+			}
+			var seedList []synth.Seed
+			if seeds != "" {
+				var err error
+				if seedList, err = readSeeds(seeds); err != nil {
+					return err
+				}
 			}
 			db, err := openStoreAt(dbPath(), false)
 			if err != nil {
@@ -212,7 +266,6 @@ pipeline without any model.`,
 			if demo {
 				cfg = synth.DemoConfig()
 			}
-			flags := cmd.Flags()
 			set := func(name string, apply func()) {
 				if flags.Changed(name) || !demo {
 					apply()
@@ -228,6 +281,18 @@ pipeline without any model.`,
 			})
 			set("ideas-per-call", func() { cfg.IdeasPerCall = ideasPerCall })
 			cfg.Categories, cfg.Topics = splitList(categories), splitList(topics)
+			if seedList != nil {
+				cfg.Seeds, cfg.PerSeed = seedList, perSeed
+				if !flags.Changed("n") {
+					cfg.N = 0 // every idea kept
+				}
+			}
+			if fromRun != 0 {
+				cfg.FromRun, cfg.Signals = fromRun, sf.options()
+				if !flags.Changed("n") {
+					cfg.N = 0 // every flagged environment
+				}
+			}
 			cfg.Provider, cfg.Model = p.Name(), pf.model
 			pl := &synth.Pipeline{LLM: p, DB: db}
 			if solverModel != "" {
@@ -285,6 +350,10 @@ pipeline without any model.`,
 	c.Flags().IntVar(&n, "n", 10, "candidates to synthesize")
 	c.Flags().StringVar(&categories, "categories", "", "comma-separated idea categories (default: "+strings.Join(synth.DefaultCategories, ", ")+")")
 	c.Flags().StringVar(&topics, "topics", "", "comma-separated seed topics for ideation")
+	c.Flags().StringVar(&seeds, "seeds", "", "seed keywords: builtin (resyn's ~100, see resyn synth seeds) or a FILE with one \"[family:] keyword\" a line")
+	c.Flags().IntVar(&perSeed, "per-seed", 8, "with --seeds: task proposals asked for per keyword")
+	c.Flags().Uint64Var(&fromRun, "from-run", 0, "harden or replace the environments training run `RUN` saturated or never passed (resyn train signals RUN)")
+	sf.add(c)
 	c.Flags().IntVar(&ideasPerCall, "ideas-per-call", 5, "ideas asked for per ideation call")
 	c.Flags().IntVar(&parallel, "parallel", 4, "candidates in flight at once")
 	c.Flags().IntVar(&repairs, "max-repairs", 3, "repair rounds after the first attempt (0: none)")
@@ -296,8 +365,74 @@ pipeline without any model.`,
 	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the summary and verdicts as JSON on stdout")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only verdicts on stderr, not every step")
-	c.AddCommand(newSynthRunsCmd())
+	c.AddCommand(newSynthRunsCmd(), newSynthSeedsCmd())
 	return c
+}
+
+// readSeeds reads --seeds: "builtin" or a file.
+func readSeeds(arg string) ([]synth.Seed, error) {
+	if arg == "builtin" {
+		return synth.DefaultSeeds(), nil
+	}
+	f, err := os.Open(arg)
+	if err != nil {
+		return nil, fmt.Errorf("--seeds: %w (or --seeds builtin for resyn's list)", err)
+	}
+	defer f.Close()
+	s, err := synth.ParseSeeds(f)
+	if err != nil {
+		return nil, fmt.Errorf("--seeds %s: %w", arg, err)
+	}
+	return s, nil
+}
+
+func newSynthSeedsCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "seeds",
+		Short: "Print the built-in seed keywords of --seeds builtin",
+		Long: `Prints resyn's built-in list of about a hundred seed keywords, one
+"family: keyword" a line, in the families the ReSyn paper's environments
+cover. Save it, edit it, and pass the file to resyn synth --seeds FILE.`,
+		Example: `  resyn synth seeds > seeds.txt && $EDITOR seeds.txt && resyn synth --seeds seeds.txt …
+  resyn synth seeds --json | jq -r '.[].family' | sort | uniq -c`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if asJSON {
+				return writeJSON(synth.DefaultSeeds())
+			}
+			_, err := io.WriteString(os.Stdout, synth.BuiltinSeedsText())
+			return err
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the seeds as JSON")
+	return c
+}
+
+// signalFlags say when a training run's pass-rate curve flags an
+// environment (resyn synth --from-run, resyn train signals).
+type signalFlags struct {
+	window int
+	high   float64
+}
+
+func (f *signalFlags) add(c *cobra.Command) {
+	c.Flags().IntVar(&f.window, "signal-window", 10, "training steps at the end of a pass-rate curve that decide whether it saturated or stayed at zero")
+	c.Flags().Float64Var(&f.high, "saturation", 0.9, "mean pass rate over the window, at the top level, that counts as saturated")
+}
+
+func (f *signalFlags) check() error {
+	if f.window < 1 {
+		return fmt.Errorf("--signal-window %d: must be at least 1 (training steps)", f.window)
+	}
+	if !(f.high > 0 && f.high <= 1) {
+		return fmt.Errorf("--saturation %v: must be a pass rate in (0, 1]", f.high)
+	}
+	return nil
+}
+
+func (f *signalFlags) options() synth.SignalOptions {
+	return synth.SignalOptions{Window: f.window, High: f.high}
 }
 
 // providerOfRun reads which provider a stored run used ("openai:gpt-4o" →
@@ -361,6 +496,10 @@ func (p *synthPrinter) print(e synth.Event) {
 		fmt.Fprintln(p.w)
 	case synth.IdeateFailed:
 		fmt.Fprintf(p.w, "ideation (%s) failed: %v\n", e.Category, e.Err)
+	case synth.SeedIdeated:
+		if e.Err == nil && (!p.quiet || e.Done == e.Total || e.Done%max(1, e.Total/10) == 0) {
+			fmt.Fprintf(p.w, "ideation %d/%d seeds: %s: %d proposals\n", e.Done, e.Total, e.Seed.Keyword, e.Proposed)
+		}
 	case synth.IdeasReady:
 		p.n = len(e.Ideas)
 		fmt.Fprintf(p.w, "ideas: %d kept, %d dropped as duplicates\n", len(e.Ideas), len(e.Dropped))
@@ -602,6 +741,7 @@ is measured at its lowest, middle and highest level.`,
 				flagAtLeast("parallel", inFlite, 1, "at least 1 (solver requests in flight)"),
 				flagAtLeast("concurrency", pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
 				flagAtLeast("workers", workers, 0, "0 (one per core) or more"),
+				pf.check(),
 			); err != nil {
 				return err
 			}

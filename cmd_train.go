@@ -76,6 +76,7 @@ continues a run from its last checkpoint (with --steps, to a new total).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
 	}
+	c.AddCommand(newTrainSignalsCmd())
 	fl := c.Flags()
 	fl.StringVar(&f.preset, "preset", "", "train from scratch with a preset ("+grpo.PresetNames()+")")
 	fl.StringVar(&f.model, "model", "", "Hugging Face Qwen2 checkpoint directory to start from")
@@ -197,6 +198,7 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 		},
 		Progress: newTrainPrinter(os.Stderr).print,
 	}
+	opts.EnvHashes = envHashes(mods)
 	if opts.Name == "" {
 		opts.Name = strings.TrimPrefix(s.source, "preset:")
 	}
@@ -205,6 +207,7 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 		return err
 	}
 	sum, err := tr.Run(ctx)
+	reportSignals(db, sum.RunID)
 	if f.asJSON {
 		if jerr := writeJSON(sum); jerr != nil && err == nil {
 			err = jerr

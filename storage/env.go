@@ -29,6 +29,11 @@ type Origin struct {
 	Kind     string `json:"kind"`
 	File     string `json:"file,omitempty"`
 	SynthRun uint64 `json:"synth_run,omitempty"`
+	// TrainRun and Parent, for a new version written to close the loop
+	// (`resyn synth --from-run`): the training run whose pass rates asked for
+	// it, and the environment version it hardens or replaces ("name@hash").
+	TrainRun uint64 `json:"train_run,omitempty"`
+	Parent   string `json:"parent,omitempty"`
 }
 
 // Note is one dated remark a person made about an environment.

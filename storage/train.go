@@ -21,6 +21,22 @@ type TrainRun struct {
 	Error    string          `json:"error,omitempty"`
 	Created  time.Time       `json:"created"`
 	Finished time.Time       `json:"finished,omitzero"`
+
+	// Envs is the lineage of the run's verifiers: the version hash of every
+	// environment it trained on, from the step it was first used at. A
+	// resume with a changed environment appends the new version with the
+	// step it took over from. Added within layout version 1: older records
+	// lack it.
+	Envs []EnvVersion `json:"envs,omitempty"`
+}
+
+// EnvVersion is one environment version a training run used.
+type EnvVersion struct {
+	Name          string `json:"name"`
+	Hash          string `json:"hash"` // core/env.SourceHash of its module
+	MinDifficulty int    `json:"min_difficulty"`
+	MaxDifficulty int    `json:"max_difficulty"`
+	FromStep      int64  `json:"from_step"` // the global step from which this version was used
 }
 
 // Rollout is one sampled completion kept for inspection.
@@ -34,6 +50,11 @@ type Rollout struct {
 	Completion string  `json:"completion"`
 	Outcome    string  `json:"outcome"` // "ok", "format", "env_error", "timeout"
 	Reward     float64 `json:"reward"`  // finite
+
+	// EnvHash is the version of the environment that made and scored it
+	// (lineage: `resyn rescore --run` compares with the current one).
+	// Added within layout version 1: older rollouts lack it.
+	EnvHash string `json:"env_hash,omitempty"`
 }
 
 // Checkpoint is one saved model of a training run.

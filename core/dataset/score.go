@@ -18,6 +18,7 @@ type ScoredLine struct {
 	Env        string `json:"env"`
 	Seed       int64  `json:"seed"`
 	Difficulty int    `json:"difficulty"`
+	EnvHash    string `json:"env_hash,omitempty"` // the version that scored it (lineage; with a Hasher executor)
 	env.Reward
 }
 
@@ -64,7 +65,7 @@ func Score(ctx context.Context, ex env.Executor, r io.Reader, w io.Writer, onBad
 		rewards := env.ScoreCompletions(ctx, ex, items)
 		for i, rw := range rewards {
 			it := items[i]
-			if err := enc.Encode(ScoredLine{Line: lines[i], Env: it.Env, Seed: it.Seed, Difficulty: it.Difficulty, Reward: rw}); err != nil {
+			if err := enc.Encode(ScoredLine{Line: lines[i], Env: it.Env, Seed: it.Seed, Difficulty: it.Difficulty, EnvHash: envHash(ex, it.Env), Reward: rw}); err != nil {
 				return err
 			}
 			s := sums[it.Env]

@@ -130,39 +130,26 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 		return finish(OutcomeInvalid, fmt.Sprintf("still failing after %d repair rounds: %s", prov.Repairs, failedNames(rep)))
 	}
 
-	// Deduplication against the library (and this run's candidates so far),
-	// serialised so that two concurrent near-twins cannot both get in.
-	r.dedupMu.Lock()
-	unlocked := false
-	unlock := func() {
-		if !unlocked {
-			unlocked = true
-			r.dedupMu.Unlock()
-		}
-	}
-	defer unlock()
+	// Deduplication against the library (and this run's candidates so far):
+	// Admit compares and, when the candidate is new, claims its name and
+	// behaviour atomically, so two concurrent near-twins cannot both get in.
 	t0 = r.p.clock()
-	var dup *Duplicate
-	if r.lib.Has(mod.Name) {
-		dup = &Duplicate{Of: mod.Name, PromptSimilarity: 1, Reason: fmt.Sprintf("the library already has an environment named %s", mod.Name)}
-	} else {
-		dup, err = r.lib.FindDuplicate(ctx, r.p.Pool, mod)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			dup = nil // a candidate that cannot be sampled passed validation; compare nothing
-		}
+	exclude := ""
+	if idea.Revise != nil {
+		exclude = idea.Revise.Env // a new version is not a duplicate of the one it replaces
+	}
+	dup, err := r.lib.Admit(ctx, r.p.Pool, mod, exclude)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		dup = nil // a candidate that cannot be sampled passed validation; compare nothing
 	}
 	timed(StageDedup, t0)
 	if dup != nil {
 		prov.DuplicateOf, prov.Duplicate = dup.Of, dup
-		unlock()
 		return finish(OutcomeDuplicate, dup.Reason)
 	}
-	// Claim the name and the behaviour before letting the next one compare.
-	_ = r.lib.Add(ctx, r.p.Pool, mod)
-	unlock()
 
 	// Calibration.
 	if r.solver != nil {
@@ -299,6 +286,11 @@ func (r *runner) envRecord(prov *Provenance, mod *env.Module) *storage.Env {
 		Origin: storage.Origin{Kind: storage.OriginSynthesis, SynthRun: r.run.ID},
 		Status: storage.StatusCandidate,
 		Tags:   mod.Tags,
+	}
+	if rev := prov.Idea.Revise; rev != nil {
+		e.Origin.TrainRun, e.Origin.Parent = rev.TrainRun, rev.Parent()
+		e.Change = fmt.Sprintf("synthesized by run %d (%s) from training run %d: a new version of %s (%s)",
+			r.run.ID, prov.Provider, rev.TrainRun, rev.Env, rev.Signal.Signal)
 	}
 	e.Report, _ = json.Marshal(prov.Reports[len(prov.Reports)-1])
 	if prov.Calibration != nil {

@@ -29,8 +29,8 @@ var DefaultExamples = []string{"graph_coloring", "sat_3cnf"}
 // Config describes a run. Zero fields take the defaults listed. It is stored
 // with the run, so a resume continues with the same settings.
 type Config struct {
-	N            int      `json:"n"`                     // candidates to produce; default 10
-	Categories   []string `json:"categories,omitempty"`  // default DefaultCategories
+	N            int      `json:"n"`                     // candidates to produce; default 10 (with Seeds: every idea kept)
+	Categories   []string `json:"categories,omitempty"`  // default DefaultCategories; unused with Seeds
 	Topics       []string `json:"topics,omitempty"`      // seed topics mixed into ideation prompts
 	IdeasPerCall int      `json:"ideas_per_call"`        // ideas asked for per ideation call; default 5
 	Parallel     int      `json:"parallel"`              // candidates in flight at once; default 4
@@ -49,6 +49,22 @@ type Config struct {
 	Validate  validate.Options `json:"validate"`  // default: 8 seeds per level
 	Calibrate CalibrateOptions `json:"calibrate"` // used when Pipeline.Solver is set
 
+	// Seeds, when set, replace the categories: each seed keyword gets one
+	// ideation call asking for PerSeed task proposals (default 8, as in the
+	// paper), the calls run Parallel at a time, and the ideas are deduplicated
+	// in seed order against the whole store and one another.
+	Seeds   []Seed `json:"seeds,omitempty"`
+	PerSeed int    `json:"per_seed,omitempty"`
+
+	// FromRun, when set, makes this a run that closes the loop: no ideation;
+	// one candidate per environment whose pass rate in training run FromRun
+	// saturated at its top level or stayed at zero at its bottom one
+	// (Revisions, filled in when the run starts), asking the model to harden
+	// or replace it with its code and pass-rate curve in the request.
+	FromRun   uint64        `json:"from_run,omitempty"`
+	Revisions []Revision    `json:"revisions,omitempty"`
+	Signals   SignalOptions `json:"signals,omitzero"`
+
 	// Stream asks for StreamDelta events (the TUI's live view).
 	Stream bool `json:"-"`
 
@@ -59,7 +75,16 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	if c.N <= 0 {
+	if len(c.Seeds) > 0 && c.PerSeed <= 0 {
+		c.PerSeed = 8
+	}
+	switch {
+	case c.N > 0:
+	case len(c.Seeds) > 0:
+		c.N = len(c.Seeds) * c.PerSeed
+	case len(c.Revisions) > 0:
+		c.N = len(c.Revisions)
+	default:
 		c.N = 10
 	}
 	if len(c.Categories) == 0 {

@@ -20,6 +20,12 @@ var (
 	ErrRunNotFound = errors.New("synth: no such run")
 	// ErrRunFinished: Resume was given a run that has nothing left to do.
 	ErrRunFinished = errors.New("synth: the run is already finished")
+	// ErrSeeds: a seed file cannot be used (see ParseSeeds); the message
+	// names the line.
+	ErrSeeds = errors.New("synth: bad seed list")
+	// ErrNoTrainingSignal: a training run named by Config.FromRun has no
+	// environment whose pass rate saturated or stayed at zero.
+	ErrNoTrainingSignal = errors.New("synth: the training run flags no environment")
 	// ErrConfig: the configuration cannot work (no provider, N < 1, …).
 	ErrConfig = errors.New("synth: bad configuration")
 )

@@ -31,6 +31,17 @@ type IdeateFailed struct {
 	Err      error
 }
 
+// SeedIdeated: the ideation call of one seed keyword (Config.Seeds) is
+// answered — Done of Total seeds so far, counting those a resumed run had
+// already — with Proposed ideas, or failed with Err (IdeateFailed follows).
+type SeedIdeated struct {
+	Seed        Seed
+	Index       int
+	Done, Total int
+	Proposed    int
+	Err         error
+}
+
 // IdeasReady says ideation is over: the ideas the run will implement, and
 // the ones dropped as duplicates.
 type IdeasReady struct {
@@ -121,6 +132,7 @@ type RunFinished struct {
 func (RunStarted) event()       {}
 func (IdeateFailed) event()     {}
 func (IdeasReady) event()       {}
+func (SeedIdeated) event()      {}
 func (CandidateStarted) event() {}
 func (StreamDelta) event()      {}
 func (CodeWritten) event()      {}

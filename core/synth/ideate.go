@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"regexp"
 	"sort"
 	"strconv"
@@ -22,6 +21,7 @@ answers a program can recognise), scale from easy to hard, and need real reasoni
 // IdeateRequest is one ideation call.
 type IdeateRequest struct {
 	Category string
+	Seed     string   // a seed keyword (Config.Seeds): the tasks are about it, in family Category
 	Topics   []string // seed topics to draw on
 	Count    int      // ideas to ask for
 	Avoid    []string // names already taken (library and earlier ideas)
@@ -30,7 +30,14 @@ type IdeateRequest struct {
 // IdeatePrompt builds the user message of an ideation call.
 func IdeatePrompt(r IdeateRequest) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Propose %d distinct reasoning tasks in the category %q.\n", r.Count, r.Category)
+	switch {
+	case r.Seed != "" && r.Category != "":
+		fmt.Fprintf(&b, "Propose %d distinct reasoning tasks built around %q (a kind of %s).\n", r.Count, r.Seed, r.Category)
+	case r.Seed != "":
+		fmt.Fprintf(&b, "Propose %d distinct reasoning tasks built around %q.\n", r.Count, r.Seed)
+	default:
+		fmt.Fprintf(&b, "Propose %d distinct reasoning tasks in the category %q.\n", r.Count, r.Category)
+	}
 	if len(r.Topics) > 0 {
 		fmt.Fprintf(&b, "Draw on these topics where they fit: %s.\n", strings.Join(r.Topics, ", "))
 	}
@@ -48,10 +55,14 @@ Reply with a JSON array only, one object per task:
 }
 
 // Ideate makes one ideation call and parses its reply. The call is tagged
-// StageIdeate with the category as subject.
+// StageIdeate with the seed keyword, or else the category, as subject.
 func Ideate(ctx context.Context, p llm.Provider, r IdeateRequest, opts CallOptions) ([]Idea, Exchange, error) {
 	msgs := []llm.Message{{Role: llm.RoleUser, Content: IdeatePrompt(r)}}
-	ex, err := call(ctx, p, StageIdeate, r.Category, ideateSystem, msgs, opts)
+	subject := r.Category
+	if r.Seed != "" {
+		subject = r.Seed
+	}
+	ex, err := call(ctx, p, StageIdeate, subject, ideateSystem, msgs, opts)
 	if err != nil {
 		return nil, ex, err
 	}
@@ -63,6 +74,7 @@ func Ideate(ctx context.Context, p llm.Provider, r IdeateRequest, opts CallOptio
 		if ideas[i].Category == "" {
 			ideas[i].Category = r.Category
 		}
+		ideas[i].Seed = r.Seed
 	}
 	return ideas, ex, nil
 }
@@ -232,19 +244,21 @@ type MinHash [minhashSize]uint64
 // NewMinHash signs the 2-word shingles and 4-character shingles of text;
 // the mix keeps short descriptions comparable.
 func NewMinHash(text string) MinHash {
-	var sig MinHash
-	for i := range sig {
-		sig[i] = ^uint64(0)
-	}
 	set := Shingles(text, 2)
 	joined := strings.Join(normWords(text), " ")
 	for i := 0; i+4 <= len(joined); i++ {
 		set["c:"+joined[i:i+4]] = true
 	}
-	for s := range set {
-		h := fnv.New64a()
-		h.Write([]byte(s))
-		x := h.Sum64()
+	return minhashOf(hashSet(set))
+}
+
+// minhashOf signs a set of hashed shingles.
+func minhashOf(hashes []uint64) MinHash {
+	var sig MinHash
+	for i := range sig {
+		sig[i] = ^uint64(0)
+	}
+	for _, x := range hashes {
 		for i := range sig {
 			// One cheap universal-ish hash per position: xorshift-multiply of x.
 			y := (x ^ uint64(i)*0x9E3779B97F4A7C15) * 0xBF58476D1CE4E5B9

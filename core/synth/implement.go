@@ -61,7 +61,8 @@ func Examples(names []string) []envlib.Source {
 }
 
 // ImplementPrompt builds the system prompt and the user message that ask
-// for an idea's module, with the examples shown in full.
+// for an idea's module, with the examples shown in full. For an idea that
+// revises an environment (Idea.Revise) the user message is RevisePrompt's.
 func ImplementPrompt(idea Idea, examples []envlib.Source) (system, user string) {
 	var b strings.Builder
 	b.WriteString(implementSystem)
@@ -70,6 +71,9 @@ func ImplementPrompt(idea Idea, examples []envlib.Source) (system, user string) 
 		for _, ex := range examples {
 			fmt.Fprintf(&b, "\n```python\n# %s\n%s```\n", ex.File, strings.TrimRight(string(ex.Code), "\n")+"\n")
 		}
+	}
+	if idea.Revise != nil {
+		return b.String(), RevisePrompt(*idea.Revise)
 	}
 	var u strings.Builder
 	fmt.Fprintf(&u, "Write the environment for this task.\n\nNAME = %q\n", idea.Name)

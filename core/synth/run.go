@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"resyn/core/env"
 	"resyn/core/envlib"
 	"resyn/core/validate"
 	"resyn/llm"
@@ -32,6 +33,20 @@ const (
 func (p *Pipeline) Run(ctx context.Context, cfg Config, progress func(Event)) (Summary, error) {
 	if err := p.check(); err != nil {
 		return Summary{}, err
+	}
+	if cfg.FromRun != 0 && len(cfg.Revisions) == 0 {
+		revs, sigs, err := PlanRevisions(p.DB, cfg.FromRun, cfg.Signals)
+		if err != nil {
+			return Summary{}, fmt.Errorf("synth: reading training run %d: %w", cfg.FromRun, err)
+		}
+		if len(revs) == 0 {
+			var why []string
+			for _, s := range sigs {
+				why = append(why, s.Env+": "+s.Reason)
+			}
+			return Summary{}, fmt.Errorf("%w: training run %d (%s)", ErrNoTrainingSignal, cfg.FromRun, strings.Join(why, "; "))
+		}
+		cfg.Revisions = revs
 	}
 	cfg = cfg.withDefaults()
 	if cfg.Provider == "" {
@@ -257,6 +272,7 @@ func (r *runner) logEntry(candidate, stage, msg string, u storage.TokenUsage, de
 type ideasRecord struct {
 	Ideas   []Idea        `json:"ideas"`
 	Dropped []DroppedIdea `json:"dropped,omitempty"`
+	Failed  []string      `json:"failed_seeds,omitempty"` // seeds whose ideation call failed (Config.Seeds)
 }
 
 func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config, log []storage.SynthLogEntry, progress func(Event)) (sum Summary, err error) {
@@ -344,11 +360,23 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 	r.lib = lib
 
 	if !haveIdeas {
-		ideas, dropped, err = r.ideate(ctx)
+		var failed []string
+		switch {
+		case len(cfg.Revisions) > 0:
+			ideas = revisionIdeas(cfg.Revisions)
+		case len(cfg.Seeds) > 0:
+			ideas, dropped, failed, err = r.ideateSeeds(ctx, log)
+		default:
+			ideas, dropped, err = r.ideate(ctx)
+		}
 		if err != nil {
 			return sum, err
 		}
-		if err := r.logEntry("", StageIdeas, fmt.Sprintf("%d ideas, %d dropped as duplicates", len(ideas), len(dropped)), storage.TokenUsage{}, ideasRecord{ideas, dropped}); err != nil {
+		msg := fmt.Sprintf("%d ideas, %d dropped as duplicates", len(ideas), len(dropped))
+		if len(failed) > 0 {
+			msg += fmt.Sprintf("; ideation failed for %d seeds", len(failed))
+		}
+		if err := r.logEntry("", StageIdeas, msg, storage.TokenUsage{}, ideasRecord{ideas, dropped, failed}); err != nil {
 			return sum, err
 		}
 	}
@@ -358,41 +386,31 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 	r.emit(IdeasReady{Ideas: ideas, Dropped: dropped, Usage: r.meter.Usage()})
 
 	// Candidates, cfg.Parallel at a time.
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, cfg.Parallel)
+	var todo []int
+	for i, idea := range ideas {
+		if !final[idea.Name] {
+			todo = append(todo, i)
+		}
+	}
 	var storeErr error
 	var storeOnce sync.Once
-	for i, idea := range ideas {
-		if final[idea.Name] {
-			continue
-		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			defer func() {
-				// A bug must not take the other candidates down with it.
-				if v := recover(); v != nil {
-					prov := &Provenance{Run: run.ID, Index: i, Idea: idea, Provider: p.LLM.Name(),
-						Outcome: OutcomeError, Reason: fmt.Sprintf("internal error: %v", v)}
-					if err := r.verdict(prov, nil); err != nil {
-						storeOnce.Do(func() { storeErr = err })
-					}
+	inParallel(ctx, len(todo), cfg.Parallel, func(k int) {
+		i := todo[k]
+		idea := ideas[i]
+		defer func() {
+			// A bug must not take the other candidates down with it.
+			if v := recover(); v != nil {
+				prov := &Provenance{Run: run.ID, Index: i, Idea: idea, Provider: p.LLM.Name(),
+					Outcome: OutcomeError, Reason: fmt.Sprintf("internal error: %v", v)}
+				if err := r.verdict(prov, nil); err != nil {
+					storeOnce.Do(func() { storeErr = err })
 				}
-			}()
-			if err := r.candidate(ctx, i, idea); err != nil {
-				storeOnce.Do(func() { storeErr = err })
 			}
 		}()
-	}
-	wg.Wait()
+		if err := r.candidate(ctx, i, idea); err != nil {
+			storeOnce.Do(func() { storeErr = err })
+		}
+	})
 	return sum, storeErr
 }
 
@@ -425,22 +443,44 @@ func (r *runner) library(ctx context.Context) (*Library, error) {
 	for _, m := range mods {
 		builtin[m.Name] = true
 	}
+	var load []storage.Env
 	for _, e := range stored {
-		if e.Status == storage.StatusRejected || builtin[e.Name] {
+		if builtin[e.Name] {
 			continue
 		}
-		var prov Provenance
-		if len(e.Provenance) > 0 && json.Unmarshal(e.Provenance, &prov) == nil && prov.Idea.Description != "" {
-			r.known = append(r.known, Known{Name: e.Name, Description: prov.Idea.Description})
+		// Ideation avoids every stored name and synthesized idea, rejected
+		// ones included (a person turned them down; proposing them again
+		// wastes calls); behaviour is compared with the rest only.
+		k := Known{Name: e.Name}
+		var prov struct {
+			Idea struct {
+				Description string `json:"description"`
+			} `json:"idea"`
 		}
-		m, err := r.p.Pool.Load(ctx, e.Name+".star", []byte(e.Source))
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			continue // a stored environment that no longer loads duplicates nothing
+		if len(e.Provenance) > 0 && json.Unmarshal(e.Provenance, &prov) == nil {
+			k.Description = prov.Idea.Description
 		}
-		mods = append(mods, m)
+		if e.Status == storage.StatusRejected || k.Description != "" {
+			r.known = append(r.known, k)
+		}
+		if e.Status != storage.StatusRejected {
+			load = append(load, e)
+		}
+	}
+	// A thousand stored environments load a few at a time; the library
+	// keeps their order.
+	loaded := make([]*env.Module, len(load))
+	inParallel(ctx, len(load), libraryParallel, func(i int) {
+		// A stored environment that no longer loads duplicates nothing.
+		loaded[i], _ = r.p.Pool.Load(ctx, load[i].Name+".star", []byte(load[i].Source))
+	})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, m := range loaded {
+		if m != nil {
+			mods = append(mods, m)
+		}
 	}
 	return NewLibrary(ctx, r.p.Pool, mods, r.cfg.PromptSimilarity)
 }

@@ -11,7 +11,11 @@ import (
 type Idea struct {
 	Name        string `json:"name"` // a slug, [a-z0-9_]+; becomes the module's NAME
 	Category    string `json:"category,omitempty"`
+	Seed        string `json:"seed,omitempty"` // the seed keyword it was proposed for (Config.Seeds)
 	Description string `json:"description"`
+	// Revise, for a run that closes the loop (Config.FromRun), is the
+	// environment this idea hardens or replaces; nil for a fresh idea.
+	Revise *Revision `json:"revise,omitempty"`
 }
 
 // DroppedIdea is an idea ideation threw away, and why.

@@ -29,6 +29,11 @@ type Options struct {
 	Tokenizer   *tokenizer.Tokenizer
 	// Executor runs the environments named in Config.Envs (registered).
 	Executor env.Executor
+	// EnvHashes is the version hash of each environment of Config.Envs
+	// (env.Module.Hash): the lineage the run record and every stored
+	// rollout carry. A resume with a changed version records it with the
+	// step it took over from.
+	EnvHashes map[string]string
 
 	// Reference is the frozen model of the KL term (KLCoef > 0). When nil,
 	// NewReference builds one from the policy's weights at the start of
@@ -658,7 +663,7 @@ func (t *Trainer) storeRollouts(rolls []rollout) {
 		r := rolls[i]
 		rs = append(rs, storage.Rollout{Step: int64(t.globalStep()), Env: r.inst.Env, Seed: r.inst.Seed,
 			Difficulty: r.inst.Difficulty, Prompt: r.inst.Prompt, Completion: r.text,
-			Outcome: string(r.reward.Kind), Reward: r.reward.Score})
+			Outcome: string(r.reward.Kind), Reward: r.reward.Score, EnvHash: t.o.EnvHashes[r.inst.Env]})
 	}
 	_ = t.o.Store.Batch(func(tx *storage.Tx) error { return storage.PutRollouts(tx, t.sum.RunID, rs) })
 }
@@ -684,10 +689,11 @@ func (t *Trainer) openRecord() error {
 				return err
 			}
 			r.Status, r.Error, r.Finished = "running", "", time.Time{}
+			r.Envs = t.lineage(r.Envs)
 			t.sum.RunID = r.ID
 			return storage.PutTrainRun(tx, &r)
 		}
-		r := storage.TrainRun{Name: t.o.Name, Status: "running", Config: info}
+		r := storage.TrainRun{Name: t.o.Name, Status: "running", Config: info, Envs: t.lineage(nil)}
 		if err := storage.CreateTrainRun(tx, &r); err != nil {
 			return err
 		}
@@ -704,6 +710,24 @@ func (t *Trainer) openRecord() error {
 	}
 	t.mw = t.o.Store.NewMetricsWriter(t.sum.RunID)
 	return nil
+}
+
+// lineage adds to a run's recorded environment versions those that are
+// new from this step on (all of them for a fresh run).
+func (t *Trainer) lineage(recorded []storage.EnvVersion) []storage.EnvVersion {
+	last := map[string]string{}
+	for _, v := range recorded {
+		last[v.Name] = v.Hash
+	}
+	for _, e := range t.cfg.Envs {
+		h := t.o.EnvHashes[e.Name]
+		if prev, ok := last[e.Name]; ok && prev == h {
+			continue
+		}
+		recorded = append(recorded, storage.EnvVersion{Name: e.Name, Hash: h, MinDifficulty: e.MinDifficulty,
+			MaxDifficulty: e.MaxDifficulty, FromStep: int64(t.globalStep())})
+	}
+	return recorded
 }
 
 func (t *Trainer) finishRecord(runErr error) {

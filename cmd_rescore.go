@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"resyn/core/dataset"
+	"resyn/storage"
+)
+
+func init() { register(newRescoreCmd) }
+
+func newRescoreCmd() *cobra.Command {
+	var in, prev, out string
+	var run uint64
+	var workers int
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "rescore",
+		Short: "Score stored rollouts or scored completions again with the current verifiers, and say what changed",
+		Long: `Verifier lineage: every training run, stored rollout, scored line (resyn score)
+and exported row (resyn export) records the version hash of the environment
+that made or scored it. After a verifier changes, rescore scores the same
+completions again with the current version of each environment and reports,
+per environment, the versions before and now and how many results stayed the
+same, went up or down, changed kind (e.g. ok → env_error), or could not be
+compared because the instance itself changed (a changed generator: the
+instance rebuilt from the seed renders another prompt than the one the model
+answered).
+
+--run RUN rescores the sample rollouts training run RUN stored. --in F.jsonl
+--prev R.jsonl rescores completions that resyn score scored before: F is the
+file resyn score read (its lines with their state, when they have one, score
+against that very instance), R the reward records it wrote. --out writes every
+changed item as a JSON line (ref, env, seed, difficulty, old and new hash,
+kind and score). The summary goes to stdout (--json for machines).`,
+		Example: `  resyn rescore --run 3
+  resyn rescore --in completions.jsonl --prev rewards.jsonl --out changed.jsonl
+  resyn rescore --run 3 --json | jq '.[] | select(.lower > 0)'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := flagAtLeast("workers", workers, 0, "0 (one per core) or more"); err != nil {
+				return err
+			}
+			switch {
+			case run != 0 && (in != "" || prev != ""):
+				return fmt.Errorf("--run rescores a training run's rollouts, --in/--prev a scored file: choose one")
+			case run == 0 && (in == "" || prev == ""):
+				return fmt.Errorf("name what to rescore: --run RUN, or --in COMPLETIONS.jsonl with --prev REWARDS.jsonl (what resyn score read and wrote)")
+			}
+			ctx := cmd.Context()
+			var next func() (dataset.RescoreItem, bool, error)
+			unpaired := 0
+			if run != 0 {
+				db, err := openStore(true)
+				if err != nil {
+					return err
+				}
+				if db == nil {
+					return fmt.Errorf("no store at %s: no training runs", dbPath())
+				}
+				var items []dataset.RescoreItem
+				err = db.View(func(tx *storage.Tx) error {
+					items, err = dataset.RolloutItems(tx, run)
+					return err
+				})
+				db.Close()
+				if err != nil {
+					return fmt.Errorf("--run %d: %w", run, err)
+				}
+				if len(items) == 0 {
+					return fmt.Errorf("training run %d stored no rollouts (rollouts_per_step 0?)", run)
+				}
+				next = dataset.Items(items)
+			} else {
+				fi, err := os.Open(in)
+				if err != nil {
+					return err
+				}
+				defer fi.Close()
+				fp, err := os.Open(prev)
+				if err != nil {
+					return err
+				}
+				defer fp.Close()
+				next = dataset.FileItems(fi, fp, in, prev, &unpaired)
+			}
+			p, mods, err := libraryPool(ctx, workers, "", false, true)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			var onChange func(dataset.RescoreChange) error
+			closeOut := func() error { return nil }
+			if out != "" {
+				w, c, err := createOut(out)
+				if err != nil {
+					return err
+				}
+				closeOut = c
+				enc := json.NewEncoder(w)
+				onChange = func(ch dataset.RescoreChange) error { return enc.Encode(ch) }
+			}
+			sums, err := dataset.Rescore(ctx, dataset.WithHashes(p, mods), next, onChange,
+				func(done int) { fmt.Fprintf(os.Stderr, "\rrescored %d", done) })
+			fmt.Fprintln(os.Stderr)
+			if cerr := closeOut(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			if unpaired > 0 {
+				fmt.Fprintf(os.Stderr, "%d line(s) of %s have no reward record in %s (malformed or not scored then): skipped\n", unpaired, in, prev)
+			}
+			if asJSON {
+				return writeJSON(sums)
+			}
+			printRescore(os.Stdout, sums)
+			return nil
+		},
+	}
+	c.Flags().Uint64Var(&run, "run", 0, "rescore the rollouts stored by training run `RUN`")
+	c.Flags().StringVar(&in, "in", "", "the completions JSONL resyn score read")
+	c.Flags().StringVar(&prev, "prev", "", "the reward records resyn score wrote for --in")
+	c.Flags().StringVar(&out, "out", "", "write every changed item as JSONL here")
+	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the per-environment summary as JSON")
+	return c
+}
+
+func printRescore(w io.Writer, sums []dataset.RescoreSummary) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENV\tVERSION THEN\tNOW\tN\tSAME\tHIGHER\tLOWER\tKIND CHANGED\tINSTANCE CHANGED\tPASS THEN → NOW\tMEAN THEN → NOW")
+	changed := 0
+	for _, s := range sums {
+		then := make([]string, len(s.OldHashes))
+		for i, h := range s.OldHashes {
+			then[i] = h
+			if h == "" {
+				then[i] = "unrecorded"
+			}
+		}
+		now := s.NewHash
+		if now == "" {
+			now = "gone"
+		}
+		if s.Changed() {
+			changed++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d → %d\t%.3f → %.3f\n", s.Env, strings.Join(then, ","), now, s.N, s.Same,
+			s.Higher, s.Lower, s.Kind, s.Instance, s.OldPass, s.NewPass, s.OldMean, s.NewMean)
+	}
+	tw.Flush()
+	if changed == 0 {
+		fmt.Fprintln(w, "\nno result changed")
+	} else {
+		fmt.Fprintf(w, "\n%d environment(s) with changed results\n", changed)
+	}
+}
