@@ -226,6 +226,7 @@ func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 	w := *wp
 	req := request{Limits: p.opts.Limits, Tasks: j.tasks, Load: j.load}
 	calls := 1
+	perCall := callDeadline(p.opts.Limits)
 	if j.load == nil {
 		var newDefs []moduleDef
 		req.Hashes = map[string]string{}
@@ -233,6 +234,9 @@ func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 		p.mu.RLock()
 		for _, t := range j.tasks {
 			calls += 3 + len(t.Answers)
+			if t.Limits != nil {
+				perCall = max(perCall, callDeadline(*t.Limits))
+			}
 			d, ok := p.defs[t.Env]
 			if !ok {
 				continue
@@ -246,7 +250,7 @@ func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 		req.Defs = newDefs
 		calls += len(newDefs)
 	}
-	deadline := time.Duration(calls)*p.opts.Limits.Timeout + 2*time.Second
+	deadline := time.Duration(calls)*perCall + 2*time.Second
 	type reply struct {
 		r   response
 		err error
@@ -289,6 +293,13 @@ func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 		<-ch
 	}
 	return response{}, w.classify(reason, rep.err, p.opts.Limits, deadline)
+}
+
+// callDeadline is how long one call may take before the pool gives up on
+// its worker: the worker's own watchdog stops a call past its limits well
+// before that (watchdog.go); this backs it up.
+func callDeadline(lim Limits) time.Duration {
+	return max(lim.Timeout, lim.CPU) + hardGraceWall
 }
 
 // proc is one live worker process.
@@ -347,6 +358,9 @@ func (w *proc) classify(reason string, ioErr error, lim Limits, deadline time.Du
 	if os.Getenv("RESYN_DEBUG_WORKER") != "" {
 		fmt.Fprintf(os.Stderr, "worker stderr: %s\n", tail)
 	}
+	if e, ok := killedByWatchdog(tail); ok && reason == "" {
+		return e
+	}
 	switch {
 	case reason == "deadline":
 		return &Error{Kind: "limit", Limit: LimitTime, Msg: fmt.Sprintf("no answer from the worker within %v (killed)", deadline)}
@@ -369,7 +383,7 @@ func (w *proc) classify(reason string, ioErr error, lim Limits, deadline time.Du
 		}
 		msg += ": " + t
 	}
-	return &Error{Kind: "worker", Msg: msg}
+	return &Error{Kind: "worker", Msg: CapText(msg, MaxErrorText)}
 }
 
 // tailBuffer keeps the first and most recent bytes written to it (the reason

@@ -83,6 +83,7 @@ func WorkerMain() {
 		}
 	}
 	mods := map[string]*Module{} // by hash
+	startWatchdog()
 	gc.tune()
 	for {
 		var req request
@@ -125,7 +126,9 @@ func WorkerMain() {
 					resp.Results[i] = Result{Err: unknownEnv(t.Env)}
 					continue
 				}
+				cpu := processCPU()
 				resp.Results[i] = runTask(m, t, req.Limits)
+				resp.Results[i].CPU = processCPU() - cpu
 				if t.State != nil {
 					// The pool sent this state; it puts it back itself.
 					resp.Results[i].State = nil
