@@ -18,7 +18,8 @@ import (
 type Limits struct {
 	Steps     uint64        // Starlark execution steps, host builtins' work included (cost.go)
 	Timeout   time.Duration // wall-clock time
-	CPU       time.Duration // CPU time (enforced in worker processes, see watchdog.go); 0: none
+	CPU       time.Duration // CPU time of one call (enforced in worker processes, see watchdog.go); 0: none
+	TaskCPU   time.Duration // CPU time of one task, all its calls together (worker processes); 0: none
 	MaxOutput int           // bytes of a prompt or an answer from solve
 	MaxState  int           // bytes of the state as JSON
 	MaxMemory int64         // bytes of heap (enforced in worker processes)
@@ -121,8 +122,9 @@ func cancelAll(reason string) {
 }
 
 const (
-	cancelTime   = "resyn: wall-clock limit"
-	cancelCPU    = "resyn: cpu-time limit"
+	cancelTime    = "resyn: wall-clock limit"
+	cancelCPU     = "resyn: cpu-time limit"
+	cancelTaskCPU = "resyn: task cpu-time limit"
 	cancelMemory = "resyn: memory limit"
 )
 
@@ -138,6 +140,8 @@ func callError(t *starlark.Thread, fn string, err error, lim Limits) *Error {
 	switch {
 	case strings.Contains(e.Msg, cancelTime):
 		e.Kind, e.Limit, e.Msg = "limit", LimitTime, fmt.Sprintf("call took longer than %v of wall-clock time (after %d steps)", lim.Timeout, steps)
+	case strings.Contains(e.Msg, cancelTaskCPU):
+		e.Kind, e.Limit, e.Msg = "limit", LimitCPU, fmt.Sprintf("the task (all its calls together) used more than %v of CPU time", lim.TaskCPU)
 	case strings.Contains(e.Msg, cancelCPU):
 		e.Kind, e.Limit, e.Msg = "limit", LimitCPU, fmt.Sprintf("call used more than %v of CPU time in %d steps: most of it in single operations the step count cannot see (a huge string, list or integer?)", lim.CPU, steps)
 	case strings.Contains(e.Msg, cancelMemory):
@@ -175,6 +179,10 @@ func (m *Module) call(fn string, lim Limits, steps *uint64, args ...starlark.Val
 	f, ok := m.globals[fn]
 	if !ok {
 		return nil, &Error{Kind: "contract", Env: m.Name, Func: fn, Msg: fn + " is not defined"}
+	}
+	if dog := theWatchdog.Load(); dog != nil && dog.taskOver() {
+		return nil, &Error{Kind: "limit", Limit: LimitCPU, Env: m.Name, Func: fn,
+			Msg: fmt.Sprintf("the task (all its calls together) used more than %v of CPU time", lim.TaskCPU)}
 	}
 	t := newThread(fn, lim)
 	stop := watch(t, lim)

@@ -47,6 +47,7 @@ const (
 type watchdog struct {
 	mu    sync.Mutex
 	calls map[*starlark.Thread]*watched
+	task  *watchedTask
 	// exit is os.Exit, replaced in tests.
 	exit func(code int)
 }
@@ -59,6 +60,13 @@ type watched struct {
 	reason   string        // cancelCPU or cancelTime once cancelled
 	stopCPU  time.Duration // CPU time when cancelled
 	stopWall time.Time
+}
+
+// watchedTask is the task a worker is running, for Limits.TaskCPU.
+type watchedTask struct {
+	lim  time.Duration
+	cpu  time.Duration // -1 until the first tick
+	over bool
 }
 
 // startWatchdog installs the watchdog in this (worker) process.
@@ -86,11 +94,38 @@ func (w *watchdog) begin(t *starlark.Thread, lim Limits) func() {
 	}
 }
 
+// beginTask watches the CPU time of a task's calls together against
+// limit (0: none) until the returned func is called.
+func (w *watchdog) beginTask(limit time.Duration) func() {
+	w.mu.Lock()
+	w.task = &watchedTask{lim: limit, cpu: -1}
+	w.mu.Unlock()
+	return func() {
+		w.mu.Lock()
+		w.task = nil
+		w.mu.Unlock()
+	}
+}
+
+// taskOver says whether the running task has used up its CPU time: its
+// remaining calls fail at once.
+func (w *watchdog) taskOver() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.task != nil && w.task.over
+}
+
 // tick checks every running call against its limits at process CPU time
 // cpu and wall-clock time now.
 func (w *watchdog) tick(cpu time.Duration, now time.Time) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if tk := w.task; tk != nil && tk.lim > 0 {
+		if tk.cpu < 0 {
+			tk.cpu = cpu
+		}
+		tk.over = tk.over || cpu-tk.cpu > tk.lim
+	}
 	for t, c := range w.calls {
 		if c.cpu < 0 {
 			c.cpu = cpu
@@ -98,6 +133,8 @@ func (w *watchdog) tick(cpu time.Duration, now time.Time) {
 		used, wall := cpu-c.cpu, now.Sub(c.wall)
 		if c.reason == "" {
 			switch {
+			case w.task != nil && w.task.over:
+				c.reason = cancelTaskCPU
 			case c.lim.CPU > 0 && used > c.lim.CPU:
 				c.reason = cancelCPU
 			case c.lim.Timeout > 0 && wall > c.lim.Timeout:
@@ -111,7 +148,10 @@ func (w *watchdog) tick(cpu time.Duration, now time.Time) {
 		}
 		if cpu-c.stopCPU > hardGrace || now.Sub(c.stopWall) > hardGraceWall {
 			limit, what := LimitCPU, fmt.Sprintf("its %v of CPU time", c.lim.CPU)
-			if c.reason == cancelTime {
+			switch c.reason {
+			case cancelTaskCPU:
+				what = fmt.Sprintf("its task's %v of CPU time", c.lim.TaskCPU)
+			case cancelTime:
 				limit, what = LimitTime, fmt.Sprintf("its %v of wall-clock time", c.lim.Timeout)
 			}
 			fmt.Fprintf(os.Stderr, "%s%s\t%s\t%s did not stop when cancelled after %s: a single operation the step count cannot see (on a huge string, list or integer) ran on; the worker was killed\n",

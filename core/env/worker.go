@@ -83,7 +83,7 @@ func WorkerMain() {
 		}
 	}
 	mods := map[string]*Module{} // by hash
-	startWatchdog()
+	dog := startWatchdog()
 	gc.tune()
 	for {
 		var req request
@@ -127,7 +127,9 @@ func WorkerMain() {
 					continue
 				}
 				cpu := processCPU()
+				endTask := dog.beginTask(limitsFor(t, req.Limits).TaskCPU)
 				resp.Results[i] = runTask(m, t, req.Limits)
+				endTask()
 				resp.Results[i].CPU = processCPU() - cpu
 				if t.State != nil {
 					// The pool sent this state; it puts it back itself.

@@ -202,8 +202,10 @@ func TestBuiltinsAndOverride(t *testing.T) {
 func TestRegisterStored(t *testing.T) {
 	l, p := setup(t)
 	ctx := context.Background()
-	if _, _, err := l.Add(ctx, p, "parity.star", []byte(parity), fast); err != nil {
-		t.Fatal(err)
+	if _, rep, err := l.Add(ctx, p, "parity.star", []byte(parity), fast); err != nil {
+		var b strings.Builder
+		validate.WriteText(&b, rep)
+		t.Fatalf("%v\n%s", err, b.String())
 	}
 	p2, err := env.NewPool(env.PoolOptions{Workers: 1})
 	if err != nil {

@@ -34,7 +34,7 @@ def solve(state):
     return str(sum(state["xs"]))
 `
 
-func run(t *testing.T, src string) *Report {
+func validateSrc(t *testing.T, src string) *Report {
 	t.Helper()
 	p, err := env.NewPool(env.PoolOptions{Workers: 2})
 	if err != nil {
@@ -54,7 +54,7 @@ func check(r *Report, name string) Check {
 }
 
 func TestGoodEnvironmentPasses(t *testing.T) {
-	r := run(t, base)
+	r := validateSrc(t, base)
 	if !r.OK {
 		var b strings.Builder
 		WriteText(&b, r)
@@ -90,7 +90,7 @@ func TestValidationCatchesBadEnvironments(t *testing.T) {
 			if src == base {
 				t.Fatalf("replacement did not apply")
 			}
-			r := run(t, src)
+			r := validateSrc(t, src)
 			if r.OK {
 				t.Fatal("validation passed")
 			}
