@@ -125,7 +125,7 @@ const (
 	cancelTime    = "resyn: wall-clock limit"
 	cancelCPU     = "resyn: cpu-time limit"
 	cancelTaskCPU = "resyn: task cpu-time limit"
-	cancelMemory = "resyn: memory limit"
+	cancelMemory  = "resyn: memory limit"
 )
 
 // callError types an error returned by Starlark for function fn.

@@ -202,7 +202,9 @@ func (k *checker) done(detail string) Check {
 	return k.c
 }
 
-func skipped(name, why string) Check { return Check{Name: name, Skipped: true, Detail: "skipped: " + why} }
+func skipped(name, why string) Check {
+	return Check{Name: name, Skipped: true, Detail: "skipped: " + why}
+}
 
 // File loads untrusted source through the pool and validates it. A module
 // that does not load gets a report with one failing check.
