@@ -35,12 +35,12 @@ type Options struct {
 	// 20 s).
 	Timeout time.Duration
 	// WorkBudget bounds the whole validation of one environment, in steps
-	// (default DefaultWorkBudget), and CPUBudget in CPU time (default 30 s):
+	// (default DefaultWorkBudget), and CPUBudget in CPU time (default 20 s):
 	// past either, validation stops with a failing budget check.
 	WorkBudget uint64
 	CPUBudget  time.Duration
 	// MaxLimitHits: validation stops after this many instances broke a limit
-	// (default 3; a CPU or wall-clock limit stops it at once).
+	// (default 3; a CPU-time, wall-clock or memory limit stops it at once).
 	MaxLimitHits int
 	// MinSpace is the fewest distinct instances (prompts) each level of the
 	// upper half of the difficulty range must offer (default 50): a level
@@ -76,7 +76,7 @@ func (o *Options) defaults() {
 		o.WorkBudget = DefaultWorkBudget
 	}
 	if o.CPUBudget <= 0 {
-		o.CPUBudget = 30 * time.Second
+		o.CPUBudget = 20 * time.Second
 	}
 	if o.MaxLimitHits <= 0 {
 		o.MaxLimitHits = 3
@@ -94,8 +94,18 @@ func Limits(o Options) env.Limits {
 	lim.CPU = o.TaskCPU
 	lim.TaskCPU = o.TaskCPU
 	lim.Timeout = o.Timeout
+	lim.MaxState, lim.MaxOutput = MaxState, MaxPrompt
 	return lim
 }
+
+// MaxState and MaxPrompt bound an instance's state as JSON and its prompt
+// (or solve's answer) in validation: far above what a prompt for a language
+// model can use, and small enough that validating 200 instances with their
+// probes stays within its CPU budget.
+const (
+	MaxState  = 256 << 10
+	MaxPrompt = 256 << 10
+)
 
 // Check names, in report order.
 const (
@@ -158,11 +168,13 @@ func (w *Work) add(r env.Result) {
 	w.Tasks++
 }
 
-// Failed returns the failing checks (skipped ones included).
+// Failed returns the failing checks. Skipped ones are not among them: they
+// did not run, because validation stopped or had nothing to check, and a
+// failing check always says why.
 func (r *Report) Failed() []Check {
 	var out []Check
 	for _, c := range r.Checks {
-		if !c.OK {
+		if !c.OK && !c.Skipped {
 			out = append(out, c)
 		}
 	}
@@ -265,8 +277,12 @@ func (v *run) exec(tasks []env.Task) []env.Result {
 	for i := range tasks {
 		tasks[i].Limits = &v.lim
 	}
-	for lo := 0; lo < len(tasks) && v.stopped == ""; lo += v.wave {
-		hi := min(lo+v.wave, len(tasks))
+	// The first waves are small, so that a hostile environment is stopped
+	// after a few instances; they grow to keep the workers busy.
+	wave := max(1, v.wave/4)
+	for lo := 0; lo < len(tasks) && v.stopped == ""; lo += wave {
+		hi := min(lo+wave, len(tasks))
+		wave = min(2*wave, v.wave)
 		res := v.ex.Run(v.ctx, tasks[lo:hi])
 		for i, r := range res {
 			out[lo+i] = r
@@ -310,7 +326,9 @@ func (v *run) account(t env.Task, r env.Result) {
 	}
 	v.hits++
 	v.budget.fail(e.Line, "%s: %v", where(t.Seed, t.Difficulty), e)
-	if e.Limit == env.LimitCPU || e.Limit == env.LimitTime {
+	if e.Limit == env.LimitCPU || e.Limit == env.LimitTime || e.Limit == env.LimitMemory {
+		// Each of these costs up to a second of CPU or a gigabyte: one is
+		// enough to know.
 		v.stop(fmt.Sprintf("%s broke the %s limit", where(t.Seed, t.Difficulty), e.Limit))
 	} else if v.hits >= v.o.MaxLimitHits {
 		v.stop(fmt.Sprintf("%d instances broke a limit", v.hits))
@@ -361,7 +379,7 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 	rep.Checks = append(rep.Checks, Check{Name: CheckLoad, OK: true, Detail: fmt.Sprintf("%s, difficulty %d–%d, tags %s", m.Name, m.MinDifficulty, m.MaxDifficulty, strings.Join(m.Tags, ", "))})
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	v := &run{ctx: rctx, cancel: cancel, ex: ex, m: m, o: opts, lim: Limits(opts), wave: max(2, 2*workers(ex)),
+	v := &run{ctx: rctx, cancel: cancel, ex: ex, m: m, o: opts, lim: Limits(opts), wave: max(2, 4*workers(ex)),
 		budget: checker{c: Check{Name: CheckBudget}}}
 
 	// Phase 1: every (level, seed), with prompt and verified solution.
