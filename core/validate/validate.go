@@ -135,17 +135,20 @@ type Check struct {
 
 // Report is the outcome of validating one environment.
 type Report struct {
-	Env       string        `json:"env"`
-	File      string        `json:"file"`
-	Hash      string        `json:"hash,omitempty"`
-	OK        bool          `json:"ok"`
-	Checks    []Check       `json:"checks"`
-	Instances int           `json:"instances"`
-	Distinct  float64       `json:"distinct_ratio"`
-	Levels    []LevelSpace  `json:"levels,omitempty"`
-	Work      Work          `json:"work"`
-	Stopped   string        `json:"stopped,omitempty"` // why validation stopped before running every check
-	Elapsed   time.Duration `json:"elapsed_ns"`
+	Env       string       `json:"env"`
+	File      string       `json:"file"`
+	Hash      string       `json:"hash,omitempty"`
+	OK        bool         `json:"ok"`
+	Checks    []Check      `json:"checks"`
+	Instances int          `json:"instances"`
+	Distinct  float64      `json:"distinct_ratio"`
+	Levels    []LevelSpace `json:"levels,omitempty"`
+	Work      Work         `json:"work"`
+	Stopped   string       `json:"stopped,omitempty"` // why validation stopped before running every check
+	// Judge is the LLM judge's record when one ran (core/synth encodes it;
+	// its verdict is the CheckJudge line).
+	Judge   json.RawMessage `json:"judge,omitempty"`
+	Elapsed time.Duration   `json:"elapsed_ns"`
 }
 
 // Work is what a validation cost, by function; the same on every machine
