@@ -10,6 +10,10 @@ var (
 	ErrInvalidEnv = errors.New("environment failed validation")
 	// ErrNoStore: a curation action needs a store and the library has none.
 	ErrNoStore = errors.New("the library has no store")
-	// ErrBadTag: a tag is empty or has characters other than [a-z0-9-_.:/].
+	// ErrBadTag: a tag is empty or has characters other than [a-z0-9-_.:/],
+	// or an environment would have more tags than env.MaxTags.
 	ErrBadTag = errors.New("invalid tag")
+	// ErrNameTaken: an added environment's NAME belongs to a built-in or a
+	// stored environment, and the caller did not say it replaces it.
+	ErrNameTaken = errors.New("the name is taken")
 )
