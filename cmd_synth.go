@@ -140,6 +140,8 @@ func newSynthCmd() *cobra.Command {
 		pf                          providerFlags
 		solverModel, solverProvider string
 		solverBaseURL               string
+		judgeModel, judgeProvider   string
+		requireTrend                bool
 		categories, topics          string
 		n, parallel, repairs        int
 		ideasPerCall, workers       int
@@ -153,9 +155,15 @@ func newSynthCmd() *cobra.Command {
 		Long: `Runs the synthesis pipeline: the model proposes task ideas per category
 (duplicates dropped), writes each as a Starlark environment, and every module is
 validated in the sandbox; failing checks go back to the model with their line
-numbers for up to --max-repairs rounds. With --solver-model a second model
-solves instances to calibrate the pass rate per difficulty (environments solved
-everywhere or nowhere are flagged). Near-duplicates of the library (by rendered
+numbers for up to --max-repairs rounds; validation is the very one of
+resyn envs validate (the same checks, seeds and step budgets). With
+--judge-model an LLM judge reviews each valid candidate's code and sample
+questions (ReSyn's first admission gate), with one revision for what it
+finds. With --solver-model a second model solves instances to calibrate the
+pass rate per difficulty: environments solved everywhere or nowhere are
+flagged, and an exact one-sided trend test checks that the pass rate falls as
+the level rises (its p-value is stored with the curve; --require-trend makes
+it a gate). Near-duplicates of the library (by rendered
 prompts and by behaviour) are rejected. Survivors are stored with status
 "candidate" and their full provenance; accept or reject them with resyn envs.
 
@@ -240,6 +248,18 @@ pipeline without any model.`,
 				}
 				cfg.SolverModel = solverModel
 				cfg.Calibrate.Samples = solverSamples
+				cfg.Calibrate.RequireTrend = requireTrend
+			}
+			if judgeModel != "" {
+				jf := pf
+				jf.model = judgeModel
+				if judgeProvider != "" {
+					jf.provider = judgeProvider
+				}
+				if pl.Judge, _, err = openProvider(jf, &meter); err != nil {
+					return fmt.Errorf("the judge model: %w", err)
+				}
+				cfg.JudgeModel = judgeModel
 			}
 			pool, _, err := newPool(workers)
 			if err != nil {
@@ -288,6 +308,9 @@ pipeline without any model.`,
 	c.Flags().StringVar(&solverProvider, "solver-provider", "", "provider of the solver model (default: the writer's)")
 	c.Flags().StringVar(&solverBaseURL, "solver-base-url", "", "base URL of the solver model (default: the writer's)")
 	c.Flags().IntVar(&solverSamples, "solver-samples", 4, "instances per difficulty level for calibration")
+	c.Flags().BoolVar(&requireTrend, "require-trend", false, "reject candidates whose solver pass rate does not fall significantly with the level (the trend test's p-value above 0.1) instead of flagging them")
+	c.Flags().StringVar(&judgeModel, "judge-model", "", "have this model review each valid candidate's code and sample questions, with one revision for what it finds (same provider unless --judge-provider)")
+	c.Flags().StringVar(&judgeProvider, "judge-provider", "", "provider of the judge model (default: the writer's)")
 	c.Flags().Uint64Var(&resume, "resume", 0, "continue run `RUN` (resyn synth runs lists them)")
 	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the summary and verdicts as JSON on stdout")
@@ -391,6 +414,17 @@ func (p *synthPrinter) print(e synth.Event) {
 	case synth.RepairStarted:
 		if !p.quiet {
 			p.line(e.Index, e.Name, "repair round %d", e.Round)
+		}
+	case synth.Judged:
+		if !p.quiet {
+			what := "no flaw found"
+			switch {
+			case e.Err != nil:
+				what = "no verdict: " + e.Err.Error()
+			case !e.Judgement.OK:
+				what = strings.TrimPrefix(e.Judgement.Check().Failures[0], "problem: ")
+			}
+			p.line(e.Index, e.Name, "LLM judge: %s", what)
 		}
 	case synth.Calibrated:
 		if !p.quiet {
@@ -642,7 +676,11 @@ func printEval(w io.Writer, cals []synth.Calibration) {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%.0f%%\t%.2f\t%d\t%d\n", c.Env, l.Difficulty, l.N, l.Passed, 100*l.Rate, l.MeanScore, l.Format, l.Failed)
 		}
 		if total > 0 {
-			fmt.Fprintf(tw, "%s\tall\t%d\t%d\t%.0f%%\n", c.Env, total, passed, 100*float64(passed)/float64(total))
+			trend := ""
+			if c.Trend != nil {
+				trend = fmt.Sprintf("\t\t\tfalls with the level: p=%.2g", c.Trend.PValue)
+			}
+			fmt.Fprintf(tw, "%s\tall\t%d\t%d\t%.0f%%%s\n", c.Env, total, passed, 100*float64(passed)/float64(total), trend)
 		}
 	}
 	tw.Flush()
