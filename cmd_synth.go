@@ -20,6 +20,7 @@ import (
 
 	"resyn/core/dataset"
 	"resyn/core/synth"
+	"resyn/core/validate"
 	"resyn/llm"
 	"resyn/storage"
 )
@@ -266,6 +267,10 @@ pipeline without any model.`,
 				return err
 			}
 			defer pool.Close()
+			// Deduplication and calibration run the candidates under
+			// validation's budgets too (steps and CPU time, not the wall
+			// clock of a busy machine).
+			pool.SetLimits(validate.Limits(validate.Options{}))
 			pl.Pool = pool
 
 			pr := &synthPrinter{w: os.Stderr, quiet: quiet}

@@ -70,6 +70,16 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	return p, nil
 }
 
+// SetLimits replaces the per-call limits of tasks that carry none of their
+// own, for the tasks submitted from now on (the memory cap of workers
+// already started stays).
+func (p *Pool) SetLimits(lim Limits) {
+	p.mu.Lock()
+	lim.MaxMemory = p.opts.Limits.MaxMemory
+	p.opts.Limits = lim
+	p.mu.Unlock()
+}
+
 // Workers is the number of worker processes.
 func (p *Pool) Workers() int { return p.opts.Workers }
 
@@ -224,9 +234,12 @@ func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 		*wp = w
 	}
 	w := *wp
-	req := request{Limits: p.opts.Limits, Tasks: j.tasks, Load: j.load}
+	p.mu.RLock()
+	lim := p.opts.Limits
+	p.mu.RUnlock()
+	req := request{Limits: lim, Tasks: j.tasks, Load: j.load}
 	calls := 1
-	perCall := callDeadline(p.opts.Limits)
+	perCall := callDeadline(lim)
 	if j.load == nil {
 		var newDefs []moduleDef
 		req.Hashes = map[string]string{}
@@ -292,7 +305,7 @@ func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 	} else {
 		<-ch
 	}
-	return response{}, w.classify(reason, rep.err, p.opts.Limits, deadline)
+	return response{}, w.classify(reason, rep.err, lim, deadline)
 }
 
 // callDeadline is how long one call may take before the pool gives up on

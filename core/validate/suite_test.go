@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -31,9 +32,8 @@ type suiteCase struct {
 
 const suiteDir = "testdata/suite"
 
-func loadSuite(t testing.TB) []suiteCase {
+func loadSuite(t testing.TB) (cases []suiteCase) {
 	t.Helper()
-	var cases []suiteCase
 	goods, err := filepath.Glob(filepath.Join(suiteDir, "good_*.star"))
 	if err != nil || len(goods) == 0 {
 		t.Fatalf("no good environments in %s: %v", suiteDir, err)
@@ -66,6 +66,20 @@ func loadSuite(t testing.TB) []suiteCase {
 		}
 		cases = append(cases, suiteCase{name: e.name, kind: e.fields["kind"], expect: splitExpect(e.fields["expect"]), why: e.fields["why"], src: []byte(src)})
 	}
+	defer func() {
+		// RESYN_SUITE=REGEXP keeps the cases whose name matches (to
+		// measure a few).
+		if f := os.Getenv("RESYN_SUITE"); f != "" {
+			re := regexp.MustCompile(f)
+			kept := cases[:0]
+			for _, c := range cases {
+				if re.MatchString(c.name) {
+					kept = append(kept, c)
+				}
+			}
+			cases = kept
+		}
+	}()
 	for _, e := range readEntries(t, "hostile.txt") {
 		body := map[string]string{
 			"generate": "    return {\"n\": rng.randint(0, 1000) + 1000 * difficulty}\n",

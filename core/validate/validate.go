@@ -280,9 +280,10 @@ func (v *run) exec(tasks []env.Task) []env.Result {
 	for i := range tasks {
 		tasks[i].Limits = &v.lim
 	}
-	// The first waves are small, so that a hostile environment is stopped
-	// after a few instances; they grow to keep the workers busy.
-	wave := max(1, v.wave/4)
+	// The first waves are small (one instance, then two, four, …), so that
+	// a hostile environment is stopped after a few instances; they grow to
+	// keep the workers busy.
+	wave := 1
 	for lo := 0; lo < len(tasks) && v.stopped == ""; lo += wave {
 		hi := min(lo+wave, len(tasks))
 		wave = min(2*wave, v.wave)
