@@ -235,16 +235,22 @@ pipeline without any model.`,
 			cfg.Categories, cfg.Topics = splitList(categories), splitList(topics)
 			cfg.Provider, cfg.Model = p.Name(), pf.model
 			pl := &synth.Pipeline{LLM: p, DB: db}
+			// role opens the solver's or the judge's model: the writer's
+			// provider flags with its own model, provider and base URL.
+			role := func(model, provider, baseURL string) (llm.Provider, error) {
+				f := pf
+				f.model = model
+				if provider != "" {
+					f.provider = provider
+				}
+				if baseURL != "" {
+					f.baseURL = baseURL
+				}
+				p, _, err := openProvider(f, &meter)
+				return p, err
+			}
 			if solverModel != "" {
-				sf := pf
-				sf.model = solverModel
-				if solverProvider != "" {
-					sf.provider = solverProvider
-				}
-				if solverBaseURL != "" {
-					sf.baseURL = solverBaseURL
-				}
-				if pl.Solver, _, err = openProvider(sf, &meter); err != nil {
+				if pl.Solver, err = role(solverModel, solverProvider, solverBaseURL); err != nil {
 					return fmt.Errorf("the solver model: %w", err)
 				}
 				cfg.SolverModel = solverModel
@@ -252,12 +258,7 @@ pipeline without any model.`,
 				cfg.Calibrate.RequireTrend = requireTrend
 			}
 			if judgeModel != "" {
-				jf := pf
-				jf.model = judgeModel
-				if judgeProvider != "" {
-					jf.provider = judgeProvider
-				}
-				if pl.Judge, _, err = openProvider(jf, &meter); err != nil {
+				if pl.Judge, err = role(judgeModel, judgeProvider, ""); err != nil {
 					return fmt.Errorf("the judge model: %w", err)
 				}
 				cfg.JudgeModel = judgeModel

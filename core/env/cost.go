@@ -133,10 +133,6 @@ func isStepsError(err error) bool {
 	return errors.As(err, &se)
 }
 
-// MaxIntDigits is the longest decimal integer the host converts to or from
-// text at a reasonable cost; longer ones cost quadratically more steps.
-// (Python refuses conversions past 4300 digits; here they are charged.)
-
 // decimalCost is the cost of converting an integer of n decimal digits to or
 // from text: linear for small n, quadratic past a few thousand digits (Go's
 // math/big, measured: 16k digits ≈ 1 ms, 100k ≈ 25 ms).
@@ -277,59 +273,54 @@ func textCost(name string) func(*starlark.Thread, starlark.Tuple, []starlark.Tup
 // charging for its work. They shadow the originals through the predeclared
 // table (host.go); everything else of the universe is O(1) or bounded by
 // its result's size, which the memory cap bounds.
-var costedUniverse = starlark.StringDict{
-	"int": costly("int", func(t *starlark.Thread, args starlark.Tuple, _ []starlark.Tuple) (uint64, string) {
-		if len(args) > 0 {
-			if s, ok := args[0].(starlark.String); ok {
-				n := uint64(len(s))
-				if len(args) > 1 {
-					if b, ok := args[1].(starlark.Int); ok {
-						if v, _ := b.Int64(); v > 0 && v&(v-1) == 0 {
-							return 1 + n/16, "int() of a string"
+var costedUniverse = func() starlark.StringDict {
+	d := starlark.StringDict{
+		"int": costly("int", func(t *starlark.Thread, args starlark.Tuple, _ []starlark.Tuple) (uint64, string) {
+			if len(args) > 0 {
+				if s, ok := args[0].(starlark.String); ok {
+					n := uint64(len(s))
+					if len(args) > 1 {
+						if b, ok := args[1].(starlark.Int); ok {
+							if v, _ := b.Int64(); v > 0 && v&(v-1) == 0 {
+								return 1 + n/16, "int() of a string"
+							}
 						}
 					}
+					return decimalCost(n), fmt.Sprintf("int() of a %d-character string", n)
 				}
-				return decimalCost(n), fmt.Sprintf("int() of a %d-character string", n)
 			}
-		}
-		return 1, "int()"
-	}),
-	"float": costly("float", func(t *starlark.Thread, args starlark.Tuple, _ []starlark.Tuple) (uint64, string) {
-		if len(args) > 0 {
-			if s, ok := args[0].(starlark.String); ok {
-				return 1 + uint64(len(s))/16, "float() of a string"
+			return 1, "int()"
+		}),
+		"float": costly("float", func(t *starlark.Thread, args starlark.Tuple, _ []starlark.Tuple) (uint64, string) {
+			if len(args) > 0 {
+				if s, ok := args[0].(starlark.String); ok {
+					return 1 + uint64(len(s))/16, "float() of a string"
+				}
+				if i, ok := args[0].(starlark.Int); ok {
+					return 1 + uint64(i.BigInt().BitLen())/64, "float() of an int"
+				}
 			}
-			if i, ok := args[0].(starlark.Int); ok {
-				return 1 + uint64(i.BigInt().BitLen())/64, "float() of an int"
+			return 1, "float()"
+		}),
+		"sorted": costly("sorted", func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, string) {
+			if len(args) == 0 {
+				return 1, "sorted()"
 			}
-		}
-		return 1, "float()"
-	}),
-	"str":   costly("str", textCost("str()")),
-	"repr":  costly("repr", textCost("repr()")),
-	"print": costly("print", textCost("print()")),
-	"fail":  costly("fail", textCost("fail()")),
-	"bytes": costly("bytes", hashCost("bytes()")),
-	"hash":  costly("hash", hashCost("hash()")),
-	"set":   costly("set", hashCost("set()")),
-	"dict":  costly("dict", hashCost("dict()")),
-	"sorted": costly("sorted", func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, string) {
-		if len(args) == 0 {
-			return 1, "sorted()"
-		}
-		n := lenOf(args[0])
-		size := sizeOf(args[0], remaining(t), false)
-		// n log n comparisons, each reading the values compared.
-		return satAdd(n, satMul(size, log2(n))), fmt.Sprintf("sorted() over %d values of total size %d", n, size)
-	}),
-	"min": costly("min", hashCost("min()")),
-	"max": costly("max", hashCost("max()")),
-
-	"list":      costly("list", iterCost("list()")),
-	"tuple":     costly("tuple", iterCost("tuple()")),
-	"enumerate": costly("enumerate", iterCost("enumerate()")),
-	"reversed":  costly("reversed", iterCost("reversed()")),
-	"zip":       costly("zip", iterCost("zip()")),
-	"any":       costly("any", iterCost("any()")),
-	"all":       costly("all", iterCost("all()")),
-}
+			n := lenOf(args[0])
+			size := sizeOf(args[0], remaining(t), false)
+			// n log n comparisons, each reading the values compared.
+			return satAdd(n, satMul(size, log2(n))), fmt.Sprintf("sorted() over %d values of total size %d", n, size)
+		}),
+	}
+	// The rest charge by one of three measures of their arguments.
+	for _, name := range []string{"str", "repr", "print", "fail"} {
+		d[name] = costly(name, textCost(name+"()"))
+	}
+	for _, name := range []string{"bytes", "hash", "set", "dict", "min", "max"} {
+		d[name] = costly(name, hashCost(name+"()"))
+	}
+	for _, name := range []string{"list", "tuple", "enumerate", "reversed", "zip", "any", "all"} {
+		d[name] = costly(name, iterCost(name+"()"))
+	}
+	return d
+}()

@@ -155,13 +155,8 @@ func (m *Meta) set(name string, e syntax.Expr) bool {
 		m.Description = s
 		return ok
 	case "TAGS":
-		var elems []syntax.Expr
-		switch l := unparen(e).(type) {
-		case *syntax.ListExpr:
-			elems = l.List
-		case *syntax.TupleExpr:
-			elems = l.List
-		default:
+		elems, ok := elemsOf(e)
+		if !ok {
 			return false
 		}
 		m.Tags = nil
@@ -174,13 +169,7 @@ func (m *Meta) set(name string, e syntax.Expr) bool {
 		}
 		return true
 	case "DIFFICULTY":
-		var elems []syntax.Expr
-		switch t := unparen(e).(type) {
-		case *syntax.TupleExpr:
-			elems = t.List
-		case *syntax.ListExpr:
-			elems = t.List
-		}
+		elems, _ := elemsOf(e)
 		if len(elems) != 2 {
 			return false
 		}
@@ -216,6 +205,17 @@ func (m Meta) check() []string {
 		}
 	}
 	return ps
+}
+
+// elemsOf is the elements of a list or tuple literal.
+func elemsOf(e syntax.Expr) ([]syntax.Expr, bool) {
+	switch l := unparen(e).(type) {
+	case *syntax.ListExpr:
+		return l.List, true
+	case *syntax.TupleExpr:
+		return l.List, true
+	}
+	return nil, false
 }
 
 func identsOf(e syntax.Expr) []*syntax.Ident {

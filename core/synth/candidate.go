@@ -102,28 +102,38 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 	if err != nil {
 		return storeErr(ctx, err)
 	}
-	for round := 1; !rep.OK && round <= r.cfg.MaxRepairs; round++ {
-		prov.Repairs = round
+	// repair asks for a corrected module and validates it as round round.
+	// noModule: the reply held none (the round is spent, the module and its
+	// report stand); done: the candidate has ended, and ret is what
+	// candidate returns.
+	repair := func(round int) (noModule, done bool, ret error) {
 		r.emit(RepairStarted{Index: index, Name: idea.Name, Round: round, Failed: rep.Failed()})
 		t0 := r.p.clock()
 		fixed, ex, err := Repair(ctx, r.llm, idea, system, user, code, rep, round, stream(StageRepair))
 		timed(StageRepair, t0)
 		if ctx.Err() != nil {
-			return nil
+			return false, true, nil
 		}
 		if lerr := exchange(ex); lerr != nil {
-			return lerr
+			return false, true, lerr
 		}
 		if err != nil {
 			if errors.Is(err, ErrRefusal) || errors.Is(err, ErrEmptyReply) || errors.Is(err, ErrNoCode) {
-				continue // the round is spent; the module and its report stand
+				return true, false, nil
 			}
-			return r.llmFailed(err, finish(OutcomeError, err.Error()))
+			return false, true, r.llmFailed(err, finish(OutcomeError, err.Error()))
 		}
 		code = fixed
 		r.emit(CodeWritten{Index: index, Name: idea.Name, Round: round, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
 		if rep, mod, err = validateRound(round); err != nil {
-			return storeErr(ctx, err)
+			return false, true, storeErr(ctx, err)
+		}
+		return false, false, nil
+	}
+	for round := 1; !rep.OK && round <= r.cfg.MaxRepairs; round++ {
+		prov.Repairs = round
+		if _, done, ret := repair(round); done {
+			return ret
 		}
 	}
 	if !rep.OK {
@@ -159,28 +169,13 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 			return finish(OutcomeInvalid, "the LLM judge still finds flaws after one revision: "+judgeLine(j, nil))
 		default:
 			prov.Repairs++
-			r.emit(RepairStarted{Index: index, Name: idea.Name, Round: prov.Repairs, Failed: rep.Failed()})
-			t0 := r.p.clock()
-			fixed, ex, err := Repair(ctx, r.llm, idea, system, user, code, rep, prov.Repairs, stream(StageRepair))
-			timed(StageRepair, t0)
-			if ctx.Err() != nil {
-				return nil
-			}
-			if lerr := exchange(ex); lerr != nil {
-				return lerr
-			}
-			if err != nil {
-				if errors.Is(err, ErrRefusal) || errors.Is(err, ErrEmptyReply) || errors.Is(err, ErrNoCode) {
-					return finish(OutcomeInvalid, "the LLM judge found flaws and the revision held no module: "+judgeLine(j, nil))
-				}
-				return r.llmFailed(err, finish(OutcomeError, err.Error()))
-			}
-			code = fixed
-			r.emit(CodeWritten{Index: index, Name: idea.Name, Round: prov.Repairs, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
-			if rep, mod, err = validateRound(prov.Repairs); err != nil {
-				return storeErr(ctx, err)
-			}
-			if !rep.OK {
+			noModule, done, ret := repair(prov.Repairs)
+			switch {
+			case done:
+				return ret
+			case noModule:
+				return finish(OutcomeInvalid, "the LLM judge found flaws and the revision held no module: "+judgeLine(j, nil))
+			case !rep.OK:
 				return finish(OutcomeInvalid, "the revision for the LLM judge fails validation: "+failedNames(rep))
 			}
 			continue

@@ -304,18 +304,21 @@ func alnum(s string) bool {
 func endsDigit(s string) bool   { return s != "" && s[len(s)-1] >= '0' && s[len(s)-1] <= '9' }
 func startsDigit(s string) bool { return s != "" && s[0] >= '0' && s[0] <= '9' }
 
+// bracket is +1 for an opening bracket, -1 for a closing one.
+func bracket(c byte) int {
+	switch c {
+	case '[', '(', '{':
+		return 1
+	case ']', ')', '}':
+		return -1
+	}
+	return 0
+}
+
 func balancedInside(s string) bool {
 	d := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '[', '(', '{':
-			d++
-		case ']', ')', '}':
-			d--
-			if d < 0 {
-				return false
-			}
-		}
+	for i := 0; i < len(s) && d >= 0; i++ {
+		d += bracket(s[i])
 	}
 	return d == 0
 }
@@ -325,12 +328,7 @@ func splitDepth0(s, sep string) []string {
 	var parts []string
 	d, last := 0, 0
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '[', '(', '{':
-			d++
-		case ']', ')', '}':
-			d--
-		}
+		d += bracket(s[i])
 		if d == 0 && strings.HasPrefix(s[i:], sep) {
 			parts = append(parts, s[last:i])
 			last = i + len(sep)
