@@ -75,12 +75,16 @@ func (v *run) diversity(ok []inst, levels []int) (Check, []LevelSpace) {
 		prompts[in.difficulty][in.res.Prompt] = true
 		seeds[in.difficulty]++
 	}
-	// More seeds where there were repeats and the space may be small.
+	// More seeds where there were repeats and the verdict is in doubt: the
+	// space may be small, but is not plainly degenerate.
 	var tasks []env.Task
 	extra := min(100, 5*v.o.SeedsPerLevel)
 	for _, d := range levels {
 		n, k := seeds[d], len(prompts[d])
-		if n == 0 || k == n || spaceEstimate(n, k) >= 2*float64(v.o.MinSpace) {
+		if n == 0 || k == n {
+			continue
+		}
+		if est := spaceEstimate(n, k); est >= 2*float64(v.o.MinSpace) || est < minLevelSpace && n >= 10 {
 			continue
 		}
 		for s := v.o.SeedsPerLevel; s < v.o.SeedsPerLevel+extra; s++ {
