@@ -219,16 +219,23 @@ func log2(n uint64) uint64 { return uint64(bits.Len64(n)) }
 
 // costly wraps a builtin of Starlark's universe so that it charges the cost
 // that cost computes from its arguments before running.
-func costly(name string, cost func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, string)) *starlark.Builtin {
+// (The description of the work is a func: it is only spelled out for an
+// error, and a builtin runs thousands of times an instance.)
+type costFunc func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, func() string)
+
+func costly(name string, cost costFunc) *starlark.Builtin {
 	orig := starlark.Universe[name].(*starlark.Builtin)
 	return starlark.NewBuiltin(name, func(t *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		n, what := cost(t, args, kwargs)
-		if err := charge(t, n, func() string { return what }); err != nil {
+		if err := charge(t, n, what); err != nil {
 			return nil, err
 		}
 		return orig.CallInternal(t, args, kwargs)
 	})
 }
+
+// says is a fixed description.
+func says(s string) func() string { return func() string { return s } }
 
 // argsSize is the cost of touching every value of every argument.
 func argsSize(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple, text bool) uint64 {
@@ -244,28 +251,28 @@ func argsSize(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple, 
 }
 
 // iterCost charges one step per value of the first argument.
-func iterCost(name string) func(*starlark.Thread, starlark.Tuple, []starlark.Tuple) (uint64, string) {
-	return func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, string) {
+func iterCost(name string) costFunc {
+	return func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, func() string) {
 		var n uint64
 		for _, a := range args {
 			n = satAdd(n, lenOf(a))
 		}
-		return n, fmt.Sprintf("%s over %d values", name, n)
+		return n, func() string { return fmt.Sprintf("%s over %d values", name, n) }
 	}
 }
 
 // hashCost charges for hashing (and so reading) every value.
-func hashCost(name string) func(*starlark.Thread, starlark.Tuple, []starlark.Tuple) (uint64, string) {
-	return func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, string) {
+func hashCost(name string) costFunc {
+	return func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, func() string) {
 		n := argsSize(t, args, kwargs, false)
-		return n, fmt.Sprintf("%s of values of total size %d", name, n)
+		return n, func() string { return fmt.Sprintf("%s of values of total size %d", name, n) }
 	}
 }
 
-func textCost(name string) func(*starlark.Thread, starlark.Tuple, []starlark.Tuple) (uint64, string) {
-	return func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, string) {
+func textCost(name string) costFunc {
+	return func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, func() string) {
 		n := argsSize(t, args, kwargs, true)
-		return n, fmt.Sprintf("%s of a value that takes %d steps to write out", name, n)
+		return n, func() string { return fmt.Sprintf("%s of a value that takes %d steps to write out", name, n) }
 	}
 }
 
@@ -275,41 +282,43 @@ func textCost(name string) func(*starlark.Thread, starlark.Tuple, []starlark.Tup
 // its result's size, which the memory cap bounds.
 var costedUniverse = func() starlark.StringDict {
 	d := starlark.StringDict{
-		"int": costly("int", func(t *starlark.Thread, args starlark.Tuple, _ []starlark.Tuple) (uint64, string) {
+		"int": costly("int", func(t *starlark.Thread, args starlark.Tuple, _ []starlark.Tuple) (uint64, func() string) {
 			if len(args) > 0 {
 				if s, ok := args[0].(starlark.String); ok {
 					n := uint64(len(s))
 					if len(args) > 1 {
 						if b, ok := args[1].(starlark.Int); ok {
 							if v, _ := b.Int64(); v > 0 && v&(v-1) == 0 {
-								return 1 + n/16, "int() of a string"
+								return 1 + n/16, says("int() of a string")
 							}
 						}
 					}
-					return decimalCost(n), fmt.Sprintf("int() of a %d-character string", n)
+					return decimalCost(n), func() string { return fmt.Sprintf("int() of a %d-character string", n) }
 				}
 			}
-			return 1, "int()"
+			return 1, says("int()")
 		}),
-		"float": costly("float", func(t *starlark.Thread, args starlark.Tuple, _ []starlark.Tuple) (uint64, string) {
+		"float": costly("float", func(t *starlark.Thread, args starlark.Tuple, _ []starlark.Tuple) (uint64, func() string) {
 			if len(args) > 0 {
 				if s, ok := args[0].(starlark.String); ok {
-					return 1 + uint64(len(s))/16, "float() of a string"
+					return 1 + uint64(len(s))/16, says("float() of a string")
 				}
 				if i, ok := args[0].(starlark.Int); ok {
-					return 1 + uint64(i.BigInt().BitLen())/64, "float() of an int"
+					return 1 + uint64(i.BigInt().BitLen())/64, says("float() of an int")
 				}
 			}
-			return 1, "float()"
+			return 1, says("float()")
 		}),
-		"sorted": costly("sorted", func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, string) {
+		"sorted": costly("sorted", func(t *starlark.Thread, args starlark.Tuple, kwargs []starlark.Tuple) (uint64, func() string) {
 			if len(args) == 0 {
-				return 1, "sorted()"
+				return 1, says("sorted()")
 			}
 			n := lenOf(args[0])
 			size := sizeOf(args[0], remaining(t), false)
 			// n log n comparisons, each reading the values compared.
-			return satAdd(n, satMul(size, log2(n))), fmt.Sprintf("sorted() over %d values of total size %d", n, size)
+			return satAdd(n, satMul(size, log2(n))), func() string {
+				return fmt.Sprintf("sorted() over %d values of total size %d", n, size)
+			}
 		}),
 	}
 	// The rest charge by one of three measures of their arguments.
