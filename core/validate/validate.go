@@ -284,9 +284,8 @@ func (v *run) exec(tasks []env.Task) []env.Result {
 	// a hostile environment is stopped after a few instances; they grow to
 	// keep the workers busy.
 	wave := 1
-	for lo := 0; lo < len(tasks) && v.stopped == ""; lo += wave {
-		hi := min(lo+wave, len(tasks))
-		wave = min(2*wave, v.wave)
+	for lo, hi := 0, 0; lo < len(tasks) && v.stopped == ""; lo, wave = hi, min(2*wave, v.wave) {
+		hi = min(lo+wave, len(tasks))
 		res := v.ex.Run(v.ctx, tasks[lo:hi])
 		for i, r := range res {
 			out[lo+i] = r

@@ -65,6 +65,11 @@ func TestGoodEnvironmentPasses(t *testing.T) {
 	if r.Instances != 20 || r.Distinct < 0.5 {
 		t.Fatalf("instances %d distinct %v", r.Instances, r.Distinct)
 	}
+	// Every instance ran, in waves: 20 first runs, the first four seeds of
+	// each of the 4 levels again, and one probe task per instance.
+	if c, _ := r.Check(CheckGenerate); r.Stopped != "" || r.Work.Tasks != 20+16+20 || strings.Contains(c.Detail, "not run") {
+		t.Fatalf("ran %d tasks (stopped %q): %s", r.Work.Tasks, r.Stopped, c.Detail)
+	}
 }
 
 func TestValidationCatchesBadEnvironments(t *testing.T) {
