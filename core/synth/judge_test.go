@@ -132,3 +132,28 @@ func TestJudgeStage(t *testing.T) {
 		})
 	}
 }
+
+// FuzzJudgeReply: no reply makes the judge's parser panic, and a verdict
+// it reads as OK has every criterion answered yes.
+func FuzzJudgeReply(f *testing.F) {
+	for _, s := range []string{judgeOK, judgeFails, `{"reference_free": 1}`, "{", "```json\n{}\n```", `{"problems": [1, "x"]}`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, reply string) {
+		var j Judgement
+		if err := j.read(reply); err != nil {
+			if !errors.Is(err, ErrJudgeReply) {
+				t.Fatalf("error %v does not wrap ErrJudgeReply", err)
+			}
+			return
+		}
+		if len(j.Criteria) != len(JudgeCriteria) {
+			t.Fatalf("%d criteria", len(j.Criteria))
+		}
+		for _, c := range j.Criteria {
+			if j.OK && !c.OK {
+				t.Fatalf("OK with %s answered no", c.Key)
+			}
+		}
+	})
+}
