@@ -143,10 +143,11 @@ func TestCurationCommands(t *testing.T) {
 	if _, errs, code := runResyn(t, db, "db", "backup", "--force", backup); code != 0 {
 		t.Fatalf("backup --force: %s", errs)
 	}
-	// An invalid environment is refused with exit 1 and not stored.
+	// An invalid environment is refused with exit 1 and not stored (it
+	// would replace parity, so it says so).
 	bad := filepath.Join(dir, "bad.star")
 	os.WriteFile(bad, []byte(strings.Replace(parityEnv, `return 1.0 if answer.strip().lower() == want else 0.0`, `return 1.0`, 1)), 0o644)
-	if _, errs, code := runResyn(t, db, "envs", "add", "--seeds", "2", bad); code != 1 || !strings.Contains(errs, "failed validation") {
+	if _, errs, code := runResyn(t, db, "envs", "add", "--seeds", "2", "--replace", bad); code != 1 || !strings.Contains(errs, "failed validation") {
 		t.Fatalf("add of an accept-everything verifier: exit %d\n%s", code, errs)
 	}
 }

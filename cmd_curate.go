@@ -116,15 +116,17 @@ func libraryPool(ctx context.Context, workers int, names string, all, anyStored 
 
 func newEnvsAddCmd() *cobra.Command {
 	var seeds int
-	var keep, asJSON bool
+	var keep, asJSON, replace bool
 	c := &cobra.Command{
 		Use:   "add FILE.star…",
 		Short: "Validate environment files and store them as candidates",
 		Long: `Validates each file in the sandbox (the checks of ` + "`resyn envs validate`" + `) and
 stores it in the library as a candidate, with its validation report, for a
-person to accept or reject. A file whose NAME is already stored becomes that
-environment's next revision (tags and notes are kept, status goes back to
-candidate). A file that fails validation is not stored unless --keep-invalid.
+person to accept or reject. A file whose NAME a built-in or a stored
+environment already has is refused, before validation, unless --replace: then
+it becomes that environment's next revision (tags and notes are kept, status
+goes back to candidate). A file that fails validation is not stored unless
+--keep-invalid.
 
 Exits 1 when any file fails.`,
 		Example: `  resyn envs add my_puzzle.star
@@ -144,7 +146,7 @@ Exits 1 when any file fails.`,
 					if err != nil {
 						return err
 					}
-					e, rep, err := l.Add(cmd.Context(), p, f, src, library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep})
+					e, rep, err := l.Add(cmd.Context(), p, f, src, library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep, Replace: replace})
 					if rep != nil {
 						reports = append(reports, rep)
 						if !asJSON {
@@ -178,6 +180,7 @@ Exits 1 when any file fails.`,
 	}
 	c.Flags().IntVar(&seeds, "seeds", 20, "seeds per difficulty level for validation")
 	c.Flags().BoolVar(&keep, "keep-invalid", false, "store files that fail validation too (as candidates)")
+	c.Flags().BoolVar(&replace, "replace", false, "let a file take the NAME of a built-in or stored environment (it becomes that one's next revision)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the validation reports as JSON on stdout")
 	return c
 }

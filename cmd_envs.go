@@ -2,18 +2,22 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"resyn/core/env"
 	"resyn/core/envlib"
 	"resyn/core/library"
+	"resyn/core/synth"
 	"resyn/core/validate"
+	"resyn/llm"
 	"resyn/storage"
 )
 
@@ -261,26 +265,55 @@ func verdictLine(r env.Reward) string {
 }
 
 func newEnvsValidateCmd() *cobra.Command {
-	var asJSON bool
+	var asJSON, judge bool
 	var seeds int
+	var record string
+	var pf providerFlags
 	c := &cobra.Command{
 		Use:   "validate FILE.star…",
 		Short: "Run the validation checks on environment files",
 		Long: `Loads each file in a sandboxed worker and checks, for every difficulty level and
 --seeds seeds a level: deterministic generation, JSON-like state, a prompt asking
-for <answer> tags, solve() scoring 1.0, corrupted and random answers scoring
-below 1, reward-hacking probes (empty answer, the prompt echoed, the solution
-listed with wrong ones, an overlong answer, bare tags) scoring below 1 without
-verify raising, diversity across seeds, a time budget per call, and a
-difficulty knob that changes something measurable.
+for <answer> tags, solve() scoring 1.0, and probes derived from each reference
+answer that a careful reviewer would try — the answer damaged (a character,
+digit or sign changed, truncated, its first item only, an item dropped, a
+subset, duplicates, every item the same, two numbers merged), random text, JSON
+and language sentinels, the answer joined with a wrong one by | ; / , newline
+or "or", junk near the 16 KB answer cap, the prompt echoed, an empty answer —
+each kind judged on its own, without verify raising; distinct prompts at every
+level (with an estimate of each level's instance space); and a difficulty knob
+that changes what the solver sees or must do.
+
+Budgets are work, not time: 1,000,000 Starlark steps an instance (builtins
+charge for theirs) and 1 s of CPU, so the verdict is the same on a busy
+machine as on an idle one. Validation stops an environment after its first
+few limit violations; docs/validation.md has the details.
+
+With --judge an LLM (any --provider) also reviews the code and sample
+questions of each file that passes: does verification need no reference, is
+it complete, does difficulty scale, are the questions well specified and free
+of loopholes. Its calls can be recorded with --record FILE and played back
+with --provider replay --replay FILE.
 
 Exits 1 when any file fails any check.`,
 		Example: `  resyn envs validate my_env.star
-  resyn envs validate --json envs/*.star > report.json`,
+  resyn envs validate --json envs/*.star > report.json
+  resyn envs validate --judge --provider openai --model gpt-4o --record judge.jsonl my_env.star
+  resyn envs validate --judge --provider replay --replay judge.jsonl my_env.star`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if seeds < 1 {
 				return fmt.Errorf("--seeds %d: want at least 1 seed per difficulty level", seeds)
+			}
+			var judgeP llm.Provider
+			var meter llm.Meter
+			if judge {
+				var err error
+				if judgeP, err = openJudge(pf, record, &meter); err != nil {
+					return err
+				}
+			} else if cmd.Flags().Changed("record") {
+				return fmt.Errorf("--record records the judge's calls: use it with --judge")
 			}
 			p, err := env.NewPool(env.PoolOptions{})
 			if err != nil {
@@ -294,7 +327,7 @@ Exits 1 when any file fails any check.`,
 				if err != nil {
 					return err
 				}
-				r := validate.File(cmd.Context(), p, f, src, validate.Options{SeedsPerLevel: seeds})
+				r := validateWithJudge(cmd.Context(), p, f, src, seeds, judgeP)
 				reports = append(reports, r)
 				if !r.OK {
 					failed++
@@ -310,6 +343,11 @@ Exits 1 when any file fails any check.`,
 				}
 				os.Stdout.Write(append(b, '\n'))
 			}
+			if judge {
+				u := meter.Usage()
+				calls, errs := meter.Calls()
+				fmt.Fprintf(os.Stderr, "judge %s: %d calls (%d failed), %d+%d tokens\n", judgeP.Name(), calls+errs, errs, u.PromptTokens, u.CompletionTokens)
+			}
 			if failed > 0 {
 				fmt.Fprintf(os.Stderr, "%d of %d environment(s) failed validation\n", failed, len(args))
 				return exitError{1}
@@ -318,6 +356,51 @@ Exits 1 when any file fails any check.`,
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the reports as JSON")
-	c.Flags().IntVar(&seeds, "seeds", 20, "seeds per difficulty level")
+	c.Flags().IntVar(&seeds, "seeds", validate.DefaultSeeds, "seeds per difficulty level")
+	c.Flags().BoolVar(&judge, "judge", false, "also have an LLM judge review each file that passes (needs --provider)")
+	c.Flags().StringVar(&record, "record", "", "with --judge: append the judge's calls to `FILE` as a replay recording")
+	pf.add(c)
 	return c
+}
+
+// openJudge opens the judge's provider, recording its calls to record when
+// that is set.
+func openJudge(pf providerFlags, record string, meter *llm.Meter) (llm.Provider, error) {
+	p, demo, err := openProvider(pf, meter)
+	if err != nil {
+		return nil, fmt.Errorf("the judge: %w", err)
+	}
+	if demo {
+		return nil, fmt.Errorf("--judge needs a model: name one with --provider and --model, or a recording of judge replies with --provider replay --replay FILE")
+	}
+	if record != "" {
+		f, err := os.OpenFile(record, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("--record: %w", err)
+		}
+		// The file stays open for the command's life; each call is one line.
+		p = llm.NewRecorder(p, f)
+	}
+	return p, nil
+}
+
+// validateWithJudge validates one file and, when judge is set and the
+// checks pass, has the judge review it.
+func validateWithJudge(ctx context.Context, p *env.Pool, file string, src []byte, seeds int, judge llm.Provider) *validate.Report {
+	start := time.Now()
+	m, err := p.Load(ctx, file, src)
+	if err != nil {
+		return validate.LoadFailed(file, src, err, time.Since(start))
+	}
+	r := validate.Run(ctx, p, m, validate.Options{SeedsPerLevel: seeds})
+	if judge != nil {
+		if r.OK {
+			j, err := synth.Judge(ctx, judge, p, m, synth.CallOptions{})
+			synth.AddJudgement(r, j, err)
+		} else {
+			r.Checks = append(r.Checks, validate.Check{Name: validate.CheckJudge, Skipped: true, Detail: "skipped: the other checks fail (the judge reviews what passes them)"})
+		}
+	}
+	r.Elapsed = time.Since(start)
+	return r
 }

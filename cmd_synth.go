@@ -20,6 +20,7 @@ import (
 
 	"resyn/core/dataset"
 	"resyn/core/synth"
+	"resyn/core/validate"
 	"resyn/llm"
 	"resyn/storage"
 )
@@ -159,6 +160,8 @@ func newSynthCmd() *cobra.Command {
 		pf                          providerFlags
 		solverModel, solverProvider string
 		solverBaseURL               string
+		judgeModel, judgeProvider   string
+		requireTrend                bool
 		categories, topics          string
 		n, parallel, repairs        int
 		ideasPerCall, workers       int
@@ -179,9 +182,15 @@ does with about 100 keywords; --seeds builtin is resyn's list, resyn synth
 seeds prints it), duplicates of the store and of one another dropped; it
 writes each as a Starlark environment, and every module is
 validated in the sandbox; failing checks go back to the model with their line
-numbers for up to --max-repairs rounds. With --solver-model a second model
-solves instances to calibrate the pass rate per difficulty (environments solved
-everywhere or nowhere are flagged). Near-duplicates of the library (by rendered
+numbers for up to --max-repairs rounds; validation is the very one of
+resyn envs validate (the same checks, seeds and step budgets). With
+--judge-model an LLM judge reviews each valid candidate's code and sample
+questions (ReSyn's first admission gate), with one revision for what it
+finds. With --solver-model a second model solves instances to calibrate the
+pass rate per difficulty: environments solved everywhere or nowhere are
+flagged, and an exact one-sided trend test checks that the pass rate falls as
+the level rises (its p-value is stored with the curve; --require-trend makes
+it a gate). Near-duplicates of the library (by rendered
 prompts and by behaviour) are rejected. Survivors are stored with status
 "candidate" and their full provenance; accept or reject them with resyn envs.
 
@@ -295,26 +304,43 @@ pipeline without any model.`,
 			}
 			cfg.Provider, cfg.Model = p.Name(), pf.model
 			pl := &synth.Pipeline{LLM: p, DB: db}
+			// role opens the solver's or the judge's model: the writer's
+			// provider flags with its own model, provider and base URL.
+			role := func(model, provider, baseURL string) (llm.Provider, error) {
+				f := pf
+				f.model = model
+				if provider != "" {
+					f.provider = provider
+				}
+				if baseURL != "" {
+					f.baseURL = baseURL
+				}
+				p, _, err := openProvider(f, &meter)
+				return p, err
+			}
 			if solverModel != "" {
-				sf := pf
-				sf.model = solverModel
-				if solverProvider != "" {
-					sf.provider = solverProvider
-				}
-				if solverBaseURL != "" {
-					sf.baseURL = solverBaseURL
-				}
-				if pl.Solver, _, err = openProvider(sf, &meter); err != nil {
+				if pl.Solver, err = role(solverModel, solverProvider, solverBaseURL); err != nil {
 					return fmt.Errorf("the solver model: %w", err)
 				}
 				cfg.SolverModel = solverModel
 				cfg.Calibrate.Samples = solverSamples
+				cfg.Calibrate.RequireTrend = requireTrend
+			}
+			if judgeModel != "" {
+				if pl.Judge, err = role(judgeModel, judgeProvider, ""); err != nil {
+					return fmt.Errorf("the judge model: %w", err)
+				}
+				cfg.JudgeModel = judgeModel
 			}
 			pool, _, err := newPool(workers)
 			if err != nil {
 				return err
 			}
 			defer pool.Close()
+			// Deduplication and calibration run the candidates under
+			// validation's budgets too (steps and CPU time, not the wall
+			// clock of a busy machine).
+			pool.SetLimits(validate.Limits(validate.Options{}))
 			pl.Pool = pool
 
 			pr := &synthPrinter{w: os.Stderr, quiet: quiet}
@@ -361,6 +387,9 @@ pipeline without any model.`,
 	c.Flags().StringVar(&solverProvider, "solver-provider", "", "provider of the solver model (default: the writer's)")
 	c.Flags().StringVar(&solverBaseURL, "solver-base-url", "", "base URL of the solver model (default: the writer's)")
 	c.Flags().IntVar(&solverSamples, "solver-samples", 4, "instances per difficulty level for calibration")
+	c.Flags().BoolVar(&requireTrend, "require-trend", false, "reject candidates whose solver pass rate does not fall significantly with the level (the trend test's p-value above 0.1) instead of flagging them")
+	c.Flags().StringVar(&judgeModel, "judge-model", "", "have this model review each valid candidate's code and sample questions, with one revision for what it finds (same provider unless --judge-provider)")
+	c.Flags().StringVar(&judgeProvider, "judge-provider", "", "provider of the judge model (default: the writer's)")
 	c.Flags().Uint64Var(&resume, "resume", 0, "continue run `RUN` (resyn synth runs lists them)")
 	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the summary and verdicts as JSON on stdout")
@@ -540,6 +569,17 @@ func (p *synthPrinter) print(e synth.Event) {
 	case synth.RepairStarted:
 		if !p.quiet {
 			p.line(e.Index, e.Name, "repair round %d", e.Round)
+		}
+	case synth.Judged:
+		if !p.quiet {
+			what := "no flaw found"
+			switch {
+			case e.Err != nil:
+				what = "no verdict: " + e.Err.Error()
+			case !e.Judgement.OK:
+				what = strings.TrimPrefix(e.Judgement.Check().Failures[0], "problem: ")
+			}
+			p.line(e.Index, e.Name, "LLM judge: %s", what)
 		}
 	case synth.Calibrated:
 		if !p.quiet {
@@ -825,17 +865,21 @@ func evalScoredAny(cals []synth.Calibration) error {
 }
 
 func printEval(w io.Writer, cals []synth.Calibration) {
-	t := newTable("ENV", "DIFF", "N", "PASSED", "RATE", "MEAN", "NO ANSWER", "FAILED").rightAligned(1, 2, 3, 4, 5, 6, 7)
+	t := newTable("ENV", "DIFF", "N", "PASSED", "RATE", "MEAN", "NO ANSWER", "FAILED", "TREND").rightAligned(1, 2, 3, 4, 5, 6, 7).wrapping(8)
 	for _, c := range cals {
 		var passed, total int
 		for _, l := range c.Levels {
 			passed += l.Passed
 			total += l.N
 			t.row(c.Env, fmt.Sprint(l.Difficulty), fmt.Sprint(l.N), fmt.Sprint(l.Passed), fmt.Sprintf("%.0f%%", 100*l.Rate),
-				fmt.Sprintf("%.2f", l.MeanScore), fmt.Sprint(l.Format), fmt.Sprint(l.Failed))
+				fmt.Sprintf("%.2f", l.MeanScore), fmt.Sprint(l.Format), fmt.Sprint(l.Failed), "")
 		}
 		if total > 0 {
-			t.row(c.Env, "all", fmt.Sprint(total), fmt.Sprint(passed), fmt.Sprintf("%.0f%%", 100*float64(passed)/float64(total)))
+			trend := ""
+			if c.Trend != nil {
+				trend = fmt.Sprintf("falls: p=%.2g", c.Trend.PValue)
+			}
+			t.row(c.Env, "all", fmt.Sprint(total), fmt.Sprint(passed), fmt.Sprintf("%.0f%%", 100*float64(passed)/float64(total)), "", "", "", trend)
 		}
 	}
 	t.write(w, tableWidth(w))

@@ -29,7 +29,8 @@ type Limit string
 
 const (
 	LimitSteps     Limit = "steps"
-	LimitTime      Limit = "time"
+	LimitTime      Limit = "time" // wall-clock time
+	LimitCPU       Limit = "cpu"  // CPU time (worker processes)
 	LimitMemory    Limit = "memory"
 	LimitOutput    Limit = "output"
 	LimitRecursion Limit = "recursion"
@@ -54,14 +55,20 @@ func (e *Error) Error() string {
 		}
 		s += e.Func
 	}
-	if e.Line > 0 {
+	if e.Line > 0 && e.Kind != "limit" {
 		s += fmt.Sprintf(" (line %d)", e.Line)
 	}
 	if s != "" {
 		s += ": "
 	}
 	if e.Kind == "limit" {
-		s += fmt.Sprintf("%s limit: ", e.Limit)
+		// The line where a limit was reached is only where the call was
+		// when its budget ran out, not necessarily the culprit.
+		s += fmt.Sprintf("%s limit: %s", e.Limit, e.Msg)
+		if e.Line > 0 {
+			s += fmt.Sprintf(" (was executing line %d)", e.Line)
+		}
+		return s
 	}
 	return s + e.Msg
 }
@@ -86,8 +93,8 @@ func (e *Error) Unwrap() error {
 	}
 }
 
-// IsTimeout reports whether err is a wall-clock limit error.
+// IsTimeout reports whether err is a wall-clock or CPU-time limit error.
 func IsTimeout(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Kind == "limit" && e.Limit == LimitTime
+	return errors.As(err, &e) && e.Kind == "limit" && (e.Limit == LimitTime || e.Limit == LimitCPU)
 }

@@ -1,116 +1,118 @@
 package env
 
 import (
-	"bytes"
-	"encoding/json"
+	"math"
 	"strings"
 	"testing"
+
+	"go.starlark.net/starlark"
 )
 
-func TestFormatState(t *testing.T) {
-	long := `{"xs":[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33,34,35],"grid":[[1,0,1],[0,1,0]],"name":"<answer> here","edges":[{"a":1,"b":2},{"a":2,"b":3}],"empty":[],"obj":{}}`
-	for _, tc := range []struct {
-		name, in string
-		width    int
-		want     string
+// TestFormatMatchesPython: every expected string is what CPython 3 prints
+// for format(value, spec).
+func TestFormatMatchesPython(t *testing.T) {
+	cases := []struct {
+		v          any
+		spec, want string
 	}{
-		{"fits on a line", `{"n": 3, "s": "x"}`, 40, `{"n": 3, "s": "x"}`},
-		{"keys keep their order", `{"z":1,"a":2}`, 40, `{"z": 1, "a": 2}`},
-		{"numbers as written", `{"f":1.50,"e":1e3}`, 40, `{"f": 1.50, "e": 1e3}`},
-		{"not JSON", `not json`, 40, `not json`},
-		{"two values", `1 2`, 40, `1 2`},
-		{"a long list is packed", long, 40, `{
-  "xs": [
-    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11,
-    12, 13, 14, 15, 16, 17, 18, 19, 20,
-    21, 22, 23, 24, 25, 26, 27, 28, 29,
-    30, 31, 32, 33, 34, 35
-  ],
-  "grid": [[1, 0, 1], [0, 1, 0]],
-  "name": "<answer> here",
-  "edges": [
-    {"a": 1, "b": 2},
-    {"a": 2, "b": 3}
-  ],
-  "empty": [],
-  "obj": {}
-}`},
-		{"a board's rows stay one a line", `{"rows":["#####","#S.G#","#####"],"words":["ab","cde","f","gh","ijk","lm","no","pqr","st"]}`, 24, `{
-  "rows": [
-    "#####",
-    "#S.G#",
-    "#####"
-  ],
-  "words": [
-    "ab", "cde", "f",
-    "gh", "ijk", "lm",
-    "no", "pqr", "st"
-  ]
-}`},
-		{"nested lists break per item", `{"rows":[[1,2,3,4,5,6,7,8,9,10],[11,12,13,14,15,16,17,18,19,20]]}`, 30, `{
-  "rows": [
-    [
-      1, 2, 3, 4, 5, 6, 7, 8,
-      9, 10
-    ],
-    [
-      11, 12, 13, 14, 15, 16,
-      17, 18, 19, 20
-    ]
-  ]
-}`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := FormatState([]byte(tc.in), tc.width)
-			if got != tc.want {
-				t.Fatalf("FormatState(%s, %d) =\n%s\nwant\n%s", tc.in, tc.width, got, tc.want)
-			}
-			for _, l := range strings.Split(got, "\n") {
-				if len(l) > tc.width {
-					t.Errorf("line %q is longer than %d", l, tc.width)
-				}
-			}
-			if json.Valid([]byte(tc.in)) && !sameJSON(t, tc.in, got) {
-				t.Errorf("the layout is not the same JSON:\n%s", got)
-			}
-		})
+		{3, "5d", "    3"},
+		{3.14159, ".2f", "3.14"},
+		{"ab", ">5", "   ab"},
+		{"ab", "<5", "ab   "},
+		{"ab", "^6", "  ab  "},
+		{"ab", "*^7", "**ab***"},
+		{42, "08d", "00000042"},
+		{-42, "08d", "-0000042"},
+		{-42, "=8d", "-     42"},
+		{1234567, ",", "1,234,567"},
+		{1234567.891, ",.2f", "1,234,567.89"},
+		{255, "x", "ff"},
+		{255, "#x", "0xff"},
+		{255, "X", "FF"},
+		{5, "b", "101"},
+		{5, "#010b", "0b00000101"},
+		{8, "o", "10"},
+		{1.2345e-05, "g", "1.2345e-05"},
+		{123456789.0, "g", "1.23457e+08"},
+		{1.5, "e", "1.500000e+00"},
+		{1.5, ".3E", "1.500E+00"},
+		{0.256, ".1%", "25.6%"},
+		{3, "+d", "+3"},
+		{3, " d", " 3"},
+		{math.Copysign(0, -1), ".1f", "-0.0"},
+		{1e+20, ".3g", "1e+20"},
+		{100.0, "", "100.0"},
+		{2.5, ".3", "2.5"},
+		{"hello", ".3", "hel"},
+		{true, "", "True"},
+		{true, "d", "1"},
+		{nil, "", "None"},
+		{1e+16, "", "1e+16"},
+		{12, "_b", "1100"},
+		{1234567, "_", "1_234_567"},
+		{65, "c", "A"},
+		{math.Inf(1), "f", "inf"},
+		{math.NaN(), "F", "NAN"},
+		{3, "f", "3.000000"},
+		{0.1, ".20f", "0.10000000000000000555"},
+		{2, ".0f", "2"},
+		{0, "g", "0"},
+		{123.456, "010.2f", "0000123.46"},
+		{-1.5, "+.1f", "-1.5"},
+		{7, "^5", "  7  "},
+		{1.0, "#g", "1.00000"},
 	}
-}
-
-// FuzzFormatState: whatever the state, the layout is the same JSON, and no
-// line of packed numbers passes the width.
-func FuzzFormatState(f *testing.F) {
-	for _, s := range []string{`{"a":[1,2,3]}`, `[[1],[2,[3,{"b":null}]]]`, `"x"`, `{"k\"":"<&>"}`, `[]`, `{"a":{"b":{"c":[true,false,1.5e-3]}}}`} {
-		f.Add(s, 30)
-	}
-	f.Fuzz(func(t *testing.T, in string, width int) {
-		width = width%200 + 1
-		got := FormatState([]byte(in), width)
-		if !json.Valid([]byte(in)) {
-			if got != in {
-				t.Fatalf("non-JSON %q came back as %q", in, got)
-			}
-			return
+	for _, c := range cases {
+		var v starlark.Value
+		switch x := c.v.(type) {
+		case int:
+			v = starlark.MakeInt(x)
+		case float64:
+			v = starlark.Float(x)
+		case string:
+			v = starlark.String(x)
+		case bool:
+			v = starlark.Bool(x)
+		case nil:
+			v = starlark.None
 		}
-		if !sameJSON(t, in, got) {
-			t.Fatalf("FormatState(%q) = %q: not the same JSON", in, got)
+		got, err := starlark.Call(&starlark.Thread{}, predeclared["format"], starlark.Tuple{v, starlark.String(c.spec)}, nil)
+		if err != nil {
+			t.Errorf("format(%v, %q): %v", c.v, c.spec, err)
+			continue
 		}
-	})
-}
-
-func sameJSON(t *testing.T, a, b string) bool {
-	t.Helper()
-	ca, cb := canon(a), canon(b)
-	return ca != "" && ca == cb
-}
-
-// canon is a JSON text in one canonical line, keys in their order.
-func canon(s string) string {
-	dec := json.NewDecoder(bytes.NewReader([]byte(s)))
-	dec.UseNumber()
-	v, err := decodeOrdered(dec)
-	if err != nil {
-		return ""
+		if s := string(got.(starlark.String)); s != c.want {
+			t.Errorf("format(%v, %q) = %q, Python gives %q", c.v, c.spec, s, c.want)
+		}
 	}
-	return compact(v)
+	for _, bad := range []string{"5.2.1f", "99999999d", ".f", "q"} {
+		if _, err := starlark.Call(&starlark.Thread{}, predeclared["format"], starlark.Tuple{starlark.MakeInt(3), starlark.String(bad)}, nil); err == nil {
+			t.Errorf("format(3, %q) gave no error", bad)
+		}
+	}
+}
+
+// TestDialectGapsGetHints: runtime errors that come from Starlark not
+// being Python name what to write instead, as syntax errors do.
+func TestDialectGapsGetHints(t *testing.T) {
+	cases := []struct{ render, hint string }{
+		{`return "%2d <answer>" % state["n"]`, `format(x, "5d")`},
+		{`return "{:.2f} <answer>".format(1.5)`, `format(x, ".2f")`},
+		{`return "".join([c for c in "abc"]) + "<answer>"`, "s.elems()"},
+		{`return "x".rjust(5) + "<answer>"`, `format(s, ">8")`},
+		{`xs = [3, 1]
+    xs.sort()
+    return "<answer>"`, "sorted(xs)"},
+		{`return "n=" + state["n"]`, "str(n)"},
+	}
+	for _, c := range cases {
+		m, err := Load("h.star", []byte(hostile("", c.render, "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = m.Render([]byte(`{"n": 3}`), DefaultLimits())
+		if err == nil || !strings.Contains(err.Error(), c.hint) {
+			t.Errorf("render %q: got %v, want the hint %q", c.render, err, c.hint)
+		}
+	}
 }

@@ -5,7 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -38,8 +38,6 @@ type Module struct {
 // load. Calls run in worker processes are not counted here.
 func (m *Module) Steps() uint64 { return atomic.LoadUint64(&m.steps) }
 
-var nameRe = regexp.MustCompile(`^[a-z0-9_]+$`)
-
 // MaxSourceBytes caps the size of a module's source.
 const MaxSourceBytes = 1 << 20
 
@@ -70,8 +68,7 @@ func LoadWithLimits(filename string, src []byte, lim Limits) (*Module, error) {
 	globals, err := prog.Init(thread, predeclared)
 	stop()
 	if err != nil {
-		e := callError(thread, "load", err, lim)
-		return nil, e
+		return nil, callError(thread, "load", err, lim)
 	}
 	globals.Freeze()
 	m := &Module{File: filename, Source: src, Hash: SourceHash(src), globals: globals}
@@ -85,8 +82,8 @@ func LoadWithLimits(filename string, src []byte, lim Limits) (*Module, error) {
 				lines = append(lines, fmt.Sprintf("%s: %s", filename, p.msg))
 			}
 		}
-		return nil, &Error{Kind: "contract", Env: m.Name, Func: "load", Line: problems[0].line,
-			Msg: fmt.Sprintf("%d problem(s):\n  %s", len(problems), strings.Join(lines, "\n  "))}
+		return nil, &Error{Kind: "contract", Env: CapText(m.Name, MaxNameLen), Func: "load", Line: problems[0].line,
+			Msg: CapText(fmt.Sprintf("%d problem(s):\n  %s", len(problems), strings.Join(lines, "\n  ")), MaxErrorText)}
 	}
 	return m, nil
 }
@@ -129,9 +126,6 @@ func (m *Module) check(f *syntax.File) []problem {
 		return string(s)
 	}
 	m.Name = str("NAME", true)
-	if m.Name != "" && !nameRe.MatchString(m.Name) {
-		add("NAME", "NAME %q must match [a-z0-9_]+", m.Name)
-	}
 	m.Description = str("DESCRIPTION", true)
 	if v, ok := m.globals["TAGS"]; !ok {
 		add("TAGS", "missing TAGS (a list of strings)")
@@ -190,6 +184,35 @@ func (m *Module) check(f *syntax.File) []problem {
 	fn("render", []string{"state"}, true)
 	fn("verify", []string{"state", "answer"}, true)
 	fn("solve", []string{"state"}, false)
+
+	// Bounds, and the literals a listing reads (meta.go).
+	got := Meta{Name: m.Name, Description: m.Description, Tags: m.Tags, MinDifficulty: m.MinDifficulty, MaxDifficulty: m.MaxDifficulty}
+	for _, msg := range got.check() {
+		ps = append(ps, problem{lines["NAME"], msg})
+	}
+	lit, lps := staticMeta(f)
+	ps = append(ps, lps...)
+	reported := map[int]bool{}
+	for _, p := range ps {
+		reported[p.line] = true
+	}
+	differs := func(name string, same bool) {
+		if !same && !reported[lines[name]] {
+			add(name, "%s changes after it is bound (to %s): bind it once, to a literal, so that listings show what runs", name, literalHelp[name])
+		}
+	}
+	if _, ok := m.globals["NAME"]; ok {
+		differs("NAME", lit.Name == m.Name)
+	}
+	if _, ok := m.globals["DESCRIPTION"]; ok {
+		differs("DESCRIPTION", lit.Description == m.Description)
+	}
+	if _, ok := m.globals["TAGS"]; ok {
+		differs("TAGS", slices.Equal(lit.Tags, m.Tags))
+	}
+	if _, ok := m.globals["DIFFICULTY"]; ok {
+		differs("DIFFICULTY", lit.MinDifficulty == m.MinDifficulty && lit.MaxDifficulty == m.MaxDifficulty)
+	}
 	return ps
 }
 
@@ -209,6 +232,7 @@ func syntaxError(filename string, err error) *Error {
 		e.Line = int(rl[0].Pos.Line)
 		e.Msg = strings.Join(parts, "\n")
 	}
+	e.Msg = CapText(e.Msg, MaxErrorText)
 	return e
 }
 

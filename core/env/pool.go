@@ -70,6 +70,16 @@ func NewPool(opts PoolOptions) (*Pool, error) {
 	return p, nil
 }
 
+// SetLimits replaces the per-call limits of tasks that carry none of their
+// own, for the tasks submitted from now on (the memory cap of workers
+// already started stays).
+func (p *Pool) SetLimits(lim Limits) {
+	p.mu.Lock()
+	lim.MaxMemory = p.opts.Limits.MaxMemory
+	p.opts.Limits = lim
+	p.mu.Unlock()
+}
+
 // Workers is the number of worker processes.
 func (p *Pool) Workers() int { return p.opts.Workers }
 
@@ -224,8 +234,12 @@ func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 		*wp = w
 	}
 	w := *wp
-	req := request{Limits: p.opts.Limits, Tasks: j.tasks, Load: j.load}
+	p.mu.RLock()
+	lim := p.opts.Limits
+	p.mu.RUnlock()
+	req := request{Limits: lim, Tasks: j.tasks, Load: j.load}
 	calls := 1
+	perCall := callDeadline(lim)
 	if j.load == nil {
 		var newDefs []moduleDef
 		req.Hashes = map[string]string{}
@@ -233,6 +247,9 @@ func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 		p.mu.RLock()
 		for _, t := range j.tasks {
 			calls += 3 + len(t.Answers)
+			if t.Limits != nil {
+				perCall = max(perCall, callDeadline(*t.Limits))
+			}
 			d, ok := p.defs[t.Env]
 			if !ok {
 				continue
@@ -246,7 +263,7 @@ func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 		req.Defs = newDefs
 		calls += len(newDefs)
 	}
-	deadline := time.Duration(calls)*p.opts.Limits.Timeout + 2*time.Second
+	deadline := time.Duration(calls)*perCall + 2*time.Second
 	type reply struct {
 		r   response
 		err error
@@ -288,7 +305,14 @@ func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 	} else {
 		<-ch
 	}
-	return response{}, w.classify(reason, rep.err, p.opts.Limits, deadline)
+	return response{}, w.classify(reason, rep.err, lim, deadline)
+}
+
+// callDeadline is how long one call may take before the pool gives up on
+// its worker: the worker's own watchdog stops a call past its limits well
+// before that (watchdog.go); this backs it up.
+func callDeadline(lim Limits) time.Duration {
+	return max(lim.Timeout, lim.CPU) + hardGraceWall
 }
 
 // proc is one live worker process.
@@ -347,6 +371,9 @@ func (w *proc) classify(reason string, ioErr error, lim Limits, deadline time.Du
 	if os.Getenv("RESYN_DEBUG_WORKER") != "" {
 		fmt.Fprintf(os.Stderr, "worker stderr: %s\n", tail)
 	}
+	if e, ok := killedByWatchdog(tail); ok && reason == "" {
+		return e
+	}
 	switch {
 	case reason == "deadline":
 		return &Error{Kind: "limit", Limit: LimitTime, Msg: fmt.Sprintf("no answer from the worker within %v (killed)", deadline)}
@@ -369,7 +396,7 @@ func (w *proc) classify(reason string, ioErr error, lim Limits, deadline time.Du
 		}
 		msg += ": " + t
 	}
-	return &Error{Kind: "worker", Msg: msg}
+	return &Error{Kind: "worker", Msg: CapText(msg, MaxErrorText)}
 }
 
 // tailBuffer keeps the first and most recent bytes written to it (the reason

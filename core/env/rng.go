@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
 	"strconv"
@@ -55,9 +56,15 @@ func (r *Rng) below(n uint64) uint64 {
 // Float returns a uniform float64 in [0, 1) with 53 random bits.
 func (r *Rng) Float() float64 { return float64(r.src.Uint64()>>11) / (1 << 53) }
 
-// Intn returns a uniform int in [a, b], inclusive.
+// Intn returns a uniform int in [a, b], inclusive, for any a <= b: the
+// width b-a is computed in uint64, where it cannot overflow, and the full
+// int64 range (a width of 2^64) takes 64 raw bits.
 func (r *Rng) Intn(a, b int64) int64 {
-	return a + int64(r.below(uint64(b-a)+1))
+	width := uint64(b) - uint64(a) // b-a in two's complement: exact for a <= b
+	if width == ^uint64(0) {
+		return int64(r.src.Uint64())
+	}
+	return int64(uint64(a) + r.below(width+1))
 }
 
 // Starlark surface.
@@ -115,9 +122,16 @@ func (r *Rng) Attr(name string) (starlark.Value, error) {
 func (r *Rng) randint(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var lo, hi int64
 	if !int64Args(args, kwargs, &lo, &hi) {
-		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &lo, &hi); err != nil {
+		var a, c starlark.Value
+		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &a, &c); err != nil {
 			return nil, err
 		}
+		ai, ok1 := a.(starlark.Int)
+		ci, ok2 := c.(starlark.Int)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("%s: want two ints, got %s and %s", b.Name(), a.Type(), c.Type())
+		}
+		return nil, fmt.Errorf("%s: bounds %s and %s do not fit in 64 bits (the host draws from [-2^63, 2^63-1]; for more, combine draws: rng.randint(0, 2**62) * 2**62 + …)", b.Name(), ai, ci)
 	}
 	if hi < lo {
 		return nil, fmt.Errorf("%s: empty range [%d, %d]", b.Name(), lo, hi)
@@ -142,7 +156,11 @@ func (r *Rng) uniform(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	if !ok1 || !ok2 {
 		return nil, fmt.Errorf("%s: want numbers, got %s and %s", b.Name(), lo.Type(), hi.Type())
 	}
-	return starlark.Float(a + (c-a)*r.Float()), nil
+	v := a + (c-a)*r.Float()
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil, fmt.Errorf("%s: bounds %v and %v give no finite number", b.Name(), a, c)
+	}
+	return starlark.Float(v), nil
 }
 
 func (r *Rng) choice(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -158,12 +176,15 @@ func (r *Rng) choice(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	return seq.Index(int(r.below(uint64(seq.Len())))), nil
 }
 
-func (r *Rng) shuffle(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (r *Rng) shuffle(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	l, ok := oneArg[*starlark.List](args, kwargs)
 	if !ok {
 		if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 1, &l); err != nil {
 			return nil, err
 		}
+	}
+	if err := charge(thread, uint64(l.Len()), func() string { return fmt.Sprintf("%s of %d values", b.Name(), l.Len()) }); err != nil {
+		return nil, err
 	}
 	// Fisher–Yates from the end, like Python's random.shuffle.
 	for i := l.Len() - 1; i > 0; i-- {
@@ -179,10 +200,13 @@ func (r *Rng) shuffle(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	return starlark.None, nil
 }
 
-func (r *Rng) sample(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+func (r *Rng) sample(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	if len(args) == 2 && len(kwargs) == 0 {
 		if seq, ok := args[0].(starlark.Indexable); ok && seq.Type() != "string" {
 			if k, err := starlark.AsInt32(args[1]); err == nil && k >= 0 && k <= seq.Len() {
+				if err := charge(thread, 1+uint64(k), func() string { return fmt.Sprintf("%s of %d values", b.Name(), k) }); err != nil {
+					return nil, err
+				}
 				return r.sampleIndexable(seq, k), nil
 			}
 		}
@@ -190,6 +214,12 @@ func (r *Rng) sample(_ *starlark.Thread, b *starlark.Builtin, args starlark.Tupl
 	var seq starlark.Iterable
 	var k int
 	if err := starlark.UnpackPositionalArgs(b.Name(), args, kwargs, 2, &seq, &k); err != nil {
+		return nil, err
+	}
+	// The general path copies the whole population first.
+	if err := charge(thread, 1+lenOf(seq)+uint64(max(k, 0)), func() string {
+		return fmt.Sprintf("%s of %d values from %d", b.Name(), k, lenOf(seq))
+	}); err != nil {
 		return nil, err
 	}
 	var pool []starlark.Value

@@ -23,6 +23,10 @@ type Task struct {
 	VerifySolution bool `json:"verify_solution,omitempty"`
 	// Answers are extracted answers (not completions) to score.
 	Answers []string `json:"answers,omitempty"`
+	// Limits, when set, replace the executor's per-call limits for this
+	// task (its memory cap, a property of the worker process, stays).
+	// Validation uses them to run under budgets of its own.
+	Limits *Limits `json:"limits,omitempty"`
 }
 
 // Result is what a Task produced. Err is the first failure of generate,
@@ -35,11 +39,28 @@ type Result struct {
 	Scores        []Score         `json:"scores,omitempty"`
 	Err           *Error          `json:"err,omitempty"`
 	Elapsed       time.Duration   `json:"elapsed"`
-	// Steps is the Starlark execution steps the task took: a measure of
-	// its work that, unlike Elapsed, does not depend on the machine's load.
-	// (Exact in a worker, which runs one task at a time.)
+	// Steps is the Starlark execution steps the task took (host builtins'
+	// work included): a measure of its work that, unlike Elapsed, does not
+	// depend on the machine's load. Work splits it by function.
 	Steps uint64 `json:"steps,omitempty"`
+	Work  Work   `json:"work,omitzero"`
+	// CPU is the CPU time the task took, measured in worker processes
+	// (which run one task at a time); 0 in-process.
+	CPU time.Duration `json:"cpu,omitempty"`
 }
+
+// Work is a task's steps by function: Verify is verify of the solution,
+// Answers the verify calls of the task's answers together.
+type Work struct {
+	Generate uint64 `json:"generate,omitempty"`
+	Render   uint64 `json:"render,omitempty"`
+	Solve    uint64 `json:"solve,omitempty"`
+	Verify   uint64 `json:"verify,omitempty"`
+	Answers  uint64 `json:"answers,omitempty"`
+}
+
+// Total is the sum of the steps.
+func (w Work) Total() uint64 { return w.Generate + w.Render + w.Solve + w.Verify + w.Answers }
 
 // Score is verify's verdict on one answer.
 type Score struct {
@@ -56,14 +77,25 @@ type Executor interface {
 	Close() error
 }
 
+// limitsFor are the limits a task runs under on an executor with lim.
+func limitsFor(t Task, lim Limits) Limits {
+	if t.Limits == nil {
+		return lim
+	}
+	l := *t.Limits
+	l.MaxMemory = lim.MaxMemory
+	return l
+}
+
 // runTask executes one task in this process with the module already resolved.
 func runTask(m *Module, t Task, lim Limits) (r Result) {
-	start, steps := time.Now(), m.Steps()
-	defer func() { r.Elapsed, r.Steps = time.Since(start), m.Steps()-steps }()
+	lim = limitsFor(t, lim)
+	start := time.Now()
+	defer func() { r.Elapsed, r.Steps = time.Since(start), r.Work.Total() }()
 	fail := func(err error) Result {
 		var e *Error
 		if !errors.As(err, &e) {
-			e = &Error{Kind: "runtime", Env: m.Name, Msg: err.Error()}
+			e = &Error{Kind: "runtime", Env: m.Name, Msg: CapText(err.Error(), MaxErrorText)}
 		}
 		r.Err = e
 		return r
@@ -71,13 +103,13 @@ func runTask(m *Module, t Task, lim Limits) (r Result) {
 	state := t.State
 	if state == nil {
 		var err error
-		if state, err = m.Generate(t.Seed, t.Difficulty, lim); err != nil {
+		if state, err = m.generate(t.Seed, t.Difficulty, lim, &r.Work.Generate); err != nil {
 			return fail(err)
 		}
 	}
 	r.State = state
 	if t.Render {
-		p, err := m.Render(state, lim)
+		p, err := m.render(state, lim, &r.Work.Render)
 		if err != nil {
 			return fail(err)
 		}
@@ -87,31 +119,31 @@ func runTask(m *Module, t Task, lim Limits) (r Result) {
 		if !m.HasSolve {
 			return fail(&Error{Kind: "contract", Env: m.Name, Func: "solve", Msg: "the environment defines no solve(state)"})
 		}
-		s, err := m.Solve(state, lim)
+		s, err := m.solve(state, lim, &r.Work.Solve)
 		if err != nil {
 			return fail(err)
 		}
 		r.Solution = s
 		if t.VerifySolution {
-			sc := verifyOne(m, state, s, lim)
+			sc := verifyOne(m, state, s, lim, &r.Work.Verify)
 			r.SolutionScore = &sc
 		}
 	}
 	if len(t.Answers) > 0 {
 		r.Scores = make([]Score, len(t.Answers))
 		for i, a := range t.Answers {
-			r.Scores[i] = verifyOne(m, state, a, lim)
+			r.Scores[i] = verifyOne(m, state, a, lim, &r.Work.Answers)
 		}
 	}
 	return r
 }
 
-func verifyOne(m *Module, state json.RawMessage, answer string, lim Limits) Score {
-	v, err := m.Verify(state, answer, lim)
+func verifyOne(m *Module, state json.RawMessage, answer string, lim Limits, steps *uint64) Score {
+	v, err := m.verify(state, answer, lim, steps)
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
-			e = &Error{Kind: "runtime", Env: m.Name, Func: "verify", Msg: err.Error()}
+			e = &Error{Kind: "runtime", Env: m.Name, Func: "verify", Msg: CapText(err.Error(), MaxErrorText)}
 		}
 		return Score{Err: e}
 	}

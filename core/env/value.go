@@ -27,6 +27,9 @@ func toJSON(v starlark.Value, max int) (json.RawMessage, error) {
 	if err := e.value(v, 0); err != nil {
 		return nil, err
 	}
+	if len(e.buf) > max {
+		return nil, &sizeError{max} // the last value written was the one too many
+	}
 	return json.RawMessage(e.buf), nil
 }
 

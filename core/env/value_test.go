@@ -23,6 +23,9 @@ func refToJSON(v starlark.Value, max int) (json.RawMessage, error) {
 	if err := refWrite(&buf, v, "state", 0, max); err != nil {
 		return nil, err
 	}
+	if buf.Len() > max {
+		return nil, &sizeError{max}
+	}
 	return json.RawMessage(buf.Bytes()), nil
 }
 

@@ -83,6 +83,7 @@ func WorkerMain() {
 		}
 	}
 	mods := map[string]*Module{} // by hash
+	dog := startWatchdog()
 	gc.tune()
 	for {
 		var req request
@@ -125,7 +126,11 @@ func WorkerMain() {
 					resp.Results[i] = Result{Err: unknownEnv(t.Env)}
 					continue
 				}
+				cpu := processCPU()
+				endTask := dog.beginTask(limitsFor(t, req.Limits).TaskCPU)
 				resp.Results[i] = runTask(m, t, req.Limits)
+				endTask()
+				resp.Results[i].CPU = processCPU() - cpu
 				if t.State != nil {
 					// The pool sent this state; it puts it back itself.
 					resp.Results[i].State = nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -171,16 +170,66 @@ type AddOptions struct {
 	Validate    validate.Options // the checks' sample sizes
 	KeepInvalid bool             // store an environment that fails validation (as a candidate)
 	Origin      storage.Origin   // where it came from; Kind "file" by default
+	// Replace lets Add take a NAME that a built-in or a stored environment
+	// already has: the file becomes that environment's next revision.
+	Replace bool
+}
+
+// owner says who has the name: a built-in, a stored environment, or no one
+// ("").
+func (l *Library) owner(name string) (string, error) {
+	var who string
+	if l.db != nil {
+		err := l.db.View(func(tx *storage.Tx) error {
+			r, err := storage.GetEnv(tx, name)
+			if err == nil {
+				who = fmt.Sprintf("a stored environment (%s, %s, revision %d)", originText(r.Origin), r.Status, r.Revision)
+				return nil
+			}
+			if errors.Is(err, storage.ErrNotFound) {
+				return nil
+			}
+			return err
+		})
+		if err != nil || who != "" {
+			return who, err
+		}
+	}
+	if _, ok := envlib.Get(name); ok {
+		return "a built-in", nil
+	}
+	return "", nil
+}
+
+func originText(o storage.Origin) string {
+	switch {
+	case o.File != "":
+		return "added from " + o.File
+	case o.SynthRun != 0:
+		return fmt.Sprintf("synthesized by run %d", o.SynthRun)
+	}
+	return o.Kind
 }
 
 // Add validates src in the pool and stores it as a candidate with its
-// report. An environment of the same name gets a new revision (its tags and
-// notes are kept). A module that fails validation is not stored unless
-// opts.KeepInvalid; the report is returned either way, and the error then
-// wraps ErrInvalidEnv.
+// report. A NAME that a built-in or a stored environment already has is
+// refused (ErrNameTaken) unless opts.Replace: then the file becomes that
+// environment's next revision (its tags and notes are kept). A module that
+// fails validation is not stored unless opts.KeepInvalid; the report is
+// returned either way, and the error then wraps ErrInvalidEnv.
 func (l *Library) Add(ctx context.Context, pool *env.Pool, file string, src []byte, opts AddOptions) (Entry, *validate.Report, error) {
 	if l.db == nil {
 		return Entry{}, nil, ErrNoStore
+	}
+	// The name first: refusing it costs nothing, validating costs seconds.
+	if info, err := StaticInfo(file, src); err == nil && !opts.Replace {
+		who, err := l.owner(info.Name)
+		if err != nil {
+			return Entry{}, nil, err
+		}
+		if who != "" {
+			return Entry{}, nil, fmt.Errorf("%s: %w: NAME %q belongs to %s; give the module another NAME, or say that it replaces that one (--replace)", file, ErrNameTaken, info.Name, who)
+		}
 	}
 	// Validation runs before any transaction: writers never hold one across
 	// slow work.
@@ -209,6 +258,10 @@ func (l *Library) Add(ctx context.Context, pool *env.Pool, file string, src []by
 		prev, err := storage.GetEnv(tx, name)
 		change := "added from " + file
 		if err == nil {
+			if !opts.Replace {
+				// Stored by someone else since the check above.
+				return fmt.Errorf("%s: %w: NAME %q belongs to a stored environment; say that it replaces that one (--replace)", file, ErrNameTaken, name)
+			}
 			rec = prev
 			change = "source replaced from " + file
 		} else if !errors.Is(err, storage.ErrNotFound) {
@@ -329,11 +382,9 @@ func (l *Library) SetStatus(name string, s storage.Status, why string) (Entry, e
 	return e, err
 }
 
-var tagRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._:/-]{0,63}$`)
-
 // CheckTag says why a tag is not allowed, or returns nil.
 func CheckTag(t string) error {
-	if !tagRE.MatchString(t) {
+	if !env.TagRe.MatchString(t) {
 		return fmt.Errorf("%q: %w: use 1–64 of a-z 0-9 - _ . : / starting with a letter or digit", t, ErrBadTag)
 	}
 	return nil
@@ -399,6 +450,9 @@ func retag(add, remove []string) func(*storage.Env) error {
 		}
 		if slices.Equal(tags, r.Tags) {
 			return errUnchanged
+		}
+		if len(tags) > env.MaxTags {
+			return fmt.Errorf("%w: %s would have %d tags, more than the %d allowed", ErrBadTag, r.Name, len(tags), env.MaxTags)
 		}
 		r.Tags = tags
 		return nil

@@ -3,6 +3,7 @@ package library
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,8 +203,10 @@ func TestBuiltinsAndOverride(t *testing.T) {
 func TestRegisterStored(t *testing.T) {
 	l, p := setup(t)
 	ctx := context.Background()
-	if _, _, err := l.Add(ctx, p, "parity.star", []byte(parity), fast); err != nil {
-		t.Fatal(err)
+	if _, rep, err := l.Add(ctx, p, "parity.star", []byte(parity), fast); err != nil {
+		var b strings.Builder
+		validate.WriteText(&b, rep)
+		t.Fatalf("%v\n%s", err, b.String())
 	}
 	p2, err := env.NewPool(env.PoolOptions{Workers: 1})
 	if err != nil {
@@ -253,4 +256,35 @@ func FuzzStaticInfo(f *testing.F) {
 	f.Fuzz(func(t *testing.T, src []byte) {
 		_, _ = StaticInfo("f.star", src) // must not panic
 	})
+}
+
+// TestAddRefusesATakenName: a NAME that a stored environment or a built-in
+// has is refused, before any validation, unless the caller says it
+// replaces that one.
+func TestAddRefusesATakenName(t *testing.T) {
+	l, p := setup(t)
+	ctx := context.Background()
+	if _, _, err := l.Add(ctx, p, "parity.star", []byte(parity), fast); err != nil {
+		t.Fatal(err)
+	}
+	other := strings.Replace(parity, "Say whether", "Tell whether", 1)
+	_, rep, err := l.Add(ctx, p, "other/parity.star", []byte(other), fast)
+	if !errors.Is(err, ErrNameTaken) || rep != nil || !strings.Contains(err.Error(), "added from parity.star") {
+		t.Fatalf("re-adding a stored name: %v (report %v)", err, rep)
+	}
+	e, _, err := l.Add(ctx, p, "other/parity.star", []byte(other), AddOptions{Validate: fast.Validate, Replace: true})
+	if err != nil || e.Revision != 2 || !strings.HasPrefix(e.Description, "Tell") {
+		t.Fatalf("replace: %+v %v", e, err)
+	}
+	gc, _ := envlib.Get("graph_coloring")
+	if _, _, err := l.Add(ctx, p, "mine.star", gc.Code, fast); !errors.Is(err, ErrNameTaken) || !strings.Contains(err.Error(), "a built-in") {
+		t.Fatalf("adding a built-in's name: %v", err)
+	}
+	var many []string
+	for i := range env.MaxTags + 1 {
+		many = append(many, fmt.Sprintf("t%d", i))
+	}
+	if _, err := l.Tag("parity", many, nil); !errors.Is(err, ErrBadTag) {
+		t.Errorf("%d tags: %v", len(many), err)
+	}
 }

@@ -3,6 +3,7 @@ package synth
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"resyn/core/env"
@@ -15,6 +16,13 @@ type CalibrateOptions struct {
 	Samples  int   `json:"samples"`          // instances per level; default 4
 	Parallel int   `json:"parallel"`         // solver calls in flight; default 4
 	SeedBase int64 `json:"seed_base"`        // instances use seeds SeedBase, SeedBase+1, …; default 1000 (away from validation's)
+	// Alpha is the significance level of the trend test (Trend): a
+	// p-value above it flags the environment FlagNotHarder; default 0.1.
+	Alpha float64 `json:"alpha,omitempty"`
+	// RequireTrend makes the trend test an admission gate, as in ReSyn: a
+	// candidate whose solver pass rate does not fall significantly with
+	// the level is rejected instead of flagged.
+	RequireTrend bool `json:"require_trend,omitempty"`
 }
 
 func (o CalibrateOptions) withDefaults() CalibrateOptions {
@@ -26,6 +34,9 @@ func (o CalibrateOptions) withDefaults() CalibrateOptions {
 	}
 	if o.SeedBase == 0 {
 		o.SeedBase = 1000
+	}
+	if o.Alpha <= 0 {
+		o.Alpha = 0.1
 	}
 	return o
 }
@@ -46,8 +57,94 @@ type Calibration struct {
 	Env    string      `json:"env"`
 	Solver string      `json:"solver"`
 	Levels []LevelPass `json:"levels"`
+	Trend  *Trend      `json:"trend,omitempty"` // nil with fewer than two levels scored
 	Flags  []string    `json:"flags,omitempty"`
 	Usage  llm.Usage   `json:"usage"`
+}
+
+// Trend is ReSyn's second admission gate: a one-sided test that the
+// solver's pass rate falls as the level rises.
+//
+// The test is the exact (permutation) form of the Cochran–Armitage trend
+// test: under the null hypothesis that the pass probability does not
+// depend on the level, every way of placing the observed passes among the
+// scored instances is equally likely; the statistic is the sum over passes
+// of their level's rank (0 for the lowest), small when passes gather at
+// the low levels, and the p-value is the probability of a statistic as
+// small or smaller. It is exact for the few instances a calibration has
+// (a normal approximation is not) and the same on every machine.
+type Trend struct {
+	Test      string  `json:"test"`
+	Statistic int     `json:"statistic"` // sum of the level ranks of the passes
+	Expected  float64 `json:"expected"`  // its mean under the null hypothesis
+	PValue    float64 `json:"p_value"`   // one-sided: P(statistic <= observed) with no trend
+	Alpha     float64 `json:"alpha"`
+	Falls     bool    `json:"falls"` // PValue <= Alpha
+}
+
+const trendTest = "exact one-sided Cochran-Armitage trend test (pass rate falls with the level)"
+
+// TrendTest tests passes[i] of n[i] instances at the levels in increasing
+// order. With no pass or no failure there is nothing to rank, and the
+// p-value is 1.
+func TrendTest(n, passes []int, alpha float64) Trend {
+	tr := Trend{Test: trendTest, PValue: 1, Alpha: alpha}
+	total, k := 0, 0
+	for i := range n {
+		total += n[i]
+		k += passes[i]
+		tr.Statistic += i * passes[i]
+	}
+	if k == 0 || k == total {
+		return tr
+	}
+	// ways[j][t]: the ways to place j passes among the levels so far with
+	// rank sum t, weighted by the binomials C(n_i, a_i).
+	maxT := 0
+	for i := range n {
+		maxT += i * n[i]
+	}
+	ways := make([][]float64, k+1)
+	for j := range ways {
+		ways[j] = make([]float64, maxT+1)
+	}
+	ways[0][0] = 1
+	for i := range n {
+		next := make([][]float64, k+1)
+		for j := range next {
+			next[j] = make([]float64, maxT+1)
+		}
+		for j := 0; j <= k; j++ {
+			for t := 0; t <= maxT; t++ {
+				if ways[j][t] == 0 {
+					continue
+				}
+				for a := 0; a <= n[i] && j+a <= k; a++ {
+					next[j+a][t+i*a] += ways[j][t] * binomial(n[i], a)
+				}
+			}
+		}
+		ways = next
+	}
+	var all, below, mean float64
+	for t, w := range ways[k] {
+		all += w
+		mean += float64(t) * w
+		if t <= tr.Statistic {
+			below += w
+		}
+	}
+	tr.PValue, tr.Expected = below/all, mean/all
+	tr.Falls = tr.PValue <= alpha
+	return tr
+}
+
+func binomial(n, k int) float64 {
+	r := 1.0
+	for i := 1; i <= k; i++ {
+		r = r * float64(n-k+i) / float64(i)
+	}
+	return r
 }
 
 const solveSystem = "Solve the task. Think it through, then give your final answer inside <answer></answer> tags, exactly in the form the task asks for."
@@ -67,6 +164,9 @@ func Calibrate(ctx context.Context, solver llm.Provider, ex env.Executor, m *env
 			levels = []int{levels[0], levels[2]}
 		}
 	}
+	levels = slices.Clone(levels)
+	slices.Sort(levels)
+	levels = slices.Compact(levels)
 	cal := Calibration{Env: m.Name, Solver: solver.Name()}
 	var tasks []env.Task
 	for _, d := range levels {
@@ -157,6 +257,19 @@ func Calibrate(ctx context.Context, solver llm.Provider, ex env.Executor, m *env
 	}
 	if none {
 		cal.Flags = append(cal.Flags, FlagSolvedNowhere)
+	}
+	var ns, ps []int
+	for _, l := range cal.Levels { // levels in increasing order of difficulty
+		if l.N > 0 {
+			ns, ps = append(ns, l.N), append(ps, l.Passed)
+		}
+	}
+	if len(ns) >= 2 {
+		tr := TrendTest(ns, ps, o.Alpha)
+		cal.Trend = &tr
+		if !tr.Falls && !all && !none {
+			cal.Flags = append(cal.Flags, FlagNotHarder)
+		}
 	}
 	return cal, exchanges, nil
 }

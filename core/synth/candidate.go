@@ -102,32 +102,85 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 	if err != nil {
 		return storeErr(ctx, err)
 	}
-	for round := 1; !rep.OK && round <= r.cfg.MaxRepairs; round++ {
-		prov.Repairs = round
+	// repair asks for a corrected module and validates it as round round.
+	// noModule: the reply held none (the round is spent, the module and its
+	// report stand); done: the candidate has ended, and ret is what
+	// candidate returns.
+	repair := func(round int) (noModule, done bool, ret error) {
 		r.emit(RepairStarted{Index: index, Name: idea.Name, Round: round, Failed: rep.Failed()})
 		t0 := r.p.clock()
 		fixed, ex, err := Repair(ctx, r.llm, idea, system, user, code, rep, round, stream(StageRepair))
 		timed(StageRepair, t0)
 		if ctx.Err() != nil {
-			return nil
+			return false, true, nil
 		}
 		if lerr := exchange(ex); lerr != nil {
-			return lerr
+			return false, true, lerr
 		}
 		if err != nil {
 			if errors.Is(err, ErrRefusal) || errors.Is(err, ErrEmptyReply) || errors.Is(err, ErrNoCode) {
-				continue // the round is spent; the module and its report stand
+				return true, false, nil
 			}
-			return r.llmFailed(err, finish(OutcomeError, err.Error()))
+			return false, true, r.llmFailed(err, finish(OutcomeError, err.Error()))
 		}
 		code = fixed
 		r.emit(CodeWritten{Index: index, Name: idea.Name, Round: round, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
 		if rep, mod, err = validateRound(round); err != nil {
-			return storeErr(ctx, err)
+			return false, true, storeErr(ctx, err)
+		}
+		return false, false, nil
+	}
+	for round := 1; !rep.OK && round <= r.cfg.MaxRepairs; round++ {
+		prov.Repairs = round
+		if _, done, ret := repair(round); done {
+			return ret
 		}
 	}
 	if !rep.OK {
 		return finish(OutcomeInvalid, fmt.Sprintf("still failing after %d repair rounds: %s", prov.Repairs, failedNames(rep)))
+	}
+
+	// The LLM judge, with one revision for what it finds.
+	for attempt := 0; r.judge != nil; attempt++ {
+		t0 := r.p.clock()
+		j, err := Judge(ctx, r.judge, r.p.Pool, mod, stream(StageJudge))
+		timed(StageJudge, t0)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if j.Exchange.Stage != "" {
+			if lerr := exchange(j.Exchange); lerr != nil {
+				return lerr
+			}
+		}
+		prov.Judgements = append(prov.Judgements, j)
+		AddJudgement(rep, j, err)
+		r.emit(Judged{Index: index, Name: idea.Name, Round: prov.Repairs, Judgement: j, Err: err})
+		if lerr := r.logEntry(idea.Name, StageJudge, judgeLine(j, err), storage.TokenUsage{}, j); lerr != nil {
+			return lerr
+		}
+		switch {
+		case err != nil && !errors.Is(err, ErrJudgeReply):
+			return r.llmFailed(err, finish(OutcomeError, "the LLM judge failed: "+err.Error()))
+		case err != nil:
+			return finish(OutcomeError, err.Error())
+		case j.OK:
+		case attempt > 0:
+			return finish(OutcomeInvalid, "the LLM judge still finds flaws after one revision: "+judgeLine(j, nil))
+		default:
+			prov.Repairs++
+			noModule, done, ret := repair(prov.Repairs)
+			switch {
+			case done:
+				return ret
+			case noModule:
+				return finish(OutcomeInvalid, "the LLM judge found flaws and the revision held no module: "+judgeLine(j, nil))
+			case !rep.OK:
+				return finish(OutcomeInvalid, "the revision for the LLM judge fails validation: "+failedNames(rep))
+			}
+			continue
+		}
+		break
 	}
 
 	// Deduplication against the library (and this run's candidates so far):
@@ -172,6 +225,9 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 		if lerr := r.logEntry(idea.Name, StageCalibrate, calibrationLine(cal, err), tokenUsage(cal.Usage, len(exs)), cal); lerr != nil {
 			return lerr
 		}
+		if err == nil && r.cfg.Calibrate.RequireTrend && (cal.Trend == nil || !cal.Trend.Falls) {
+			return finish(OutcomeInvalid, "calibration: "+trendLine(cal.Trend))
+		}
 	}
 
 	prov.Outcome = OutcomeCandidate
@@ -197,6 +253,38 @@ func nameCheck(file, code, want string) (*validate.Report, *env.Module) {
 	return &validate.Report{File: file, Hash: env.SourceHash([]byte(code)), Checks: []validate.Check{c}}, nil
 }
 
+// trendLine says what the trend test found.
+func trendLine(t *Trend) string {
+	if t == nil {
+		return "no trend test (fewer than two levels scored)"
+	}
+	if t.Falls {
+		return fmt.Sprintf("the pass rate falls with the level (p = %.3g)", t.PValue)
+	}
+	return fmt.Sprintf("the pass rate does not fall significantly with the level (p = %.3g > %.3g)", t.PValue, t.Alpha)
+}
+
+// judgeLine sums a judgement up for the log and a verdict's reason.
+func judgeLine(j Judgement, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	if j.OK {
+		return "no flaw found"
+	}
+	var no []string
+	for _, c := range j.Criteria {
+		if !c.OK {
+			no = append(no, c.Key)
+		}
+	}
+	s := "fails " + strings.Join(no, ", ")
+	if len(j.Problems) > 0 {
+		s += ": " + j.Problems[0]
+	}
+	return s
+}
+
 func calibrationLine(c Calibration, err error) string {
 	if err != nil {
 		return err.Error()
@@ -206,6 +294,9 @@ func calibrationLine(c Calibration, err error) string {
 		parts = append(parts, fmt.Sprintf("d%d %d/%d", l.Difficulty, l.Passed, l.N))
 	}
 	s := strings.Join(parts, ", ")
+	if c.Trend != nil {
+		s += "; " + trendLine(c.Trend)
+	}
 	if len(c.Flags) > 0 {
 		s += " (" + strings.Join(c.Flags, ", ") + ")"
 	}

@@ -46,7 +46,9 @@ type Config struct {
 	// which a candidate duplicates a library environment; default 0.8.
 	PromptSimilarity float64 `json:"prompt_similarity"`
 
-	Validate  validate.Options `json:"validate"`  // default: 8 seeds per level
+	// Validate is left at its zero value by the commands: synthesis checks
+	// with the same checks, seeds and budgets as `resyn envs validate`.
+	Validate  validate.Options `json:"validate"`
 	Calibrate CalibrateOptions `json:"calibrate"` // used when Pipeline.Solver is set
 
 	// Seeds, when set, replace the categories: each seed keyword gets one
@@ -72,6 +74,7 @@ type Config struct {
 	Provider    string `json:"provider,omitempty"`
 	Model       string `json:"model,omitempty"`
 	SolverModel string `json:"solver_model,omitempty"`
+	JudgeModel  string `json:"judge_model,omitempty"`
 }
 
 func (c Config) withDefaults() Config {
@@ -111,18 +114,16 @@ func (c Config) withDefaults() Config {
 	if c.PromptSimilarity <= 0 {
 		c.PromptSimilarity = 0.8
 	}
-	if c.Validate.SeedsPerLevel <= 0 {
-		c.Validate.SeedsPerLevel = 8
-	}
 	c.Calibrate = c.Calibrate.withDefaults()
 	return c
 }
 
 // Pipeline holds what a run needs. LLM, Pool and DB are required; Solver
-// turns calibration on.
+// turns calibration on, Judge the LLM judge.
 type Pipeline struct {
 	LLM    llm.Provider // writes ideas and environments
 	Solver llm.Provider // solves instances for calibration; nil: no calibration
+	Judge  llm.Provider // reviews valid candidates' code and questions (judge.go); nil: no judge stage
 	Pool   *env.Pool    // the sandbox every candidate runs in
 	DB     *storage.DB  // where runs, logs and candidates go
 

@@ -24,9 +24,14 @@
 //   - validation and repair (repair.go): Check runs a quick smoke test and
 //     then validate.File; RepairPrompt feeds the failing checks, with their
 //     module lines, back to the model, up to Config.MaxRepairs rounds.
+//   - the LLM judge (judge.go), optional: Judge has a model review a valid
+//     candidate's code and sample questions (ReSyn's first admission gate);
+//     a flaw it finds goes back to the writer for one revision.
 //   - calibration (calibrate.go): Calibrate measures a solver model's pass
-//     rate per difficulty level and flags environments solved at every level
-//     or at none. resyn eval uses the same function.
+//     rate per difficulty level, flags environments solved at every level
+//     or at none, and tests that the pass rate falls with the level
+//     (TrendTest, ReSyn's second gate; its p-value is stored on the curve).
+//     resyn eval uses the same function.
 //   - deduplication against the library (dedup.go): FindDuplicate compares
 //     rendered prompts (shingle similarity) and behaviour (each side's
 //     verifier run on the other's instances and reference answers).
@@ -46,7 +51,7 @@
 // Run (and Start, its channel form) processes Config.N candidates with at
 // most Config.Parallel in flight. Progress is a stream of typed events
 // (events.go): RunStarted, IdeasReady, CandidateStarted, CodeWritten,
-// Validated, RepairStarted, Calibrated, Verdict, Totals and, last,
+// Validated, RepairStarted, Judged, Calibrated, Verdict, Totals and, last,
 // RunFinished. The callback is never called concurrently, so a consumer
 // needs no locking; Start delivers the same events on a channel that is
 // closed after RunFinished, which is what the TUI reads with a

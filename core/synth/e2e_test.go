@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"resyn/core/validate"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -133,7 +134,7 @@ func TestEndToEndOverHTTP(t *testing.T) {
 	// The verdicts say why.
 	vs := ev.verdicts()
 	for name, want := range map[string]string{
-		"parity_guess":    "corrupted and random answers score below 1",
+		"parity_guess":    validate.CheckRejects,
 		"forbidden_topic": "can't help",
 		"vertex_paint":    "graph_coloring",
 		"plan_only":       "no module in the reply",

@@ -95,6 +95,16 @@ type RepairStarted struct {
 	Failed []validate.Check // what the model is asked to fix
 }
 
+// Judged: the LLM judge reviewed round Round's module (it passed
+// validation). Err is set when the judge gave no verdict.
+type Judged struct {
+	Index     int
+	Name      string
+	Round     int
+	Judgement Judgement
+	Err       error
+}
+
 // Calibrated: the solver model's pass rates are known.
 type Calibrated struct {
 	Index       int
@@ -139,6 +149,7 @@ func (CodeWritten) event()      {}
 func (Validated) event()        {}
 func (RepairStarted) event()    {}
 func (Calibrated) event()       {}
+func (Judged) event()           {}
 func (Verdict) event()          {}
 func (Totals) event()           {}
 func (RunFinished) event()      {}

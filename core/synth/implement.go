@@ -6,17 +6,21 @@ import (
 	"regexp"
 	"strings"
 
+	"resyn/core/env"
 	"resyn/core/envlib"
+	"resyn/core/validate"
 	"resyn/llm"
 )
 
 // contract is the environment contract of ARCHITECTURE.md and the host
-// surface of core/env, as the model is told it.
-const contract = `An environment is one Starlark module (a hermetic Python dialect: no I/O, no imports). It defines:
+// surface of core/env, as the model is told it, with the budgets, limits
+// and probes that validation (core/validate) applies: a model that knows
+// them writes environments that pass, and a repair round can point at them.
+var contract = fmt.Sprintf(`An environment is one Starlark module (a hermetic Python dialect: no I/O, no imports). It defines:
 
-NAME = "graph_coloring"                 # unique slug: [a-z0-9_]+
-DESCRIPTION = "Colour a graph so that no edge joins two vertices of the same colour."
-TAGS = ["constraint-satisfaction", "graphs"]
+NAME = "graph_coloring"                 # unique slug: [a-z0-9_]+, at most %[1]d characters
+DESCRIPTION = "Colour a graph so that no edge joins two vertices of the same colour."   # at most %[2]d bytes
+TAGS = ["constraint-satisfaction", "graphs"]                                          # at most %[3]d, each [a-z0-9._:/-]+
 DIFFICULTY = (1, 10)                    # optional; inclusive range of difficulty, default (1, 10)
 
 def generate(rng, difficulty):          # -> state: dicts with string keys, lists, str, int, float, bool, None
@@ -25,25 +29,47 @@ def verify(state, answer):              # answer: the text inside the solver's l
 def solve(state):                       # a reference answer (str) that verify scores 1.0
 
 Rules:
-- rng is seeded from (NAME, seed, difficulty): rng.randint(a, b) (inclusive), rng.random() in [0,1),
+- NAME, DESCRIPTION, TAGS and DIFFICULTY are literals, each bound once at the top level (listings read them without running the module).
+- rng is seeded from (NAME, seed, difficulty): rng.randint(a, b) (inclusive, 64-bit bounds), rng.random() in [0,1),
   rng.uniform(a, b), rng.choice(seq), rng.shuffle(list) (in place), rng.sample(seq, k). Use nothing else for randomness.
 - Available without import: json (json.encode, json.decode), math, re (RE2 syntax, Python-like:
   re.match (anchored at start), re.search, re.fullmatch, re.findall, re.sub, re.split), and the builtins
-  sum(iterable, start=0), pow(a, b), divmod(a, b), round(x, ndigits=0).
+  sum(iterable, start=0), pow(a, b), divmod(a, b), round(x, ndigits=0), and format(value, spec) (Python's
+  format-spec mini-language: format(x, ".2f"), format(n, "5d"), format(s, "<8"), format(n, "08b")).
 - The state goes through JSON before render, verify and solve see it: tuples come back as lists, dict keys must be strings.
-- Higher difficulty must make instances measurably bigger or harder. Different seeds must give different instances.
+- Different seeds must give different instances (different prompts) at every difficulty level: at least %[4]d distinct
+  instances at each level of the upper half of the range; easy levels may be smaller, never fewer than 4.
+- Higher difficulty must change what the solver sees or must do (a longer or different prompt, more work for solve and
+  verify), not only state that the prompt never shows.
+- Budget, counted in Starlark steps (about one per bytecode operation; builtins charge for their work: sorted over n values
+  about n*log(n) steps, re about pattern size x text length / 16, int() and str() of long numbers more), the same on any
+  machine: one instance — generate, render, solve and verify of solve's answer together — at most %[5]d steps; every other
+  verify call at most %[5]d steps; at most %[6]v of CPU time per instance. Compute the answer (or what checking needs) once
+  in generate and keep it in the state, so that render, verify and solve only read it.
+- Size limits: the prompt and the state (as JSON) at most %[7]d KB each; an answer longer than %[8]d KB never reaches verify.
 - verify is strict about content and lenient about form (whitespace, case where it cannot matter, equivalent
-  notations). It must never raise on any answer string, must reject wrong answers, and must not give credit to an
-  answer that merely contains the right one among other text or lists every candidate.
-- Every call must finish in a few milliseconds even at the highest difficulty (limits: 10M steps, 1 s per call).
+  notations). It must never raise on any answer string (return 0 instead), and must not give credit to an answer that
+  merely contains the right one among other text or lists several candidates. Validation tries, on every instance:
+  the solution with one character or digit changed, a number's sign flipped, truncated, only its first item, one item
+  dropped, a subset of its items, an item duplicated or repeated in place of the others, two numbers merged; random
+  digits and letters; sentinels (null, None, [], {}, "", true, false, 0, -1, nan, N/A, none, yes, no, ...); the solution
+  and a wrong answer joined by |, ;, /, a comma, a newline or " or "; 16 KB of junk, alone and after the solution; the
+  prompt echoed back; an empty answer and bare tags. Each must score below 1 (a damaged answer may be right only where an
+  instance truly has several right answers), and verify must not raise on any of them.
 
 Starlark is not Python:
 - strings are not iterable: use s.elems(); no implicit concatenation of string literals; no ** (use pow);
-- no try/except, no classes, no f-strings (use "%d" % x or "{}".format(x)), no imports, no global statement
+- %% takes no width or precision: "%%5d", "%%.2f" and "%%-8s" fail with "unknown conversion"; use format(x, "5d"),
+  format(x, ".2f"), format(s, "<8"); str.format takes no spec either ("{:.2f}"); strings have no rjust/ljust/zfill/center;
+- no try/except, no classes, no f-strings (use "%%d" %% x or "{}".format(x)), no imports, no global statement
   (mutate a list or dict instead), no chained comparisons (write a < b and b < c), compare with x == None;
-- ints are arbitrary precision; / on ints gives a float, use //; while loops, recursion and sets are allowed.`
+- lists have no sort() (use sorted(xs, key=..., reverse=...)); no set literals (use set([...])); no deque;
+- globals are frozen once the module has loaded: a top-level dict cannot serve as a cache;
+- ints are arbitrary precision; / on ints gives a float, use //; while loops, recursion and sets are allowed.`,
+	env.MaxNameLen, env.MaxDescriptionLen, env.MaxTags, validate.DefaultMinSpace, validate.DefaultStepBudget,
+	validate.Limits(validate.Options{}).TaskCPU, validate.MaxState>>10, env.MaxAnswerBytes>>10)
 
-const implementSystem = `You write reasoning environments as Starlark code for training language models with
+var implementSystem = `You write reasoning environments as Starlark code for training language models with
 reinforcement learning. You follow the environment contract exactly and reply with code.
 
 ` + contract

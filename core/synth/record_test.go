@@ -48,7 +48,6 @@ func TestRecordDemoRun(t *testing.T) {
 	pl := &Pipeline{LLM: replay, Pool: testPool(t), DB: db}
 	var ev events
 	cfg := DemoConfig()
-	cfg.Validate.TaskBudget = validateOpts().TaskBudget
 	sum, err := pl.Run(context.Background(), cfg, ev.add)
 	if err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ func Check(ctx context.Context, pool *env.Pool, file, code string, opts validate
 		}
 		return &validate.Report{File: file, Hash: env.SourceHash([]byte(code)), Checks: []validate.Check{c}, Elapsed: time.Since(start)}, nil
 	}
-	if rep := smoke(ctx, pool, m); rep != nil {
+	if rep := smoke(ctx, pool, m, opts); rep != nil {
 		rep.Elapsed = time.Since(start)
 		return rep, m
 	}
@@ -39,10 +39,11 @@ func Check(ctx context.Context, pool *env.Pool, file, code string, opts validate
 }
 
 // smoke returns a failing report, or nil when the module passed.
-func smoke(ctx context.Context, ex env.Executor, m *env.Module) *validate.Report {
+func smoke(ctx context.Context, ex env.Executor, m *env.Module, opts validate.Options) *validate.Report {
 	var tasks []env.Task
+	lim := validate.Limits(opts) // the same budgets as the full validation
 	for _, d := range []int{m.MinDifficulty, m.MaxDifficulty} {
-		tasks = append(tasks, env.Task{Env: m.Name, Seed: 0, Difficulty: d, Render: true, VerifySolution: m.HasSolve, Answers: []string{"", "0"}})
+		tasks = append(tasks, env.Task{Env: m.Name, Seed: 0, Difficulty: d, Render: true, VerifySolution: m.HasSolve, Answers: []string{"", "0"}, Limits: &lim})
 	}
 	res := ex.Run(ctx, tasks)
 	rep := &validate.Report{Env: m.Name, File: m.File, Hash: m.Hash, Instances: len(tasks)}
@@ -57,15 +58,24 @@ func smoke(ctx context.Context, ex env.Executor, m *env.Module) *validate.Report
 		rep.Checks = append(rep.Checks, validate.Check{Name: name, Detail: "quick check before the full validation",
 			Line: e.Line, Failures: []string{fmt.Sprintf("%s: %v", where, e)}})
 	}
+	isLimit := func(e *env.Error) bool { return e != nil && e.Kind == "limit" }
 	for i, r := range res {
 		where := fmt.Sprintf("seed 0, difficulty %d", tasks[i].Difficulty)
 		switch {
+		case isLimit(r.Err):
+			add(validate.CheckBudget, r.Err, where)
+		case r.SolutionScore != nil && isLimit(r.SolutionScore.Err):
+			add(validate.CheckBudget, r.SolutionScore.Err, where)
 		case r.Err != nil:
 			add(validate.CheckGenerate, r.Err, where)
 		case r.SolutionScore != nil && r.SolutionScore.Err != nil:
 			add(validate.CheckSolve, r.SolutionScore.Err, where)
 		default:
 			for _, s := range r.Scores {
+				if isLimit(s.Err) {
+					add(validate.CheckBudget, s.Err, where+", a junk answer")
+					break
+				}
 				if s.Err != nil {
 					add(validate.CheckNoRaise, s.Err, where+", a junk answer")
 					break

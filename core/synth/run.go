@@ -55,6 +55,9 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config, progress func(Event)) (S
 	if p.Solver != nil && cfg.SolverModel == "" {
 		cfg.SolverModel = p.Solver.Name()
 	}
+	if p.Judge != nil && cfg.JudgeModel == "" {
+		cfg.JudgeModel = p.Judge.Name()
+	}
 	raw, err := json.Marshal(cfg)
 	if err != nil {
 		return Summary{}, fmt.Errorf("synth: encoding the configuration: %w", err)
@@ -172,6 +175,7 @@ type runner struct {
 	base     storage.TokenUsage // the run's usage before this execution
 	llm      llm.Provider       // metered
 	solver   llm.Provider       // metered; nil: no calibration
+	judge    llm.Provider       // metered; nil: no LLM judge
 	meter    llm.Meter
 	lib      *Library
 	known    []Known // beyond the library's: the ideas behind stored synthesized environments
@@ -290,6 +294,9 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 	r.llm = durable{llm.Metered(p.LLM, &r.meter), r}
 	if p.Solver != nil {
 		r.solver = durable{llm.Metered(p.Solver, &r.meter), r}
+	}
+	if p.Judge != nil {
+		r.judge = durable{llm.Metered(p.Judge, &r.meter), r}
 	}
 	r.sum = Summary{N: cfg.N, Outcomes: map[Outcome]int{}}
 

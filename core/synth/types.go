@@ -45,6 +45,7 @@ func (o Outcome) Rejected() bool { return o != OutcomeCandidate && o != OutcomeE
 const (
 	FlagSolvedEverywhere = "solved_everywhere" // the solver passes every level: too easy to teach anything
 	FlagSolvedNowhere    = "solved_nowhere"    // the solver fails every level: no signal for RL
+	FlagNotHarder        = "not_harder"        // the pass rate does not fall significantly with the level (Trend)
 )
 
 // Summary counts a run's outcomes.
@@ -66,7 +67,7 @@ type Summary struct {
 
 // Exchange is one call to a model, as the provenance records it.
 type Exchange struct {
-	Stage    string        `json:"stage"` // StageIdeate, StageImplement, StageRepair, StageCalibrate
+	Stage    string        `json:"stage"` // StageIdeate, StageImplement, StageRepair, StageJudge, StageCalibrate
 	Round    int           `json:"round,omitempty"`
 	System   string        `json:"system,omitempty"`
 	Messages []llm.Message `json:"messages"`
@@ -88,6 +89,7 @@ type Provenance struct {
 	Exchanges   []Exchange               `json:"exchanges"`
 	Reports     []*validate.Report       `json:"reports,omitempty"` // one per round, the last one final
 	Calibration *Calibration             `json:"calibration,omitempty"`
+	Judgements  []Judgement              `json:"judgements,omitempty"` // the LLM judge's, one per round it ran
 	DuplicateOf string                   `json:"duplicate_of,omitempty"`
 	Duplicate   *Duplicate               `json:"duplicate,omitempty"`
 	Outcome     Outcome                  `json:"outcome"`
@@ -105,6 +107,7 @@ const (
 	StageValidate  = "validate"
 	StageRepair    = "repair"
 	StageCalibrate = "calibrate"
+	StageJudge     = "judge"
 	StageDedup     = "dedup"
 	StageVerdict   = "verdict"
 	StageIdeas     = "ideas" // the run's idea list (log only)

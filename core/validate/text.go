@@ -17,10 +17,16 @@ func WriteText(w io.Writer, r *Report) {
 	if name == "" {
 		name = "(not loaded)"
 	}
-	fmt.Fprintf(w, "%s  %s  %s  (%d instances, %v)\n", status, name, r.File, r.Instances, r.Elapsed.Round(1e6))
+	fmt.Fprintf(w, "%s  %s  %s  (%d instances, %d steps, %v)\n", status, name, r.File, r.Instances, r.Work.Steps, r.Elapsed.Round(1e6))
+	if r.Stopped != "" {
+		fmt.Fprintf(w, "  stopped early: %s\n", r.Stopped)
+	}
 	for _, c := range r.Checks {
 		mark := "  ok  "
-		if !c.OK {
+		switch {
+		case c.Skipped:
+			mark = "  skip"
+		case !c.OK:
 			mark = "  FAIL"
 		}
 		line := ""

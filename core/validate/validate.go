@@ -2,9 +2,9 @@ package validate
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -14,52 +14,118 @@ import (
 	"resyn/core/env"
 )
 
-// Options tune a validation run.
+// Options tune a validation run. The zero value is what `resyn envs
+// validate`, `resyn envs add`, the workbench and `resyn synth` all use.
+//
+// Every budget is work, not time: Starlark steps (host builtins' work
+// included, see core/env) and CPU time measured in the sandbox's worker
+// processes, so that a verdict is the same on an idle and on a saturated
+// machine. Wall-clock time is only the last resort (Timeout), far above any
+// honest environment's need.
 type Options struct {
-	SeedsPerLevel int           `json:"seeds_per_level"` // instances per difficulty level (default 20)
-	TaskBudget    time.Duration `json:"task_budget_ns"`  // max time for one instance's generate+render+solve+verify (default 250 ms)
-	MinDistinct   float64       `json:"min_distinct"`    // minimum ratio of distinct instances across seeds (default 0.5)
+	SeedsPerLevel int `json:"seeds_per_level"` // instances per difficulty level (default 20)
+	// StepBudget bounds one instance: generate, render, solve and the
+	// verification of solve's answer together, and every other verify call
+	// on its own (default DefaultStepBudget).
+	StepBudget uint64 `json:"step_budget"`
+	// TaskCPU bounds the CPU time of one instance's calls together, for
+	// work the step count cannot see (default 1 s; honest environments take
+	// milliseconds). Enforced where the executor measures CPU (env.Pool).
+	TaskCPU time.Duration `json:"task_cpu_ns"`
+	// Timeout is the wall-clock limit of one call, a last resort (default
+	// 20 s).
+	Timeout time.Duration `json:"timeout_ns"`
+	// WorkBudget bounds the whole validation of one environment, in steps
+	// (default DefaultWorkBudget), and CPUBudget in CPU time (default 20 s):
+	// past either, validation stops with a failing budget check.
+	WorkBudget uint64        `json:"work_budget"`
+	CPUBudget  time.Duration `json:"cpu_budget_ns"`
+	// MaxLimitHits: validation stops after this many instances broke a limit
+	// (default 3; a CPU-time, wall-clock or memory limit stops it at once).
+	MaxLimitHits int `json:"max_limit_hits"`
+	// MinSpace is the fewest distinct instances (prompts) each level of the
+	// upper half of the difficulty range must offer (default 50): a level
+	// whose instance space is smaller is memorised, not learnt. Easier levels
+	// may be smaller (a one-pile game with up to 9 objects has 6 positions)
+	// but no level may have fewer than 4.
+	MinSpace int `json:"min_space"`
 }
 
 // UnmarshalJSON reads options, also those stored (in synthesis runs'
-// configs) before they had snake_case names: SeedsPerLevel, TaskBudget,
-// MinDistinct.
+// configs) by older resyns: CamelCase SeedsPerLevel; their TaskBudget
+// (wall time) and MinDistinct have no meaning any more and are dropped.
 func (o *Options) UnmarshalJSON(b []byte) error {
+	type plain Options
 	var v struct {
-		SeedsPerLevel *int           `json:"seeds_per_level"`
-		TaskBudget    *time.Duration `json:"task_budget_ns"`
-		MinDistinct   *float64       `json:"min_distinct"`
-		OldSeeds      *int           `json:"SeedsPerLevel"`
-		OldBudget     *time.Duration `json:"TaskBudget"`
-		OldDistinct   *float64       `json:"MinDistinct"`
+		plain
+		OldSeeds *int `json:"SeedsPerLevel"`
 	}
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	*o = Options{}
-	if p := cmp.Or(v.SeedsPerLevel, v.OldSeeds); p != nil {
-		o.SeedsPerLevel = *p
-	}
-	if p := cmp.Or(v.TaskBudget, v.OldBudget); p != nil {
-		o.TaskBudget = *p
-	}
-	if p := cmp.Or(v.MinDistinct, v.OldDistinct); p != nil {
-		o.MinDistinct = *p
+	*o = Options(v.plain)
+	if o.SeedsPerLevel == 0 && v.OldSeeds != nil {
+		o.SeedsPerLevel = *v.OldSeeds
 	}
 	return nil
 }
 
+// Defaults.
+const (
+	DefaultSeeds      = 20
+	DefaultStepBudget = 1_000_000   // ~40 ms on one core; honest environments take 1k–420k
+	DefaultWorkBudget = 400_000_000 // ~16 s of one core; the built-ins take 1–60M
+	DefaultMinSpace   = 50
+	minLevelSpace     = 4
+)
+
 func (o *Options) defaults() {
 	if o.SeedsPerLevel <= 0 {
-		o.SeedsPerLevel = 20
+		o.SeedsPerLevel = DefaultSeeds
 	}
-	if o.TaskBudget <= 0 {
-		o.TaskBudget = 250 * time.Millisecond
+	if o.StepBudget == 0 {
+		o.StepBudget = DefaultStepBudget
 	}
-	if o.MinDistinct <= 0 {
-		o.MinDistinct = 0.5
+	if o.TaskCPU <= 0 {
+		o.TaskCPU = time.Second
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 20 * time.Second
+	}
+	if o.WorkBudget == 0 {
+		o.WorkBudget = DefaultWorkBudget
+	}
+	if o.CPUBudget <= 0 {
+		o.CPUBudget = 20 * time.Second
+	}
+	if o.MaxLimitHits <= 0 {
+		o.MaxLimitHits = 3
+	}
+	if o.MinSpace <= 0 {
+		o.MinSpace = DefaultMinSpace
 	}
 }
+
+// Limits are the per-call limits validation runs environment code under.
+func Limits(o Options) env.Limits {
+	o.defaults()
+	lim := env.DefaultLimits()
+	lim.Steps = o.StepBudget
+	lim.CPU = o.TaskCPU
+	lim.TaskCPU = o.TaskCPU
+	lim.Timeout = o.Timeout
+	lim.MaxState, lim.MaxOutput = MaxState, MaxPrompt
+	return lim
+}
+
+// MaxState and MaxPrompt bound an instance's state as JSON and its prompt
+// (or solve's answer) in validation: far above what a prompt for a language
+// model can use, and small enough that validating 200 instances with their
+// probes stays within its CPU budget.
+const (
+	MaxState  = 256 << 10
+	MaxPrompt = 256 << 10
+)
 
 // Check names, in report order.
 const (
@@ -68,18 +134,20 @@ const (
 	CheckDeterministic = "same seed gives the same instance"
 	CheckPrompt        = "prompt asks for <answer> tags"
 	CheckSolve         = "solve() scores 1.0"
-	CheckRejects       = "corrupted and random answers score below 1"
+	CheckRejects       = "corrupted, partial and random answers score below 1"
 	CheckHacks         = "reward-hacking probes score below 1"
 	CheckNoRaise       = "verify never raises"
-	CheckDiversity     = "different seeds give different instances"
-	CheckBudget        = "every call within the time budget"
-	CheckDifficulty    = "difficulty changes the instance"
+	CheckDiversity     = "different seeds give different instances at every level"
+	CheckBudget        = "every instance within the step budget"
+	CheckDifficulty    = "difficulty changes what the solver sees or must do"
+	CheckJudge         = "an LLM judge finds no flaw"
 )
 
 // Check is one line of a report.
 type Check struct {
 	Name     string   `json:"name"`
 	OK       bool     `json:"ok"`
+	Skipped  bool     `json:"skipped,omitempty"` // not run (nothing to check, or validation stopped first); not OK
 	Detail   string   `json:"detail,omitempty"`
 	Failures []string `json:"failures,omitempty"` // the first few failing cases, each naming seed and difficulty
 	Line     int      `json:"line,omitempty"`     // module line of the first failure, when known
@@ -87,25 +155,63 @@ type Check struct {
 
 // Report is the outcome of validating one environment.
 type Report struct {
-	Env       string        `json:"env"`
-	File      string        `json:"file"`
-	Hash      string        `json:"env_hash,omitempty"`
-	OK        bool          `json:"ok"`
-	Checks    []Check       `json:"checks"`
-	Instances int           `json:"instances"`
-	Distinct  float64       `json:"distinct_ratio"`
-	Elapsed   time.Duration `json:"elapsed_ns"`
+	Env       string       `json:"env"`
+	File      string       `json:"file"`
+	Hash      string       `json:"env_hash,omitempty"`
+	OK        bool         `json:"ok"`
+	Checks    []Check      `json:"checks"`
+	Instances int          `json:"instances"`
+	Distinct  float64      `json:"distinct_ratio"`
+	Levels    []LevelSpace `json:"levels,omitempty"`
+	Work      Work         `json:"work"`
+	Stopped   string       `json:"stopped,omitempty"` // why validation stopped before running every check
+	// Judge is the LLM judge's record when one ran (core/synth encodes it;
+	// its verdict is the CheckJudge line).
+	Judge   json.RawMessage `json:"judge,omitempty"`
+	Elapsed time.Duration   `json:"elapsed_ns"`
 }
 
-// Failed returns the failing checks.
+// Work is what a validation cost, by function; the same on every machine
+// but for CPU.
+type Work struct {
+	Steps uint64        `json:"steps"`
+	By    env.Work      `json:"by_function"`
+	CPU   time.Duration `json:"cpu_ns,omitempty"` // as the workers measured it
+	Tasks int           `json:"tasks"`
+}
+
+func (w *Work) add(r env.Result) {
+	w.Steps += r.Steps
+	w.By.Generate += r.Work.Generate
+	w.By.Render += r.Work.Render
+	w.By.Solve += r.Work.Solve
+	w.By.Verify += r.Work.Verify
+	w.By.Answers += r.Work.Answers
+	w.CPU += r.CPU
+	w.Tasks++
+}
+
+// Failed returns the failing checks. Skipped ones are not among them: they
+// did not run, because validation stopped or had nothing to check, and a
+// failing check always says why.
 func (r *Report) Failed() []Check {
 	var out []Check
 	for _, c := range r.Checks {
-		if !c.OK {
+		if !c.OK && !c.Skipped {
 			out = append(out, c)
 		}
 	}
 	return out
+}
+
+// Check returns the check of that name.
+func (r *Report) Check(name string) (Check, bool) {
+	for _, c := range r.Checks {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Check{}, false
 }
 
 const maxFailures = 5
@@ -121,7 +227,7 @@ func (k *checker) fail(line int, format string, args ...any) {
 		k.c.Line = line
 	}
 	if len(k.c.Failures) < maxFailures {
-		k.c.Failures = append(k.c.Failures, fmt.Sprintf(format, args...))
+		k.c.Failures = append(k.c.Failures, env.CapText(fmt.Sprintf(format, args...), 1024))
 	}
 }
 
@@ -131,11 +237,8 @@ func (k *checker) done(detail string) Check {
 	return k.c
 }
 
-func lineOf(e *env.Error) int {
-	if e == nil {
-		return 0
-	}
-	return e.Line
+func skipped(name, why string) Check {
+	return Check{Name: name, Skipped: true, Detail: "skipped: " + why}
 }
 
 // File loads untrusted source through the pool and validates it. A module
@@ -144,15 +247,21 @@ func File(ctx context.Context, pool *env.Pool, file string, src []byte, opts Opt
 	start := time.Now()
 	m, err := pool.Load(ctx, file, src)
 	if err != nil {
-		c := Check{Name: CheckLoad, OK: false, Detail: err.Error()}
-		if e, ok := err.(*env.Error); ok {
-			c.Line = e.Line
-		}
-		return &Report{File: file, Hash: env.SourceHash(src), Checks: []Check{c}, Elapsed: time.Since(start)}
+		return LoadFailed(file, src, err, time.Since(start))
 	}
 	r := Run(ctx, pool, m, opts)
 	r.Elapsed = time.Since(start)
 	return r
+}
+
+// LoadFailed is the report on a module that did not load.
+func LoadFailed(file string, src []byte, err error, elapsed time.Duration) *Report {
+	c := Check{Name: CheckLoad, OK: false, Detail: env.CapText(err.Error(), env.MaxErrorText)}
+	var e *env.Error
+	if errors.As(err, &e) {
+		c.Line = e.Line
+	}
+	return &Report{File: file, Hash: env.SourceHash(src), Checks: []Check{c}, Elapsed: elapsed}
 }
 
 type inst struct {
@@ -161,14 +270,142 @@ type inst struct {
 	res        env.Result
 }
 
+func where(seed int64, difficulty int) string {
+	return fmt.Sprintf("seed %d, difficulty %d", seed, difficulty)
+}
+
+// run is one validation in progress: the executor, the budgets, and what
+// has been spent and broken so far.
+type run struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	ex     env.Executor
+	m      *env.Module
+	o      Options
+	lim    env.Limits
+	wave   int
+
+	work    Work
+	hits    int // instances that broke a limit
+	stopped string
+	budget  checker
+}
+
+// exec runs tasks in waves, so that an environment that breaks its limits
+// is stopped after the first few instances instead of after all of them.
+// Results of tasks not run (validation stopped) have a nil State and no
+// Err; callers skip them with ran.
+func (v *run) exec(tasks []env.Task) []env.Result {
+	out := make([]env.Result, len(tasks))
+	for i := range tasks {
+		tasks[i].Limits = &v.lim
+	}
+	// The first waves are small (one instance, then two, four, …), so that
+	// a hostile environment is stopped after a few instances; they grow to
+	// keep the workers busy.
+	wave := 1
+	for lo, hi := 0, 0; lo < len(tasks) && v.stopped == ""; lo, wave = hi, min(2*wave, v.wave) {
+		hi = min(lo+wave, len(tasks))
+		res := v.ex.Run(v.ctx, tasks[lo:hi])
+		for i, r := range res {
+			out[lo+i] = r
+			v.account(tasks[lo+i], r)
+		}
+		switch {
+		case v.ctx.Err() != nil && v.stopped == "":
+			v.stop("cancelled")
+		case v.work.Steps > v.o.WorkBudget:
+			v.stop(fmt.Sprintf("the environment used more than the %d steps that validating one environment may take (%s)", v.o.WorkBudget, byFunction(v.work.By)))
+		case v.work.CPU > v.o.CPUBudget:
+			v.stop(fmt.Sprintf("the environment used more than the %v of CPU time that validating one environment may take (%d steps: most of the time went into work the step count cannot see)", v.o.CPUBudget, v.work.Steps))
+		}
+	}
+	return out
+}
+
+func byFunction(w env.Work) string {
+	return fmt.Sprintf("generate %d, render %d, solve %d, verify of the solutions %d, verify of the probes %d", w.Generate, w.Render, w.Solve, w.Verify, w.Answers)
+}
+
+// ran says whether a task ran: not skipped because validation stopped, nor
+// cancelled with its context.
+func ran(r env.Result) bool {
+	if r.Err != nil && r.Err.Kind == "worker" && strings.HasPrefix(r.Err.Msg, "cancelled") {
+		return false
+	}
+	return r.Err != nil || r.State != nil
+}
+
+// account adds a result's work, and charges limit errors to the budget
+// check (each is reported there, once).
+func (v *run) account(t env.Task, r env.Result) {
+	if !ran(r) {
+		return
+	}
+	v.work.add(r)
+	e := limitError(r)
+	if e == nil {
+		return
+	}
+	v.hits++
+	v.budget.fail(e.Line, "%s: %v", where(t.Seed, t.Difficulty), e)
+	if e.Limit == env.LimitCPU || e.Limit == env.LimitTime || e.Limit == env.LimitMemory {
+		// Each of these costs up to a second of CPU or a gigabyte: one is
+		// enough to know.
+		v.stop(fmt.Sprintf("%s broke the %s limit", where(t.Seed, t.Difficulty), e.Limit))
+	} else if v.hits >= v.o.MaxLimitHits {
+		v.stop(fmt.Sprintf("%d instances broke a limit", v.hits))
+	}
+}
+
+func (v *run) stop(why string) {
+	if v.stopped == "" {
+		v.stopped = why
+		v.cancel()
+	}
+}
+
+// limitError is the first limit error of a result: of generate, render or
+// solve, of verify on the solution or on an answer.
+func limitError(r env.Result) *env.Error {
+	isLimit := func(e *env.Error) bool { return e != nil && e.Kind == "limit" }
+	if isLimit(r.Err) {
+		return r.Err
+	}
+	if r.SolutionScore != nil && isLimit(r.SolutionScore.Err) {
+		return r.SolutionScore.Err
+	}
+	for _, s := range r.Scores {
+		if isLimit(s.Err) {
+			return s.Err
+		}
+	}
+	return nil
+}
+
+// workers is how many tasks an executor runs at once.
+func workers(ex env.Executor) int {
+	switch x := ex.(type) {
+	case interface{ Workers() int }:
+		return x.Workers()
+	case *env.Local:
+		return x.Workers
+	}
+	return 4
+}
+
 // Run validates a module already registered with ex.
 func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Report {
 	opts.defaults()
 	start := time.Now()
 	rep := &Report{Env: m.Name, File: m.File, Hash: m.Hash}
 	rep.Checks = append(rep.Checks, Check{Name: CheckLoad, OK: true, Detail: fmt.Sprintf("%s, difficulty %d–%d, tags %s", m.Name, m.MinDifficulty, m.MaxDifficulty, strings.Join(m.Tags, ", "))})
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	v := &run{ctx: rctx, cancel: cancel, ex: ex, m: m, o: opts, lim: Limits(opts), wave: max(2, 4*workers(ex)),
+		budget: checker{c: Check{Name: CheckBudget}}}
 
-	// Phase 1: every (level, seed) twice, with prompt and verified solution.
+	// Phase 1: every (level, seed), with prompt and verified solution.
 	var tasks []env.Task
 	levels := levelsOf(m)
 	for _, d := range levels {
@@ -176,151 +413,151 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 			tasks = append(tasks, env.Task{Env: m.Name, Seed: int64(s), Difficulty: d, Render: true, VerifySolution: m.HasSolve})
 		}
 	}
-	n := len(tasks)
-	first := ex.Run(ctx, tasks)
-	second := ex.Run(ctx, tasks)
-	rep.Instances = n
+	first := v.exec(tasks)
+	rep.Instances = len(tasks)
 
 	gen := checker{c: Check{Name: CheckGenerate}}
-	det := checker{c: Check{Name: CheckDeterministic}}
 	prompt := checker{c: Check{Name: CheckPrompt}}
 	solve := checker{c: Check{Name: CheckSolve}}
-	budget := checker{c: Check{Name: CheckBudget}}
 	var ok []inst
-	var slowest time.Duration
+	notRun := 0
 	for i, t := range tasks {
-		a, b := first[i], second[i]
-		where := fmt.Sprintf("seed %d, difficulty %d", t.Seed, t.Difficulty)
-		for _, r := range []env.Result{a, b} {
-			slowest = max(slowest, r.Elapsed)
-			if r.Elapsed > opts.TaskBudget || (r.Err != nil && r.Err.Kind == "limit") {
-				budget.fail(lineOf(r.Err), "%s: %v", where, r.Elapsed.Round(time.Millisecond))
-			}
-		}
-		if a.Err != nil {
-			gen.fail(a.Err.Line, "%s: %v", where, a.Err)
+		a := first[i]
+		w := where(t.Seed, t.Difficulty)
+		switch {
+		case !ran(a):
+			notRun++
+			continue
+		case a.Err != nil && a.Err.Kind == "limit":
+			continue // charged to the budget check
+		case a.Err != nil:
+			gen.fail(a.Err.Line, "%s: %v", w, a.Err)
 			continue
 		}
-		if b.Err != nil || string(a.State) != string(b.State) || a.Prompt != b.Prompt || a.Solution != b.Solution {
-			det.fail(0, "%s: two runs differ", where)
-		}
 		if !strings.Contains(strings.ToLower(a.Prompt), "<answer>") {
-			prompt.fail(0, "%s: the prompt never mentions <answer>", where)
+			prompt.fail(0, "%s: the prompt never mentions <answer>", w)
 		}
 		if m.HasSolve {
 			switch sc := a.SolutionScore; {
 			case sc == nil:
-				solve.fail(0, "%s: no score for the solution", where)
+				solve.fail(0, "%s: no score for the solution", w)
+			case sc.Err != nil && sc.Err.Kind == "limit":
+				continue
 			case sc.Err != nil:
-				solve.fail(sc.Err.Line, "%s: verify(solve()) failed: %v", where, sc.Err)
+				solve.fail(sc.Err.Line, "%s: verify(state, solve(state)) raised: %v", w, sc.Err)
 			case sc.Value != 1:
-				solve.fail(0, "%s: verify(solve()) = %v", where, sc.Value)
+				solve.fail(0, "%s: verify(state, solve(state)) = %v for the answer %q", w, sc.Value, short(a.Solution))
 			}
 		}
 		ok = append(ok, inst{t.Seed, t.Difficulty, a})
 	}
-	rep.Checks = append(rep.Checks, gen.done(fmt.Sprintf("%d instances over %d levels", n, len(levels))))
-	rep.Checks = append(rep.Checks, det.done(""), prompt.done(""))
-	if m.HasSolve {
-		rep.Checks = append(rep.Checks, solve.done(""))
+	genDetail := fmt.Sprintf("%d instances over %d levels", len(tasks)-notRun, len(levels))
+	if notRun > 0 {
+		genDetail += fmt.Sprintf(" (%d not run: validation stopped)", notRun)
+	}
+	rep.Checks = append(rep.Checks, gen.done(genDetail))
+
+	// Phase 1b: determinism, on the first few seeds of every level.
+	rep.Checks = append(rep.Checks, v.determinism(ok))
+	if len(ok) == 0 {
+		rep.Checks = append(rep.Checks, skipped(CheckPrompt, "no instance was rendered"))
 	} else {
-		rep.Checks = append(rep.Checks, Check{Name: CheckSolve, OK: false, Detail: "the environment defines no solve(state)"})
+		rep.Checks = append(rep.Checks, prompt.done(""))
+	}
+	switch {
+	case !m.HasSolve:
+		rep.Checks = append(rep.Checks, Check{Name: CheckSolve, OK: false, Detail: "the environment defines no solve(state): validation needs a reference answer to build its probes"})
+	case len(ok) == 0:
+		rep.Checks = append(rep.Checks, skipped(CheckSolve, "no instance was generated"))
+	default:
+		rep.Checks = append(rep.Checks, solve.done(""))
 	}
 
 	// Phase 2: probes against each instance's state.
-	rejects := checker{c: Check{Name: CheckRejects}}
-	hacks := checker{c: Check{Name: CheckHacks}}
-	noRaise := checker{c: Check{Name: CheckNoRaise}}
-	var probeTasks []env.Task
-	var probeSets [][]probe
-	for _, in := range ok {
-		ps := probes(in.res.Prompt, in.res.Solution, in.seed)
-		answers := make([]string, len(ps))
-		for i, p := range ps {
-			answers[i] = p.answer
-		}
-		probeTasks = append(probeTasks, env.Task{Env: m.Name, Seed: in.seed, Difficulty: in.difficulty, State: in.res.State, Answers: answers})
-		probeSets = append(probeSets, ps)
-	}
-	probeRes := ex.Run(ctx, probeTasks)
-	var corrupted, corruptedRejected int
-	// Probes of each kind sent and scored: a verifier that raises on every
-	// one must not pass the rejection checks on nothing (0 of 0).
-	var rejectProbes, rejectScored, hackProbes, hackScored int
-	for i, r := range probeRes {
-		in := ok[i]
-		where := fmt.Sprintf("seed %d, difficulty %d", in.seed, in.difficulty)
-		if r.Err != nil {
-			noRaise.fail(r.Err.Line, "%s: %v", where, r.Err)
-			continue
-		}
-		slowest = max(slowest, r.Elapsed)
-		for j, p := range probeSets[i] {
-			sc := r.Scores[j]
-			if p.class == classHack {
-				hackProbes++
-			} else {
-				rejectProbes++
-			}
-			if sc.Err != nil {
-				noRaise.fail(sc.Err.Line, "%s, %s answer: %v", where, p.kind, sc.Err)
-				continue
-			}
-			if p.class == classHack {
-				hackScored++
-			} else {
-				rejectScored++
-			}
-			switch p.class {
-			case classCorrupt:
-				corrupted++
-				if sc.Value < 1 {
-					corruptedRejected++
-				}
-			case classRandom:
-				if sc.Value >= 1 {
-					rejects.fail(0, "%s: random answer %q scored 1", where, short(p.answer))
-				}
-			case classHack:
-				if sc.Value >= 1 {
-					hacks.fail(0, "%s: %s scored 1 (%q)", where, p.kind, short(p.answer))
-				}
-			}
-		}
-	}
-	// A corruption can still be a correct answer (another valid colouring),
-	// so corrupted answers need only be rejected mostly; random ones always.
-	if corrupted > 0 && float64(corruptedRejected) < 0.5*float64(corrupted) {
-		rejects.fail(0, "only %d of %d corrupted solutions scored below 1: the verifier accepts almost anything", corruptedRejected, corrupted)
-	}
-	if rejectProbes > 0 && rejectScored == 0 {
-		rejects.fail(0, "verify raised on all %d corrupted and random answers: none was scored", rejectProbes)
-	}
-	if hackProbes > 0 && hackScored == 0 {
-		hacks.fail(0, "verify raised on all %d reward-hacking probes: none was scored", hackProbes)
-	}
-	rejects.c.Detail = fmt.Sprintf("%d/%d corrupted solutions rejected", corruptedRejected, corrupted)
-	rep.Checks = append(rep.Checks, rejects.done(rejects.c.Detail), hacks.done(""), noRaise.done(""))
+	rep.Checks = append(rep.Checks, v.probeChecks(ok)...)
 
-	// Diversity.
-	distinct := map[string]bool{}
-	for _, in := range ok {
-		distinct[fmt.Sprint(in.difficulty)+"\x00"+string(in.res.State)] = true
-	}
-	if len(ok) > 0 {
-		rep.Distinct = float64(len(distinct)) / float64(len(ok))
-	}
-	div := Check{Name: CheckDiversity, OK: rep.Distinct >= opts.MinDistinct, Detail: fmt.Sprintf("%.0f%% distinct (minimum %.0f%%)", 100*rep.Distinct, 100*opts.MinDistinct)}
+	// Phase 3: diversity per level, and the difficulty knob.
+	div, spaces := v.diversity(ok, levels)
+	rep.Levels = spaces
+	rep.Distinct = distinctRatio(ok)
 	rep.Checks = append(rep.Checks, div)
-	rep.Checks = append(rep.Checks, budget.done(fmt.Sprintf("slowest instance %v (budget %v)", slowest.Round(time.Microsecond), opts.TaskBudget)))
-	rep.Checks = append(rep.Checks, difficultyCheck(m, ok, levels))
+	budgetDetail := fmt.Sprintf("budget %d steps an instance; the heaviest took %d", opts.StepBudget, heaviest(ok))
+	for _, in := range ok {
+		if n := in.res.Work.Generate + in.res.Work.Render + in.res.Work.Solve + in.res.Work.Verify; n > opts.StepBudget {
+			v.budget.fail(0, "%s: %d steps (%s)", where(in.seed, in.difficulty), n, byFunction(in.res.Work))
+		}
+	}
+	if v.stopped != "" && v.stopped != "cancelled" {
+		v.budget.fail(0, "validation stopped: %s", v.stopped)
+	}
+	rep.Checks = append(rep.Checks, v.budget.done(budgetDetail))
+	rep.Checks = append(rep.Checks, difficultyCheck(ok, levels))
 
+	rep.Work, rep.Stopped = v.work, v.stopped
 	rep.OK = true
 	for _, c := range rep.Checks {
 		rep.OK = rep.OK && c.OK
 	}
 	rep.Elapsed = time.Since(start)
 	return rep
+}
+
+func heaviest(ok []inst) uint64 {
+	var h uint64
+	for _, in := range ok {
+		h = max(h, in.res.Work.Generate+in.res.Work.Render+in.res.Work.Solve+in.res.Work.Verify)
+	}
+	return h
+}
+
+// determinism runs the first few seeds of every level again: the same seed
+// must give the same state, prompt and solution. A second run that fails
+// says so; a limit it breaks goes to the budget check.
+func (v *run) determinism(ok []inst) Check {
+	det := checker{c: Check{Name: CheckDeterministic}}
+	if len(ok) == 0 {
+		return skipped(CheckDeterministic, "no instance was generated")
+	}
+	var again []inst
+	var tasks []env.Task
+	perLevel := map[int]int{}
+	for _, in := range ok {
+		if perLevel[in.difficulty] < 4 {
+			perLevel[in.difficulty]++
+			again = append(again, in)
+			tasks = append(tasks, env.Task{Env: v.m.Name, Seed: in.seed, Difficulty: in.difficulty, Render: true, VerifySolution: v.m.HasSolve})
+		}
+	}
+	res := v.exec(tasks)
+	n := 0
+	for i, in := range again {
+		b := res[i]
+		w := where(in.seed, in.difficulty)
+		switch {
+		case !ran(b):
+			continue
+		case b.Err != nil && b.Err.Kind == "limit":
+			n++ // charged to the budget check
+		case b.Err != nil:
+			n++
+			det.fail(b.Err.Line, "%s: the first run succeeded, the second failed: %v", w, b.Err)
+		case string(b.State) != string(in.res.State):
+			n++
+			det.fail(0, "%s: the two runs generated different states", w)
+		case b.Prompt != in.res.Prompt:
+			n++
+			det.fail(0, "%s: the two runs rendered different prompts", w)
+		case b.Solution != in.res.Solution:
+			n++
+			det.fail(0, "%s: the two runs solved differently (%q, then %q)", w, short(in.res.Solution), short(b.Solution))
+		default:
+			n++
+		}
+	}
+	if n == 0 {
+		return skipped(CheckDeterministic, "validation stopped before the second runs")
+	}
+	return det.done(fmt.Sprintf("%d instances run twice", n))
 }
 
 func levelsOf(m *env.Module) []int {
@@ -339,52 +576,161 @@ func levelsOf(m *env.Module) []int {
 	return ls
 }
 
-// difficultyCheck compares the lowest and highest level: state size, prompt
-// length or the work (Starlark steps of generate, render and solve; not wall
-// time, which a loaded machine makes noisy) must grow.
-func difficultyCheck(m *env.Module, ok []inst, levels []int) Check {
+// difficultyCheck compares the lowest and the highest level: the prompt
+// (what the solver sees) must change in size, or the work of solve and of
+// verifying its answer (what the solver must do) must grow. Steps, not wall
+// time, which a loaded machine makes noisy; and not generate's work or the
+// state's size, which can grow with state the prompt never shows.
+func difficultyCheck(ok []inst, levels []int) Check {
 	c := Check{Name: CheckDifficulty}
 	if len(levels) < 2 {
 		c.OK, c.Detail = true, "one difficulty level only"
 		return c
 	}
 	lo, hi := levels[0], levels[len(levels)-1]
-	type agg struct{ state, prompt, steps float64 }
+	type agg struct{ state, prompt, work, n float64 }
 	mean := func(d int) agg {
 		var a agg
-		var n float64
 		for _, in := range ok {
 			if in.difficulty == d {
 				a.state += float64(len(in.res.State))
 				a.prompt += float64(len(in.res.Prompt))
-				a.steps += float64(in.res.Steps)
-				n++
+				a.work += float64(in.res.Work.Solve + in.res.Work.Verify)
+				a.n++
 			}
 		}
-		if n > 0 {
-			a.state, a.prompt, a.steps = a.state/n, a.prompt/n, a.steps/n
+		if a.n > 0 {
+			a.state, a.prompt, a.work = a.state/a.n, a.prompt/a.n, a.work/a.n
 		}
 		return a
 	}
 	a, b := mean(lo), mean(hi)
+	if a.n == 0 || b.n == 0 {
+		return skipped(CheckDifficulty, fmt.Sprintf("no instance at level %d or %d", lo, hi))
+	}
 	grow := func(x, y float64) float64 {
 		if x == 0 {
+			if y == 0 {
+				return 1
+			}
 			return math.Inf(1)
 		}
 		return y / x
 	}
-	gs, gp, gw := grow(a.state, b.state), grow(a.prompt, b.prompt), grow(a.steps, b.steps)
-	c.Detail = fmt.Sprintf("level %d→%d: state ×%.2f, prompt ×%.2f, work ×%.2f", lo, hi, gs, gp, gw)
-	c.OK = gs >= 1.1 || gp >= 1.1 || gw >= 1.5
+	gs, gp, gw := grow(a.state, b.state), grow(a.prompt, b.prompt), grow(a.work, b.work)
+	plo, phi := promptsAt(ok, lo), promptsAt(ok, hi)
+	shift, tlen := contentShift(plo, phi), lengthShift(plo, phi)
+	c.Detail = fmt.Sprintf("level %d→%d: prompt ×%.2f (t = %.1f), solve and verify work ×%.2f, prompt content shift %.1f× the noise (state ×%.2f)", lo, hi, gp, tlen, gw, shift, gs)
+	c.OK = gp >= 1.1 || gp <= 1/1.1 || tlen >= minLengthT || gw >= 1.5 || shift >= minShift
 	if !c.OK {
-		c.Failures = []string{"neither the state, the prompt nor the work grows with difficulty"}
+		msg := "neither the prompt nor the work of solve and verify changes with difficulty"
+		if gs >= 1.1 {
+			msg = fmt.Sprintf("only the state grows (×%.2f), state the prompt never shows: difficulty must change what the solver sees or must do", gs)
+		}
+		c.Failures = []string{msg}
 	}
 	return c
 }
 
+func promptsAt(ok []inst, d int) []string {
+	var ps []string
+	for _, in := range ok {
+		if in.difficulty == d {
+			ps = append(ps, in.res.Prompt)
+		}
+	}
+	return ps
+}
+
+// minShift: how far the prompts' make-up must move between the lowest and
+// the highest level, in multiples of its spread within a level.
+const minShift = 3
+
+// contentShift measures how much what the solver sees changes between two
+// levels when the prompt keeps its size (a 3×3 board with more empty
+// cells): the L1 distance between the mean byte histograms of the prompts
+// at the two levels, divided by the larger distance between the two halves
+// of one level (the noise of that mean). Prompts drawn from one
+// distribution give a ratio near 0.7; 0 when a level has fewer than two
+// prompts.
+func contentShift(lo, hi []string) float64 {
+	if len(lo) < 2 || len(hi) < 2 {
+		return 0
+	}
+	mean := func(ps []string, part int) [256]float64 {
+		var m [256]float64
+		n := 0
+		for i, p := range ps {
+			if part >= 0 && i%2 != part || len(p) == 0 {
+				continue
+			}
+			for j := 0; j < len(p); j++ {
+				m[p[j]] += 1 / float64(len(p))
+			}
+			n++
+		}
+		for i := range m {
+			m[i] /= float64(max(n, 1))
+		}
+		return m
+	}
+	l1 := func(a, b [256]float64) float64 {
+		var d float64
+		for i := range a {
+			d += math.Abs(a[i] - b[i])
+		}
+		return d
+	}
+	d := l1(mean(lo, -1), mean(hi, -1))
+	noise := max(l1(mean(lo, 0), mean(lo, 1)), l1(mean(hi, 0), mean(hi, 1)))
+	if noise == 0 {
+		if d == 0 {
+			return 0
+		}
+		return math.Inf(1)
+	}
+	return d / noise
+}
+
+// minLengthT: a change of the prompt's length smaller than 10% still counts
+// when it is this many standard errors away from no change (a number with
+// more digits in a long fixed text).
+const minLengthT = 4
+
+// lengthShift is Welch's t statistic of the prompt lengths at two levels
+// (0 when the lengths differ by less than a byte or a level has one
+// prompt).
+func lengthShift(lo, hi []string) float64 {
+	if len(lo) < 2 || len(hi) < 2 {
+		return 0
+	}
+	stats := func(ps []string) (mean, variance float64) {
+		for _, p := range ps {
+			mean += float64(len(p))
+		}
+		mean /= float64(len(ps))
+		for _, p := range ps {
+			d := float64(len(p)) - mean
+			variance += d * d
+		}
+		return mean, variance / float64(len(ps)-1)
+	}
+	m1, v1 := stats(lo)
+	m2, v2 := stats(hi)
+	diff := math.Abs(m2 - m1)
+	if diff < 1 {
+		return 0
+	}
+	se := math.Sqrt(v1/float64(len(lo)) + v2/float64(len(hi)))
+	if se == 0 {
+		return math.Inf(1)
+	}
+	return diff / se
+}
+
 func short(s string) string {
 	if len(s) > 60 {
-		return s[:60] + "…"
+		return strings.ToValidUTF8(s[:60], "") + "…"
 	}
 	return s
 }

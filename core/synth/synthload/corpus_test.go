@@ -32,7 +32,7 @@ func testPool(t *testing.T) *env.Pool {
 }
 
 func opts() validate.Options {
-	return validate.Options{SeedsPerLevel: 3, TaskBudget: 20 * time.Second}
+	return validate.Options{SeedsPerLevel: 3}
 }
 
 // Every template of the corpus makes valid environments, whatever the

@@ -321,3 +321,13 @@ func TestCalibrationShown(t *testing.T) {
 		}
 	}
 }
+
+// TestCalibrationShowsTrend: the details line carries the p-value of the
+// calibration's trend test.
+func TestCalibrationShowsTrend(t *testing.T) {
+	e := corelib.Entry{Calibration: []byte(`{"env":"adder","solver":"s","levels":[{"difficulty":1,"n":4,"passed":4,"rate":1},{"difficulty":10,"n":4,"passed":0,"rate":0}],"trend":{"p_value":0.014,"falls":true}}`)}
+	c, ok := calibration(e)
+	if !ok || !strings.Contains(c.detail, "falls with the level: p=0.014") {
+		t.Fatalf("calibration detail %q lacks the trend's p-value", c.detail)
+	}
+}

@@ -398,6 +398,9 @@ func calibration(e corelib.Entry) (cal, bool) {
 	if c.Solver != "" {
 		d = c.Solver + ": " + d
 	}
+	if c.Trend != nil {
+		d += fmt.Sprintf("  falls with the level: p=%.2g", c.Trend.PValue)
+	}
 	if len(c.Flags) > 0 {
 		d += "  [" + strings.Join(c.Flags, ", ") + "]"
 	}
