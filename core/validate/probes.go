@@ -167,7 +167,9 @@ func probes(p, sol string, seed int64, k int) []probe {
 				merged := append(append([]string{}, it.items[:i]...), it.items[i]+it.items[i+1])
 				add(kMerged, it.join(append(merged, it.items[i+2:]...)))
 			}
-		} else {
+		} else if strings.Trim(sol, "0") != "" {
+			// "0" written twice is "00": the same number with a leading
+			// zero, an equivalent notation a verifier may accept.
 			add(kDoubled, sol+sol)
 		}
 		if n >= 4 {
