@@ -198,7 +198,11 @@ func TestPlanWeightsAndSplit(t *testing.T) {
 	levels := map[string]map[int]int{a.Name: {}, b.Name: {}}
 	test := 0
 	seen := map[string]bool{}
-	for i, it := range plan {
+	items := make([]Item, plan.Len())
+	for i := range items {
+		items[i] = plan.Item(i)
+	}
+	for i, it := range items {
 		if it.Index != i {
 			t.Fatalf("index %d at %d", it.Index, i)
 		}
@@ -227,19 +231,21 @@ func TestPlanWeightsAndSplit(t *testing.T) {
 	}
 	// The same options give the same plan; a larger N keeps the splits.
 	again, _ := opts.Plan()
-	if !reflect.DeepEqual(plan, again) {
-		t.Fatal("plan is not deterministic")
+	for i, it := range items {
+		if !reflect.DeepEqual(it, again.Item(i)) {
+			t.Fatal("plan is not deterministic")
+		}
 	}
 	opts.N = 900
 	bigger, _ := opts.Plan()
-	for _, it := range bigger {
-		if seen[fmt.Sprint(it.Env.Name, it.Seed)] && it.Split != SplitOf(it.Env.Name, it.Seed, 0.2) {
+	for i := range bigger.Len() {
+		if it := bigger.Item(i); seen[fmt.Sprint(it.Env.Name, it.Seed)] && it.Split != SplitOf(it.Env.Name, it.Seed, 0.2) {
 			t.Fatal("split changed with N")
 		}
 	}
 	// Plan order is mixed: the first rows are not all one environment.
 	first := map[string]bool{}
-	for _, it := range plan[:20] {
+	for _, it := range items[:20] {
 		first[it.Env.Name] = true
 	}
 	if len(first) < 2 {
