@@ -128,10 +128,10 @@ type parquetWriter struct {
 	group int // bytes of text in the open row group, roughly
 }
 
-const (
-	parquetBatch         = 512
-	parquetRowGroupBytes = 32 << 20
-)
+const parquetBatch = 512
+
+// parquetRowGroupBytes is where a row group is cut (a variable for tests).
+var parquetRowGroupBytes = 32 << 20
 
 func (p *parquetWriter) Write(r Record) error {
 	row := VerlRowOf(r)
