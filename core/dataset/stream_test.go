@@ -193,7 +193,7 @@ func TestProgressRateAndTimeLeft(t *testing.T) {
 // answers and in bytes of answers and states.
 type sizedExec struct {
 	mostAnswers, mostBytes int
-	err                  string // when set, every verify fails with it
+	err                    string // when set, every verify fails with it
 }
 
 func (*sizedExec) Register(*env.Module) {}
