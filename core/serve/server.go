@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"resyn/core/dataset"
 	"resyn/core/env"
 )
 
@@ -30,8 +31,16 @@ type Options struct {
 	Token string
 	// MaxBodyBytes bounds a request body (default 64 MiB); larger is 413.
 	MaxBodyBytes int64
-	// MaxItems bounds the items of one request (default 4096); more is 413.
+	// MaxItems bounds the items of one request (default 4096); more is 413,
+	// answered as soon as item MaxItems+1 begins (items are counted as the
+	// body streams in, not after it is read).
 	MaxItems int
+	// MaxBodyTotal bounds the bytes of request bodies held at once over
+	// all requests (default 4 × MaxBodyBytes): with MaxQueued it is what
+	// bounds the server's memory, whatever its clients send. A request
+	// that would pass it gets 503 with Retry-After, at once (by its
+	// Content-Length) or as soon as its body does.
+	MaxBodyTotal int64
 	// MaxQueued bounds the items admitted and not yet answered, over all
 	// requests (default 16384). A request that would pass it gets 503 with
 	// Retry-After, at once, instead of waiting in an unbounded queue.
@@ -59,7 +68,8 @@ type Server struct {
 	opts     Options
 	envs     map[string]*env.Module
 	envList  []envInfo
-	queued   atomic.Int64
+	queued   atomic.Int64 // items admitted and not yet answered
+	inBodies atomic.Int64 // bytes of request bodies held
 	draining atomic.Bool
 	metrics  *metrics
 	mux      *http.ServeMux
@@ -78,6 +88,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxQueued <= 0 {
 		opts.MaxQueued = defaultMaxQueued
+	}
+	if opts.MaxBodyTotal <= 0 {
+		opts.MaxBodyTotal = 4 * opts.MaxBodyBytes
+	}
+	if opts.MaxBodyBytes > opts.MaxBodyTotal {
+		return nil, fmt.Errorf("%w: the largest body (%d bytes) is more than the bodies held at once may be (%d)", ErrOptions, opts.MaxBodyBytes, opts.MaxBodyTotal)
 	}
 	if opts.MaxItems > opts.MaxQueued {
 		return nil, fmt.Errorf("%w: max items per request (%d) is more than the queue holds (%d)", ErrOptions, opts.MaxItems, opts.MaxQueued)
@@ -252,7 +268,7 @@ type errorBody struct {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string, item int) {
-	b := errorBody{Error: msg}
+	b := errorBody{Error: dataset.CapText(msg, dataset.MaxErrorBytes)}
 	if item >= 0 {
 		b.Item = &item
 	}
