@@ -41,7 +41,7 @@ func (e *endlessBody) Close() error { return nil }
 // refused at once, having read about MaxItems items — not the whole body
 // (a 63 MB body of 22 million items used to be decoded first: 4.95 GB).
 func TestItemsCountedWhileTheBodyStreams(t *testing.T) {
-	f := newFixture(t, false, func(o *Options) { o.MaxItems, o.MaxBodyBytes = 100, 1 << 30 })
+	f := newFixture(t, false, func(o *Options) { o.MaxItems, o.MaxBodyBytes = 100, 1<<30 })
 	for _, c := range []struct {
 		name, item string
 		code       int
@@ -77,7 +77,10 @@ func TestBodyBytesBoundedAcrossRequests(t *testing.T) {
 	}
 	held := make(chan error, 1)
 	var first int64
-	go func() { _, err := f.client().Score(context.Background(), []Item{ByInstance("add", 1, 1, strings.Repeat("thinking ", 7<<10)+"<answer>1</answer>")}); held <- err }()
+	go func() {
+		_, err := f.client().Score(context.Background(), []Item{ByInstance("add", 1, 1, strings.Repeat("thinking ", 7<<10)+"<answer>1</answer>")})
+		held <- err
+	}()
 	<-f.gate.entered // about 60 KiB of the 96 KiB are held now
 	if first = f.srv.inBodies.Load(); first < 60<<10 {
 		t.Fatalf("%d body bytes held by the request in flight", first)
