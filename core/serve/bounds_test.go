@@ -66,49 +66,57 @@ func TestItemsCountedWhileTheBodyStreams(t *testing.T) {
 	}
 }
 
-// The bytes of bodies held at once are bounded over all requests: a request
+// The memory of bodies held at once is bounded over all requests: a request
 // that would pass MaxBodyTotal gets 503 with Retry-After — by its
-// Content-Length before it is read, or as soon as its chunked body passes
-// — and the budget comes back when the request ends.
+// Content-Length before it is read, or as soon as its chunked body passes —
+// and the budget comes back when the request ends. An unfinished item is
+// charged three times its size (the decoder's buffer), so an endless string
+// is refused after a third of what is left.
 func TestBodyBytesBoundedAcrossRequests(t *testing.T) {
-	f := newFixture(t, true, func(o *Options) { o.MaxBodyBytes, o.MaxBodyTotal = 64<<10, 96<<10 })
+	f := newFixture(t, true, func(o *Options) { o.MaxBodyBytes, o.MaxBodyTotal = 64<<10, 192<<10 })
 	big := func(n int) string {
 		return `{"items":[{"env":"add","seed":1,"difficulty":1,"completion":"<answer>` + strings.Repeat("1", n) + `</answer>"}]}`
 	}
-	held := make(chan error, 1)
-	var first int64
-	go func() {
-		_, err := f.client().Score(context.Background(), []Item{ByInstance("add", 1, 1, strings.Repeat("thinking ", 7<<10)+"<answer>1</answer>")})
-		held <- err
-	}()
-	<-f.gate.entered // about 60 KiB of the 96 KiB are held now
-	if first = f.srv.inBodies.Load(); first < 60<<10 {
-		t.Fatalf("%d body bytes held by the request in flight", first)
+	held := make(chan error, 3)
+	for i := range 3 { // three requests of 60 KiB each in flight, of small items
+		var items []Item
+		for k := range 550 {
+			items = append(items, ByInstance("add", int64(i*1000+k), 1, "thinking hard<answer>1</answer>"))
+		}
+		go func() { _, err := f.client().Score(context.Background(), items); held <- err }()
+		<-f.gate.entered
+	}
+	first := f.srv.inBodies.Load()
+	if first < 170<<10 || first > 190<<10 {
+		t.Fatalf("%d body bytes held by the requests in flight", first)
 	}
 	res, b := f.post(t, big(40<<10))
 	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" || !strings.Contains(string(b), "bytes of request bodies") {
-		t.Fatalf("second body by Content-Length: %d %s", res.StatusCode, b)
+		t.Fatalf("a fourth body by Content-Length: %d %s", res.StatusCode, b)
 	}
 	body := &endlessBody{head: big(40 << 10)[:100], item: "1"}
 	req := httptest.NewRequest(http.MethodPost, "/score", body)
 	req.ContentLength = -1
 	rec := httptest.NewRecorder()
 	f.srv.ServeHTTP(rec, req)
-	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || body.read > 64<<10 {
-		t.Fatalf("chunked second body: %d %s after %d bytes", rec.Code, rec.Body, body.read)
+	left := 192<<10 - first
+	if rec.Code != 503 || rec.Header().Get("Retry-After") == "" || int64(body.read) > left/3+4096 {
+		t.Fatalf("a fourth, chunked body of an endless string: %d %s after %d bytes (%d of the budget left)", rec.Code, rec.Body, body.read, left)
 	}
 	if got := f.srv.inBodies.Load(); got != first { // the refused ones gave theirs back
 		t.Fatalf("%d body bytes held after the refusals, %d before", got, first)
 	}
 	close(f.gate.gate)
-	if err := <-held; err != nil {
-		t.Fatal(err)
+	for range 3 {
+		if err := <-held; err != nil {
+			t.Fatal(err)
+		}
 	}
 	if res, b := f.post(t, big(40<<10)); res.StatusCode != 200 || f.srv.inBodies.Load() != 0 {
-		t.Fatalf("after the first request ended: %d %s, %d bytes held", res.StatusCode, b, f.srv.inBodies.Load())
+		t.Fatalf("after the requests ended: %d %s, %d bytes held", res.StatusCode, b, f.srv.inBodies.Load())
 	}
-	if _, err := New(Options{Exec: f.srv.opts.Exec, MaxBodyBytes: 10, MaxBodyTotal: 5}); !errors.Is(err, ErrOptions) {
-		t.Fatalf("a body limit over the total: %v", err)
+	if _, err := New(Options{Exec: f.srv.opts.Exec, MaxBodyBytes: 10, MaxBodyTotal: 29}); !errors.Is(err, ErrOptions) {
+		t.Fatalf("less than three bodies' memory: %v", err)
 	}
 }
 

@@ -98,12 +98,11 @@ func (s *Server) handleScore(w http.ResponseWriter, r *http.Request) {
 	}
 	adm := &admission{s: s}
 	defer adm.release()
-	if r.ContentLength > 0 && !adm.reserveBytes(r.ContentLength) {
+	if r.ContentLength > 0 && !adm.take(r.ContentLength) {
 		s.unavailable(w, s.bodiesFull())
 		return
 	}
-	adm.upfront = r.ContentLength > 0
-	body := &budgetReader{r: http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes), adm: adm}
+	body := &budgetReader{r: http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes), adm: adm, upfront: r.ContentLength > 0}
 	req, rf := s.decode(body, adm)
 	if rf != nil {
 		if rf.status == http.StatusServiceUnavailable {
@@ -168,19 +167,20 @@ func (s *Server) bodiesFull() string {
 // request is refused the moment it would pass either, and gives them back
 // when its answer is written.
 type admission struct {
-	s       *Server
-	bytes   int64
-	items   int64
-	upfront bool // the whole Content-Length was taken before reading
+	s     *Server
+	bytes int64
+	items int64
 }
 
-func (a *admission) reserveBytes(n int64) bool {
-	if a.upfront {
-		return true
-	}
-	if a.s.inBodies.Add(n) > a.s.opts.MaxBodyTotal {
+// take adds n bytes to what the request holds, unless the server's budget
+// would pass; n < 0 gives bytes back.
+func (a *admission) take(n int64) bool {
+	if n > 0 && a.s.inBodies.Add(n) > a.s.opts.MaxBodyTotal {
 		a.s.inBodies.Add(-n)
 		return false
+	}
+	if n < 0 {
+		a.s.inBodies.Add(n)
 	}
 	a.bytes += n
 	return true
@@ -205,19 +205,48 @@ func (a *admission) release() {
 // bytes as it may.
 var errBodiesFull = errors.New("request bodies full")
 
-// budgetReader takes each chunk of the body from the admission's byte
-// budget as it is read.
+// budgetReader charges the body to the admission as it is read, for what
+// it costs in memory: each byte once (it ends up in a decoded item, or is
+// dropped), and the bytes past the decoder's last finished value twice more
+// while that value is unfinished. The JSON decoder holds an unfinished value
+// whole in a buffer that grows by doubling, so that a single item of L bytes
+// takes up to 3L while it is read (the old buffer and the new one); an
+// endless string costs its reader its share of the budget at that rate,
+// not three times more than it was charged. After each value, decode calls
+// settle with the decoder's offset, which gives the extra back.
 type budgetReader struct {
-	r   io.Reader
-	adm *admission
+	r       io.Reader
+	adm     *admission
+	upfront bool  // the Content-Length was taken before reading
+	read    int64 // bytes read
+	settled int64 // the decoder's offset after its last finished value
+	extra   int64 // charged for the unfinished value
 }
 
 func (b *budgetReader) Read(p []byte) (int, error) {
 	n, err := b.r.Read(p)
-	if n > 0 && !b.adm.reserveBytes(int64(n)) {
+	if n == 0 {
+		return n, err
+	}
+	b.read += int64(n)
+	more := 2*(b.read-b.settled) - b.extra
+	if !b.upfront {
+		more += int64(n)
+	}
+	if !b.adm.take(more) {
+		b.read -= int64(n)
 		return 0, errBodiesFull
 	}
+	b.extra = 2 * (b.read - b.settled)
 	return n, err
+}
+
+// settle says the decoder has finished every value before offset.
+func (b *budgetReader) settle(offset int64) {
+	b.settled = offset
+	extra := 2 * max(0, b.read-offset)
+	b.adm.take(extra - b.extra)
+	b.extra = extra
 }
 
 // refusal is a request refused before scoring: its HTTP status, the message,
@@ -242,9 +271,16 @@ type scoreRequest struct {
 // before they are read, no item is held twice, and a malformed item ends the
 // read at once. Unknown fields are refused (a typo such as "difficulity"
 // must not become a default), and so is data after the object.
-func (s *Server) decode(body io.Reader, adm *admission) (*scoreRequest, *refusal) {
+func (s *Server) decode(body *budgetReader, adm *admission) (*scoreRequest, *refusal) {
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
+	token := func() (json.Token, error) {
+		tok, err := dec.Token()
+		if err == nil {
+			body.settle(dec.InputOffset())
+		}
+		return tok, err
+	}
 	bad := func(err error, item int) *refusal {
 		var tooBig *http.MaxBytesError
 		switch {
@@ -258,7 +294,7 @@ func (s *Server) decode(body io.Reader, adm *admission) (*scoreRequest, *refusal
 		return &refusal{http.StatusBadRequest, fmt.Sprintf(`malformed JSON: %v; want {"items":[…]}`, err), -1}
 	}
 	want := func(d json.Delim, item int) *refusal {
-		tok, err := dec.Token()
+		tok, err := token()
 		if err != nil {
 			return bad(err, item)
 		}
@@ -267,7 +303,7 @@ func (s *Server) decode(body io.Reader, adm *admission) (*scoreRequest, *refusal
 		}
 		return nil
 	}
-	tok, err := dec.Token()
+	tok, err := token()
 	if errors.Is(err, io.EOF) {
 		return nil, &refusal{http.StatusBadRequest, `empty body: want {"items":[{"env":…,"seed":…,"difficulty":…,"completion":…}]}`, -1}
 	}
@@ -279,7 +315,7 @@ func (s *Server) decode(body io.Reader, adm *admission) (*scoreRequest, *refusal
 	}
 	var req *scoreRequest
 	for dec.More() {
-		tok, err := dec.Token()
+		tok, err := token()
 		if err != nil {
 			return nil, bad(err, -1)
 		}
@@ -290,7 +326,7 @@ func (s *Server) decode(body io.Reader, adm *admission) (*scoreRequest, *refusal
 			return nil, &refusal{http.StatusBadRequest, `malformed JSON: "items" given twice`, -1}
 		}
 		req = &scoreRequest{}
-		tok, err = dec.Token()
+		tok, err = token()
 		if err != nil {
 			return nil, bad(err, -1)
 		}
@@ -308,6 +344,7 @@ func (s *Server) decode(body io.Reader, adm *admission) (*scoreRequest, *refusal
 			if err := dec.Decode(&it); err != nil {
 				return nil, bad(err, i)
 			}
+			body.settle(dec.InputOffset())
 			if rf := s.add(req, i, it, adm); rf != nil {
 				return nil, rf
 			}
@@ -319,7 +356,7 @@ func (s *Server) decode(body io.Reader, adm *admission) (*scoreRequest, *refusal
 	if rf := want(json.Delim('}'), -1); rf != nil {
 		return nil, rf
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if _, err := token(); !errors.Is(err, io.EOF) {
 		if rf := bad(err, -1); err != nil && rf.status != http.StatusBadRequest {
 			return nil, rf // the trailing data passed a limit
 		}

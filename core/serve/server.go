@@ -35,11 +35,14 @@ type Options struct {
 	// answered as soon as item MaxItems+1 begins (items are counted as the
 	// body streams in, not after it is read).
 	MaxItems int
-	// MaxBodyTotal bounds the bytes of request bodies held at once over
-	// all requests (default 4 × MaxBodyBytes): with MaxQueued it is what
-	// bounds the server's memory, whatever its clients send. A request
-	// that would pass it gets 503 with Retry-After, at once (by its
-	// Content-Length) or as soon as its body does.
+	// MaxBodyTotal bounds the memory that request bodies take at once over
+	// all requests (default 4 × MaxBodyBytes; at least 3 × MaxBodyBytes):
+	// with MaxQueued it is what bounds the server's memory, whatever its
+	// clients send (MemoryBound). A body costs its size, and the item being
+	// read twice its size again until it is decoded (the JSON decoder's
+	// buffer grows by doubling: budgetReader). A request that would pass it
+	// gets 503 with Retry-After, at once (by its Content-Length) or as soon
+	// as its body does.
 	MaxBodyTotal int64
 	// MaxQueued bounds the items admitted and not yet answered, over all
 	// requests (default 16384). A request that would pass it gets 503 with
@@ -92,8 +95,8 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxBodyTotal <= 0 {
 		opts.MaxBodyTotal = 4 * opts.MaxBodyBytes
 	}
-	if opts.MaxBodyBytes > opts.MaxBodyTotal {
-		return nil, fmt.Errorf("%w: the largest body (%d bytes) is more than the bodies held at once may be (%d)", ErrOptions, opts.MaxBodyBytes, opts.MaxBodyTotal)
+	if opts.MaxBodyTotal < 3*opts.MaxBodyBytes {
+		return nil, fmt.Errorf("%w: the memory for request bodies (%d bytes) is less than 3 times the largest body (%d bytes), which a body of one large item takes while it is read", ErrOptions, opts.MaxBodyTotal, opts.MaxBodyBytes)
 	}
 	if opts.MaxItems > opts.MaxQueued {
 		return nil, fmt.Errorf("%w: max items per request (%d) is more than the queue holds (%d)", ErrOptions, opts.MaxItems, opts.MaxQueued)
@@ -126,6 +129,25 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("/healthz", s.handleHealth)
 	return s, nil
 }
+
+// MemoryBound is the most resident memory the server needs under its
+// limits, whatever its clients send: the process at rest (the runtime and
+// the environments: restBytes), twice the memory its request bodies may take
+// at once (MaxBodyTotal, which already counts the JSON decoder's buffer;
+// twice: scoring copies parts of the items once more, ground-truth states
+// and the tasks sent to the workers), and a little per item in flight.
+// `resyn serve` sets it as the Go runtime's soft memory limit, so that the
+// collector keeps garbage from piling up on top (by default the heap may
+// grow to twice what is live before a collection).
+// TestServeMemoryBoundedUnderAbuse measures it.
+func (s *Server) MemoryBound() int64 {
+	return restBytes + 2*s.opts.MaxBodyTotal + int64(s.opts.MaxQueued)*itemBytes
+}
+
+const (
+	restBytes = 64 << 20
+	itemBytes = 2 << 10
+)
 
 // ServeHTTP routes a request and counts its answer.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
