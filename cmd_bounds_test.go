@@ -9,12 +9,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"resyn/core/serve/loadgen"
 )
@@ -176,4 +178,158 @@ func jsonLines(t *testing.T, b []byte) int {
 		n++
 	}
 	return n
+}
+
+// startResyn starts the binary with args against db, stderr collected.
+func startResyn(t *testing.T, db string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(resynBinary(t), append([]string{"--db", db}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, &stderr
+}
+
+// waitForBytes waits until a file matching glob holds at least n bytes (a
+// measure of work done, not of time; the deadline is a last resort).
+func waitForBytes(t *testing.T, glob string, n int64, cmd *exec.Cmd, stderr *bytes.Buffer) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		matches, _ := filepath.Glob(glob)
+		for _, m := range matches {
+			if st, err := os.Stat(m); err == nil && st.Size() >= n {
+				return
+			}
+		}
+		if cmd.ProcessState != nil {
+			break
+		}
+	}
+	t.Fatalf("%s never reached %d bytes; stderr:\n%s", glob, n, stderr)
+}
+
+// stop signals cmd, waits for it, and returns its exit status, its peak
+// resident memory in MiB and how long it took to go.
+func stop(t *testing.T, cmd *exec.Cmd, sig os.Signal) (int, int64, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	if err := cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	took := time.Since(start)
+	return cmd.ProcessState.ExitCode(), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss >> 10, took
+}
+
+// peakOf runs resyn to its end and returns its exit status and peak
+// resident memory in MiB.
+func peakOf(t *testing.T, db string, args ...string) (int, int64, string) {
+	t.Helper()
+	cmd, stderr := startResyn(t, db, args...)
+	cmd.Wait()
+	return cmd.ProcessState.ExitCode(), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss >> 10, stderr.String()
+}
+
+// gen and export stream: a run of a billion rows writes as it goes, in the
+// memory of a run of two thousand, and SIGTERM/SIGINT stops it leaving
+// whole lines (gen) or nothing (export), with exit status 130. (They used to
+// build every task first, write nothing and be killed by the kernel at 24
+// GB.)
+func TestGenAndExportStreamAndStop(t *testing.T) {
+	if os.Getenv("RESYN_LONG") == "" {
+		t.Skip("long suite; set RESYN_LONG=1")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "resyn.db")
+	small := filepath.Join(dir, "small.jsonl")
+	code, smallPeak, errs := peakOf(t, db, "gen", "--env", "maze", "--n", "2000", "--workers", "2", "--out", small)
+	if code != 0 {
+		t.Fatalf("gen --n 2000: exit %d\n%s", code, errs)
+	}
+	out := filepath.Join(dir, "big.jsonl")
+	cmd, stderr := startResyn(t, db, "gen", "--env", "maze", "--n", "1000000000", "--workers", "2", "--out", out)
+	waitForBytes(t, out, 8<<20, cmd, stderr)
+	code, peak, took := stop(t, cmd, syscall.SIGTERM)
+	b, _ := os.ReadFile(out)
+	rows := jsonLines(t, b)
+	t.Logf("gen --n 1e9: %d rows, stopped %v after SIGTERM, peak %d MiB (--n 2000: %d MiB)", rows, took, peak, smallPeak)
+	if code != 130 || !strings.Contains(stderr.String(), fmt.Sprintf("interrupted; %s holds the first %d rows, each a complete line", out, rows)) {
+		t.Fatalf("exit %d after SIGTERM; stderr:\n%s", code, stderr)
+	}
+	if peak > smallPeak+32 {
+		t.Fatalf("gen --n 1e9 peaked at %d MiB, --n 2000 at %d MiB", peak, smallPeak)
+	}
+	if !strings.Contains(stderr.String(), "/s, ") || !strings.Contains(stderr.String(), " left") {
+		t.Fatalf("no rate or time left in the progress:\n%.500s", stderr)
+	}
+	for _, format := range []string{"jsonl", "verl"} {
+		target := filepath.Join(dir, "export-"+format)
+		_, smallPeak, errs := peakOf(t, db, "export", "--format", format, "--env", "maze,knapsack", "--n", "2000", "--workers", "2", "--out", filepath.Join(dir, "small-"+format))
+		cmd, stderr := startResyn(t, db, "export", "--format", format, "--env", "maze,knapsack", "--n", "1000000000", "--test-fraction", "0.1", "--workers", "2", "--out", target)
+		if format == "jsonl" {
+			waitForBytes(t, filepath.Join(target, ".train.jsonl.*.tmp"), 8<<20, cmd, stderr)
+		} else { // a Parquet file grows a row group (about 32 MiB of text) at a time
+			waitForBytes(t, filepath.Join(target, ".train.parquet.*.tmp"), 1, cmd, stderr)
+		}
+		code, peak, took := stop(t, cmd, os.Interrupt)
+		t.Logf("export --format %s --n 1e9: stopped %v after SIGINT, peak %d MiB (--n 2000: %d MiB)", format, took, peak, smallPeak)
+		if code != 130 || !strings.Contains(stderr.String(), "interrupted; nothing was written to "+target) {
+			t.Fatalf("export %s: exit %d after SIGINT; stderr:\n%s\n(--n 2000: %s)", format, code, stderr, errs)
+		}
+		if _, err := os.Stat(target); !os.IsNotExist(err) {
+			entries, _ := os.ReadDir(target)
+			t.Fatalf("export %s left %s: %v", format, target, entries)
+		}
+		if peak > smallPeak+96 {
+			t.Fatalf("export %s --n 1e9 peaked at %d MiB, --n 2000 at %d MiB", format, peak, smallPeak)
+		}
+	}
+}
+
+// score streams: the memory of a run over 300,000 lines with a 20 MiB line
+// among them is that of a run over 1,000 (and the buffer a line of up to 16
+// MiB needs), the long line is skipped and
+// named, and every other line is scored. (One line over 16 MiB used to
+// abort the run with "bufio.Scanner: token too long", writing nothing.)
+func TestScoreStreamsAndSkipsLongLines(t *testing.T) {
+	if os.Getenv("RESYN_LONG") == "" {
+		t.Skip("long suite; set RESYN_LONG=1")
+	}
+	dir := t.TempDir()
+	db := filepath.Join(dir, "resyn.db")
+	write := func(name string, n int, longAt int) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := bufio.NewWriter(f)
+		for i := 1; i <= n; i++ {
+			if i == longAt {
+				fmt.Fprintf(w, `{"env":"maze","seed":1,"difficulty":1,"completion":"%s"}`+"\n", strings.Repeat("x", 20<<20))
+				continue
+			}
+			fmt.Fprintf(w, `{"env":"%s","seed":%d,"difficulty":2,"completion":"I think <answer>%d</answer>"}`+"\n", []string{"maze", "graph_coloring", "n_queens"}[i%3], i%500, i%7)
+		}
+		if err := w.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		return path
+	}
+	_, smallPeak, errs := peakOf(t, db, "score", "--in", write("small.jsonl", 1000, 0), "--workers", "2", "--out", filepath.Join(dir, "small.out"))
+	out := filepath.Join(dir, "big.out")
+	code, peak, errs := peakOf(t, db, "score", "--in", write("big.jsonl", 300_000, 150_000), "--workers", "2", "--out", out)
+	b, _ := os.ReadFile(out)
+	records := jsonLines(t, b)
+	t.Logf("score of 300,000 lines: %d records, peak %d MiB (1,000 lines: %d MiB)", records, peak, smallPeak)
+	if code != 1 || records != 299_999 || !strings.Contains(errs, "skipped line 150000: malformed line: 20971574 bytes, longer than the 16 MiB a line may have; skipped") {
+		t.Fatalf("exit %d, %d records; stderr:\n%.2000s", code, records, errs)
+	}
+	if peak > smallPeak+64 { // the long line: a 16 MiB buffer, grown by appending, and its garbage
+		t.Fatalf("score of 300,000 lines peaked at %d MiB, of 1,000 at %d MiB", peak, smallPeak)
+	}
 }

@@ -215,12 +215,15 @@ func (l *lineReader) next() (b []byte, n int, long int64, err error) {
 		}
 		l.line++
 		if long > 0 {
+			if err == nil {
+				size-- // the "\n"
+			}
 			return nil, l.line, size, nil
 		}
 		b = bytes.TrimSuffix(l.buf, []byte("\n"))
 		b = bytes.TrimSuffix(b, []byte("\r"))
 		if len(b) > l.max {
-			return nil, l.line, size, nil
+			return nil, l.line, int64(len(b)), nil
 		}
 		return b, l.line, 0, nil
 	}
