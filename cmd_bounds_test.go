@@ -208,7 +208,7 @@ func waitForBytes(t *testing.T, glob string, n int64, cmd *exec.Cmd, stderr *byt
 			break
 		}
 	}
-	t.Fatalf("%s never reached %d bytes; stderr:\n%s", glob, n, stderr)
+	t.Fatalf("%s never reached %d bytes; stderr ends:\n%s", glob, n, stderr.String()[max(0, stderr.Len()-2000):])
 }
 
 // stop signals cmd, waits for it, and returns its exit status, its peak

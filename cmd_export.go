@@ -106,6 +106,7 @@ left half-written) and exits 130.`,
 				},
 				pl.show)
 			if errors.Is(err, context.Canceled) {
+				pl.end(time.Since(start))
 				pl.printf("resyn export: interrupted; nothing was written to %s (the unfinished files were removed)\n", out)
 				return interrupted
 			}

@@ -75,15 +75,22 @@ func outName(path string) string {
 }
 
 // progressLine shows a long job's progress (dataset.Progress: count, rate,
-// time left) on one line of stderr, rewritten in place; other messages go
-// on lines of their own above it.
+// time left) on one line of stderr, rewritten in place at most five times a
+// second; other messages go on lines of their own above it.
 type progressLine struct {
-	verb  string
-	open  bool
-	width int
+	verb    string
+	open    bool
+	width   int
+	shown   time.Time
+	pending *dataset.Progress // the latest, when it was not shown
 }
 
 func (p *progressLine) show(pr dataset.Progress) {
+	if time.Since(p.shown) < 200*time.Millisecond {
+		p.pending = &pr
+		return
+	}
+	p.pending, p.shown = nil, time.Now()
 	s := pr.Line(p.verb)
 	pad := max(0, p.width-len(s))
 	p.width = len(s)
@@ -100,8 +107,12 @@ func (p *progressLine) printf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, format, args...)
 }
 
-// end closes the progress line with the time taken.
+// end shows the last progress and closes the line with the time taken.
 func (p *progressLine) end(d time.Duration) {
+	if p.pending != nil {
+		p.shown = time.Time{}
+		p.show(*p.pending)
+	}
 	if p.open {
 		fmt.Fprintf(os.Stderr, " in %v\n", d.Round(time.Millisecond))
 		p.open = false
