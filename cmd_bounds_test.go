@@ -21,6 +21,36 @@ import (
 	"resyn/core/serve/loadgen"
 )
 
+// longStore skips a test outside the long suite and gives it a scratch
+// directory and a store path in it.
+func longStore(t *testing.T) (dir, db string) {
+	t.Helper()
+	if os.Getenv("RESYN_LONG") == "" {
+		t.Skip("long suite; set RESYN_LONG=1")
+	}
+	dir = t.TempDir()
+	return dir, filepath.Join(dir, "resyn.db")
+}
+
+// storeEnv adds the environment src to the store db (accepted, with
+// accept), as `resyn envs add` does for a user.
+func storeEnv(t *testing.T, db, name, src string, accept bool) {
+	t.Helper()
+	file := filepath.Join(filepath.Dir(db), name+".star")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	steps := [][]string{{"envs", "add", "--seeds", "3", file}}
+	if accept {
+		steps = append(steps, []string{"envs", "accept", name})
+	}
+	for _, args := range steps {
+		if _, errs, code := runResyn(t, db, args...); code != 0 {
+			t.Fatalf("%v: %s", args, errs)
+		}
+	}
+}
+
 // procStatusKiB reads a "VmHWM:"-style line of /proc/PID/status, in KiB.
 func procStatusKiB(t *testing.T, pid int, field string) int64 {
 	t.Helper()
@@ -72,18 +102,8 @@ const serveMemoryBoundMiB = 64 + 2*192 + 16384*2/1024
 // once, and asserts that the server's peak resident memory stays under the
 // stated bound while every good client gets its answer.
 func TestServeMemoryBoundedUnderAbuse(t *testing.T) {
-	if os.Getenv("RESYN_LONG") == "" {
-		t.Skip("long suite; set RESYN_LONG=1")
-	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "resyn.db")
-	file := filepath.Join(dir, "loud.star")
-	if err := os.WriteFile(file, []byte(loadgen.LoudEnv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, errs, code := runResyn(t, db, "envs", "add", "--seeds", "3", file); code != 0 {
-		t.Fatalf("envs add: %s", errs)
-	}
+	_, db := longStore(t)
+	storeEnv(t, db, "loud", loadgen.LoudEnv, false)
 	envs := []string{"graph_coloring", "maze", "sat_3cnf", "n_queens"}
 	cmd, url, stderr := startServe(t, db, "--workers", "2", "--env", "loud,"+strings.Join(envs, ","),
 		"--max-body", "64", "--max-body-total", "192", "--max-items", "4096", "--max-queued", "16384",
@@ -239,11 +259,7 @@ func peakOf(t *testing.T, db string, args ...string) (int, int64, string) {
 // build every task first, write nothing and be killed by the kernel at 24
 // GB.)
 func TestGenAndExportStreamAndStop(t *testing.T) {
-	if os.Getenv("RESYN_LONG") == "" {
-		t.Skip("long suite; set RESYN_LONG=1")
-	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "resyn.db")
+	dir, db := longStore(t)
 	small := filepath.Join(dir, "small.jsonl")
 	code, smallPeak, errs := peakOf(t, db, "gen", "--env", "maze", "--n", "2000", "--workers", "2", "--out", small)
 	if code != 0 {
@@ -295,11 +311,7 @@ func TestGenAndExportStreamAndStop(t *testing.T) {
 // named, and every other line is scored. (One line over 16 MiB used to
 // abort the run with "bufio.Scanner: token too long", writing nothing.)
 func TestScoreStreamsAndSkipsLongLines(t *testing.T) {
-	if os.Getenv("RESYN_LONG") == "" {
-		t.Skip("long suite; set RESYN_LONG=1")
-	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "resyn.db")
+	dir, db := longStore(t)
 	write := func(name string, n int, longAt int) string {
 		path := filepath.Join(dir, name)
 		f, err := os.Create(path)

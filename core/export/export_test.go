@@ -41,6 +41,25 @@ func local(t testing.TB) (env.Executor, []*env.Module) {
 	return ex, mods
 }
 
+// openParquet opens a Parquet file for its metadata; it is closed with the test.
+func openParquet(t *testing.T, path string) *parquet.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf
+}
+
 func records(t testing.TB, ex env.Executor, opts Options) []Record {
 	t.Helper()
 	var out []Record
@@ -113,16 +132,7 @@ func TestVerlSchema(t *testing.T) {
 	if _, err := Export(context.Background(), ex, Options{Envs: mods[:1], N: 3, MinDifficulty: 1, MaxDifficulty: 3}, FormatVerl, path, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf := openParquet(t, path)
 	var paths []string
 	for _, p := range pf.Schema().Columns() {
 		paths = append(paths, strings.Join(p, "."))

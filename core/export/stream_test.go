@@ -169,16 +169,7 @@ func TestParquetRowGroupsAreCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf := openParquet(t, path)
 	if groups := len(pf.RowGroups()); groups < 3 || pf.NumRows() != 3000 || sum.Rows != 3000 {
 		t.Fatalf("%d row groups, %d rows (summary %d)", groups, pf.NumRows(), sum.Rows)
 	}
