@@ -186,7 +186,7 @@ type lineReader struct {
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 1<<20), max: max}
+	return &lineReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
 }
 
 // next returns the next line and its number; for a line longer than max,
