@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -231,26 +232,61 @@ func waitForBytes(t *testing.T, glob string, n int64, cmd *exec.Cmd, stderr *byt
 	t.Fatalf("%s never reached %d bytes; stderr ends:\n%s", glob, n, stderr.String()[max(0, stderr.Len()-2000):])
 }
 
+// peakWatch samples a running process's peak resident memory (VmHWM of
+// /proc/PID/status, which counts this process alone: the rusage of a child
+// also counts the memory its parent, this test, had when it forked) until
+// the returned function is called after the process has ended; it returns
+// the largest value read, in MiB.
+func peakWatch(pid int) func() int64 {
+	var peak atomic.Int64
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		re := regexp.MustCompile(`(?m)^VmHWM:\s+(\d+) kB`)
+		for {
+			if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+				if m := re.FindSubmatch(b); m != nil {
+					v, _ := strconv.ParseInt(string(m[1]), 10, 64)
+					peak.Store(max(peak.Load(), v>>10))
+				}
+			}
+			select {
+			case <-quit:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+	return func() int64 {
+		close(quit)
+		<-done
+		return peak.Load()
+	}
+}
+
 // stop signals cmd, waits for it, and returns its exit status, its peak
-// resident memory in MiB and how long it took to go.
+// resident memory in MiB (read just before the signal) and how long it took
+// to go.
 func stop(t *testing.T, cmd *exec.Cmd, sig os.Signal) (int, int64, time.Duration) {
 	t.Helper()
+	peak := procStatusKiB(t, cmd.Process.Pid, "VmHWM") >> 10
 	start := time.Now()
 	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	took := time.Since(start)
-	return cmd.ProcessState.ExitCode(), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss >> 10, took
+	return cmd.ProcessState.ExitCode(), peak, time.Since(start)
 }
 
-// peakOf runs resyn to its end and returns its exit status and peak
-// resident memory in MiB.
+// peakOf runs resyn to its end and returns its exit status, its peak
+// resident memory in MiB (sampled: peakWatch) and its stderr.
 func peakOf(t *testing.T, db string, args ...string) (int, int64, string) {
 	t.Helper()
 	cmd, stderr := startResyn(t, db, args...)
+	peak := peakWatch(cmd.Process.Pid)
 	cmd.Wait()
-	return cmd.ProcessState.ExitCode(), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss >> 10, stderr.String()
+	return cmd.ProcessState.ExitCode(), peak(), stderr.String()
 }
 
 // gen and export stream: a run of a billion rows writes as it goes, in the

@@ -152,7 +152,7 @@ docs/scale-out.md for training on a cluster with verl or TRL.`,
 			if os.Getenv("GOMEMLIMIT") == "" {
 				// The collector keeps the heap under the server's bound
 				// instead of letting garbage reach twice the live heap.
-				debug.SetMemoryLimit(s.MemoryBound())
+				debug.SetMemoryLimit(s.GCLimit())
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {

@@ -203,6 +203,7 @@ func (l *lineReader) next() (b []byte, n int, long int64, err error) {
 			l.buf = l.buf[:0]
 		}
 		if long == 0 {
+			l.grow(len(frag))
 			l.buf = append(l.buf, frag...)
 		}
 		switch {
@@ -236,6 +237,19 @@ func NewEncoder(w io.Writer) *json.Encoder {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	return enc
+}
+
+// grow makes room for n more bytes by doubling (append grows a large slice
+// by a quarter at a time, leaving about four times its size in garbage on
+// the way to 16 MiB), never past the longest line plus one read.
+func (l *lineReader) grow(n int) {
+	if len(l.buf)+n <= cap(l.buf) {
+		return
+	}
+	c := min(max(2*cap(l.buf), len(l.buf)+n, 64<<10), l.max+2+n)
+	b := make([]byte, len(l.buf), c)
+	copy(b, l.buf)
+	l.buf = b
 }
 
 // MaxErrorBytes bounds the error text of a reward where resyn writes one

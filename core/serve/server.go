@@ -136,12 +136,20 @@ func New(opts Options) (*Server, error) {
 // at once (MaxBodyTotal, which already counts the JSON decoder's buffer;
 // twice: scoring copies parts of the items once more, ground-truth states
 // and the tasks sent to the workers), and a little per item in flight.
-// `resyn serve` sets it as the Go runtime's soft memory limit, so that the
-// collector keeps garbage from piling up on top (by default the heap may
-// grow to twice what is live before a collection).
 // TestServeMemoryBoundedUnderAbuse measures it.
 func (s *Server) MemoryBound() int64 {
 	return restBytes + 2*s.opts.MaxBodyTotal + int64(s.opts.MaxQueued)*itemBytes
+}
+
+// GCLimit is the soft memory limit `resyn serve` gives the Go runtime: by
+// default the heap may grow to twice what is live before a collection, so
+// that garbage alone could take the server past MemoryBound. Under the
+// limit the collector runs sooner; it is below the bound by half the body
+// memory, room for what the runtime does not manage (the binary's pages)
+// and for live data near its worst case, when collections cannot free
+// more.
+func (s *Server) GCLimit() int64 {
+	return s.MemoryBound() - s.opts.MaxBodyTotal/2
 }
 
 const (
