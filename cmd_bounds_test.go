@@ -314,6 +314,9 @@ func TestGenAndExportStreamAndStop(t *testing.T) {
 	if peak > smallPeak+32 {
 		t.Fatalf("gen --n 1e9 peaked at %d MiB, --n 2000 at %d MiB", peak, smallPeak)
 	}
+	if !bytes.Contains(b, []byte("<answer>")) || bytes.Contains(b, []byte(`\u003c`)) {
+		t.Fatalf("prompts are not written with < and > as themselves: %.300s", b)
+	}
 	if !strings.Contains(stderr.String(), "/s, ") || !strings.Contains(stderr.String(), " left") {
 		t.Fatalf("no rate or time left in the progress:\n%.500s", stderr)
 	}
@@ -377,7 +380,18 @@ func TestScoreStreamsAndSkipsLongLines(t *testing.T) {
 	if code != 1 || records != 299_999 || !strings.Contains(errs, "skipped line 150000: malformed line: 20971574 bytes, longer than the 16 MiB a line may have; skipped") {
 		t.Fatalf("exit %d, %d records; stderr:\n%.2000s", code, records, errs)
 	}
-	if peak > smallPeak+64 { // the long line: a 16 MiB buffer, grown by appending, and its garbage
+	if peak > smallPeak+64 { // the long line: a 16 MiB buffer, grown by doubling, and its garbage
 		t.Fatalf("score of 300,000 lines peaked at %d MiB, of 1,000 at %d MiB", peak, smallPeak)
+	}
+	// Interrupted, --out keeps the records of the chunks done, whole lines.
+	cut := filepath.Join(dir, "cut.out")
+	cmd, stderr := startResyn(t, db, "score", "--in", filepath.Join(dir, "big.jsonl"), "--workers", "2", "--out", cut)
+	waitForBytes(t, cut, 1<<20, cmd, stderr)
+	code, _, took := stop(t, cmd, os.Interrupt)
+	b, _ = os.ReadFile(cut)
+	records = jsonLines(t, b)
+	t.Logf("score interrupted: %d records, gone %v after SIGINT", records, took)
+	if code != 130 || !strings.Contains(stderr.String(), fmt.Sprintf("interrupted; %s holds the records of the first %d scored lines, each a complete line", cut, records)) {
+		t.Fatalf("exit %d after SIGINT, %d records; stderr ends:\n%s", code, records, stderr.String()[max(0, stderr.Len()-1000):])
 	}
 }
