@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -52,8 +54,11 @@ already mixed.
 
 --out ending in .parquet or .jsonl is one file holding both splits (each row
 says its split); otherwise --out is a directory that gets train.EXT and, with
---test-fraction > 0, test.EXT. Files are written under a temporary name and
-renamed when complete.`,
+--test-fraction > 0, test.EXT. Files are written under a temporary name as
+the rows are produced and renamed when complete; memory does not grow with
+--n. Progress (rate, time left) goes to stderr. SIGINT or SIGTERM stops within
+about a second, removes the unfinished files (nothing of the dataset is
+left half-written) and exits 130.`,
 		Example: `  resyn export --format verl --all --n 20000 --test-fraction 0.05 --out data/resyn
   resyn export --format verl --env graph_coloring,n_queens --env-weights graph_coloring=3 \
       --difficulty 3-8 --difficulty-weights 7-8=2 --n 5000 --out mix.parquet
@@ -94,22 +99,22 @@ renamed when complete.`,
 			opts := export.Options{Envs: chosen, N: n, Seed: seed, MinDifficulty: lo, MaxDifficulty: hi,
 				TestFraction: testFraction, EnvWeights: ew, DifficultyWeights: dw}
 			start := time.Now()
-			progressed := false
+			pl := &progressLine{verb: "exported"}
 			sum, err := export.Export(cmd.Context(), p, opts, f, out,
 				func(it export.Item, e *env.Error) {
-					fmt.Fprintf(os.Stderr, "\nskipped %s seed %d difficulty %d: %v\n", it.Env.Name, it.Seed, it.Difficulty, e)
+					pl.printf("skipped %s seed %d difficulty %d: %s\n", it.Env.Name, it.Seed, it.Difficulty, dataset.CapText(e.Error(), dataset.MaxErrorBytes))
 				},
-				func(pr export.Progress) {
-					progressed = true
-					fmt.Fprintf(os.Stderr, "\rexported %d/%d (%d failed)", pr.Done, pr.Total, pr.Failed)
-				})
+				pl.show)
+			if errors.Is(err, context.Canceled) {
+				pl.end(time.Since(start))
+				pl.printf("resyn export: interrupted; nothing was written to %s (the unfinished files were removed)\n", out)
+				return interrupted
+			}
 			if err != nil {
-				if progressed {
-					fmt.Fprintln(os.Stderr)
-				}
+				pl.printf("")
 				return err
 			}
-			fmt.Fprintf(os.Stderr, " in %v\n", time.Since(start).Round(time.Millisecond))
+			pl.end(time.Since(start))
 			if asJSON {
 				return writeJSON(sum)
 			}

@@ -2,7 +2,8 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -43,7 +44,9 @@ func checkFlags(checks ...error) error {
 }
 
 // createOut opens --out (or stdout for "" and "-") and returns a closer that
-// reports write errors.
+// reports write errors. Callers flush w as their work produces output (a
+// chunk at a time), so that a reader of the file or pipe sees rows as they
+// come and an interrupted run leaves only complete lines.
 func createOut(path string) (*bufio.Writer, func() error, error) {
 	if path == "" || path == "-" {
 		w := bufio.NewWriterSize(os.Stdout, 1<<20)
@@ -63,6 +66,63 @@ func createOut(path string) (*bufio.Writer, func() error, error) {
 	}, nil
 }
 
+// outName names --out in messages.
+func outName(path string) string {
+	if path == "" || path == "-" {
+		return "stdout"
+	}
+	return path
+}
+
+// progressLine shows a long job's progress (dataset.Progress: count, rate,
+// time left) on one line of stderr, rewritten in place at most five times a
+// second; other messages go on lines of their own above it.
+type progressLine struct {
+	verb    string
+	open    bool
+	width   int
+	shown   time.Time
+	pending *dataset.Progress // the latest, when it was not shown
+}
+
+func (p *progressLine) show(pr dataset.Progress) {
+	if time.Since(p.shown) < 200*time.Millisecond {
+		p.pending = &pr
+		return
+	}
+	p.pending, p.shown = nil, time.Now()
+	s := pr.Line(p.verb)
+	pad := max(0, p.width-len(s))
+	p.width = len(s)
+	fmt.Fprintf(os.Stderr, "\r%s%*s", s, pad, "")
+	p.open = true
+}
+
+// printf prints a message on a line of its own.
+func (p *progressLine) printf(format string, args ...any) {
+	if p.open {
+		fmt.Fprintln(os.Stderr)
+		p.open = false
+	}
+	fmt.Fprintf(os.Stderr, format, args...)
+}
+
+// end shows the last progress and closes the line with the time taken.
+func (p *progressLine) end(d time.Duration) {
+	if p.pending != nil {
+		p.shown = time.Time{}
+		p.show(*p.pending)
+	}
+	if p.open {
+		fmt.Fprintf(os.Stderr, " in %v\n", d.Round(time.Millisecond))
+		p.open = false
+	}
+}
+
+// interrupted is the exit of a command stopped by SIGINT or SIGTERM, after
+// it has said what it left behind.
+var interrupted = exitError{code: 130}
+
 func newGenCmd() *cobra.Command {
 	var envs, diff, out string
 	var all, solve bool
@@ -77,7 +137,13 @@ difficulty, prompt and state (and solve()'s answer with --solve). Seeds run from
 each environment's own (an environment whose range the request misses entirely
 uses its own whole range). --n must be at least 1 and --workers 0 (one per
 core) or more; other values are refused before any work. The output is the same on every run and machine;
-generation runs in parallel in sandboxed workers, with progress on stderr.`,
+generation runs in parallel in sandboxed workers, with progress (rate, time
+left) on stderr.
+
+Rows are written as they are produced, a chunk of 1024 at a time, and memory
+does not grow with --n. SIGINT or SIGTERM stops within about a second: what
+was written is whole rows (the last line complete), the message says how
+many, and the exit status is 130.`,
 		Example: `  resyn gen --all --n 100 --difficulty 1-10 --seed 0 --out train.jsonl
   resyn gen --env maze,knapsack --n 5 --difficulty 3 | jq .prompt`,
 		Args: cobra.NoArgs,
@@ -103,24 +169,35 @@ generation runs in parallel in sandboxed workers, with progress on stderr.`,
 				return err
 			}
 			defer p.Close()
+			spec := dataset.Spec{Envs: chosen, N: n, Seed: seed, MinDifficulty: lo, MaxDifficulty: hi, Solve: solve}
+			if err := spec.Check(); err != nil {
+				return fmt.Errorf("--n %d: %w", n, err)
+			}
 			w, closeOut, err := createOut(out)
 			if err != nil {
 				return err
 			}
-			enc := json.NewEncoder(w)
+			enc := dataset.NewEncoder(w)
 			start := time.Now()
-			spec := dataset.Spec{Envs: chosen, N: n, Seed: seed, MinDifficulty: lo, MaxDifficulty: hi, Solve: solve}
-			err = dataset.Generate(cmd.Context(), p, spec,
-				func(r dataset.Row) error { return enc.Encode(r) },
+			rows := 0
+			pl := &progressLine{verb: "generated"}
+			err = spec.Rows(cmd.Context(), p,
+				func(r dataset.Row) error { rows++; return enc.Encode(r) },
 				func(t env.Task, e *env.Error) {
-					fmt.Fprintf(os.Stderr, "skipped %s seed %d difficulty %d: %v\n", t.Env, t.Seed, t.Difficulty, e)
+					pl.printf("skipped %s seed %d difficulty %d: %s\n", t.Env, t.Seed, t.Difficulty, dataset.CapText(e.Error(), dataset.MaxErrorBytes))
 				},
 				func(pr dataset.Progress) {
-					fmt.Fprintf(os.Stderr, "\rgenerated %d/%d (%d failed)", pr.Done, pr.Total, pr.Failed)
+					if err := w.Flush(); err == nil { // rows out as they come
+						pl.show(pr)
+					}
 				})
-			fmt.Fprintf(os.Stderr, " in %v\n", time.Since(start).Round(time.Millisecond))
+			pl.end(time.Since(start))
 			if cerr := closeOut(); err == nil {
 				err = cerr
+			}
+			if errors.Is(err, context.Canceled) {
+				pl.printf("resyn gen: interrupted; %s holds the first %d rows, each a complete line\n", outName(out), rows)
+				return interrupted
 			}
 			return err
 		},
@@ -153,9 +230,16 @@ to stdout as JSON with --json and --out).
 env, seed, difficulty and completion are all required: there are no defaults,
 since the instance depends on env, seed and difficulty together. Other fields
 are ignored, so resyn gen's lines with a "completion" added score as they are.
-A malformed line (not a JSON object, a field missing or of the wrong type) is
-reported on stderr with its line number and skipped; the rest is still scored,
-and the exit status is then 1. Blank lines are ignored.`,
+A malformed line (not a JSON object, a field missing or of the wrong type, or
+longer than 16 MiB) is reported on stderr with its line number and skipped;
+the rest is still scored, and the exit status is then 1. Blank lines are
+ignored.
+
+Lines are read and scored in chunks (4096 lines or 64 MiB of completions)
+and the records written as each chunk is done, so memory does not grow with
+the input. Progress (rate; time left when --in is a file) goes to stderr.
+SIGINT or SIGTERM stops within about a second: --out then holds the records
+of the chunks finished, each a complete line, and the exit status is 130.`,
 		Example: `  resyn score --in completions.jsonl --out rewards.jsonl
   echo '{"env":"graph_coloring","seed":1,"difficulty":2,"completion":"<answer>1 2 3</answer>"}' | resyn score --in -`,
 		Args: cobra.NoArgs,
@@ -170,7 +254,7 @@ and the exit status is then 1. Blank lines are ignored.`,
 					return err
 				}
 				defer f.Close()
-				r = f
+				r = f // Score reads its size for the time left
 			} else if in == "" {
 				return fmt.Errorf("--in is required (use --in - for stdin)")
 			}
@@ -184,12 +268,27 @@ and the exit status is then 1. Blank lines are ignored.`,
 				return err
 			}
 			bad := 0
-			sums, err := dataset.Score(cmd.Context(), dataset.WithHashes(p, mods), bufio.NewReaderSize(r, 1<<20), w,
-				func(e dataset.LineError) { bad++; fmt.Fprintln(os.Stderr, "skipped", e) },
-				func(done int) { fmt.Fprintf(os.Stderr, "\rscored %d", done) })
-			fmt.Fprintln(os.Stderr)
+			start := time.Now()
+			pl := &progressLine{verb: "scored"}
+			scored := 0
+			sums, err := dataset.Score(cmd.Context(), dataset.WithHashes(p, mods), r, w,
+				func(e dataset.LineError) {
+					bad++
+					pl.printf("skipped %s\n", dataset.CapText(e.Error(), dataset.MaxErrorBytes))
+				},
+				func(pr dataset.Progress) {
+					scored = pr.Done
+					if err := w.Flush(); err == nil { // records out as they come
+						pl.show(pr)
+					}
+				})
+			pl.end(time.Since(start))
 			if cerr := closeOut(); err == nil {
 				err = cerr
+			}
+			if errors.Is(err, context.Canceled) {
+				pl.printf("resyn score: interrupted; %s holds the records of the first %d scored lines, each a complete line\n", outName(out), scored)
+				return interrupted
 			}
 			if err != nil {
 				return err

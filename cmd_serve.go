@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -92,7 +93,7 @@ func servePool(ctx context.Context, workers int, itemTimeout time.Duration, libr
 func newServeCmd() *cobra.Command {
 	var addr, token, envs string
 	var workers, maxItems, maxQueued int
-	var maxBodyMiB int64
+	var maxBodyMiB, maxBodyTotalMiB int64
 	var itemTimeout, requestTimeout, drain time.Duration
 	c := &cobra.Command{
 		Use:   "serve",
@@ -113,11 +114,16 @@ block: score 0), env_error (drop the item from training) or timeout, and a
 ground truth was made by another version of the environment: re-export) or
 bad_ground_truth.
 
-Limits: --max-body and --max-items per request (413 beyond); --item-timeout
-for each generate and verify call (kind timeout); --request-timeout for a
-whole request; at most --max-queued items admitted at once, beyond which
-/score answers 503 with Retry-After at once. SIGTERM or Ctrl-C stops
-accepting connections and lets the requests in flight finish (up to --drain).
+Limits, which bound the server's memory whatever its clients send:
+--max-body and --max-items per request (413 beyond; items are counted as the
+body arrives, so the item past --max-items is refused before it is read);
+--max-body-total bytes of bodies and --max-queued items held at once over
+all requests, beyond which /score answers 503 with Retry-After at once;
+--item-timeout for each generate and verify call (kind timeout);
+--request-timeout for a whole request. Error texts in replies are cut to 2
+KiB. Items of a client that disconnects are counted as kind "cancelled" in
+/metrics (never env_error). SIGTERM or Ctrl-C stops accepting connections and
+lets the requests in flight finish (up to --drain).
 
 Listening on anything but a loopback address needs a bearer token (--token or
 RESYN_TOKEN); clients send "Authorization: Bearer TOKEN". See
@@ -139,9 +145,14 @@ docs/scale-out.md for training on a cluster with verl or TRL.`,
 			}
 			defer p.Close()
 			s, err := serve.New(serve.Options{Exec: p, Envs: mods, Token: token, MaxBodyBytes: maxBodyMiB << 20,
-				MaxItems: maxItems, MaxQueued: maxQueued, RequestTimeout: requestTimeout})
+				MaxBodyTotal: maxBodyTotalMiB << 20, MaxItems: maxItems, MaxQueued: maxQueued, RequestTimeout: requestTimeout})
 			if err != nil {
 				return err
+			}
+			if os.Getenv("GOMEMLIMIT") == "" {
+				// The collector keeps the heap under the server's bound
+				// instead of letting garbage reach twice the live heap.
+				debug.SetMemoryLimit(s.GCLimit())
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -151,7 +162,7 @@ docs/scale-out.md for training on a cluster with verl or TRL.`,
 			if token != "" {
 				auth = "bearer token required"
 			}
-			fmt.Fprintf(os.Stderr, "resyn serve: listening on http://%s — %d environments, %d workers, %s\n", ln.Addr(), len(mods), p.Workers(), auth)
+			fmt.Fprintf(os.Stderr, "resyn serve: listening on http://%s — %d environments, %d workers, %s, memory bound %d MiB\n", ln.Addr(), len(mods), p.Workers(), auth, s.MemoryBound()>>20)
 			err = s.Serve(cmd.Context(), ln, drain)
 			fmt.Fprintln(os.Stderr, "resyn serve: stopped")
 			return err
@@ -164,7 +175,8 @@ docs/scale-out.md for training on a cluster with verl or TRL.`,
 	c.Flags().DurationVar(&itemTimeout, "item-timeout", time.Second, "wall-clock limit of each environment call (generate, verify)")
 	c.Flags().DurationVar(&requestTimeout, "request-timeout", 2*time.Minute, "limit for scoring one request; unscored items come back as timeout")
 	c.Flags().Int64Var(&maxBodyMiB, "max-body", 64, "largest request body, in MiB")
-	c.Flags().IntVar(&maxItems, "max-items", 4096, "most items in one request")
+	c.Flags().Int64Var(&maxBodyTotalMiB, "max-body-total", 0, "most MiB of request bodies held at once over all requests; beyond, 503 with Retry-After (default 4 × --max-body)")
+	c.Flags().IntVar(&maxItems, "max-items", 4096, "most items in one request (counted as the body arrives)")
 	c.Flags().IntVar(&maxQueued, "max-queued", 16384, "most items admitted at once; beyond, 503 with Retry-After")
 	c.Flags().DurationVar(&drain, "drain", time.Minute, "on SIGTERM, how long requests in flight may take to finish")
 	return c

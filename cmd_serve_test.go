@@ -110,20 +110,8 @@ func startServe(t *testing.T, db string, args ...string) (*exec.Cmd, string, *by
 // environment next to the built-ins, and on SIGTERM finishes the request in
 // flight before exiting 0.
 func TestServeCommandSIGTERM(t *testing.T) {
-	if os.Getenv("RESYN_LONG") == "" {
-		t.Skip("long suite; set RESYN_LONG=1")
-	}
-	dir := t.TempDir()
-	db := filepath.Join(dir, "resyn.db")
-	file := filepath.Join(dir, "parity.star")
-	if err := os.WriteFile(file, []byte(parityEnv), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"envs", "add", "--seeds", "3", file}, {"envs", "accept", "parity"}} {
-		if _, errs, code := runResyn(t, db, args...); code != 0 {
-			t.Fatalf("%v: %s", args, errs)
-		}
-	}
+	_, db := longStore(t)
+	storeEnv(t, db, "parity", parityEnv, true)
 	cmd, url, stderr := startServe(t, db, "--workers", "2")
 	res, err := http.Get(url + "/envs")
 	if err != nil {

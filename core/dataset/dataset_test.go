@@ -39,7 +39,7 @@ func gen(t *testing.T, workers int, spec func([]*env.Module) Spec) string {
 	p, mods := pool(t, workers)
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
-	err := Generate(context.Background(), p, spec(mods), func(r Row) error { return enc.Encode(r) },
+	err := spec(mods).Rows(context.Background(), p, func(r Row) error { return enc.Encode(r) },
 		func(t2 env.Task, e *env.Error) { t.Errorf("%v", e) }, nil)
 	if err != nil {
 		t.Fatal(err)

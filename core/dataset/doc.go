@@ -1,9 +1,20 @@
-// Package dataset turns environments into data and data into rewards:
-// Generate streams instances (env, seed, difficulty, prompt, state) for a
-// spec, deterministically and in parallel through an env.Executor; Score
-// reads completions as JSONL and writes one reward record per line, with a
-// per-environment summary. Both report progress through a callback that the
-// CLI prints to stderr and the TUI turns into messages.
+// Package dataset turns environments into data and data into rewards.
 //
-// Exporters for other trainers' formats (verl Parquet, JSONL) build on Rows.
+//   - generate.go: Generate, the one streaming instance generator. It runs a
+//     Plan (N instances, each computed from its index on demand) through an
+//     env.Executor a chunk at a time, deterministically and in parallel, and
+//     hands each instance over in order as soon as its chunk is done, so
+//     memory does not grow with N and output appears as it is produced.
+//     Spec is the plan of `resyn gen` (Rows: its JSONL rows); core/export
+//     builds its shuffled, weighted plan on the same Generate. Progress
+//     (with Rate and Left) is the one progress report of gen, export and
+//     score, which the CLI prints to stderr and the TUI can show.
+//   - score.go: Score reads completions as JSONL (a line at a time, a line
+//     over MaxLineBytes skipped and named like any malformed line) and
+//     writes one reward record per line, with a per-environment summary.
+//     CapReward/CapText bound the error texts resyn writes.
+//   - scoreline.go: ParseScoreLine, the contract of one input line.
+//
+// Every long call takes a context: cancelled, it returns at once and leaves
+// what it wrote whole (complete JSONL lines).
 package dataset

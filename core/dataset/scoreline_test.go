@@ -128,7 +128,7 @@ func FuzzScoreInput(f *testing.F) {
 		var bad []LineError
 		_, err := Score(context.Background(), fakeExec{}, strings.NewReader(in), &out, func(e LineError) { bad = append(bad, e) }, nil)
 		if err != nil {
-			return // only an over-long line or a write error ends the read
+			return // only a read or write error ends the run
 		}
 		lines := strings.Split(in, "\n")
 		nonBlank := 0

@@ -2,11 +2,14 @@ package export
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"resyn/core/dataset"
 	"resyn/core/env"
 )
 
@@ -32,56 +35,34 @@ func EnvFromDataSource(ds string) (string, bool) {
 	return name, ok && name != ""
 }
 
-// Progress is reported after each chunk of instances.
-type Progress struct {
-	Done, Total, Failed int
-}
-
-const chunk = 1024
-
-// Generate runs the plan of opts through ex and calls emit with each Record
-// in plan order. An instance whose environment fails is passed to onErr and
-// skipped; the export goes on. It returns how many records were emitted.
-func Generate(ctx context.Context, ex env.Executor, opts Options, emit func(Record) error, onErr func(Item, *env.Error), progress func(Progress)) (int, error) {
+// Generate runs the plan of opts through ex (dataset.Generate: a chunk at a
+// time, in constant memory) and calls emit with each Record in plan order.
+// An instance whose environment fails is passed to onErr and skipped; the
+// export goes on. It returns how many records were emitted.
+func Generate(ctx context.Context, ex env.Executor, opts Options, emit func(Record) error, onErr func(Item, *env.Error), progress func(dataset.Progress)) (int, error) {
 	plan, err := opts.Plan()
 	if err != nil {
 		return 0, err
 	}
-	p := Progress{Total: len(plan)}
 	emitted := 0
-	tasks := make([]env.Task, 0, chunk)
-	for lo := 0; lo < len(plan); lo += chunk {
-		if err := ctx.Err(); err != nil {
-			return emitted, err
-		}
-		hi := min(lo+chunk, len(plan))
-		tasks = tasks[:0]
-		for _, it := range plan[lo:hi] {
-			tasks = append(tasks, env.Task{Env: it.Env.Name, Seed: it.Seed, Difficulty: it.Difficulty, Render: true})
-		}
-		for i, r := range ex.Run(ctx, tasks) {
-			it := plan[lo+i]
-			if r.Err != nil {
-				p.Failed++
-				if onErr != nil {
-					onErr(it, r.Err)
-				}
-				continue
-			}
+	err = dataset.Generate(ctx, ex, plan,
+		func(i int, _ env.Task, r env.Result) error {
+			it := plan.Item(i)
 			rec := Record{Index: it.Index, Split: it.Split, Env: it.Env.Name, Seed: it.Seed, Difficulty: it.Difficulty,
 				Ability: ability(it.Env), Prompt: r.Prompt,
 				GroundTruth: GroundTruth{Env: it.Env.Name, Seed: it.Seed, Difficulty: it.Difficulty, Hash: it.Env.Hash, State: r.State}}
 			if err := emit(rec); err != nil {
-				return emitted, err
+				return err
 			}
 			emitted++
-		}
-		p.Done = hi
-		if progress != nil {
-			progress(p)
-		}
-	}
-	return emitted, ctx.Err()
+			return nil
+		},
+		func(i int, _ env.Task, e *env.Error) {
+			if onErr != nil {
+				onErr(plan.Item(i), e)
+			}
+		}, progress)
+	return emitted, err
 }
 
 func ability(m *env.Module) string {
@@ -109,8 +90,12 @@ type Summary struct {
 // format's extension (.parquet, .jsonl) it is one file holding both splits
 // (each row says its split); otherwise out is a directory that gets
 // train.<ext> and, when TestFraction > 0, test.<ext>. Files are written
-// under a temporary name and renamed when complete.
-func Export(ctx context.Context, ex env.Executor, opts Options, format Format, out string, onErr func(Item, *env.Error), progress func(Progress)) (Summary, error) {
+// under a temporary name as the rows are produced and renamed when
+// complete; when ctx is cancelled (or anything fails) the temporary files
+// are removed and no file of the dataset is left half-written. Memory does
+// not grow with N (Plan, dataset.Generate; Parquet row groups are cut at
+// about 32 MiB).
+func Export(ctx context.Context, ex env.Executor, opts Options, format Format, out string, onErr func(Item, *env.Error), progress func(dataset.Progress)) (Summary, error) {
 	ext, err := format.Ext()
 	if err != nil {
 		return Summary{}, err
@@ -124,8 +109,13 @@ func Export(ctx context.Context, ex env.Executor, opts Options, format Format, o
 		writer Writer
 	}
 	var targets []*target
+	var made []string // directories made for the files
 	open := func(path, split string) (*target, error) {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		dir := filepath.Dir(path)
+		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+			made = append(made, dir)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, err
 		}
 		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
@@ -146,6 +136,9 @@ func Export(ctx context.Context, ex env.Executor, opts Options, format Format, o
 		for _, t := range targets {
 			t.tmp.Close()
 			os.Remove(t.tmp.Name())
+		}
+		for _, dir := range made {
+			os.Remove(dir) // only when empty: a directory this export made
 		}
 	}
 	route := map[string]*target{}
@@ -180,6 +173,10 @@ func Export(ctx context.Context, ex env.Executor, opts Options, format Format, o
 			onErr(it, e)
 		}
 	}, progress)
+	if err != nil { // cancelled or failed: the partial files go, unfinished
+		cleanup()
+		return Summary{}, err
+	}
 	for _, t := range targets {
 		if cerr := t.writer.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("writing %s: %w", t.file.Path, cerr)

@@ -41,6 +41,25 @@ func local(t testing.TB) (env.Executor, []*env.Module) {
 	return ex, mods
 }
 
+// openParquet opens a Parquet file for its metadata; it is closed with the test.
+func openParquet(t *testing.T, path string) *parquet.File {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pf
+}
+
 func records(t testing.TB, ex env.Executor, opts Options) []Record {
 	t.Helper()
 	var out []Record
@@ -113,16 +132,7 @@ func TestVerlSchema(t *testing.T) {
 	if _, err := Export(context.Background(), ex, Options{Envs: mods[:1], N: 3, MinDifficulty: 1, MaxDifficulty: 3}, FormatVerl, path, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	pf, err := parquet.OpenFile(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
+	pf := openParquet(t, path)
 	var paths []string
 	for _, p := range pf.Schema().Columns() {
 		paths = append(paths, strings.Join(p, "."))
@@ -198,7 +208,11 @@ func TestPlanWeightsAndSplit(t *testing.T) {
 	levels := map[string]map[int]int{a.Name: {}, b.Name: {}}
 	test := 0
 	seen := map[string]bool{}
-	for i, it := range plan {
+	items := make([]Item, plan.Len())
+	for i := range items {
+		items[i] = plan.Item(i)
+	}
+	for i, it := range items {
 		if it.Index != i {
 			t.Fatalf("index %d at %d", it.Index, i)
 		}
@@ -227,19 +241,21 @@ func TestPlanWeightsAndSplit(t *testing.T) {
 	}
 	// The same options give the same plan; a larger N keeps the splits.
 	again, _ := opts.Plan()
-	if !reflect.DeepEqual(plan, again) {
-		t.Fatal("plan is not deterministic")
+	for i, it := range items {
+		if !reflect.DeepEqual(it, again.Item(i)) {
+			t.Fatal("plan is not deterministic")
+		}
 	}
 	opts.N = 900
 	bigger, _ := opts.Plan()
-	for _, it := range bigger {
-		if seen[fmt.Sprint(it.Env.Name, it.Seed)] && it.Split != SplitOf(it.Env.Name, it.Seed, 0.2) {
+	for i := range bigger.Len() {
+		if it := bigger.Item(i); seen[fmt.Sprint(it.Env.Name, it.Seed)] && it.Split != SplitOf(it.Env.Name, it.Seed, 0.2) {
 			t.Fatal("split changed with N")
 		}
 	}
 	// Plan order is mixed: the first rows are not all one environment.
 	first := map[string]bool{}
-	for _, it := range plan[:20] {
+	for _, it := range items[:20] {
 		first[it.Env.Name] = true
 	}
 	if len(first) < 2 {

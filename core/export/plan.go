@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"math/bits"
 	"sort"
 	"strconv"
 	"strings"
@@ -44,15 +45,39 @@ type Item struct {
 	Split      string
 }
 
-// Plan lists the dataset's instances in output order. Each environment gets
-// its share of N by weight (largest remainders, so the shares add up to N),
-// its instances get seeds Seed, Seed+1, … and difficulty levels in
-// proportion to the difficulty weights, interleaved; the whole list is then
-// shuffled with a generator seeded by Seed, so that a file read in order is
-// already mixed. The split of an instance is a hash of (environment, seed)
-// against TestFraction: it does not depend on N, so a larger export keeps
-// the test set of a smaller one.
-func (o Options) Plan() ([]Item, error) {
+// Plan is the dataset's instances in output order, computed one at a time
+// from their index (Item, Task), so that its memory does not depend on N:
+// a few numbers per environment and per difficulty level.
+//
+// Each environment gets its share of N by weight (largest remainders, so the
+// shares add up to N) and its instances seeds Seed, Seed+1, …; its seeds get
+// difficulty levels in proportion to the difficulty weights, spread evenly
+// over the seeds (a golden-ratio stride, so that any run of consecutive
+// seeds has nearly the mix of the whole). The whole list is then permuted by
+// a keyed bijection of [0, N) seeded by Seed (a Feistel network with
+// cycle-walking), so that a file read in order is already mixed, and the
+// same options give the same order on every machine. The split of an
+// instance is a hash of (environment, seed) against TestFraction: it does
+// not depend on N, so a larger export keeps the test set of a smaller one.
+type Plan struct {
+	opts   Options
+	n      int
+	envs   []planEnv // the environments with a share, in option order
+	starts []int     // starts[e]: position of envs[e]'s first instance before the permutation
+	perm   permutation
+}
+
+// planEnv is one environment's share of the plan.
+type planEnv struct {
+	m      *env.Module
+	n      int
+	levels []int // difficulty levels with instances, ascending
+	ends   []int // ends[l]: instances of levels[0..l] together
+	stride uint64
+}
+
+// Plan checks the options and returns the dataset's plan.
+func (o Options) Plan() (*Plan, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
@@ -67,25 +92,49 @@ func (o Options) Plan() ([]Item, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: environment weights: %v", ErrOptions, err)
 	}
-	var items []Item
+	p := &Plan{opts: o, n: o.N, perm: newPermutation(uint64(o.N), uint64(o.Seed))}
+	at := 0
 	for i, m := range o.Envs {
 		if counts[i] == 0 {
 			continue
 		}
-		levels, err := o.levels(m, counts[i])
+		pe, err := o.share(m, counts[i])
 		if err != nil {
 			return nil, err
 		}
-		for k, d := range levels {
-			seed := o.Seed + int64(k)
-			items = append(items, Item{Env: m, Seed: seed, Difficulty: d, Split: SplitOf(m.Name, seed, o.TestFraction)})
-		}
+		p.envs = append(p.envs, pe)
+		p.starts = append(p.starts, at)
+		at += counts[i]
 	}
-	shuffle(items, uint64(o.Seed))
-	for i := range items {
-		items[i].Index = i
-	}
-	return items, nil
+	return p, nil
+}
+
+// Len is the number of instances, N.
+func (p *Plan) Len() int { return p.n }
+
+// Item is the instance at position i (0 <= i < Len) of the dataset.
+func (p *Plan) Item(i int) Item {
+	j := int(p.perm.at(uint64(i)))
+	e := sort.Search(len(p.starts), func(e int) bool { return p.starts[e] > j }) - 1
+	pe := &p.envs[e]
+	k := j - p.starts[e]
+	seed := p.opts.Seed + int64(k)
+	return Item{Index: i, Env: pe.m, Seed: seed, Difficulty: pe.level(k), Split: SplitOf(pe.m.Name, seed, p.opts.TestFraction)}
+}
+
+// Task is what generates instance i: generate and render.
+func (p *Plan) Task(i int) env.Task {
+	it := p.Item(i)
+	return env.Task{Env: it.Env.Name, Seed: it.Seed, Difficulty: it.Difficulty, Render: true}
+}
+
+// level is the difficulty of the k-th seed: the level whose run of
+// instances holds position (k × stride) mod n, a bijection of [0, n) that
+// spreads each level evenly over the seeds while keeping its exact count.
+func (pe *planEnv) level(k int) int {
+	hi, lo := bits.Mul64(uint64(k), pe.stride)
+	pos := int(bits.Rem64(hi, lo, uint64(pe.n)))
+	return pe.levels[sort.SearchInts(pe.ends, pos+1)]
 }
 
 func (o Options) check() error {
@@ -124,10 +173,9 @@ func (o Options) check() error {
 
 func validWeight(w float64) bool { return w >= 0 && !math.IsInf(w, 0) && !math.IsNaN(w) }
 
-// levels returns n difficulty levels for m, in proportion to the difficulty
-// weights and interleaved (smooth weighted round robin), so that any prefix
-// of an environment's seeds has the mix of the whole.
-func (o Options) levels(m *env.Module, n int) ([]int, error) {
+// share is m's part of the plan: n instances over its difficulty levels in
+// proportion to the difficulty weights.
+func (o Options) share(m *env.Module, n int) (planEnv, error) {
 	lo, hi := max(o.MinDifficulty, m.MinDifficulty), min(o.MaxDifficulty, m.MaxDifficulty)
 	if lo > hi {
 		lo, hi = m.MinDifficulty, m.MaxDifficulty
@@ -144,22 +192,39 @@ func (o Options) levels(m *env.Module, n int) ([]int, error) {
 	}
 	counts, err := apportion(n, ws)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: difficulty weights over levels %d-%d: %v", ErrOptions, m.Name, lo, hi, err)
+		return planEnv{}, fmt.Errorf("%w: %s: difficulty weights over levels %d-%d: %v", ErrOptions, m.Name, lo, hi, err)
 	}
-	out := make([]int, 0, n)
-	credit := make([]int, len(ds))
-	for len(out) < n {
-		best := -1
-		for i := range ds {
-			credit[i] += counts[i]
-			if counts[i] > 0 && (best < 0 || credit[i] > credit[best]) {
-				best = i
-			}
+	pe := planEnv{m: m, n: n, stride: goldenStride(uint64(n))}
+	total := 0
+	for i, c := range counts {
+		if c > 0 {
+			total += c
+			pe.levels = append(pe.levels, ds[i])
+			pe.ends = append(pe.ends, total)
 		}
-		credit[best] -= n
-		out = append(out, ds[best])
 	}
-	return out, nil
+	return pe, nil
+}
+
+// goldenStride is the integer nearest n/φ that is coprime with n, so that
+// k ↦ k·stride mod n is a bijection that visits [0, n) in the even,
+// low-discrepancy order of the golden-ratio (Weyl) sequence.
+func goldenStride(n uint64) uint64 {
+	if n <= 2 {
+		return 1
+	}
+	s := uint64(math.Round(float64(n) / math.Phi))
+	for gcd(s, n) != 1 {
+		s++
+	}
+	return s
+}
+
+func gcd(a, b uint64) uint64 {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
 }
 
 // apportion splits n among weights by largest remainders (ties to the
@@ -215,13 +280,49 @@ func splitmix64(x uint64) uint64 {
 	return x ^ (x >> 31)
 }
 
-// shuffle is Fisher–Yates driven by splitmix64, the same on every machine.
-func shuffle(items []Item, seed uint64) {
+// permutation is a keyed bijection of [0, n): a balanced Feistel network
+// on the smallest even number of bits that covers n, with cycle-walking
+// (apply it again until the value falls below n; the domain is less than
+// 4n, so that takes under 4 rounds on average). It needs no table, so a plan
+// of a billion rows is shuffled in constant memory; splitmix64 as the round
+// function keeps it the same on every machine.
+type permutation struct {
+	n    uint64
+	half uint // bits in each half
+	keys [feistelRounds]uint64
+}
+
+const feistelRounds = 6
+
+func newPermutation(n, seed uint64) permutation {
+	p := permutation{n: n, half: 1}
+	for p.half < 32 && uint64(1)<<(2*p.half) < n {
+		p.half++
+	}
 	state := seed ^ 0x5265_5379_6e45_7870 // "ReSynExp"
-	for i := len(items) - 1; i > 0; i-- {
+	for r := range p.keys {
 		state = splitmix64(state)
-		j := int(state % uint64(i+1))
-		items[i], items[j] = items[j], items[i]
+		p.keys[r] = state
+	}
+	return p
+}
+
+// at is the position that i moves to.
+func (p permutation) at(i uint64) uint64 {
+	if p.n <= 1 {
+		return i
+	}
+	mask := uint64(1)<<p.half - 1
+	x := i
+	for {
+		l, r := x>>p.half, x&mask
+		for _, k := range p.keys {
+			l, r = r, l^(splitmix64(r^k)&mask)
+		}
+		x = l<<p.half | r
+		if x < p.n {
+			return x
+		}
 	}
 }
 

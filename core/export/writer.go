@@ -6,6 +6,8 @@ import (
 	"io"
 
 	"github.com/parquet-go/parquet-go"
+
+	"resyn/core/dataset"
 )
 
 // Format is an export format.
@@ -110,25 +112,32 @@ func NewWriter(format Format, w io.Writer) (Writer, error) {
 	case FormatVerl:
 		return &parquetWriter{w: parquet.NewGenericWriter[VerlRow](w, parquet.Compression(&parquet.Snappy))}, nil
 	case FormatJSONL:
-		enc := json.NewEncoder(w)
-		enc.SetEscapeHTML(false)
-		return jsonlWriter{enc}, nil
+		return jsonlWriter{dataset.NewEncoder(w)}, nil
 	}
 	_, err := format.Ext()
 	return nil, err
 }
 
-// parquetWriter buffers rows so that parquet-go writes them in batches.
+// parquetWriter buffers rows so that parquet-go writes them in batches, and
+// ends a row group every parquetRowGroupBytes or so: parquet-go keeps the
+// whole row group in memory until it is flushed (by default a file is one
+// row group), so without the cut an export's memory would grow with N.
 type parquetWriter struct {
-	w   *parquet.GenericWriter[VerlRow]
-	buf []VerlRow
+	w     *parquet.GenericWriter[VerlRow]
+	buf   []VerlRow
+	group int // bytes of text in the open row group, roughly
 }
 
 const parquetBatch = 512
 
+// parquetRowGroupBytes is where a row group is cut (a variable for tests).
+var parquetRowGroupBytes = 32 << 20
+
 func (p *parquetWriter) Write(r Record) error {
-	p.buf = append(p.buf, VerlRowOf(r))
-	if len(p.buf) >= parquetBatch {
+	row := VerlRowOf(r)
+	p.buf = append(p.buf, row)
+	p.group += len(row.Prompt[0].Content) + len(row.RewardModel.GroundTruth) + 64
+	if len(p.buf) >= parquetBatch || p.group >= parquetRowGroupBytes {
 		return p.flush()
 	}
 	return nil
@@ -139,7 +148,12 @@ func (p *parquetWriter) flush() error {
 		return nil
 	}
 	_, err := p.w.Write(p.buf)
+	clear(p.buf)
 	p.buf = p.buf[:0]
+	if err == nil && p.group >= parquetRowGroupBytes {
+		err = p.w.Flush() // ends the row group
+		p.group = 0
+	}
 	return err
 }
 

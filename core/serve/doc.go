@@ -22,12 +22,24 @@
 //   - server.go: Options, New, Serve (graceful shutdown: in-flight requests
 //     finish), the bearer-token check and CheckBind (a non-loopback address
 //     needs a token).
-//   - score.go: the /score wire format (Request, Item, Reward, Response),
-//     decoding with limits, admission against the bounded queue (503 with
-//     Retry-After when full), and scoring with a per-request deadline.
+//   - score.go: the /score wire format (Request, Item, Reward, Response);
+//     the streaming decoder, which decodes, checks and admits one item at a
+//     time as the body arrives (413 at item MaxItems+1, before reading it);
+//     admission against the two budgets that bound the server's memory
+//     whatever its clients send — items in flight (MaxQueued) and the
+//     memory of request bodies (MaxBodyTotal, charged by budgetReader for
+//     what the JSON decoder holds) — with 503 and Retry-After at once when
+//     either is full; scoring with a per-request deadline; replies written
+//     a reward at a time with error texts capped. Items of a client that
+//     went away are "cancelled" (code and /metrics kind), never env_error.
+//   - server.go also states the bound: MemoryBound, and GCLimit, the soft
+//     memory limit `resyn serve` gives the Go runtime.
 //   - metrics.go: the counters and the latency histogram behind /metrics.
 //   - client.go: a small Go client (Client.Score), used by `resyn bench
 //     serve` and the tests.
+//   - loadgen/: good and hostile traffic with the answer a sound server
+//     gives to each, for the load test (cmd_bounds_test.go) and the soak
+//     (scripts/soak).
 //
 // Not here: running environment code (core/env: the per-call limits, among
 // them the per-item timeout, are the pool's), building datasets

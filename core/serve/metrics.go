@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"resyn/core/env"
 )
 
 // metrics are the counters behind GET /metrics, written in the Prometheus
@@ -51,12 +49,14 @@ func (m *metrics) request(path string, code int) {
 	m.mu.Unlock()
 }
 
-func (m *metrics) score(envName string, kind env.Kind, code string) {
+// score counts one item answered, by its environment, its reward kind (or
+// "cancelled": its client went away) and code.
+func (m *metrics) score(envName, kind, code string) {
 	if !m.known[envName] {
 		envName = "other"
 	}
 	m.mu.Lock()
-	m.scores[[3]string{envName, string(kind), code}]++
+	m.scores[[3]string{envName, kind, code}]++
 	m.mu.Unlock()
 }
 
@@ -83,7 +83,7 @@ func (m *metrics) write(w io.Writer, queued, capacity int64) {
 	for _, k := range sortedKeys(m.requests) {
 		fmt.Fprintf(b, "resyn_serve_requests_total{path=%s,code=%s} %d\n", quote(k[0]), quote(k[1]), m.requests[k])
 	}
-	family("resyn_serve_scores_total", "counter", "Items answered by POST /score, by environment, reward kind and code.")
+	family("resyn_serve_scores_total", "counter", "Items answered by POST /score, by environment, reward kind (or cancelled: the client went away) and code.")
 	for _, k := range sortedKeys(m.scores) {
 		fmt.Fprintf(b, "resyn_serve_scores_total{env=%s,kind=%s,code=%s} %d\n", quote(k[0]), quote(k[1]), quote(k[2]), m.scores[k])
 	}

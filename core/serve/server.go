@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"resyn/core/dataset"
 	"resyn/core/env"
 )
 
@@ -30,8 +31,19 @@ type Options struct {
 	Token string
 	// MaxBodyBytes bounds a request body (default 64 MiB); larger is 413.
 	MaxBodyBytes int64
-	// MaxItems bounds the items of one request (default 4096); more is 413.
+	// MaxItems bounds the items of one request (default 4096); more is 413,
+	// answered as soon as item MaxItems+1 begins (items are counted as the
+	// body streams in, not after it is read).
 	MaxItems int
+	// MaxBodyTotal bounds the memory that request bodies take at once over
+	// all requests (default 4 × MaxBodyBytes; at least 3 × MaxBodyBytes):
+	// with MaxQueued it is what bounds the server's memory, whatever its
+	// clients send (MemoryBound). A body costs its size, and the item being
+	// read twice its size again until it is decoded (the JSON decoder's
+	// buffer grows by doubling: budgetReader). A request that would pass it
+	// gets 503 with Retry-After, at once (by its Content-Length) or as soon
+	// as its body does.
+	MaxBodyTotal int64
 	// MaxQueued bounds the items admitted and not yet answered, over all
 	// requests (default 16384). A request that would pass it gets 503 with
 	// Retry-After, at once, instead of waiting in an unbounded queue.
@@ -59,7 +71,8 @@ type Server struct {
 	opts     Options
 	envs     map[string]*env.Module
 	envList  []envInfo
-	queued   atomic.Int64
+	queued   atomic.Int64 // items admitted and not yet answered
+	inBodies atomic.Int64 // bytes of request bodies held
 	draining atomic.Bool
 	metrics  *metrics
 	mux      *http.ServeMux
@@ -78,6 +91,12 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.MaxQueued <= 0 {
 		opts.MaxQueued = defaultMaxQueued
+	}
+	if opts.MaxBodyTotal <= 0 {
+		opts.MaxBodyTotal = 4 * opts.MaxBodyBytes
+	}
+	if opts.MaxBodyTotal < 3*opts.MaxBodyBytes {
+		return nil, fmt.Errorf("%w: the memory for request bodies (%d bytes) is less than 3 times the largest body (%d bytes), which a body of one large item takes while it is read", ErrOptions, opts.MaxBodyTotal, opts.MaxBodyBytes)
 	}
 	if opts.MaxItems > opts.MaxQueued {
 		return nil, fmt.Errorf("%w: max items per request (%d) is more than the queue holds (%d)", ErrOptions, opts.MaxItems, opts.MaxQueued)
@@ -110,6 +129,33 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("/healthz", s.handleHealth)
 	return s, nil
 }
+
+// MemoryBound is the most resident memory the server needs under its
+// limits, whatever its clients send: the process at rest (the runtime and
+// the environments: restBytes), twice the memory its request bodies may take
+// at once (MaxBodyTotal, which already counts the JSON decoder's buffer;
+// twice: scoring copies parts of the items once more, ground-truth states
+// and the tasks sent to the workers), and a little per item in flight.
+// TestServeMemoryBoundedUnderAbuse measures it.
+func (s *Server) MemoryBound() int64 {
+	return restBytes + 2*s.opts.MaxBodyTotal + int64(s.opts.MaxQueued)*itemBytes
+}
+
+// GCLimit is the soft memory limit `resyn serve` gives the Go runtime: by
+// default the heap may grow to twice what is live before a collection, so
+// that garbage alone could take the server past MemoryBound. Under the
+// limit the collector runs sooner; it is below the bound by half the body
+// memory, room for what the runtime does not manage (the binary's pages)
+// and for live data near its worst case, when collections cannot free
+// more.
+func (s *Server) GCLimit() int64 {
+	return s.MemoryBound() - s.opts.MaxBodyTotal/2
+}
+
+const (
+	restBytes = 64 << 20
+	itemBytes = 2 << 10
+)
 
 // ServeHTTP routes a request and counts its answer.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -252,7 +298,7 @@ type errorBody struct {
 }
 
 func writeError(w http.ResponseWriter, code int, msg string, item int) {
-	b := errorBody{Error: msg}
+	b := errorBody{Error: dataset.CapText(msg, dataset.MaxErrorBytes)}
 	if item >= 0 {
 		b.Item = &item
 	}
