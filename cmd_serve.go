@@ -119,7 +119,8 @@ Limits, which bound the server's memory whatever its clients send:
 body arrives, so the item past --max-items is refused before it is read);
 --max-body-total bytes of bodies and --max-queued items held at once over
 all requests, beyond which /score answers 503 with Retry-After at once;
---item-timeout for each generate and verify call (kind timeout);
+each generate and verify call within 10M Starlark steps and 1 s of CPU
+(kind timeout), and --item-timeout of wall-clock time as a last resort;
 --request-timeout for a whole request. Error texts in replies are cut to 2
 KiB. Items of a client that disconnects are counted as kind "cancelled" in
 /metrics (never env_error). SIGTERM or Ctrl-C stops accepting connections and
@@ -172,7 +173,7 @@ docs/scale-out.md for training on a cluster with verl or TRL.`,
 	c.Flags().StringVar(&envs, "env", "", "serve only these environments, comma-separated (default: every usable one, built-in and stored)")
 	c.Flags().StringVar(&token, "token", "", "bearer token clients must send (default $RESYN_TOKEN)")
 	c.Flags().IntVar(&workers, "workers", 0, "worker processes (default: one per core)")
-	c.Flags().DurationVar(&itemTimeout, "item-timeout", time.Second, "wall-clock limit of each environment call (generate, verify)")
+	c.Flags().DurationVar(&itemTimeout, "item-timeout", 10*time.Second, "wall-clock limit of each environment call (generate, verify), a last resort: steps and CPU time bound the work, the same on a busy machine")
 	c.Flags().DurationVar(&requestTimeout, "request-timeout", 2*time.Minute, "limit for scoring one request; unscored items come back as timeout")
 	c.Flags().Int64Var(&maxBodyMiB, "max-body", 64, "largest request body, in MiB")
 	c.Flags().Int64Var(&maxBodyTotalMiB, "max-body-total", 0, "most MiB of request bodies held at once over all requests; beyond, 503 with Retry-After (default 4 × --max-body)")

@@ -136,6 +136,16 @@ func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
 // which then gets the rest at once. A paste (bracketed) is text: it goes to
 // the text box that has the focus, and is never run as keys.
 func (m *Model) handleBurst(msg tea.KeyMsg) tea.Cmd {
+	if msg.Alt && !msg.Paste {
+		// The workbench binds no Alt key. An Alt key is what the
+		// terminal's reader makes of esc and the next key arriving in one
+		// read (a quick typist, a laggy SSH link, a busy machine): they
+		// are the two keys, esc first.
+		next := msg
+		next.Alt = false
+		esc := m.handleKey(tea.KeyMsg{Type: tea.KeyEsc})
+		return tea.Batch(esc, m.handleBurst(next))
+	}
 	if msg.Type != tea.KeyRunes || len(msg.Runes) <= 1 {
 		return m.handleKey(msg)
 	}

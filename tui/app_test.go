@@ -478,6 +478,12 @@ func TestBurstOfKeys(t *testing.T) {
 	if got := lib.Entries(); len(got) != 1 || got[0].Name != "word_reverse" || !lib.Capturing() {
 		t.Fatalf("/wor in one read: %d shown, capturing %v", len(got), lib.Capturing())
 	}
+	// Esc and a key in one read come as Alt+key: they are esc (the box
+	// closes, the search stays), then the key (s: only candidates).
+	drain(m, send(m, tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("s"), Alt: true}))
+	if v := lib.View(); lib.Capturing() || !strings.Contains(v, "status: candidate") {
+		t.Fatalf("esc and s in one read: capturing %v; want the box closed and candidates only:\n%s", lib.Capturing(), v)
+	}
 	// A paste is text for a box, never keys.
 	drain(m, send(m, tea.KeyMsg{Type: tea.KeyEsc}))
 	drain(m, send(m, tea.KeyMsg{Type: tea.KeyEsc}))

@@ -31,7 +31,8 @@ func TestTmuxDailyUse(t *testing.T) {
 	s.waitFor("1 Library", "graph_coloring", "adder")
 
 	// A search over the description; enter keeps the box, so s is text.
-	s.retryWhile(func() { s.keys("/") }, "status: all  tag: all")
+	s.keys("/")
+	s.waitFor("search: ")
 	s.text("even number")
 	s.waitFor("1 of ", "›  parity_bits")
 	s.keys("Enter")

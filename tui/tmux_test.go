@@ -31,9 +31,9 @@ func TestTmuxSession(t *testing.T) {
 	s.waitFor("1 Library", "2 Preview", "graph_coloring", "adder")
 
 	// Filter the library: a fuzzy search, then only candidates. The first
-	// key is sent until the search box opens: on a loaded machine the
-	// terminal's late answer to the colour query at start-up can swallow it.
-	s.retryWhile(func() { s.keys("/") }, "status: all  tag: all")
+	// key right after the first frame, once: none is lost.
+	s.keys("/")
+	s.waitFor("search: ")
 	s.text("addr")
 	s.waitFor("1 of ")
 	s.keys("Escape") // leaves the box; the search stays
@@ -178,23 +178,6 @@ func (s *tmuxSession) find(text string) (int, int) {
 	}
 	s.t.Fatalf("%q is not on the screen:\n%s", text, screen)
 	return 0, 0
-}
-
-// retryWhile does act, again (up to five times, three seconds apart) while
-// the screen still shows marker.
-func (s *tmuxSession) retryWhile(act func(), marker string) {
-	s.t.Helper()
-	for range 5 {
-		act()
-		deadline := time.Now().Add(3 * time.Second)
-		for time.Now().Before(deadline) {
-			if !strings.Contains(s.run("capture-pane", "-p", "-t", s.name), marker) {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
-	s.t.Fatalf("the screen still shows %q after five tries:\n%s", marker, s.run("capture-pane", "-p", "-t", s.name))
 }
 
 // waitFor polls the screen until it shows every string, and returns it.

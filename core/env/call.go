@@ -31,8 +31,12 @@ const maxOutputDefault = 1 << 20
 // milliseconds) and stop hostile ones quickly.
 func DefaultLimits() Limits {
 	return Limits{
-		Steps:     10_000_000,
-		Timeout:   time.Second,
+		Steps: 10_000_000,
+		// The wall clock is a last resort, far above any honest call's
+		// need: the steps and the CPU time bound the work the same on a
+		// loaded machine as on an idle one, and a reward must not turn
+		// into a timeout because the machine is busy.
+		Timeout:   10 * time.Second,
 		CPU:       time.Second,
 		MaxOutput: maxOutputDefault,
 		MaxState:  maxOutputDefault,

@@ -170,14 +170,13 @@ func TestOneScorer(t *testing.T) {
 	if len(byScore) != len(cases) {
 		t.Fatalf("resyn score gave %d records for %d cases", len(byScore), len(cases))
 	}
-	timeouts := 0
 	perfect := map[string]bool{}
 	for i, k := range cases {
+		// Every path gives the same record, timeouts included: the built-ins
+		// take at most a few hundred thousand steps and milliseconds of CPU,
+		// far inside the limits, and the wall clock is only a last resort
+		// (10 s) that a loaded machine does not reach.
 		a, b, g := byScore[i], fromInst[i].Reward, fromGT[i].Reward
-		if a.Kind == env.KindTimeout || b.Kind == env.KindTimeout || g.Kind == env.KindTimeout {
-			timeouts++ // a loaded machine; the wall clock is not the scorer
-			continue
-		}
 		if !same(a, b) || !same(a, g) || fromInst[i].Code != "" || fromGT[i].Code != "" {
 			t.Errorf("%s seed %d difficulty %d, completion %q:\n  resyn score   %+v\n  by instance   %+v\n  by ground truth %+v",
 				k.rec.Env, k.rec.Seed, k.rec.Difficulty, k.completion, a, fromInst[i], fromGT[i])
@@ -185,9 +184,6 @@ func TestOneScorer(t *testing.T) {
 		if a.Kind == env.KindOK && a.Score == 1 {
 			perfect[k.rec.Env] = true
 		}
-	}
-	if timeouts > len(cases)/20 {
-		t.Errorf("%d of %d items timed out", timeouts, len(cases))
 	}
 	for _, m := range mods {
 		if m.HasSolve && !perfect[m.Name] {
