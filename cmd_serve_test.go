@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -122,10 +123,11 @@ func TestServeCommandSIGTERM(t *testing.T) {
 	if !strings.Contains(string(envs), `"name":"parity"`) || !strings.Contains(string(envs), `"name":"graph_coloring"`) {
 		t.Fatalf("/envs: %s", envs)
 	}
-	// A batch big enough to be in flight when SIGTERM comes: every
-	// instance distinct, so each needs its own generate.
+	// A request that is in flight when SIGTERM comes, whatever the
+	// machine's speed: its body streams, and the rest of it is sent only
+	// after the signal (the server admits items as they arrive).
 	var items []serve.Item
-	for i := 0; i < 4000; i++ {
+	for i := 0; i < 400; i++ {
 		name := []string{"sat_3cnf", "n_queens", "parity", "graph_coloring"}[i%4]
 		items = append(items, serve.ByInstance(name, int64(i), map[bool]int{true: 5, false: 10}[name == "parity"], "<answer>x</answer>"))
 	}
@@ -134,12 +136,29 @@ func TestServeCommandSIGTERM(t *testing.T) {
 		err error
 	}
 	done := make(chan answer, 1)
+	body, feed := io.Pipe()
 	go func() {
-		r, err := (&serve.Client{URL: url}).Score(t.Context(), items)
-		done <- answer{r, err}
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, url+"/score", body)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- answer{nil, err}
+			return
+		}
+		defer res.Body.Close()
+		var r serve.Response
+		if err := json.NewDecoder(res.Body).Decode(&r); err != nil || res.StatusCode != http.StatusOK {
+			done <- answer{nil, fmt.Errorf("status %d: %v", res.StatusCode, err)}
+			return
+		}
+		done <- answer{r.Rewards, nil}
 	}()
+	item := func(i int) []byte { b, _ := json.Marshal(items[i]); return b }
+	fmt.Fprintf(feed, `{"items":[%s`, item(0))
+	// The wall clock only as a last resort: the first item is admitted at
+	// once.
 	inFlight := false
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && !inFlight; {
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline) && !inFlight; {
 		time.Sleep(2 * time.Millisecond)
 		res, err := http.Get(url + "/metrics")
 		if err != nil {
@@ -150,11 +169,18 @@ func TestServeCommandSIGTERM(t *testing.T) {
 		inFlight = regexp.MustCompile(`(?m)^resyn_serve_queued_items [1-9]`).Match(b)
 	}
 	if !inFlight {
-		t.Fatal("the batch was never seen in flight")
+		t.Fatal("the request was never seen in flight")
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	go func() {
+		for i := 1; i < len(items); i++ {
+			fmt.Fprintf(feed, ",%s", item(i))
+		}
+		fmt.Fprint(feed, "]}")
+		feed.Close()
+	}()
 	a := <-done
 	if a.err != nil || len(a.r) != len(items) {
 		t.Fatalf("request in flight at SIGTERM: %d rewards, %v", len(a.r), a.err)
