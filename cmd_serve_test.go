@@ -212,7 +212,7 @@ func TestBenchServeCommand(t *testing.T) {
 	var got struct {
 		Rows []struct {
 			Batch, Requests, Scores, Errors int
-			PerSec                          float64 `json:"scores_per_sec"`
+			PerSec                          float64 `json:"scores_per_s"`
 			P99                             float64 `json:"p99_ms"`
 		}
 	}
