@@ -308,13 +308,13 @@ func TestRealProcessesShareTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { train.Process.Kill(); train.Wait() }()
-	runStatus := func() (string, int64) {
+	runStatus := func() (storage.RunStatus, int64) {
 		s, err := storage.Open(db, storage.Options{ReadOnly: true})
 		if err != nil {
 			return "", -1
 		}
 		defer s.Close()
-		var status string
+		var status storage.RunStatus
 		last := int64(-1)
 		s.View(func(tx *storage.Tx) error {
 			runs, err := storage.ListTrainRuns(tx)

@@ -709,7 +709,7 @@ resyn synth --resume RUN.`,
 			for _, r := range runs {
 				var cfg synth.Config
 				_ = json.Unmarshal(r.Config, &cfg)
-				t.row(fmt.Sprint(r.ID), r.Status, r.Created.Local().Format("2006-01-02 15:04"),
+				t.row(fmt.Sprint(r.ID), string(r.Status), r.Created.Local().Format("2006-01-02 15:04"),
 					cfg.Provider, fmt.Sprint(cfg.N), fmt.Sprint(r.Usage.Requests), fmt.Sprint(r.Usage.InputTokens+r.Usage.OutputTokens))
 			}
 			if err := t.write(os.Stdout, outputWidth(os.Stdout)); err != nil {

@@ -167,7 +167,7 @@ func newSynthKillServer(t *testing.T) *synthKillServer {
 	return s
 }
 
-func synthRunUsage(t *testing.T, db string) (string, storage.TokenUsage) {
+func synthRunUsage(t *testing.T, db string) (storage.RunStatus, storage.TokenUsage) {
 	t.Helper()
 	out, errOut, code := runResyn(t, db, "synth", "runs", "--json")
 	var runs []storage.SynthRun

@@ -492,7 +492,7 @@ func TestKilledRunsReadAsInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	status := func() string {
+	status := func() storage.RunStatus {
 		var r storage.TrainRun
 		if err := db.View(func(tx *storage.Tx) error { r, err = storage.GetTrainRun(tx, run); return err }); err != nil {
 			t.Fatal(err)

@@ -25,14 +25,24 @@ func (k RunKind) String() string {
 	return fmt.Sprintf("run kind %d", uint8(k))
 }
 
-// RunInterrupted is the status a run is read with when its record says
-// "running" but no process runs it any more: it was killed (kill -9, a
-// crash, a power cut) before it could record how it ended. It is never
-// stored; the run can be resumed.
-const RunInterrupted = "interrupted"
+// RunStatus is where a synthesis or training run stands (SynthRun.Status,
+// TrainRun.Status). A run is stored RunRunning while a process runs it and
+// ends in one of the others; RunInterrupted is only ever read, never
+// stored.
+type RunStatus string
 
-// statusRunning is the stored status of a run in progress.
-const statusRunning = "running"
+const (
+	RunRunning    RunStatus = "running"
+	RunDone       RunStatus = "done"       // finished: every step, or every candidate with a final verdict
+	RunIncomplete RunStatus = "incomplete" // synthesis: some candidates ended in an LLM error; resume retries them
+	RunCancelled  RunStatus = "cancelled"  // stopped by its user (a checkpoint was written); resume continues
+	RunFailed     RunStatus = "failed"     // could not go on; the run's Error says why
+	// RunInterrupted is the status a run is read with when its record says
+	// "running" but no process runs it any more: it was killed (kill -9, a
+	// crash, a power cut) before it could record how it ended. The run can
+	// be resumed.
+	RunInterrupted RunStatus = "interrupted"
+)
 
 // RunHold is a process's claim to be running a run: while it is held, other
 // processes read the run with its stored status; once it is released, or
@@ -93,8 +103,8 @@ func (tx *Tx) RunLive(kind RunKind, id uint64) bool {
 
 // runStatus is the status a run is read with: a stored "running" that no
 // process holds is RunInterrupted.
-func (tx *Tx) runStatus(kind RunKind, id uint64, stored string) string {
-	if stored == statusRunning && !tx.RunLive(kind, id) {
+func (tx *Tx) runStatus(kind RunKind, id uint64, stored RunStatus) RunStatus {
+	if stored == RunRunning && !tx.RunLive(kind, id) {
 		return RunInterrupted
 	}
 	return stored

@@ -26,7 +26,7 @@ func (u TokenUsage) Add(o TokenUsage) TokenUsage {
 type SynthRun struct {
 	Version  int             `json:"version"` // record layout version (set by the store)
 	ID       uint64          `json:"id"`      // assigned by CreateSynthRun
-	Status   string          `json:"status"`  // "running", "done", "failed", "cancelled"; read as RunInterrupted when stored "running" but no process holds the run (HoldRun)
+	Status   RunStatus       `json:"status"`  // "running", "done", "failed", "cancelled"; read as RunInterrupted when stored "running" but no process holds the run (HoldRun)
 	Config   json.RawMessage `json:"config,omitempty"`
 	Usage    TokenUsage      `json:"usage"`
 	Error    string          `json:"error,omitempty"`

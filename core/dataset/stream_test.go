@@ -66,7 +66,7 @@ func (e *echoExec) Run(ctx context.Context, tasks []env.Task) []env.Result {
 	if e.calls == e.cancelIn {
 		e.cancel()
 		for i, t := range tasks {
-			out[i].Err = &env.Error{Kind: "worker", Env: t.Env, Msg: "cancelled: " + context.Canceled.Error()}
+			out[i].Err = &env.Error{Kind: env.FailWorker, Env: t.Env, Msg: "cancelled: " + context.Canceled.Error()}
 		}
 		return out
 	}
@@ -208,7 +208,7 @@ func (s *sizedExec) Run(_ context.Context, tasks []env.Task) []env.Result {
 		for k, a := range t.Answers {
 			n += len(a)
 			if s.err != "" {
-				out[i].Scores[k].Err = &env.Error{Kind: "runtime", Env: t.Env, Func: "verify", Msg: s.err}
+				out[i].Scores[k].Err = &env.Error{Kind: env.FailRuntime, Env: t.Env, Func: "verify", Msg: s.err}
 			}
 		}
 	}

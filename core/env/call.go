@@ -134,7 +134,7 @@ const (
 
 // callError types an error returned by Starlark for function fn.
 func callError(t *starlark.Thread, fn string, err error, lim Limits) *Error {
-	e := &Error{Kind: "runtime", Func: fn, Msg: err.Error()}
+	e := &Error{Kind: FailRuntime, Func: fn, Msg: err.Error()}
 	var ee *starlark.EvalError
 	if errors.As(err, &ee) {
 		e.Msg = ee.Msg
@@ -182,10 +182,10 @@ func innermostLine(stack starlark.CallStack) int {
 func (m *Module) call(fn string, lim Limits, steps *uint64, args ...starlark.Value) (starlark.Value, *Error) {
 	f, ok := m.globals[fn]
 	if !ok {
-		return nil, &Error{Kind: "contract", Env: m.Name, Func: fn, Msg: fn + " is not defined"}
+		return nil, &Error{Kind: FailContract, Env: m.Name, Func: fn, Msg: fn + " is not defined"}
 	}
 	if dog := theWatchdog.Load(); dog != nil && dog.taskOver() {
-		return nil, &Error{Kind: "limit", Limit: LimitCPU, Env: m.Name, Func: fn,
+		return nil, &Error{Kind: FailLimit, Limit: LimitCPU, Env: m.Name, Func: fn,
 			Msg: fmt.Sprintf("the task (all its calls together) used more than %v of CPU time", lim.TaskCPU)}
 	}
 	t := newThread(fn, lim)
@@ -212,7 +212,7 @@ func (m *Module) Generate(seed int64, difficulty int, lim Limits) (json.RawMessa
 
 func (m *Module) generate(seed int64, difficulty int, lim Limits, steps *uint64) (json.RawMessage, error) {
 	if difficulty < m.MinDifficulty || difficulty > m.MaxDifficulty {
-		return nil, &Error{Kind: "contract", Env: m.Name, Func: "generate",
+		return nil, &Error{Kind: FailContract, Env: m.Name, Func: "generate",
 			Msg: fmt.Sprintf("difficulty %d is outside the environment's range [%d, %d]", difficulty, m.MinDifficulty, m.MaxDifficulty)}
 	}
 	v, e := m.call("generate", lim, steps, NewRng(m.Name, seed, difficulty), starlark.MakeInt(difficulty))
@@ -223,9 +223,9 @@ func (m *Module) generate(seed int64, difficulty int, lim Limits, steps *uint64)
 	if err != nil {
 		var se *sizeError
 		if errors.As(err, &se) {
-			return nil, &Error{Kind: "limit", Limit: LimitOutput, Env: m.Name, Func: "generate", Msg: err.Error()}
+			return nil, &Error{Kind: FailLimit, Limit: LimitOutput, Env: m.Name, Func: "generate", Msg: err.Error()}
 		}
-		return nil, &Error{Kind: "result", Env: m.Name, Func: "generate", Msg: "the state is not JSON-serialisable: " + err.Error()}
+		return nil, &Error{Kind: FailResult, Env: m.Name, Func: "generate", Msg: "the state is not JSON-serialisable: " + err.Error()}
 	}
 	return state, nil
 }
@@ -233,7 +233,7 @@ func (m *Module) generate(seed int64, difficulty int, lim Limits, steps *uint64)
 func (m *Module) stateArg(fn string, state json.RawMessage) (starlark.Value, *Error) {
 	v, err := fromJSON(state)
 	if err != nil {
-		return nil, &Error{Kind: "result", Env: m.Name, Func: fn, Msg: err.Error()}
+		return nil, &Error{Kind: FailResult, Env: m.Name, Func: fn, Msg: err.Error()}
 	}
 	return v, nil
 }
@@ -250,10 +250,10 @@ func (m *Module) text(fn string, state json.RawMessage, lim Limits, steps *uint6
 	}
 	s, ok := v.(starlark.String)
 	if !ok {
-		return "", &Error{Kind: "result", Env: m.Name, Func: fn, Msg: fmt.Sprintf("%s must return a string, got a %s", fn, v.Type())}
+		return "", &Error{Kind: FailResult, Env: m.Name, Func: fn, Msg: fmt.Sprintf("%s must return a string, got a %s", fn, v.Type())}
 	}
 	if lim.MaxOutput > 0 && len(s) > lim.MaxOutput {
-		return "", &Error{Kind: "limit", Limit: LimitOutput, Env: m.Name, Func: fn,
+		return "", &Error{Kind: FailLimit, Limit: LimitOutput, Env: m.Name, Func: fn,
 			Msg: fmt.Sprintf("%s returned %d bytes, more than the %d allowed", fn, len(s), lim.MaxOutput)}
 	}
 	return string(s), nil
@@ -267,7 +267,7 @@ func (m *Module) Render(state json.RawMessage, lim Limits) (string, error) {
 func (m *Module) render(state json.RawMessage, lim Limits, steps *uint64) (string, error) {
 	p, err := m.text("render", state, lim, steps)
 	if err == nil && strings.TrimSpace(p) == "" {
-		return "", &Error{Kind: "result", Env: m.Name, Func: "render", Msg: "render returned an empty prompt"}
+		return "", &Error{Kind: FailResult, Env: m.Name, Func: "render", Msg: "render returned an empty prompt"}
 	}
 	return p, err
 }
@@ -312,10 +312,10 @@ func scoreOf(name string, v starlark.Value) (float64, error) {
 	case starlark.Float:
 		f = float64(x)
 	default:
-		return 0, &Error{Kind: "result", Env: name, Func: "verify", Msg: fmt.Sprintf("verify must return a number in [0, 1] or a bool, got a %s (%s)", v.Type(), truncate(v.String(), 40))}
+		return 0, &Error{Kind: FailResult, Env: name, Func: "verify", Msg: fmt.Sprintf("verify must return a number in [0, 1] or a bool, got a %s (%s)", v.Type(), truncate(v.String(), 40))}
 	}
 	if math.IsNaN(f) || f < 0 || f > 1 {
-		return 0, &Error{Kind: "result", Env: name, Func: "verify", Msg: fmt.Sprintf("verify returned %v, outside [0, 1]", f)}
+		return 0, &Error{Kind: FailResult, Env: name, Func: "verify", Msg: fmt.Sprintf("verify returned %v, outside [0, 1]", f)}
 	}
 	return f, nil
 }

@@ -146,7 +146,7 @@ func TestLoadExplainsPythonisms(t *testing.T) {
 	for code, hint := range cases {
 		_, err := Load("p.star", []byte(code))
 		var e *Error
-		if !errors.As(err, &e) || e.Kind != "syntax" || e.Line == 0 {
+		if !errors.As(err, &e) || e.Kind != FailSyntax || e.Line == 0 {
 			t.Fatalf("%q: want a syntax error with a line, got %v", code, err)
 		}
 		if hint != "" && !strings.Contains(e.Msg, hint) {

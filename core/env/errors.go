@@ -36,15 +36,29 @@ const (
 	LimitRecursion Limit = "recursion"
 )
 
+// ErrorKind says what part of running environment code failed
+// (ARCHITECTURE.md, "Environment errors and scores").
+type ErrorKind string
+
+const (
+	FailContract ErrorKind = "contract" // the module breaks the environment contract (a missing function, a wrong type)
+	FailSyntax   ErrorKind = "syntax"   // the module does not parse
+	FailRuntime  ErrorKind = "runtime"  // the code raised
+	FailLimit    ErrorKind = "limit"    // a resource limit (Error.Limit says which)
+	FailResult   ErrorKind = "result"   // a function returned something it must not (a score outside [0, 1], a state that is not JSON)
+	FailUnknown  ErrorKind = "unknown"  // no such environment
+	FailWorker   ErrorKind = "worker"   // the sandbox worker died or was cancelled
+)
+
 // Error is a failure of environment code. It is serialisable so that it can
 // cross the worker boundary unchanged.
 type Error struct {
-	Kind  string `json:"kind"`            // "contract", "syntax", "runtime", "limit", "result", "unknown", "worker"
-	Env   string `json:"env,omitempty"`   // environment name
-	Func  string `json:"func,omitempty"`  // generate, render, verify, solve, load
-	Limit Limit  `json:"limit,omitempty"` // set when Kind == "limit"
-	Line  int    `json:"line,omitempty"`  // module line, when known
-	Msg   string `json:"msg"`
+	Kind  ErrorKind `json:"kind"`
+	Env   string    `json:"env,omitempty"`   // environment name
+	Func  string    `json:"func,omitempty"`  // generate, render, verify, solve, load
+	Limit Limit     `json:"limit,omitempty"` // set when Kind == FailLimit
+	Line  int       `json:"line,omitempty"`  // module line, when known
+	Msg   string    `json:"msg"`
 }
 
 func (e *Error) Error() string {
@@ -55,13 +69,13 @@ func (e *Error) Error() string {
 		}
 		s += e.Func
 	}
-	if e.Line > 0 && e.Kind != "limit" {
+	if e.Line > 0 && e.Kind != FailLimit {
 		s += fmt.Sprintf(" (line %d)", e.Line)
 	}
 	if s != "" {
 		s += ": "
 	}
-	if e.Kind == "limit" {
+	if e.Kind == FailLimit {
 		// The line where a limit was reached is only where the call was
 		// when its budget ran out, not necessarily the culprit.
 		s += fmt.Sprintf("%s limit: %s", e.Limit, e.Msg)
@@ -96,5 +110,5 @@ func (e *Error) Unwrap() error {
 // IsTimeout reports whether err is a wall-clock or CPU-time limit error.
 func IsTimeout(err error) bool {
 	var e *Error
-	return errors.As(err, &e) && e.Kind == "limit" && (e.Limit == LimitTime || e.Limit == LimitCPU)
+	return errors.As(err, &e) && e.Kind == FailLimit && (e.Limit == LimitTime || e.Limit == LimitCPU)
 }

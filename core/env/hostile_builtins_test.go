@@ -61,7 +61,7 @@ func TestHostileBuiltinsAreCharged(t *testing.T) {
 			_, err = m.Generate(1, 3, lim)
 			used := processCPU() - cpu
 			e, ok := err.(*Error)
-			if !ok || e.Kind != "limit" || e.Limit != LimitSteps {
+			if !ok || e.Kind != FailLimit || e.Limit != LimitSteps {
 				t.Fatalf("got %v, want a steps limit error", err)
 			}
 			if used > 2*time.Second {
@@ -110,7 +110,7 @@ func TestWatchdogStopsWorkStepsCannotSee(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := p.Run(ctx, []Task{{Env: m.Name, Seed: 1, Difficulty: 2, Render: true}})[0]
-			if r.Err == nil || r.Err.Kind != "limit" || r.Err.Limit != LimitCPU || !strings.Contains(r.Err.Msg, c.want) {
+			if r.Err == nil || r.Err.Kind != FailLimit || r.Err.Limit != LimitCPU || !strings.Contains(r.Err.Msg, c.want) {
 				t.Fatalf("got %v, want a cpu limit error saying %q", r.Err, c.want)
 			}
 			good, _ := Load("good.star", []byte(hostile("", "", "")))

@@ -57,7 +57,7 @@ func Load(filename string, src []byte) (*Module, error) {
 // LoadWithLimits is Load with explicit limits for the top-level execution.
 func LoadWithLimits(filename string, src []byte, lim Limits) (*Module, error) {
 	if len(src) > MaxSourceBytes {
-		return nil, &Error{Kind: "contract", Func: "load", Msg: fmt.Sprintf("%s: source is %d bytes, more than the %d allowed", filename, len(src), MaxSourceBytes)}
+		return nil, &Error{Kind: FailContract, Func: "load", Msg: fmt.Sprintf("%s: source is %d bytes, more than the %d allowed", filename, len(src), MaxSourceBytes)}
 	}
 	f, prog, err := starlark.SourceProgramOptions(fileOptions, filename, src, predeclared.Has)
 	if err != nil {
@@ -82,7 +82,7 @@ func LoadWithLimits(filename string, src []byte, lim Limits) (*Module, error) {
 				lines = append(lines, fmt.Sprintf("%s: %s", filename, p.msg))
 			}
 		}
-		return nil, &Error{Kind: "contract", Env: CapText(m.Name, MaxNameLen), Func: "load", Line: problems[0].line,
+		return nil, &Error{Kind: FailContract, Env: CapText(m.Name, MaxNameLen), Func: "load", Line: problems[0].line,
 			Msg: CapText(fmt.Sprintf("%d problem(s):\n  %s", len(problems), strings.Join(lines, "\n  ")), MaxErrorText)}
 	}
 	return m, nil
@@ -217,7 +217,7 @@ func (m *Module) check(f *syntax.File) []problem {
 }
 
 func syntaxError(filename string, err error) *Error {
-	e := &Error{Kind: "syntax", Func: "load", Msg: err.Error()}
+	e := &Error{Kind: FailSyntax, Func: "load", Msg: err.Error()}
 	var se syntax.Error
 	if errors.As(err, &se) {
 		e.Line = int(se.Pos.Line)

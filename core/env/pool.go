@@ -96,7 +96,7 @@ func (p *Pool) Register(m *Module) {
 // only; run it through the pool.
 func (p *Pool) Load(ctx context.Context, file string, src []byte) (*Module, error) {
 	if len(src) > MaxSourceBytes {
-		return nil, &Error{Kind: "contract", Func: "load", Msg: fmt.Sprintf("%s: source is %d bytes, more than the %d allowed", file, len(src), MaxSourceBytes)}
+		return nil, &Error{Kind: FailContract, Func: "load", Msg: fmt.Sprintf("%s: source is %d bytes, more than the %d allowed", file, len(src), MaxSourceBytes)}
 	}
 	d := moduleDef{File: file, Source: src, Hash: SourceHash(src)}
 	r, err := p.submit(ctx, &job{load: &d})
@@ -147,14 +147,14 @@ func (p *Pool) Run(ctx context.Context, tasks []Task) []Result {
 			for i := lo; i < hi; i++ {
 				switch {
 				case err != nil:
-					out[i] = Result{Err: &Error{Kind: "worker", Env: tasks[i].Env, Msg: "cancelled: " + err.Error()}}
+					out[i] = Result{Err: &Error{Kind: FailWorker, Env: tasks[i].Env, Msg: "cancelled: " + err.Error()}}
 				case i-lo < len(r.Results):
 					out[i] = r.Results[i-lo]
 					if out[i].State == nil {
 						out[i].State = tasks[i].State // a given state is not sent back
 					}
 				default:
-					out[i] = Result{Err: &Error{Kind: "worker", Env: tasks[i].Env, Msg: "no result came back"}}
+					out[i] = Result{Err: &Error{Kind: FailWorker, Env: tasks[i].Env, Msg: "no result came back"}}
 				}
 			}
 		}(lo, hi)
@@ -224,12 +224,12 @@ func (p *Pool) do(w **proc, j *job) response {
 // that backs up the worker's own per-call limits.
 func (p *Pool) roundTrip(wp **proc, j *job) (response, *Error) {
 	if err := j.ctx.Err(); err != nil {
-		return response{}, &Error{Kind: "worker", Msg: "cancelled: " + err.Error()}
+		return response{}, &Error{Kind: FailWorker, Msg: "cancelled: " + err.Error()}
 	}
 	if *wp == nil {
 		w, err := p.start()
 		if err != nil {
-			return response{}, &Error{Kind: "worker", Msg: err.Error()}
+			return response{}, &Error{Kind: FailWorker, Msg: err.Error()}
 		}
 		*wp = w
 	}
@@ -376,13 +376,13 @@ func (w *proc) classify(reason string, ioErr error, lim Limits, deadline time.Du
 	}
 	switch {
 	case reason == "deadline":
-		return &Error{Kind: "limit", Limit: LimitTime, Msg: fmt.Sprintf("no answer from the worker within %v (killed)", deadline)}
+		return &Error{Kind: FailLimit, Limit: LimitTime, Msg: fmt.Sprintf("no answer from the worker within %v (killed)", deadline)}
 	case reason == "cancelled":
-		return &Error{Kind: "worker", Msg: "cancelled"}
+		return &Error{Kind: FailWorker, Msg: "cancelled"}
 	case strings.Contains(tail, "stack exceeds"):
-		return &Error{Kind: "limit", Limit: LimitRecursion, Msg: fmt.Sprintf("recursion too deep (the stack passed %d MiB)", workerMaxStack>>20)}
+		return &Error{Kind: FailLimit, Limit: LimitRecursion, Msg: fmt.Sprintf("recursion too deep (the stack passed %d MiB)", workerMaxStack>>20)}
 	case strings.Contains(tail, "out of memory") || strings.Contains(tail, "cannot allocate memory"):
-		return &Error{Kind: "limit", Limit: LimitMemory, Msg: fmt.Sprintf("an allocation passed the memory cap (%d MiB)", lim.MaxMemory>>20)}
+		return &Error{Kind: FailLimit, Limit: LimitMemory, Msg: fmt.Sprintf("an allocation passed the memory cap (%d MiB)", lim.MaxMemory>>20)}
 	}
 	msg := "worker died"
 	if st := w.cmd.ProcessState; st != nil {
@@ -396,7 +396,7 @@ func (w *proc) classify(reason string, ioErr error, lim Limits, deadline time.Du
 		}
 		msg += ": " + t
 	}
-	return &Error{Kind: "worker", Msg: CapText(msg, MaxErrorText)}
+	return &Error{Kind: FailWorker, Msg: CapText(msg, MaxErrorText)}
 }
 
 // tailBuffer keeps the first and most recent bytes written to it (the reason

@@ -73,7 +73,7 @@ func TestIsolation(t *testing.T) {
 		name             string
 		gen, rend, verif string
 		answers          []string
-		kind             string
+		kind             ErrorKind
 		limit            Limit
 		line             int // 0: not checked
 		verifyErr        bool

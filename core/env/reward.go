@@ -90,7 +90,7 @@ func ScoreCompletions(ctx context.Context, ex Executor, items []ScoreItem) []Rew
 }
 
 func errKind(e *Error) Kind {
-	if e.Kind == "limit" && (e.Limit == LimitTime || e.Limit == LimitCPU) {
+	if e.Kind == FailLimit && (e.Limit == LimitTime || e.Limit == LimitCPU) {
 		return KindTimeout
 	}
 	return KindEnvError

@@ -95,7 +95,7 @@ func runTask(m *Module, t Task, lim Limits) (r Result) {
 	fail := func(err error) Result {
 		var e *Error
 		if !errors.As(err, &e) {
-			e = &Error{Kind: "runtime", Env: m.Name, Msg: CapText(err.Error(), MaxErrorText)}
+			e = &Error{Kind: FailRuntime, Env: m.Name, Msg: CapText(err.Error(), MaxErrorText)}
 		}
 		r.Err = e
 		return r
@@ -117,7 +117,7 @@ func runTask(m *Module, t Task, lim Limits) (r Result) {
 	}
 	if t.Solve || t.VerifySolution {
 		if !m.HasSolve {
-			return fail(&Error{Kind: "contract", Env: m.Name, Func: "solve", Msg: "the environment defines no solve(state)"})
+			return fail(&Error{Kind: FailContract, Env: m.Name, Func: "solve", Msg: "the environment defines no solve(state)"})
 		}
 		s, err := m.solve(state, lim, &r.Work.Solve)
 		if err != nil {
@@ -143,7 +143,7 @@ func verifyOne(m *Module, state json.RawMessage, answer string, lim Limits, step
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
-			e = &Error{Kind: "runtime", Env: m.Name, Func: "verify", Msg: CapText(err.Error(), MaxErrorText)}
+			e = &Error{Kind: FailRuntime, Env: m.Name, Func: "verify", Msg: CapText(err.Error(), MaxErrorText)}
 		}
 		return Score{Err: e}
 	}
@@ -193,7 +193,7 @@ func (l *Local) Run(ctx context.Context, tasks []Task) []Result {
 	})
 	for i := range out {
 		if out[i].Err == nil && out[i].State == nil && ctx.Err() != nil {
-			out[i].Err = &Error{Kind: "worker", Env: tasks[i].Env, Msg: "cancelled: " + ctx.Err().Error()}
+			out[i].Err = &Error{Kind: FailWorker, Env: tasks[i].Env, Msg: "cancelled: " + ctx.Err().Error()}
 		}
 	}
 	return out
@@ -202,7 +202,7 @@ func (l *Local) Run(ctx context.Context, tasks []Task) []Result {
 func (l *Local) Close() error { return nil }
 
 func unknownEnv(name string) *Error {
-	return &Error{Kind: "unknown", Env: name, Msg: fmt.Sprintf("no environment named %q", name)}
+	return &Error{Kind: FailUnknown, Env: name, Msg: fmt.Sprintf("no environment named %q", name)}
 }
 
 // parallel runs f(0..n-1) on up to workers goroutines, stopping early when

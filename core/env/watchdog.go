@@ -186,5 +186,5 @@ func killedByWatchdog(stderr string) (*Error, bool) {
 	if len(parts) != 3 {
 		return nil, false
 	}
-	return &Error{Kind: "limit", Limit: Limit(parts[0]), Func: parts[1], Msg: CapText(parts[2], MaxErrorText)}, true
+	return &Error{Kind: FailLimit, Limit: Limit(parts[0]), Func: parts[1], Msg: CapText(parts[2], MaxErrorText)}, true
 }

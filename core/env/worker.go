@@ -152,7 +152,7 @@ func asError(err error) *Error {
 	if e, ok := err.(*Error); ok {
 		return e
 	}
-	return &Error{Kind: "runtime", Msg: err.Error()}
+	return &Error{Kind: FailRuntime, Msg: err.Error()}
 }
 
 // memCapFromEnv reads the memory cap the pool passed in the environment.

@@ -132,7 +132,7 @@ func (l loud) Run(_ context.Context, tasks []env.Task) []env.Result {
 	for i, t := range tasks {
 		out[i].Scores = make([]env.Score, len(t.Answers))
 		for k := range t.Answers {
-			out[i].Scores[k].Err = &env.Error{Kind: "runtime", Env: t.Env, Func: "verify", Msg: l.msg}
+			out[i].Scores[k].Err = &env.Error{Kind: env.FailRuntime, Env: t.Env, Func: "verify", Msg: l.msg}
 		}
 	}
 	return out

@@ -66,7 +66,7 @@ func (g *gated) Run(ctx context.Context, tasks []env.Task) []env.Result {
 	case <-ctx.Done():
 		out := make([]env.Result, len(tasks))
 		for i, t := range tasks {
-			out[i] = env.Result{Err: &env.Error{Kind: "worker", Env: t.Env, Msg: "cancelled: " + ctx.Err().Error()}}
+			out[i] = env.Result{Err: &env.Error{Kind: env.FailWorker, Env: t.Env, Msg: "cancelled: " + ctx.Err().Error()}}
 		}
 		return out
 	}

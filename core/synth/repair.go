@@ -58,7 +58,7 @@ func smoke(ctx context.Context, ex env.Executor, m *env.Module, opts validate.Op
 		rep.Checks = append(rep.Checks, validate.Check{Name: name, Detail: "quick check before the full validation",
 			Line: e.Line, Failures: []string{fmt.Sprintf("%s: %v", where, e)}})
 	}
-	isLimit := func(e *env.Error) bool { return e != nil && e.Kind == "limit" }
+	isLimit := func(e *env.Error) bool { return e != nil && e.Kind == env.FailLimit }
 	for i, r := range res {
 		where := fmt.Sprintf("seed 0, difficulty %d", tasks[i].Difficulty)
 		switch {

@@ -91,7 +91,7 @@ func TestUnreadableIdeasQuoteTheReply(t *testing.T) {
 			t.Errorf("log %+v, %v", log, err)
 		}
 		r, _ := storage.GetSynthRun(tx, runID)
-		if r.Status != RunFailed || !strings.Contains(r.Error, "I'm sorry") || r.Usage.Requests != 3 || r.Usage.InputTokens != 30 {
+		if r.Status != storage.RunFailed || !strings.Contains(r.Error, "I'm sorry") || r.Usage.Requests != 3 || r.Usage.InputTokens != 30 {
 			t.Errorf("run %+v", r)
 		}
 		return nil
@@ -167,13 +167,13 @@ func TestUnreachableServerHaltsTheRun(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	runID := ev.all[0].(RunStarted).RunID
-	var status string
+	var status storage.RunStatus
 	db.View(func(tx *storage.Tx) error {
 		r, _ := storage.GetSynthRun(tx, runID)
 		status = r.Status
 		return nil
 	})
-	if status != RunFailed {
+	if status != storage.RunFailed {
 		t.Errorf("status %q", status)
 	}
 	// The server is back: the resume does every candidate.
@@ -234,7 +234,7 @@ func TestUsageIsOnDiskAfterEveryCall(t *testing.T) {
 		logged = loggedUsage(log)
 		return nil
 	})
-	if run.Status != RunRunning || run.Usage.Requests != 3 || run.Usage.InputTokens == 0 || run.Usage != logged {
+	if run.Status != storage.RunRunning || run.Usage.Requests != 3 || run.Usage.InputTokens == 0 || run.Usage != logged {
 		t.Fatalf("mid-run record %+v, log says %+v", run, logged)
 	}
 	cancel()
@@ -271,7 +271,7 @@ func TestUsageIsOnDiskAfterEveryCall(t *testing.T) {
 func TestResumeRecoversUsageFromTheLog(t *testing.T) {
 	db := openStore(t)
 	pl := &Pipeline{LLM: newScripted(), Pool: testPool(t), DB: db}
-	run := storage.SynthRun{Status: RunRunning}
+	run := storage.SynthRun{Status: storage.RunRunning}
 	raw, _ := json.Marshal(scriptConfig())
 	run.Config = raw
 	err := db.Update(func(tx *storage.Tx) error {

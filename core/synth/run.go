@@ -17,15 +17,6 @@ import (
 	"resyn/storage"
 )
 
-// Run statuses, as stored in storage.SynthRun.Status.
-const (
-	RunRunning    = "running"
-	RunDone       = "done"       // every candidate has a final verdict
-	RunIncomplete = "incomplete" // some candidates ended in an LLM error; resume retries them
-	RunCancelled  = "cancelled"  // interrupted; resume continues
-	RunFailed     = "failed"     // could not go on (no ideas, store error)
-)
-
 // Run starts a new run with cfg and processes it to the end (or until ctx
 // is cancelled). progress, which may be nil, gets every event, never
 // concurrently; the last one is RunFinished. The returned error is the one
@@ -62,7 +53,7 @@ func (p *Pipeline) Run(ctx context.Context, cfg Config, progress func(Event)) (S
 	if err != nil {
 		return Summary{}, fmt.Errorf("synth: encoding the configuration: %w", err)
 	}
-	run := storage.SynthRun{Status: RunRunning, Config: raw}
+	run := storage.SynthRun{Status: storage.RunRunning, Config: raw}
 	var hold *storage.RunHold
 	if err := p.DB.Update(func(tx *storage.Tx) error {
 		if err := storage.CreateSynthRun(tx, &run); err != nil {
@@ -99,7 +90,7 @@ func (p *Pipeline) Resume(ctx context.Context, id uint64, progress func(Event)) 
 		if run, err = storage.GetSynthRun(tx, id); err != nil {
 			return err
 		}
-		if run.Status == RunDone {
+		if run.Status == storage.RunDone {
 			return fmt.Errorf("%w: run %d", ErrRunFinished, id)
 		}
 		if log, err = storage.ListSynthLog(tx, id, 0); err != nil {
@@ -109,7 +100,7 @@ func (p *Pipeline) Resume(ctx context.Context, id uint64, progress func(Event)) 
 			return err
 		}
 		resumed := run
-		resumed.Status = RunRunning
+		resumed.Status = storage.RunRunning
 		return storage.PutSynthRun(tx, &resumed)
 	})
 	switch {
@@ -330,17 +321,17 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 		r.mu.Lock()
 		sum = r.summary()
 		r.mu.Unlock()
-		status := RunDone
+		status := storage.RunDone
 		if cause := context.Cause(ctx); err == nil && outer.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 			err = fmt.Errorf("synth: run %d stopped: %w", run.ID, cause)
 		}
 		switch {
 		case outer.Err() != nil:
-			status, err = RunCancelled, outer.Err()
+			status, err = storage.RunCancelled, outer.Err()
 		case err != nil:
-			status = RunFailed
+			status = storage.RunFailed
 		case sum.Finished < sum.Ideas:
-			status = RunIncomplete
+			status = storage.RunIncomplete
 		}
 		run.Status, run.Usage = status, r.usage()
 		if err != nil {
@@ -348,7 +339,7 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 		} else {
 			run.Error = ""
 		}
-		if status == RunDone {
+		if status == storage.RunDone {
 			run.Finished = p.clock().UTC()
 		}
 		if werr := p.DB.Update(func(tx *storage.Tx) error { return storage.PutSynthRun(tx, &run) }); werr != nil && err == nil {

@@ -122,7 +122,7 @@ func checkScriptedOutcomes(t *testing.T, db *storage.DB, runID uint64, vs map[st
 		if err != nil {
 			return err
 		}
-		if run.Status != RunDone || run.Usage.Requests == 0 || run.Usage.InputTokens == 0 {
+		if run.Status != storage.RunDone || run.Usage.Requests == 0 || run.Usage.InputTokens == 0 {
 			t.Errorf("run record %+v", run)
 		}
 		return nil
@@ -230,13 +230,13 @@ func TestResumeAfterCancel(t *testing.T) {
 	if len(before) < 4 || len(before) >= 12 {
 		t.Fatalf("%d verdicts before the resume", len(before))
 	}
-	var status string
+	var status storage.RunStatus
 	db.View(func(tx *storage.Tx) error {
 		r, _ := storage.GetSynthRun(tx, runID)
 		status = r.Status
 		return nil
 	})
-	if status != RunCancelled {
+	if status != storage.RunCancelled {
 		t.Fatalf("run status %q after cancel", status)
 	}
 	callsBefore := map[string]int{}
@@ -320,7 +320,7 @@ func TestLLMErrorIsRetriedOnResume(t *testing.T) {
 		run = runs[0]
 		return nil
 	})
-	if run.Status != RunIncomplete {
+	if run.Status != storage.RunIncomplete {
 		t.Fatalf("status %q", run.Status)
 	}
 	r2, _ := llm.ParseReplay(strings.NewReader("{\"tag\":\"implement\",\"subject\":\"gcd_pairs\",\"reply\":" + jsonString(fenced(gcdPairs)) + "}"))

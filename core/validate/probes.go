@@ -464,7 +464,7 @@ func (v *run) probeChecks(ok []inst) []Check {
 			continue
 		}
 		if r.Err != nil {
-			if r.Err.Kind != "limit" {
+			if r.Err.Kind != env.FailLimit {
 				noRaise.fail(r.Err.Line, "%s: %v", w, r.Err)
 			}
 			continue
@@ -480,7 +480,7 @@ func (v *run) probeChecks(ok []inst) []Check {
 			sent++
 			sc := r.Scores[j]
 			if sc.Err != nil {
-				if sc.Err.Kind != "limit" {
+				if sc.Err.Kind != env.FailLimit {
 					noRaise.fail(sc.Err.Line, "%s, %s: %v", w, p.kind.name, sc.Err)
 				}
 				continue

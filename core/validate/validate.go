@@ -330,7 +330,7 @@ func byFunction(w env.Work) string {
 // ran says whether a task ran: not skipped because validation stopped, nor
 // cancelled with its context.
 func ran(r env.Result) bool {
-	if r.Err != nil && r.Err.Kind == "worker" && strings.HasPrefix(r.Err.Msg, "cancelled") {
+	if r.Err != nil && r.Err.Kind == env.FailWorker && strings.HasPrefix(r.Err.Msg, "cancelled") {
 		return false
 	}
 	return r.Err != nil || r.State != nil
@@ -368,7 +368,7 @@ func (v *run) stop(why string) {
 // limitError is the first limit error of a result: of generate, render or
 // solve, of verify on the solution or on an answer.
 func limitError(r env.Result) *env.Error {
-	isLimit := func(e *env.Error) bool { return e != nil && e.Kind == "limit" }
+	isLimit := func(e *env.Error) bool { return e != nil && e.Kind == env.FailLimit }
 	if isLimit(r.Err) {
 		return r.Err
 	}
@@ -428,7 +428,7 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 		case !ran(a):
 			notRun++
 			continue
-		case a.Err != nil && a.Err.Kind == "limit":
+		case a.Err != nil && a.Err.Kind == env.FailLimit:
 			continue // charged to the budget check
 		case a.Err != nil:
 			gen.fail(a.Err.Line, "%s: %v", w, a.Err)
@@ -441,7 +441,7 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 			switch sc := a.SolutionScore; {
 			case sc == nil:
 				solve.fail(0, "%s: no score for the solution", w)
-			case sc.Err != nil && sc.Err.Kind == "limit":
+			case sc.Err != nil && sc.Err.Kind == env.FailLimit:
 				continue
 			case sc.Err != nil:
 				solve.fail(sc.Err.Line, "%s: verify(state, solve(state)) raised: %v", w, sc.Err)
@@ -536,7 +536,7 @@ func (v *run) determinism(ok []inst) Check {
 		switch {
 		case !ran(b):
 			continue
-		case b.Err != nil && b.Err.Kind == "limit":
+		case b.Err != nil && b.Err.Kind == env.FailLimit:
 			n++ // charged to the budget check
 		case b.Err != nil:
 			n++

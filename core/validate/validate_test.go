@@ -158,7 +158,7 @@ func (f *flaky) Run(ctx context.Context, tasks []env.Task) []env.Result {
 		k := fmt.Sprint(t.Seed, t.Difficulty)
 		f.runs[k]++
 		if f.runs[k] == 2 && t.Seed == 1 {
-			res[i].Err = &env.Error{Kind: "runtime", Env: t.Env, Func: "render", Msg: "boom the second time"}
+			res[i].Err = &env.Error{Kind: env.FailRuntime, Env: t.Env, Func: "render", Msg: "boom the second time"}
 		}
 		if f.runs[k] == 2 && t.Seed == 2 {
 			res[i].State = json.RawMessage(`{"xs": [1]}`)

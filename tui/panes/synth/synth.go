@@ -422,7 +422,7 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Resume):
 		for i := len(m.runs) - 1; i >= 0; i-- {
 			// Not a finished run, nor one that another process is running.
-			if st := m.runs[i].Status; st != "done" && st != "running" {
+			if st := m.runs[i].Status; st != storage.RunDone && st != storage.RunRunning {
 				return m.start(m.runs[i].ID)
 			}
 		}

@@ -192,7 +192,7 @@ func (m *Model) runsList(h int) string {
 	b.WriteString(st.Secondary.Bold(true).Render(pane.Cut(pane.Pad("  RUN", 7)+pane.Pad("STATUS", 12)+pane.Pad("CREATED", 18)+"TOKENS IN/OUT", m.w)) + "\n")
 	start := max(0, len(m.runs)-(h-2))
 	for _, r := range m.runs[start:] {
-		line := pane.Pad(fmt.Sprintf("  %d", r.ID), 7) + pane.Pad(r.Status, 12) + pane.Pad(r.Created.Format("2006-01-02 15:04"), 18) +
+		line := pane.Pad(fmt.Sprintf("  %d", r.ID), 7) + pane.Pad(string(r.Status), 12) + pane.Pad(r.Created.Format("2006-01-02 15:04"), 18) +
 			fmt.Sprintf("%s / %s", kilo(int(r.Usage.InputTokens)), kilo(int(r.Usage.OutputTokens)))
 		b.WriteString(st.Text.Render(pane.Cut(line, m.w)) + "\n")
 	}

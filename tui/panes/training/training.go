@@ -399,7 +399,7 @@ func (m *Model) header() string {
 	if name == "" {
 		name = "(unnamed)"
 	}
-	status := st.Secondary.Render(r.Status)
+	status := st.Secondary.Render(string(r.Status))
 	switch r.Status {
 	case "running":
 		status = st.Info.Render("● running")
