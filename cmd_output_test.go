@@ -68,10 +68,10 @@ func TestSynthProgressSaysTimeLeft(t *testing.T) {
 	var b bytes.Buffer
 	now, clock := fakeClock()
 	p := &synthPrinter{w: &b, rate: &rate{now: clock}}
-	p.print(synth.RunStarted{RunID: 3, N: 10, Finished: 2, Provider: "replay"})
+	p.print(synth.RunStartedEvent{RunID: 3, N: 10, Finished: 2, Provider: "replay"})
 	for i := range 2 {
 		*now = now.Add(30 * time.Second)
-		p.print(synth.Verdict{Index: 2 + i, Name: "x", Outcome: synth.OutcomeCandidate})
+		p.print(synth.VerdictEvent{Index: 2 + i, Name: "x", Outcome: synth.OutcomeCandidate})
 	}
 	if out := b.String(); !strings.Contains(out, "[4/10 done, 2 candidates/min, 3m00s left]") {
 		t.Errorf("synthesis progress:\n%s", out)

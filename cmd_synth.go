@@ -497,7 +497,7 @@ type synthPrinter struct {
 	quiet    bool
 	runID    uint64
 	n        int
-	verdicts []synth.Verdict
+	verdicts []synth.VerdictEvent
 	done     int   // candidates finished, in this execution and before it
 	rate     *rate // candidates a minute, and the time left
 }
@@ -508,7 +508,7 @@ func (p *synthPrinter) line(index int, name, format string, args ...any) {
 
 func (p *synthPrinter) print(e synth.Event) {
 	switch e := e.(type) {
-	case synth.RunStarted:
+	case synth.RunStartedEvent:
 		p.runID, p.n, p.done = e.RunID, e.N, e.Finished
 		if p.rate == nil {
 			p.rate = newRate()
@@ -523,13 +523,13 @@ func (p *synthPrinter) print(e synth.Event) {
 			fmt.Fprintf(p.w, ", solver %s", e.Solver)
 		}
 		fmt.Fprintln(p.w)
-	case synth.IdeateFailed:
+	case synth.IdeateFailedEvent:
 		fmt.Fprintf(p.w, "ideation (%s) failed: %v\n", e.Category, e.Err)
-	case synth.SeedIdeated:
+	case synth.SeedIdeatedEvent:
 		if e.Err == nil && (!p.quiet || e.Done == e.Total || e.Done%max(1, e.Total/10) == 0) {
 			fmt.Fprintf(p.w, "ideation %d/%d seeds: %s: %d proposals\n", e.Done, e.Total, e.Seed.Keyword, e.Proposed)
 		}
-	case synth.IdeasReady:
+	case synth.IdeasReadyEvent:
 		p.n = len(e.Ideas)
 		fmt.Fprintf(p.w, "ideas: %d kept, %d dropped as duplicates\n", len(e.Ideas), len(e.Dropped))
 		if !p.quiet {
@@ -537,11 +537,11 @@ func (p *synthPrinter) print(e synth.Event) {
 				fmt.Fprintf(p.w, "  dropped %s (repeats %s, %.0f%% similar)\n", d.Idea.Name, d.SimilarTo, 100*d.Similarity)
 			}
 		}
-	case synth.CandidateStarted:
+	case synth.CandidateStartedEvent:
 		if !p.quiet {
 			p.line(e.Index, e.Idea.Name, "writing: %s", e.Idea.Description)
 		}
-	case synth.CodeWritten:
+	case synth.CodeWrittenEvent:
 		if !p.quiet {
 			what := "code"
 			if e.Round > 0 {
@@ -549,7 +549,7 @@ func (p *synthPrinter) print(e synth.Event) {
 			}
 			p.line(e.Index, e.Name, "%s: %d lines, %d tokens", what, e.Lines, e.Usage.Total())
 		}
-	case synth.Validated:
+	case synth.ValidatedEvent:
 		if p.quiet {
 			return
 		}
@@ -566,11 +566,11 @@ func (p *synthPrinter) print(e synth.Event) {
 			names = append(names, s)
 		}
 		p.line(e.Index, e.Name, "fails: %s", strings.Join(names, "; "))
-	case synth.RepairStarted:
+	case synth.RepairStartedEvent:
 		if !p.quiet {
 			p.line(e.Index, e.Name, "repair round %d", e.Round)
 		}
-	case synth.Judged:
+	case synth.JudgedEvent:
 		if !p.quiet {
 			what := "no flaw found"
 			switch {
@@ -581,7 +581,7 @@ func (p *synthPrinter) print(e synth.Event) {
 			}
 			p.line(e.Index, e.Name, "LLM judge: %s", what)
 		}
-	case synth.Calibrated:
+	case synth.CalibratedEvent:
 		if !p.quiet {
 			var parts []string
 			for _, l := range e.Calibration.Levels {
@@ -589,7 +589,7 @@ func (p *synthPrinter) print(e synth.Event) {
 			}
 			p.line(e.Index, e.Name, "solver pass rates: %s %s", strings.Join(parts, ", "), strings.Join(e.Calibration.Flags, ","))
 		}
-	case synth.Verdict:
+	case synth.VerdictEvent:
 		p.verdicts = append(p.verdicts, e)
 		mark := "✗"
 		if e.Outcome == synth.OutcomeCandidate {
@@ -612,7 +612,7 @@ func (p *synthPrinter) print(e synth.Event) {
 
 // printSynthTable is the final table: the counts, then one row per
 // candidate that reached a verdict in this execution.
-func printSynthTable(w io.Writer, runID uint64, s synth.Summary, vs []synth.Verdict) {
+func printSynthTable(w io.Writer, runID uint64, s synth.Summary, vs []synth.VerdictEvent) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "run\t%d\n", runID)
 	fmt.Fprintf(tw, "ideas\t%d kept, %d dropped as duplicates\n", s.Ideas, s.Dropped)

@@ -290,24 +290,24 @@ func TestTrainingScreenEmpty(t *testing.T) {
 func synthEvents() []coresynth.Event {
 	report := &validate.Report{Env: "clock_angle", OK: false}
 	return []coresynth.Event{
-		coresynth.RunStarted{RunID: 7, Provider: "replay:demo", N: 3},
-		coresynth.IdeasReady{Ideas: []coresynth.Idea{
+		coresynth.RunStartedEvent{RunID: 7, Provider: "replay:demo", N: 3},
+		coresynth.IdeasReadyEvent{Ideas: []coresynth.Idea{
 			{Name: "clock_angle", Category: "arithmetic", Description: "The angle between the hands of a clock."},
 			{Name: "bracket_depth", Category: "strings", Description: "The deepest nesting of brackets."},
 			{Name: "river_crossing", Category: "planning", Description: "Get everyone across the river."},
 		}, Dropped: []coresynth.DroppedIdea{{Idea: coresynth.Idea{Name: "clock_hands"}, SimilarTo: "clock_angle"}}},
-		coresynth.CandidateStarted{Index: 0, Idea: coresynth.Idea{Name: "clock_angle", Category: "arithmetic", Description: "The angle between the hands of a clock."}},
-		coresynth.CodeWritten{Index: 0, Name: "clock_angle", Lines: 31},
-		coresynth.Validated{Index: 0, Name: "clock_angle", OK: false, Report: report, Failed: []validate.Check{{Name: validate.CheckSolve}}},
-		coresynth.RepairStarted{Index: 0, Name: "clock_angle", Round: 1},
-		coresynth.CodeWritten{Index: 0, Name: "clock_angle", Round: 1, Lines: 33},
-		coresynth.Validated{Index: 0, Name: "clock_angle", Round: 1, OK: true},
-		coresynth.Verdict{Index: 0, Name: "clock_angle", Outcome: coresynth.OutcomeCandidate, Repairs: 1},
-		coresynth.CandidateStarted{Index: 1, Idea: coresynth.Idea{Name: "bracket_depth", Category: "strings", Description: "The deepest nesting of brackets."}},
-		coresynth.Verdict{Index: 1, Name: "bracket_depth", Outcome: coresynth.OutcomeRefused, Reason: "the model declined"},
-		coresynth.CandidateStarted{Index: 2, Idea: coresynth.Idea{Name: "river_crossing", Category: "planning", Description: "Get everyone across the river."}},
-		coresynth.CodeWritten{Index: 2, Name: "river_crossing", Lines: 58},
-		coresynth.Totals{Summary: coresynth.Summary{N: 3, Ideas: 3, Dropped: 1, Finished: 2, Valid: 1,
+		coresynth.CandidateStartedEvent{Index: 0, Idea: coresynth.Idea{Name: "clock_angle", Category: "arithmetic", Description: "The angle between the hands of a clock."}},
+		coresynth.CodeWrittenEvent{Index: 0, Name: "clock_angle", Lines: 31},
+		coresynth.ValidatedEvent{Index: 0, Name: "clock_angle", OK: false, Report: report, Failed: []validate.Check{{Name: validate.CheckSolve}}},
+		coresynth.RepairStartedEvent{Index: 0, Name: "clock_angle", Round: 1},
+		coresynth.CodeWrittenEvent{Index: 0, Name: "clock_angle", Round: 1, Lines: 33},
+		coresynth.ValidatedEvent{Index: 0, Name: "clock_angle", Round: 1, OK: true},
+		coresynth.VerdictEvent{Index: 0, Name: "clock_angle", Outcome: coresynth.OutcomeCandidate, Repairs: 1},
+		coresynth.CandidateStartedEvent{Index: 1, Idea: coresynth.Idea{Name: "bracket_depth", Category: "strings", Description: "The deepest nesting of brackets."}},
+		coresynth.VerdictEvent{Index: 1, Name: "bracket_depth", Outcome: coresynth.OutcomeRefused, Reason: "the model declined"},
+		coresynth.CandidateStartedEvent{Index: 2, Idea: coresynth.Idea{Name: "river_crossing", Category: "planning", Description: "Get everyone across the river."}},
+		coresynth.CodeWrittenEvent{Index: 2, Name: "river_crossing", Lines: 58},
+		coresynth.TotalsEvent{Summary: coresynth.Summary{N: 3, Ideas: 3, Dropped: 1, Finished: 2, Valid: 1,
 			Outcomes: map[coresynth.Outcome]int{coresynth.OutcomeCandidate: 1, coresynth.OutcomeRefused: 1}}},
 	}
 }

@@ -24,7 +24,7 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 		Timings: map[string]time.Duration{},
 	}
 	start := r.p.clock()
-	r.emit(CandidateStarted{Index: index, Idea: idea})
+	r.emit(CandidateStartedEvent{Index: index, Idea: idea})
 	if err := r.logEntry(idea.Name, "start", idea.Description, storage.TokenUsage{}, idea); err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 		o := opts
 		if r.cfg.Stream {
 			o.OnDelta = func(d llm.Delta) {
-				r.emit(StreamDelta{Index: index, Stage: stage, Text: d.Text, Restart: d.Restart})
+				r.emit(StreamDeltaEvent{Index: index, Stage: stage, Text: d.Text, Restart: d.Restart})
 			}
 		}
 		return o
@@ -74,7 +74,7 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 	case err != nil:
 		return r.llmFailed(err, finish(OutcomeError, err.Error()))
 	}
-	r.emit(CodeWritten{Index: index, Name: idea.Name, Round: 0, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
+	r.emit(CodeWrittenEvent{Index: index, Name: idea.Name, Round: 0, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
 
 	// Validation and repair.
 	system, user := ImplementPrompt(idea, r.examples)
@@ -90,7 +90,7 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 			return nil, nil, ctx.Err()
 		}
 		prov.Reports = append(prov.Reports, rep)
-		ev := Validated{Index: index, Name: idea.Name, Round: round, OK: rep.OK, Report: rep, Failed: rep.Failed()}
+		ev := ValidatedEvent{Index: index, Name: idea.Name, Round: round, OK: rep.OK, Report: rep, Failed: rep.Failed()}
 		r.emit(ev)
 		msg := "ok"
 		if !rep.OK {
@@ -107,7 +107,7 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 	// report stand); done: the candidate has ended, and ret is what
 	// candidate returns.
 	repair := func(round int) (noModule, done bool, ret error) {
-		r.emit(RepairStarted{Index: index, Name: idea.Name, Round: round, Failed: rep.Failed()})
+		r.emit(RepairStartedEvent{Index: index, Name: idea.Name, Round: round, Failed: rep.Failed()})
 		t0 := r.p.clock()
 		fixed, ex, err := Repair(ctx, r.llm, idea, system, user, code, rep, round, stream(StageRepair))
 		timed(StageRepair, t0)
@@ -124,7 +124,7 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 			return false, true, r.llmFailed(err, finish(OutcomeError, err.Error()))
 		}
 		code = fixed
-		r.emit(CodeWritten{Index: index, Name: idea.Name, Round: round, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
+		r.emit(CodeWrittenEvent{Index: index, Name: idea.Name, Round: round, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
 		if rep, mod, err = validateRound(round); err != nil {
 			return false, true, storeErr(ctx, err)
 		}
@@ -155,7 +155,7 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 		}
 		prov.Judgements = append(prov.Judgements, j)
 		AddJudgement(rep, j, err)
-		r.emit(Judged{Index: index, Name: idea.Name, Round: prov.Repairs, Judgement: j, Err: err})
+		r.emit(JudgedEvent{Index: index, Name: idea.Name, Round: prov.Repairs, Judgement: j, Err: err})
 		if lerr := r.logEntry(idea.Name, StageJudge, judgeLine(j, err), storage.TokenUsage{}, j); lerr != nil {
 			return lerr
 		}
@@ -220,7 +220,7 @@ func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
 			prov.Reason = "calibration failed: " + err.Error()
 		} else {
 			prov.Calibration = &cal
-			r.emit(Calibrated{Index: index, Name: idea.Name, Calibration: cal})
+			r.emit(CalibratedEvent{Index: index, Name: idea.Name, Calibration: cal})
 		}
 		if lerr := r.logEntry(idea.Name, StageCalibrate, calibrationLine(cal, err), tokenUsage(cal.Usage, len(exs)), cal); lerr != nil {
 			return lerr
@@ -364,7 +364,7 @@ func (r *runner) verdict(prov *Provenance, mod *env.Module) error {
 	sum := r.summary()
 	r.mu.Unlock()
 	r.emit(v)
-	r.emit(Totals{Summary: sum})
+	r.emit(TotalsEvent{Summary: sum})
 	return nil
 }
 

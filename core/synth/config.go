@@ -67,7 +67,7 @@ type Config struct {
 	Revisions []Revision    `json:"revisions,omitempty"`
 	Signals   SignalOptions `json:"signals,omitzero"`
 
-	// Stream asks for StreamDelta events (the TUI's live view).
+	// Stream asks for StreamDeltaEvent events (the TUI's live view).
 	Stream bool `json:"-"`
 
 	// Recorded with the run for the record only.

@@ -50,11 +50,11 @@
 //
 // Run (and Start, its channel form) processes Config.N candidates with at
 // most Config.Parallel in flight. Progress is a stream of typed events
-// (events.go): RunStarted, IdeasReady, CandidateStarted, CodeWritten,
-// Validated, RepairStarted, Judged, Calibrated, Verdict, Totals and, last,
-// RunFinished. The callback is never called concurrently, so a consumer
+// (events.go): RunStartedEvent, IdeasReadyEvent, CandidateStartedEvent, CodeWrittenEvent,
+// ValidatedEvent, RepairStartedEvent, JudgedEvent, CalibratedEvent, VerdictEvent, TotalsEvent and, last,
+// RunFinishedEvent. The callback is never called concurrently, so a consumer
 // needs no locking; Start delivers the same events on a channel that is
-// closed after RunFinished, which is what the TUI reads with a
+// closed after RunFinishedEvent, which is what the TUI reads with a
 // waitForProgressCmd. The headless `resyn synth` prints the very same
 // events.
 //

@@ -108,7 +108,7 @@ func TestEndToEndOverHTTP(t *testing.T) {
 	var ev events
 	streamed := 0
 	sum, err := pl.Run(context.Background(), cfg, func(e Event) {
-		if d, ok := e.(StreamDelta); ok && d.Text != "" {
+		if d, ok := e.(StreamDeltaEvent); ok && d.Text != "" {
 			streamed++
 		}
 		ev.add(e)
@@ -116,7 +116,7 @@ func TestEndToEndOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runID := ev.all[0].(RunStarted).RunID
+	runID := ev.all[0].(RunStartedEvent).RunID
 	checkScriptedOutcomes(t, db, runID, ev.verdicts())
 	if sum.Dropped != 3 || sum.Stored != 7 {
 		t.Errorf("summary %+v", sum)

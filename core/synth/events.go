@@ -13,8 +13,8 @@ import (
 // environment Name.
 type Event interface{ event() }
 
-// RunStarted opens a run (fresh or resumed).
-type RunStarted struct {
+// RunStartedEvent opens a run (fresh or resumed).
+type RunStartedEvent struct {
 	RunID    uint64
 	Provider string // the writer model, e.g. "openai:gpt-4o-mini"
 	Solver   string // the solver model; "" when calibration is off
@@ -23,18 +23,18 @@ type RunStarted struct {
 	Finished int // candidates already finished before this (resumed) run
 }
 
-// IdeateFailed: one ideation call failed (the LLM call, or a reply with no
+// IdeateFailedEvent: one ideation call failed (the LLM call, or a reply with no
 // readable idea: Err quotes its start). Ideation goes on with the next
 // category; three failures in a row without any idea end the run.
-type IdeateFailed struct {
+type IdeateFailedEvent struct {
 	Category string
 	Err      error
 }
 
-// SeedIdeated: the ideation call of one seed keyword (Config.Seeds) is
+// SeedIdeatedEvent: the ideation call of one seed keyword (Config.Seeds) is
 // answered — Done of Total seeds so far, counting those a resumed run had
-// already — with Proposed ideas, or failed with Err (IdeateFailed follows).
-type SeedIdeated struct {
+// already — with Proposed ideas, or failed with Err (IdeateFailedEvent follows).
+type SeedIdeatedEvent struct {
 	Seed        Seed
 	Index       int
 	Done, Total int
@@ -42,33 +42,33 @@ type SeedIdeated struct {
 	Err         error
 }
 
-// IdeasReady says ideation is over: the ideas the run will implement, and
+// IdeasReadyEvent says ideation is over: the ideas the run will implement, and
 // the ones dropped as duplicates.
-type IdeasReady struct {
+type IdeasReadyEvent struct {
 	Ideas   []Idea
 	Dropped []DroppedIdea
 	Usage   llm.Usage
 }
 
-// CandidateStarted: work on one idea begins.
-type CandidateStarted struct {
+// CandidateStartedEvent: work on one idea begins.
+type CandidateStartedEvent struct {
 	Index int
 	Idea  Idea
 }
 
-// StreamDelta is a piece of a model's reply as it arrives; sent only when
+// StreamDeltaEvent is a piece of a model's reply as it arrives; sent only when
 // Config.Stream is set. Restart says the previous attempt broke off and its
 // text is void.
-type StreamDelta struct {
+type StreamDeltaEvent struct {
 	Index   int
 	Stage   string // StageImplement, StageRepair or StageCalibrate
 	Text    string
 	Restart bool
 }
 
-// CodeWritten: the model produced a module (Round 0) or a repaired one
+// CodeWrittenEvent: the model produced a module (Round 0) or a repaired one
 // (Round k ≥ 1).
-type CodeWritten struct {
+type CodeWrittenEvent struct {
 	Index  int
 	Name   string
 	Round  int
@@ -77,8 +77,8 @@ type CodeWritten struct {
 	Usage  llm.Usage // of this call
 }
 
-// Validated: the checks ran on round Round's module.
-type Validated struct {
+// ValidatedEvent: the checks ran on round Round's module.
+type ValidatedEvent struct {
 	Index  int
 	Name   string
 	Round  int
@@ -87,17 +87,17 @@ type Validated struct {
 	Failed []validate.Check // the failing checks (nil when OK)
 }
 
-// RepairStarted: round Round (1…MaxRepairs) of repair begins.
-type RepairStarted struct {
+// RepairStartedEvent: round Round (1…MaxRepairs) of repair begins.
+type RepairStartedEvent struct {
 	Index  int
 	Name   string
 	Round  int
 	Failed []validate.Check // what the model is asked to fix
 }
 
-// Judged: the LLM judge reviewed round Round's module (it passed
+// JudgedEvent: the LLM judge reviewed round Round's module (it passed
 // validation). Err is set when the judge gave no verdict.
-type Judged struct {
+type JudgedEvent struct {
 	Index     int
 	Name      string
 	Round     int
@@ -105,16 +105,16 @@ type Judged struct {
 	Err       error
 }
 
-// Calibrated: the solver model's pass rates are known.
-type Calibrated struct {
+// CalibratedEvent: the solver model's pass rates are known.
+type CalibratedEvent struct {
 	Index       int
 	Name        string
 	Calibration Calibration
 }
 
-// Verdict: one candidate is finished (or, Outcome "error", given up on for
+// VerdictEvent: one candidate is finished (or, Outcome "error", given up on for
 // this run; a resume retries it).
-type Verdict struct {
+type VerdictEvent struct {
 	Index       int           `json:"index"`
 	Name        string        `json:"name"`
 	Outcome     Outcome       `json:"outcome"`
@@ -127,29 +127,29 @@ type Verdict struct {
 	Elapsed     time.Duration `json:"elapsed_ns"`
 }
 
-// Totals is the running summary, sent after every verdict.
-type Totals struct{ Summary Summary }
+// TotalsEvent is the running summary, sent after every verdict.
+type TotalsEvent struct{ Summary Summary }
 
-// RunFinished is always the last event. Err is nil when every candidate
+// RunFinishedEvent is always the last event. Err is nil when every candidate
 // reached a verdict; a cancelled run has Err context.Canceled and can be
 // resumed.
-type RunFinished struct {
+type RunFinishedEvent struct {
 	RunID   uint64
 	Summary Summary
 	Err     error
 }
 
-func (RunStarted) event()       {}
-func (IdeateFailed) event()     {}
-func (IdeasReady) event()       {}
-func (SeedIdeated) event()      {}
-func (CandidateStarted) event() {}
-func (StreamDelta) event()      {}
-func (CodeWritten) event()      {}
-func (Validated) event()        {}
-func (RepairStarted) event()    {}
-func (Calibrated) event()       {}
-func (Judged) event()           {}
-func (Verdict) event()          {}
-func (Totals) event()           {}
-func (RunFinished) event()      {}
+func (RunStartedEvent) event()       {}
+func (IdeateFailedEvent) event()     {}
+func (IdeasReadyEvent) event()       {}
+func (SeedIdeatedEvent) event()      {}
+func (CandidateStartedEvent) event() {}
+func (StreamDeltaEvent) event()      {}
+func (CodeWrittenEvent) event()      {}
+func (ValidatedEvent) event()        {}
+func (RepairStartedEvent) event()    {}
+func (CalibratedEvent) event()       {}
+func (JudgedEvent) event()           {}
+func (VerdictEvent) event()          {}
+func (TotalsEvent) event()           {}
+func (RunFinishedEvent) event()      {}

@@ -101,9 +101,9 @@ func (r *runner) ideateSeeds(ctx context.Context, log []storage.SynthLogEntry) (
 		default:
 			got[i] = is
 		}
-		r.emit(SeedIdeated{Seed: s, Index: i, Done: answered, Total: len(cfg.Seeds), Proposed: len(is), Err: err})
+		r.emit(SeedIdeatedEvent{Seed: s, Index: i, Done: answered, Total: len(cfg.Seeds), Proposed: len(is), Err: err})
 		if err != nil {
-			r.emit(IdeateFailed{Category: s.String(), Err: err})
+			r.emit(IdeateFailedEvent{Category: s.String(), Err: err})
 		}
 	})
 	switch cause := context.Cause(ictx); {

@@ -106,12 +106,12 @@ func TestJudgeStage(t *testing.T) {
 			}
 			judged := 0
 			for _, e := range ev.all {
-				if _, ok := e.(Judged); ok {
+				if _, ok := e.(JudgedEvent); ok {
 					judged++
 				}
 			}
 			if judged != len(c.verdicts) {
-				t.Errorf("%d Judged events, want %d", judged, len(c.verdicts))
+				t.Errorf("%d JudgedEvent events, want %d", judged, len(c.verdicts))
 			}
 			if c.outcome != OutcomeCandidate {
 				if !strings.Contains(v.Reason, "LLM judge") {

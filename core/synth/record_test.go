@@ -52,7 +52,7 @@ func TestRecordDemoRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkScriptedOutcomes(t, db, ev.all[0].(RunStarted).RunID, ev.verdicts())
+	checkScriptedOutcomes(t, db, ev.all[0].(RunStartedEvent).RunID, ev.verdicts())
 	if replay.Remaining() != 0 || sum.Calls != 22 {
 		t.Errorf("%d recorded replies left unused, %d calls", replay.Remaining(), sum.Calls)
 	}

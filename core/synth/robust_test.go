@@ -77,14 +77,14 @@ func TestUnreadableIdeasQuoteTheReply(t *testing.T) {
 	}
 	failed := 0
 	for _, e := range ev.all {
-		if f, ok := e.(IdeateFailed); ok && errors.Is(f.Err, ErrUnreadableIdeas) && f.Category != "" {
+		if f, ok := e.(IdeateFailedEvent); ok && errors.Is(f.Err, ErrUnreadableIdeas) && f.Category != "" {
 			failed++
 		}
 	}
 	if failed != 3 {
-		t.Errorf("%d IdeateFailed events", failed)
+		t.Errorf("%d IdeateFailedEvent events", failed)
 	}
-	runID := ev.all[0].(RunStarted).RunID
+	runID := ev.all[0].(RunStartedEvent).RunID
 	db.View(func(tx *storage.Tx) error {
 		log, err := storage.ListSynthLog(tx, runID, 0)
 		if err != nil || len(log) != 3 || !strings.Contains(log[0].Message, "I'm sorry") || log[0].Usage.InputTokens != 10 {
@@ -122,7 +122,7 @@ func TestUnreachableServerStopsIdeation(t *testing.T) {
 	}
 	n := 0
 	for _, e := range ev.all {
-		if _, ok := e.(IdeateFailed); ok {
+		if _, ok := e.(IdeateFailedEvent); ok {
 			n++
 		}
 	}
@@ -166,7 +166,7 @@ func TestUnreachableServerHaltsTheRun(t *testing.T) {
 	if sum.Outcomes[OutcomeError] != 1 || sum.Finished != 0 {
 		t.Errorf("summary %+v", sum)
 	}
-	runID := ev.all[0].(RunStarted).RunID
+	runID := ev.all[0].(RunStartedEvent).RunID
 	var status storage.RunStatus
 	db.View(func(tx *storage.Tx) error {
 		r, _ := storage.GetSynthRun(tx, runID)
@@ -199,7 +199,7 @@ func TestUsageIsOnDiskAfterEveryCall(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		_, err := pl.Run(ctx, cfg, func(e Event) {
-			if s, ok := e.(RunStarted); ok {
+			if s, ok := e.(RunStartedEvent); ok {
 				runID.Store(s.RunID)
 			}
 		})

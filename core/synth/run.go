@@ -19,8 +19,8 @@ import (
 
 // Run starts a new run with cfg and processes it to the end (or until ctx
 // is cancelled). progress, which may be nil, gets every event, never
-// concurrently; the last one is RunFinished. The returned error is the one
-// RunFinished carries.
+// concurrently; the last one is RunFinishedEvent. The returned error is the one
+// RunFinishedEvent carries.
 func (p *Pipeline) Run(ctx context.Context, cfg Config, progress func(Event)) (Summary, error) {
 	if err := p.check(); err != nil {
 		return Summary{}, err
@@ -122,33 +122,33 @@ func (p *Pipeline) Resume(ctx context.Context, id uint64, progress func(Event)) 
 	return p.execute(ctx, run, cfg, log, progress)
 }
 
-// Start is Run with the events on a channel, closed after RunFinished.
+// Start is Run with the events on a channel, closed after RunFinishedEvent.
 // Read it to the end: the run waits while the channel is full.
 func (p *Pipeline) Start(ctx context.Context, cfg Config) <-chan Event {
 	ch := make(chan Event, 64)
 	go func() {
 		defer close(ch)
 		if _, err := p.Run(ctx, cfg, func(e Event) { ch <- e }); err != nil && !sentFinished(err) {
-			ch <- RunFinished{Err: err}
+			ch <- RunFinishedEvent{Err: err}
 		}
 	}()
 	return ch
 }
 
 // StartResume is Resume with the events on a channel, closed after
-// RunFinished.
+// RunFinishedEvent.
 func (p *Pipeline) StartResume(ctx context.Context, id uint64) <-chan Event {
 	ch := make(chan Event, 64)
 	go func() {
 		defer close(ch)
 		if _, err := p.Resume(ctx, id, func(e Event) { ch <- e }); err != nil && !sentFinished(err) {
-			ch <- RunFinished{RunID: id, Err: err}
+			ch <- RunFinishedEvent{RunID: id, Err: err}
 		}
 	}()
 	return ch
 }
 
-// finishedError marks errors that execute already reported in RunFinished.
+// finishedError marks errors that execute already reported in RunFinishedEvent.
 type finishedError struct{ error }
 
 func (e finishedError) Unwrap() error { return e.error }
@@ -316,7 +316,7 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 		}
 	}
 
-	r.emit(RunStarted{RunID: run.ID, Provider: p.LLM.Name(), Solver: solverName(p.Solver), N: cfg.N, Resumed: log != nil, Finished: len(final)})
+	r.emit(RunStartedEvent{RunID: run.ID, Provider: p.LLM.Name(), Solver: solverName(p.Solver), N: cfg.N, Resumed: log != nil, Finished: len(final)})
 	defer func() {
 		r.mu.Lock()
 		sum = r.summary()
@@ -345,7 +345,7 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 		if werr := p.DB.Update(func(tx *storage.Tx) error { return storage.PutSynthRun(tx, &run) }); werr != nil && err == nil {
 			err = fmt.Errorf("synth: recording the end of run %d: %w", run.ID, werr)
 		}
-		r.emit(RunFinished{RunID: run.ID, Summary: sum, Err: err})
+		r.emit(RunFinishedEvent{RunID: run.ID, Summary: sum, Err: err})
 		if err != nil {
 			err = finishedError{err}
 		}
@@ -381,7 +381,7 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 	r.mu.Lock()
 	r.sum.Ideas, r.sum.Dropped = len(ideas), len(dropped)
 	r.mu.Unlock()
-	r.emit(IdeasReady{Ideas: ideas, Dropped: dropped, Usage: r.meter.Usage()})
+	r.emit(IdeasReadyEvent{Ideas: ideas, Dropped: dropped, Usage: r.meter.Usage()})
 
 	// Candidates, cfg.Parallel at a time.
 	var todo []int
@@ -509,7 +509,7 @@ func (r *runner) ideate(ctx context.Context) ([]Idea, []DroppedIdea, error) {
 			if errors.Is(err, llm.ErrReplayExhausted) {
 				break
 			}
-			r.emit(IdeateFailed{Category: cat, Err: err})
+			r.emit(IdeateFailedEvent{Category: cat, Err: err})
 			if errors.Is(err, llm.ErrUnreachable) {
 				return nil, nil, fmt.Errorf("%w: %w", ErrNoIdeas, err)
 			}
@@ -540,7 +540,7 @@ func (r *runner) ideate(ctx context.Context) ([]Idea, []DroppedIdea, error) {
 }
 
 // count adds a verdict to the summary; r.mu must be held or r not shared yet.
-func (r *runner) count(v Verdict) {
+func (r *runner) count(v VerdictEvent) {
 	s := &r.sum
 	s.Outcomes[v.Outcome]++
 	if v.Outcome == OutcomeError {
@@ -580,8 +580,8 @@ func (r *runner) summary() Summary {
 	return s
 }
 
-func verdictOf(prov Provenance) Verdict {
-	v := Verdict{
+func verdictOf(prov Provenance) VerdictEvent {
+	v := VerdictEvent{
 		Index: prov.Index, Name: prov.Idea.Name, Outcome: prov.Outcome, Reason: prov.Reason,
 		Repairs: prov.Repairs, DuplicateOf: prov.DuplicateOf, Usage: prov.Usage, Elapsed: prov.Elapsed,
 		Implemented: len(prov.Reports) > 0,

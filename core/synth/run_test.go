@@ -37,12 +37,12 @@ func (e *events) add(ev Event) {
 	e.mu.Unlock()
 }
 
-func (e *events) verdicts() map[string]Verdict {
+func (e *events) verdicts() map[string]VerdictEvent {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	out := map[string]Verdict{}
+	out := map[string]VerdictEvent{}
 	for _, ev := range e.all {
-		if v, ok := ev.(Verdict); ok {
+		if v, ok := ev.(VerdictEvent); ok {
 			out[v.Name] = v
 		}
 	}
@@ -51,7 +51,7 @@ func (e *events) verdicts() map[string]Verdict {
 
 // checkScriptedOutcomes asserts that every scripted candidate ended as it
 // should, in the events and in the store.
-func checkScriptedOutcomes(t *testing.T, db *storage.DB, runID uint64, vs map[string]Verdict) {
+func checkScriptedOutcomes(t *testing.T, db *storage.DB, runID uint64, vs map[string]VerdictEvent) {
 	t.Helper()
 	if len(vs) != len(scriptOutcomes) {
 		var names []string
@@ -151,10 +151,10 @@ func TestScriptedRun(t *testing.T) {
 	}
 	// The event stream: starts, ends, and has the per-stage events.
 	first, last := ev.all[0], ev.all[len(ev.all)-1]
-	if _, ok := first.(RunStarted); !ok {
+	if _, ok := first.(RunStartedEvent); !ok {
 		t.Errorf("first event %T", first)
 	}
-	if f, ok := last.(RunFinished); !ok || f.Err != nil || f.Summary.Finished != 12 {
+	if f, ok := last.(RunFinishedEvent); !ok || f.Err != nil || f.Summary.Finished != 12 {
 		t.Errorf("last event %#v", last)
 	}
 	// Bounded parallelism: never more candidates between start and verdict
@@ -162,10 +162,10 @@ func TestScriptedRun(t *testing.T) {
 	inFlight, most := 0, 0
 	for _, e := range ev.all {
 		switch e.(type) {
-		case CandidateStarted:
+		case CandidateStartedEvent:
 			inFlight++
 			most = max(most, inFlight)
-		case Verdict:
+		case VerdictEvent:
 			inFlight--
 		}
 	}
@@ -176,15 +176,15 @@ func TestScriptedRun(t *testing.T) {
 	for _, e := range ev.all {
 		kinds[strings.TrimPrefix(strings.TrimPrefix(typeName(e), "synth."), "*")]++
 	}
-	for _, k := range []string{"IdeasReady", "CandidateStarted", "CodeWritten", "Validated", "RepairStarted", "Verdict", "Totals", "StreamDelta"} {
+	for _, k := range []string{"IdeasReadyEvent", "CandidateStartedEvent", "CodeWrittenEvent", "ValidatedEvent", "RepairStartedEvent", "VerdictEvent", "TotalsEvent", "StreamDeltaEvent"} {
 		if kinds[k] == 0 {
 			t.Errorf("no %s event (%v)", k, kinds)
 		}
 	}
-	if kinds["RepairStarted"] != 7 || kinds["CandidateStarted"] != 12 {
+	if kinds["RepairStartedEvent"] != 7 || kinds["CandidateStartedEvent"] != 12 {
 		t.Errorf("event counts %v", kinds)
 	}
-	checkScriptedOutcomes(t, db, first.(RunStarted).RunID, ev.verdicts())
+	checkScriptedOutcomes(t, db, first.(RunStartedEvent).RunID, ev.verdicts())
 
 	// A second run knows the first one's candidates: ideas that repeat
 	// them are dropped, and the rest store nothing new.
@@ -213,10 +213,10 @@ func TestResumeAfterCancel(t *testing.T) {
 	var runID uint64
 	_, err := pl.Run(ctx, cfg, func(e Event) {
 		ev.add(e)
-		if s, ok := e.(RunStarted); ok {
+		if s, ok := e.(RunStartedEvent); ok {
 			runID = s.RunID
 		}
-		if v, ok := e.(Verdict); ok && v.Outcome != OutcomeError {
+		if v, ok := e.(VerdictEvent); ok && v.Outcome != OutcomeError {
 			// Cancel once four candidates are done: the ones in flight stop mid-way.
 			if len(ev.verdicts()) >= 4 {
 				once.Do(cancel)
@@ -266,7 +266,7 @@ func TestResumeAfterCancel(t *testing.T) {
 	if model.calls[StageIdeate+"/"+DefaultCategories[0]] != 1 {
 		t.Errorf("ideation redone: %v", model.calls)
 	}
-	all := map[string]Verdict{}
+	all := map[string]VerdictEvent{}
 	for k, v := range before {
 		all[k] = v
 	}
@@ -296,7 +296,7 @@ func TestStartDeliversEventsOnAChannel(t *testing.T) {
 		n++
 		last = e
 	}
-	f, ok := last.(RunFinished)
+	f, ok := last.(RunFinishedEvent)
 	if !ok || f.Err != nil || f.Summary.Outcomes[OutcomeEmpty] != 3 {
 		t.Fatalf("last of %d events: %#v", n, last)
 	}
@@ -353,9 +353,9 @@ func TestRunWithSolver(t *testing.T) {
 	if err != nil || sum.Stored != 1 || sum.Flagged != 1 || sum.Usage.PromptTokens < 6*20 {
 		t.Fatalf("summary %+v, %v", sum, err)
 	}
-	var cal *Calibrated
+	var cal *CalibratedEvent
 	for _, e := range ev.all {
-		if c, ok := e.(Calibrated); ok {
+		if c, ok := e.(CalibratedEvent); ok {
 			cal = &c
 		}
 	}

@@ -353,7 +353,7 @@ func TestSeedIdeationFailures(t *testing.T) {
 	pl := &Pipeline{LLM: m, Pool: testPool(t), DB: db}
 	var failedEvents int
 	sum, err := pl.Run(context.Background(), Config{Seeds: seedList(6), PerSeed: 1, Parallel: 1, MaxRepairs: -1}, func(e Event) {
-		if _, ok := e.(IdeateFailed); ok {
+		if _, ok := e.(IdeateFailedEvent); ok {
 			failedEvents++
 		}
 	})

@@ -79,7 +79,7 @@ type Model struct {
 	demo     bool
 
 	runID   uint64
-	started *coresynth.RunStarted
+	started *coresynth.RunStartedEvent
 	cands   []*candidate
 	dropped int
 	totals  coresynth.Summary
@@ -293,20 +293,20 @@ func (m *Model) cand(i int) *candidate {
 // apply folds one event into the pane's picture of the run.
 func (m *Model) apply(e coresynth.Event) tea.Cmd {
 	switch e := e.(type) {
-	case coresynth.RunStarted:
+	case coresynth.RunStartedEvent:
 		m.runID, m.started = e.RunID, &e
 		return pane.Info(fmt.Sprintf("synthesis run %d started", e.RunID))
-	case coresynth.IdeasReady:
+	case coresynth.IdeasReadyEvent:
 		for i, idea := range e.Ideas {
 			c := m.cand(i)
 			c.Name, c.Category, c.Idea = idea.Name, idea.Category, idea.Description
 			c.Stage = "idea"
 		}
 		m.dropped = len(e.Dropped)
-	case coresynth.CandidateStarted:
+	case coresynth.CandidateStartedEvent:
 		c := m.cand(e.Index)
 		c.Name, c.Category, c.Idea, c.Stage = e.Idea.Name, e.Idea.Category, e.Idea.Description, "writing code"
-	case coresynth.CodeWritten:
+	case coresynth.CodeWrittenEvent:
 		c := m.cand(e.Index)
 		c.Name, c.Round, c.Lines, c.Source = nonEmpty(e.Name, c.Name), e.Round, e.Lines, e.Source
 		c.Tokens += e.Usage.Total()
@@ -314,7 +314,7 @@ func (m *Model) apply(e coresynth.Event) tea.Cmd {
 		if e.Round > 0 {
 			c.Stage = fmt.Sprintf("repaired (round %d)", e.Round)
 		}
-	case coresynth.Validated:
+	case coresynth.ValidatedEvent:
 		c := m.cand(e.Index)
 		c.Name, c.Failed = nonEmpty(e.Name, c.Name), nil
 		for _, f := range e.Failed {
@@ -324,22 +324,22 @@ func (m *Model) apply(e coresynth.Event) tea.Cmd {
 		if !e.OK {
 			c.Stage = fmt.Sprintf("%d check(s) failed", len(e.Failed))
 		}
-	case coresynth.RepairStarted:
+	case coresynth.RepairStartedEvent:
 		c := m.cand(e.Index)
 		c.Stage = fmt.Sprintf("repair round %d", e.Round)
-	case coresynth.Calibrated:
+	case coresynth.CalibratedEvent:
 		c := m.cand(e.Index)
 		c.Stage = "calibrated"
-	case coresynth.Verdict:
+	case coresynth.VerdictEvent:
 		c := m.cand(e.Index)
 		c.Name, c.Outcome, c.Reason, c.Flags = nonEmpty(e.Name, c.Name), e.Outcome, e.Reason, e.Flags
 		c.Stage = string(e.Outcome)
 		if e.Outcome == coresynth.OutcomeCandidate {
 			return pane.Msg(pane.LibraryChangedMsg{Name: c.Name})
 		}
-	case coresynth.Totals:
+	case coresynth.TotalsEvent:
 		m.totals = e.Summary
-	case coresynth.RunFinished:
+	case coresynth.RunFinishedEvent:
 		m.totals, m.runErr = e.Summary, e.Err
 		if e.RunID != 0 {
 			m.runID = e.RunID

@@ -130,14 +130,14 @@ func TestStartFailureIsReported(t *testing.T) {
 func TestEventsBuildTheLog(t *testing.T) {
 	m, _ := newPane(t, nil)
 	events := []coresynth.Event{
-		coresynth.RunStarted{RunID: 4, N: 2},
-		coresynth.CandidateStarted{Index: 1, Idea: coresynth.Idea{Name: "b", Category: "logic"}},
-		coresynth.CandidateStarted{Index: 0, Idea: coresynth.Idea{Name: "a", Category: "graphs"}},
-		coresynth.CodeWritten{Index: 0, Name: "a", Lines: 20, Usage: llm.Usage{PromptTokens: 100, CompletionTokens: 50}},
-		coresynth.Validated{Index: 0, Name: "a", OK: false, Failed: []validate.Check{{Name: "solve() scores 1.0"}}},
-		coresynth.RepairStarted{Index: 0, Name: "a", Round: 1},
-		coresynth.Verdict{Index: 0, Name: "a", Outcome: coresynth.OutcomeInvalid, Reason: "still failing"},
-		coresynth.Verdict{Index: 1, Name: "b", Outcome: coresynth.OutcomeCandidate},
+		coresynth.RunStartedEvent{RunID: 4, N: 2},
+		coresynth.CandidateStartedEvent{Index: 1, Idea: coresynth.Idea{Name: "b", Category: "logic"}},
+		coresynth.CandidateStartedEvent{Index: 0, Idea: coresynth.Idea{Name: "a", Category: "graphs"}},
+		coresynth.CodeWrittenEvent{Index: 0, Name: "a", Lines: 20, Usage: llm.Usage{PromptTokens: 100, CompletionTokens: 50}},
+		coresynth.ValidatedEvent{Index: 0, Name: "a", OK: false, Failed: []validate.Check{{Name: "solve() scores 1.0"}}},
+		coresynth.RepairStartedEvent{Index: 0, Name: "a", Round: 1},
+		coresynth.VerdictEvent{Index: 0, Name: "a", Outcome: coresynth.OutcomeInvalid, Reason: "still failing"},
+		coresynth.VerdictEvent{Index: 1, Name: "b", Outcome: coresynth.OutcomeCandidate},
 	}
 	var changed []string
 	for _, e := range events {
@@ -222,9 +222,9 @@ func TestCandidateDetail(t *testing.T) {
 	m, _ := newPane(t, nil)
 	src := "NAME = \"a\"\nDESCRIPTION = \"x\"\n"
 	for _, e := range []coresynth.Event{
-		coresynth.CandidateStarted{Index: 0, Idea: coresynth.Idea{Name: "a", Description: "An idea."}},
-		coresynth.CodeWritten{Index: 0, Name: "a", Lines: 2, Source: src},
-		coresynth.Validated{Index: 0, Name: "a", OK: false, Failed: []validate.Check{{Name: "solve() scores 1.0"}}},
+		coresynth.CandidateStartedEvent{Index: 0, Idea: coresynth.Idea{Name: "a", Description: "An idea."}},
+		coresynth.CodeWrittenEvent{Index: 0, Name: "a", Lines: 2, Source: src},
+		coresynth.ValidatedEvent{Index: 0, Name: "a", OK: false, Failed: []validate.Check{{Name: "solve() scores 1.0"}}},
 	} {
 		drive(m, pane.Msg(SynthEventMsg{e}))
 	}
