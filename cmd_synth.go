@@ -73,14 +73,11 @@ func resolveProvider(name string) string {
 	if name != "" {
 		return strings.ToLower(name)
 	}
-	switch {
-	case os.Getenv("OPENAI_API_KEY") != "" || os.Getenv("OPENAI_BASE_URL") != "":
-		return "openai"
-	case os.Getenv("ANTHROPIC_API_KEY") != "":
-		return "anthropic"
+	p, found := llm.DefaultProvider()
+	if !found {
+		fmt.Fprintln(os.Stderr, "resyn: no --provider and no OPENAI_API_KEY, OPENAI_BASE_URL or ANTHROPIC_API_KEY: playing the recorded demo run (--provider replay)")
 	}
-	fmt.Fprintln(os.Stderr, "resyn: no --provider and no OPENAI_API_KEY, OPENAI_BASE_URL or ANTHROPIC_API_KEY: playing the recorded demo run (--provider replay)")
-	return "replay"
+	return p
 }
 
 // openProvider opens an LLM provider; demo reports whether it is the
@@ -464,31 +461,21 @@ func (f *signalFlags) options() synth.SignalOptions {
 	return synth.SignalOptions{Window: f.window, High: f.high}
 }
 
-// providerOfRun reads which provider a stored run used ("openai:gpt-4o" →
-// "openai", "gpt-4o"), so that --resume needs no provider flags.
+// providerOfRun is the provider and model stored run id used
+// (synth.RunProvider), so that --resume needs no provider flags; a model
+// given on the command line wins.
 func providerOfRun(db *storage.DB, id uint64, model string) (string, string) {
-	var cfg synth.Config
+	var r storage.SynthRun
 	_ = db.View(func(tx *storage.Tx) error {
-		r, err := storage.GetSynthRun(tx, id)
-		if err == nil {
-			_ = json.Unmarshal(r.Config, &cfg)
-		}
-		return nil
+		var err error
+		r, err = storage.GetSynthRun(tx, id)
+		return err
 	})
-	prov, m, _ := strings.Cut(cfg.Provider, ":")
-	switch prov {
-	case "openai", "anthropic":
-		if model == "" {
-			model = m
-		}
-		return prov, model
-	case "replay":
-		if m != "" && m != "replay" {
-			return "", model // a replay file: the user must name it again
-		}
-		return "replay", model
+	prov, m := synth.RunProvider(r)
+	if model == "" {
+		model = m
 	}
-	return "", model
+	return prov, model
 }
 
 // synthPrinter prints a run's events as lines on stderr.

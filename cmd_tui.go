@@ -104,20 +104,16 @@ func runWorkbench(cmd *cobra.Command) error {
 		fmt.Fprintf(os.Stderr, "imported %s as training run %d\n", workbenchOpts.loadRun, id)
 	}
 	return tui.Run(cmd.Context(), tui.Options{Store: db, StorePath: path, Theme: th, NoMouse: workbenchOpts.noMouse,
-		OpenLLM: openWorkbenchLLM, Provider: workbenchProvider(), StartTraining: workbenchTraining(db)})
+		OpenLLM: openWorkbenchLLM, Provider: defaultProvider(), StartTraining: workbenchTraining(db)})
 }
 
-// workbenchProvider is the provider the synthesis pane starts with: the one
-// whose key (or base URL) is set, else the recorded demo. Unlike
-// resolveProvider it prints nothing: the terminal belongs to the TUI.
-func workbenchProvider() string {
-	switch {
-	case os.Getenv("OPENAI_API_KEY") != "" || os.Getenv("OPENAI_BASE_URL") != "":
-		return "openai"
-	case os.Getenv("ANTHROPIC_API_KEY") != "":
-		return "anthropic"
-	}
-	return "replay"
+// defaultProvider is the provider the synthesis pane starts with
+// (llm.DefaultProvider: the one whose key or base URL is set, else the
+// recorded demo). Unlike resolveProvider it prints nothing: the terminal
+// belongs to the TUI.
+func defaultProvider() string {
+	p, _ := llm.DefaultProvider()
+	return p
 }
 
 // openWorkbenchLLM opens a provider for the synthesis pane, as

@@ -81,6 +81,34 @@ func (c Config) withDefaults() Config {
 // Providers lists the names Open accepts.
 var Providers = []string{"openai", "anthropic", "replay"}
 
+// DefaultProvider is the provider to open when none is named: "openai"
+// when OPENAI_API_KEY or OPENAI_BASE_URL is set, else "anthropic" when
+// ANTHROPIC_API_KEY is; else "replay" (the recorded demo) with found
+// false, so that a command can say why it plays the demo.
+func DefaultProvider() (name string, found bool) {
+	switch {
+	case os.Getenv("OPENAI_API_KEY") != "" || os.Getenv("OPENAI_BASE_URL") != "":
+		return "openai", true
+	case os.Getenv("ANTHROPIC_API_KEY") != "":
+		return "anthropic", true
+	}
+	return "replay", false
+}
+
+// ParseName splits a provider's Name ("openai:gpt-4o",
+// "replay:runs.jsonl", "replay") into the provider ("openai", "replay")
+// and what follows it: the model, or the file a replay plays. provider is
+// "" for a name Open does not know.
+func ParseName(name string) (provider, rest string) {
+	p, rest, _ := strings.Cut(name, ":")
+	for _, known := range Providers {
+		if p == known {
+			return p, rest
+		}
+	}
+	return "", rest
+}
+
 // Open builds the provider cfg names.
 func Open(cfg Config) (Provider, error) {
 	switch strings.ToLower(cfg.Provider) {

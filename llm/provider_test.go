@@ -382,3 +382,24 @@ func Example() {
 	fmt.Println(c.Text, err, meter.Usage().Total())
 	// Output: <answer>4</answer> <nil> 17
 }
+
+func TestDefaultProvider(t *testing.T) {
+	for _, c := range []struct {
+		env   map[string]string
+		want  string
+		found bool
+	}{
+		{map[string]string{}, "replay", false},
+		{map[string]string{"OPENAI_API_KEY": "k"}, "openai", true},
+		{map[string]string{"OPENAI_BASE_URL": "http://127.0.0.1:8000/v1"}, "openai", true},
+		{map[string]string{"ANTHROPIC_API_KEY": "k"}, "anthropic", true},
+		{map[string]string{"ANTHROPIC_API_KEY": "k", "OPENAI_API_KEY": "k"}, "openai", true},
+	} {
+		for _, k := range []string{"OPENAI_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_API_KEY"} {
+			t.Setenv(k, c.env[k])
+		}
+		if got, found := DefaultProvider(); got != c.want || found != c.found {
+			t.Errorf("%v: got %q %v, want %q %v", c.env, got, found, c.want, c.found)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package synth
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -147,4 +148,27 @@ func (p *Pipeline) clock() time.Time {
 		return p.now()
 	}
 	return time.Now()
+}
+
+// RunProvider is the provider and model a stored run used, read from its
+// recorded Config ("openai:gpt-4o" → "openai", "gpt-4o"), so that resuming
+// it needs no provider flags. provider is "" when the record alone cannot
+// reopen it: an unknown provider, or a replay of a file (a path that is
+// the user's to give again). model is "" when the record names none.
+func RunProvider(r storage.SynthRun) (provider, model string) {
+	var cfg Config
+	if json.Unmarshal(r.Config, &cfg) != nil {
+		return "", ""
+	}
+	provider, rest := llm.ParseName(cfg.Provider)
+	model = cfg.Model
+	switch {
+	case provider == "", provider == "replay" && rest != "" && rest != "replay":
+		return "", model
+	case provider == "replay":
+		return provider, model
+	case model == "":
+		model = rest
+	}
+	return provider, model
 }

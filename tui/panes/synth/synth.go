@@ -2,7 +2,6 @@ package synth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -212,20 +211,15 @@ func (m *Model) start(resume uint64) tea.Cmd {
 	return tea.Batch(pane.Msg(pane.JobStartedMsg{ID: m.job, Label: label, Cancel: cancel}), waitForProgressCmd(m.events))
 }
 
-// providerOf reads the provider and model a stored run used ("openai:gpt-4o").
+// providerOf is the provider and model stored run r used
+// (core/synth.RunProvider), where the record says; else the ones given.
 func providerOf(r storage.SynthRun, provider, model string) (string, string) {
-	var cfg struct {
-		Provider string `json:"provider"`
-		Model    string `json:"model"`
+	p, mod := coresynth.RunProvider(r)
+	if p != "" {
+		provider = p
 	}
-	if json.Unmarshal(r.Config, &cfg) == nil && cfg.Provider != "" {
-		p, _, _ := strings.Cut(cfg.Provider, ":")
-		if slices.Contains(Providers, p) {
-			provider = p
-		}
-		if cfg.Model != "" {
-			model = cfg.Model
-		}
+	if mod != "" {
+		model = mod
 	}
 	return provider, model
 }
