@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"runtime"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -182,4 +183,17 @@ func pythonBench(n, rounds int) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// loadAvg is the 1-minute load average, or "" where /proc/loadavg is missing:
+// printed beside wall-clock rates, which others' work lowers.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	if f := strings.Fields(string(b)); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
