@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"resyn/core/dataset"
+)
+
+func init() { register(newScoreCmd) }
+
+func newScoreCmd() *cobra.Command {
+	var in, out string
+	var workers int
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "score",
+		Short: "Score completions with the environments' verifiers",
+		Long: `Reads JSON lines with env, seed, difficulty and completion (and optionally the
+instance's state) and writes one reward record per line: the input line number,
+kind (ok, format, env_error, timeout), score and the extracted answer. The
+answer is the text inside the last <answer>…</answer> of the completion; none
+is a format failure with score 0. A summary per environment goes to stderr (or
+to stdout as JSON with --json and --out).
+
+env, seed, difficulty and completion are all required: there are no defaults,
+since the instance depends on env, seed and difficulty together. Other fields
+are ignored, so resyn gen's lines with a "completion" added score as they are.
+A malformed line (not a JSON object, a field missing or of the wrong type, or
+longer than 16 MiB) is reported on stderr with its line number and skipped;
+the rest is still scored, and the exit status is then 1. Blank lines are
+ignored.
+
+Lines are read and scored in chunks (4096 lines or 64 MiB of completions)
+and the records written as each chunk is done, so memory does not grow with
+the input. Progress (rate; time left when --in is a file) goes to stderr.
+SIGINT or SIGTERM stops within about a second: --out then holds the records
+of the chunks finished, each a complete line, and the exit status is 130.`,
+		Example: `  resyn score --in completions.jsonl --out rewards.jsonl
+  echo '{"env":"graph_coloring","seed":1,"difficulty":2,"completion":"<answer>1 2 3</answer>"}' | resyn score --in -`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := flagAtLeast("workers", workers, 0, "0 (one per core) or more"); err != nil {
+				return err
+			}
+			var r io.Reader = os.Stdin
+			if in != "" && in != "-" {
+				f, err := os.Open(in)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				r = f // Score reads its size for the time left
+			} else if in == "" {
+				return fmt.Errorf("--in is required (use --in - for stdin)")
+			}
+			p, mods, err := libraryPool(cmd.Context(), workers, "", false, true)
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			w, closeOut, err := createOut(out)
+			if err != nil {
+				return err
+			}
+			bad := 0
+			start := time.Now()
+			pl := &progressLine{verb: "scored"}
+			scored := 0
+			sums, err := dataset.Score(cmd.Context(), dataset.WithHashes(p, mods), r, w,
+				func(e dataset.LineError) {
+					bad++
+					pl.printf("skipped %s\n", dataset.CapText(e.Error(), dataset.MaxErrorBytes))
+				},
+				func(pr dataset.Progress) {
+					scored = pr.Done
+					if err := w.Flush(); err == nil { // records out as they come
+						pl.show(pr)
+					}
+				})
+			pl.end(time.Since(start))
+			if cerr := closeOut(); err == nil {
+				err = cerr
+			}
+			if errors.Is(err, context.Canceled) {
+				pl.printf("resyn score: interrupted; %s holds the records of the first %d scored lines, each a complete line\n", outName(out), scored)
+				return interrupted
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON && out != "" && out != "-" {
+				return writeJSON(sums)
+			}
+			tw := tabwriter.NewWriter(os.Stderr, 0, 4, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "ENV\tN\tMEAN\tPASS\tOK\tFORMAT\tENV_ERROR\tTIMEOUT\t")
+			for _, s := range sums {
+				fmt.Fprintf(tw, "%s\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t\n", s.Env, s.N, s.MeanScore, s.Pass, s.OK, s.Format, s.EnvError, s.Timeout)
+			}
+			tw.Flush()
+			if bad > 0 {
+				// The good lines are scored and written; the exit status
+				// says that the input was not all good, so that a pipeline
+				// does not go on with a silently shorter file.
+				fmt.Fprintf(os.Stderr, "resyn: %d malformed line(s) skipped (see above); the other lines were scored\n", bad)
+				return exitError{code: 1}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&in, "in", "", "completions JSONL (- for stdin)")
+	c.Flags().StringVar(&out, "out", "", "rewards JSONL (default stdout)")
+	c.Flags().IntVar(&workers, "workers", 0, "worker processes (default: one per core)")
+	c.Flags().BoolVar(&asJSON, "json", false, "with --out: print the per-environment summary as JSON on stdout")
+	return c
+}
