@@ -19,220 +19,265 @@ import (
 // error only when the store fails; everything that goes wrong with the
 // candidate itself ends in its verdict. A cancelled candidate gets none.
 func (r *runner) candidate(ctx context.Context, index int, idea Idea) error {
-	prov := &Provenance{
-		Run: r.run.ID, Index: index, Idea: idea, Provider: r.p.LLM.Name(),
-		Timings: map[string]time.Duration{},
-	}
-	start := r.p.clock()
+	c := &cand{r: r, ctx: ctx, index: index, idea: idea, start: r.p.clock(),
+		prov: &Provenance{Run: r.run.ID, Index: index, Idea: idea, Provider: r.p.LLM.Name(), Timings: map[string]time.Duration{}},
+		opts: CallOptions{Temperature: r.cfg.Temperature, MaxTokens: r.cfg.MaxTokens}}
 	r.emit(CandidateStartedEvent{Index: index, Idea: idea})
 	if err := r.logEntry(idea.Name, "start", idea.Description, storage.TokenUsage{}, idea); err != nil {
 		return err
 	}
-	opts := CallOptions{Temperature: r.cfg.Temperature, MaxTokens: r.cfg.MaxTokens}
-	stream := func(stage string) CallOptions {
-		o := opts
-		if r.cfg.Stream {
-			o.OnDelta = func(d llm.Delta) {
-				r.emit(StreamDeltaEvent{Index: index, Stage: stage, Text: d.Text, Restart: d.Restart})
-			}
-		}
-		return o
-	}
-	timed := func(stage string, t0 time.Time) { prov.Timings[stage] += r.p.clock().Sub(t0) }
-	exchange := func(ex Exchange) error {
-		prov.Exchanges = append(prov.Exchanges, ex)
-		prov.Usage = prov.Usage.Add(ex.Usage)
-		msg := fmt.Sprintf("%d+%d tokens", ex.Usage.PromptTokens, ex.Usage.CompletionTokens)
-		if ex.Error != "" {
-			msg = ex.Error
-		}
-		return r.logEntry(idea.Name, ex.Stage, msg, tokenUsage(ex.Usage, 1), ex)
-	}
-	finish := func(o Outcome, reason string) error {
-		prov.Outcome, prov.Reason = o, reason
-		prov.Elapsed = r.p.clock().Sub(start)
-		return r.verdict(prov, nil)
-	}
-
-	// Implementation.
-	t0 := r.p.clock()
-	code, ex, err := Implement(ctx, r.llm, idea, r.examples, stream(StageImplement))
-	timed(StageImplement, t0)
-	if ctx.Err() != nil {
-		return nil
-	}
-	if lerr := exchange(ex); lerr != nil {
-		return lerr
-	}
-	switch {
-	case errors.Is(err, ErrRefusal):
-		return finish(OutcomeRefused, fmt.Sprintf("the model declined: %q", firstLine(ex.Reply)))
-	case errors.Is(err, ErrEmptyReply):
-		return finish(OutcomeEmpty, "the model replied with nothing")
-	case errors.Is(err, ErrNoCode):
-		return finish(OutcomeNoCode, "no module in the reply; the model replied "+Excerpt(ex.Reply, ExcerptLen))
-	case err != nil:
-		return r.llmFailed(err, finish(OutcomeError, err.Error()))
-	}
-	r.emit(CodeWrittenEvent{Index: index, Name: idea.Name, Round: 0, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
-
-	// Validation and repair.
-	system, user := ImplementPrompt(idea, r.examples)
-	file := idea.Name + ".star"
-	validateRound := func(round int) (*validate.Report, *env.Module, error) {
-		t0 := r.p.clock()
-		rep, mod := nameCheck(file, code, idea.Name)
-		if rep == nil {
-			rep, mod = Check(ctx, r.p.Pool, file, code, r.cfg.Validate)
-		}
-		timed(StageValidate, t0)
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
-		prov.Reports = append(prov.Reports, rep)
-		ev := ValidatedEvent{Index: index, Name: idea.Name, Round: round, OK: rep.OK, Report: rep, Failed: rep.Failed()}
-		r.emit(ev)
-		msg := "ok"
-		if !rep.OK {
-			msg = "failed: " + failedNames(rep)
-		}
-		return rep, mod, r.logEntry(idea.Name, StageValidate, msg, storage.TokenUsage{}, rep)
-	}
-	rep, mod, err := validateRound(0)
-	if err != nil {
-		return storeErr(ctx, err)
-	}
-	// repair asks for a corrected module and validates it as round round.
-	// noModule: the reply held none (the round is spent, the module and its
-	// report stand); done: the candidate has ended, and ret is what
-	// candidate returns.
-	repair := func(round int) (noModule, done bool, ret error) {
-		r.emit(RepairStartedEvent{Index: index, Name: idea.Name, Round: round, Failed: rep.Failed()})
-		t0 := r.p.clock()
-		fixed, ex, err := Repair(ctx, r.llm, idea, system, user, code, rep, round, stream(StageRepair))
-		timed(StageRepair, t0)
-		if ctx.Err() != nil {
-			return false, true, nil
-		}
-		if lerr := exchange(ex); lerr != nil {
-			return false, true, lerr
-		}
-		if err != nil {
-			if errors.Is(err, ErrRefusal) || errors.Is(err, ErrEmptyReply) || errors.Is(err, ErrNoCode) {
-				return true, false, nil
-			}
-			return false, true, r.llmFailed(err, finish(OutcomeError, err.Error()))
-		}
-		code = fixed
-		r.emit(CodeWrittenEvent{Index: index, Name: idea.Name, Round: round, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
-		if rep, mod, err = validateRound(round); err != nil {
-			return false, true, storeErr(ctx, err)
-		}
-		return false, false, nil
-	}
-	for round := 1; !rep.OK && round <= r.cfg.MaxRepairs; round++ {
-		prov.Repairs = round
-		if _, done, ret := repair(round); done {
+	// Each stage either passes the candidate on or ends it (done), with
+	// what candidate returns.
+	for _, stage := range []func() (done bool, ret error){c.implement, c.validate, c.review, c.dedup, c.calibrate} {
+		if done, ret := stage(); done {
 			return ret
 		}
 	}
-	if !rep.OK {
-		return finish(OutcomeInvalid, fmt.Sprintf("still failing after %d repair rounds: %s", prov.Repairs, failedNames(rep)))
-	}
+	c.prov.Outcome = OutcomeCandidate
+	c.prov.Elapsed = r.p.clock().Sub(c.start)
+	return r.verdict(c.prov, c.mod)
+}
 
-	// The LLM judge, with one revision for what it finds.
-	for attempt := 0; r.judge != nil; attempt++ {
-		t0 := r.p.clock()
-		j, err := Judge(ctx, r.judge, r.p.Pool, mod, stream(StageJudge))
-		timed(StageJudge, t0)
-		if ctx.Err() != nil {
-			return nil
+// cand is one candidate on its way through runner.candidate's stages.
+type cand struct {
+	r     *runner
+	ctx   context.Context
+	index int
+	idea  Idea
+	prov  *Provenance
+	start time.Time
+	opts  CallOptions
+
+	code         string           // the module, as last written
+	rep          *validate.Report // its validation report
+	mod          *env.Module      // the module loaded, once it validates
+	system, user string           // the implementation prompt, which repairs build on
+}
+
+// stream is the call options of one stage, with its reply streamed as
+// events when the run asks for them.
+func (c *cand) stream(stage string) CallOptions {
+	o := c.opts
+	if c.r.cfg.Stream {
+		o.OnDelta = func(d llm.Delta) {
+			c.r.emit(StreamDeltaEvent{Index: c.index, Stage: stage, Text: d.Text, Restart: d.Restart})
+		}
+	}
+	return o
+}
+
+func (c *cand) timed(stage string, t0 time.Time) { c.prov.Timings[stage] += c.r.p.clock().Sub(t0) }
+
+// exchange records one LLM exchange in the provenance and the run's log.
+func (c *cand) exchange(ex Exchange) error {
+	c.prov.Exchanges = append(c.prov.Exchanges, ex)
+	c.prov.Usage = c.prov.Usage.Add(ex.Usage)
+	msg := fmt.Sprintf("%d+%d tokens", ex.Usage.PromptTokens, ex.Usage.CompletionTokens)
+	if ex.Error != "" {
+		msg = ex.Error
+	}
+	return c.r.logEntry(c.idea.Name, ex.Stage, msg, tokenUsage(ex.Usage, 1), ex)
+}
+
+// finish gives the candidate its verdict.
+func (c *cand) finish(o Outcome, reason string) error {
+	c.prov.Outcome, c.prov.Reason = o, reason
+	c.prov.Elapsed = c.r.p.clock().Sub(c.start)
+	return c.r.verdict(c.prov, nil)
+}
+
+// implement asks the model for the module.
+func (c *cand) implement() (bool, error) {
+	t0 := c.r.p.clock()
+	code, ex, err := Implement(c.ctx, c.r.llm, c.idea, c.r.examples, c.stream(StageImplement))
+	c.timed(StageImplement, t0)
+	if c.ctx.Err() != nil {
+		return true, nil
+	}
+	if lerr := c.exchange(ex); lerr != nil {
+		return true, lerr
+	}
+	switch {
+	case errors.Is(err, ErrRefusal):
+		return true, c.finish(OutcomeRefused, fmt.Sprintf("the model declined: %q", firstLine(ex.Reply)))
+	case errors.Is(err, ErrEmptyReply):
+		return true, c.finish(OutcomeEmpty, "the model replied with nothing")
+	case errors.Is(err, ErrNoCode):
+		return true, c.finish(OutcomeNoCode, "no module in the reply; the model replied "+Excerpt(ex.Reply, ExcerptLen))
+	case err != nil:
+		return true, c.r.llmFailed(err, c.finish(OutcomeError, err.Error()))
+	}
+	c.code = code
+	c.r.emit(CodeWrittenEvent{Index: c.index, Name: c.idea.Name, Round: 0, Source: code, Lines: strings.Count(code, "\n"), Usage: ex.Usage})
+	c.system, c.user = ImplementPrompt(c.idea, c.r.examples)
+	return false, nil
+}
+
+// validateRound runs the checks on the module as round round.
+func (c *cand) validateRound(round int) error {
+	t0 := c.r.p.clock()
+	file := c.idea.Name + ".star"
+	rep, mod := nameCheck(file, c.code, c.idea.Name)
+	if rep == nil {
+		rep, mod = Check(c.ctx, c.r.p.Pool, file, c.code, c.r.cfg.Validate)
+	}
+	c.timed(StageValidate, t0)
+	if c.ctx.Err() != nil {
+		return c.ctx.Err()
+	}
+	c.rep, c.mod = rep, mod
+	c.prov.Reports = append(c.prov.Reports, rep)
+	c.r.emit(ValidatedEvent{Index: c.index, Name: c.idea.Name, Round: round, OK: rep.OK, Report: rep, Failed: rep.Failed()})
+	msg := "ok"
+	if !rep.OK {
+		msg = "failed: " + failedNames(rep)
+	}
+	return c.r.logEntry(c.idea.Name, StageValidate, msg, storage.TokenUsage{}, rep)
+}
+
+// validate validates the module and repairs it, up to MaxRepairs rounds.
+func (c *cand) validate() (bool, error) {
+	if err := c.validateRound(0); err != nil {
+		return true, storeErr(c.ctx, err)
+	}
+	for round := 1; !c.rep.OK && round <= c.r.cfg.MaxRepairs; round++ {
+		c.prov.Repairs = round
+		if _, done, ret := c.repair(round); done {
+			return true, ret
+		}
+	}
+	if !c.rep.OK {
+		return true, c.finish(OutcomeInvalid, fmt.Sprintf("still failing after %d repair rounds: %s", c.prov.Repairs, failedNames(c.rep)))
+	}
+	return false, nil
+}
+
+// repair asks for a corrected module and validates it as round round.
+// noModule: the reply held none (the round is spent, the module and its
+// report stand); done: the candidate has ended, and ret is what candidate
+// returns.
+func (c *cand) repair(round int) (noModule, done bool, ret error) {
+	c.r.emit(RepairStartedEvent{Index: c.index, Name: c.idea.Name, Round: round, Failed: c.rep.Failed()})
+	t0 := c.r.p.clock()
+	fixed, ex, err := Repair(c.ctx, c.r.llm, c.idea, c.system, c.user, c.code, c.rep, round, c.stream(StageRepair))
+	c.timed(StageRepair, t0)
+	if c.ctx.Err() != nil {
+		return false, true, nil
+	}
+	if lerr := c.exchange(ex); lerr != nil {
+		return false, true, lerr
+	}
+	if err != nil {
+		if errors.Is(err, ErrRefusal) || errors.Is(err, ErrEmptyReply) || errors.Is(err, ErrNoCode) {
+			return true, false, nil
+		}
+		return false, true, c.r.llmFailed(err, c.finish(OutcomeError, err.Error()))
+	}
+	c.code = fixed
+	c.r.emit(CodeWrittenEvent{Index: c.index, Name: c.idea.Name, Round: round, Source: c.code, Lines: strings.Count(c.code, "\n"), Usage: ex.Usage})
+	if err := c.validateRound(round); err != nil {
+		return false, true, storeErr(c.ctx, err)
+	}
+	return false, false, nil
+}
+
+// review has the LLM judge (when the run has one) review the valid module,
+// with one revision for what it finds.
+func (c *cand) review() (bool, error) {
+	for attempt := 0; c.r.judge != nil; attempt++ {
+		t0 := c.r.p.clock()
+		j, err := Judge(c.ctx, c.r.judge, c.r.p.Pool, c.mod, c.stream(StageJudge))
+		c.timed(StageJudge, t0)
+		if c.ctx.Err() != nil {
+			return true, nil
 		}
 		if j.Exchange.Stage != "" {
-			if lerr := exchange(j.Exchange); lerr != nil {
-				return lerr
+			if lerr := c.exchange(j.Exchange); lerr != nil {
+				return true, lerr
 			}
 		}
-		prov.Judgements = append(prov.Judgements, j)
-		AddJudgement(rep, j, err)
-		r.emit(JudgedEvent{Index: index, Name: idea.Name, Round: prov.Repairs, Judgement: j, Err: err})
-		if lerr := r.logEntry(idea.Name, StageJudge, judgeLine(j, err), storage.TokenUsage{}, j); lerr != nil {
-			return lerr
+		c.prov.Judgements = append(c.prov.Judgements, j)
+		AddJudgement(c.rep, j, err)
+		c.r.emit(JudgedEvent{Index: c.index, Name: c.idea.Name, Round: c.prov.Repairs, Judgement: j, Err: err})
+		if lerr := c.r.logEntry(c.idea.Name, StageJudge, judgeLine(j, err), storage.TokenUsage{}, j); lerr != nil {
+			return true, lerr
 		}
 		switch {
 		case err != nil && !errors.Is(err, ErrJudgeReply):
-			return r.llmFailed(err, finish(OutcomeError, "the LLM judge failed: "+err.Error()))
+			return true, c.r.llmFailed(err, c.finish(OutcomeError, "the LLM judge failed: "+err.Error()))
 		case err != nil:
-			return finish(OutcomeError, err.Error())
+			return true, c.finish(OutcomeError, err.Error())
 		case j.OK:
+			return false, nil
 		case attempt > 0:
-			return finish(OutcomeInvalid, "the LLM judge still finds flaws after one revision: "+judgeLine(j, nil))
-		default:
-			prov.Repairs++
-			noModule, done, ret := repair(prov.Repairs)
-			switch {
-			case done:
-				return ret
-			case noModule:
-				return finish(OutcomeInvalid, "the LLM judge found flaws and the revision held no module: "+judgeLine(j, nil))
-			case !rep.OK:
-				return finish(OutcomeInvalid, "the revision for the LLM judge fails validation: "+failedNames(rep))
-			}
-			continue
+			return true, c.finish(OutcomeInvalid, "the LLM judge still finds flaws after one revision: "+judgeLine(j, nil))
 		}
-		break
+		c.prov.Repairs++
+		noModule, done, ret := c.repair(c.prov.Repairs)
+		switch {
+		case done:
+			return true, ret
+		case noModule:
+			return true, c.finish(OutcomeInvalid, "the LLM judge found flaws and the revision held no module: "+judgeLine(j, nil))
+		case !c.rep.OK:
+			return true, c.finish(OutcomeInvalid, "the revision for the LLM judge fails validation: "+failedNames(c.rep))
+		}
 	}
+	return false, nil
+}
 
-	// Deduplication against the library (and this run's candidates so far):
-	// Admit compares and, when the candidate is new, claims its name and
-	// behaviour atomically, so two concurrent near-twins cannot both get in.
-	t0 = r.p.clock()
+// dedup compares the module with the library (and this run's candidates
+// so far): Admit compares and, when the candidate is new, claims its name
+// and behaviour atomically, so two concurrent near-twins cannot both get in.
+func (c *cand) dedup() (bool, error) {
+	t0 := c.r.p.clock()
 	exclude := ""
-	if idea.Revise != nil {
-		exclude = idea.Revise.Env // a new version is not a duplicate of the one it replaces
+	if c.idea.Revise != nil {
+		exclude = c.idea.Revise.Env // a new version is not a duplicate of the one it replaces
 	}
-	dup, err := r.lib.Admit(ctx, r.p.Pool, mod, exclude)
-	if ctx.Err() != nil {
-		return nil
+	dup, err := c.r.lib.Admit(c.ctx, c.r.p.Pool, c.mod, exclude)
+	if c.ctx.Err() != nil {
+		return true, nil
 	}
 	if err != nil {
 		dup = nil // a candidate that cannot be sampled passed validation; compare nothing
 	}
-	timed(StageDedup, t0)
+	c.timed(StageDedup, t0)
 	if dup != nil {
-		prov.DuplicateOf, prov.Duplicate = dup.Of, dup
-		return finish(OutcomeDuplicate, dup.Reason)
+		c.prov.DuplicateOf, c.prov.Duplicate = dup.Of, dup
+		return true, c.finish(OutcomeDuplicate, dup.Reason)
 	}
+	return false, nil
+}
 
-	// Calibration.
-	if r.solver != nil {
-		t0 := r.p.clock()
-		cal, exs, err := Calibrate(ctx, r.solver, r.p.Pool, mod, r.cfg.Calibrate, stream(StageCalibrate))
-		timed(StageCalibrate, t0)
-		if ctx.Err() != nil {
-			return nil
-		}
-		for _, ex := range exs {
-			prov.Usage = prov.Usage.Add(ex.Usage)
-		}
-		prov.Exchanges = append(prov.Exchanges, exs...)
-		if err != nil {
-			prov.Reason = "calibration failed: " + err.Error()
-		} else {
-			prov.Calibration = &cal
-			r.emit(CalibratedEvent{Index: index, Name: idea.Name, Calibration: cal})
-		}
-		if lerr := r.logEntry(idea.Name, StageCalibrate, calibrationLine(cal, err), tokenUsage(cal.Usage, len(exs)), cal); lerr != nil {
-			return lerr
-		}
-		if err == nil && r.cfg.Calibrate.RequireTrend && (cal.Trend == nil || !cal.Trend.Falls) {
-			return finish(OutcomeInvalid, "calibration: "+trendLine(cal.Trend))
-		}
+// calibrate measures the solver model's pass rates (when the run has one).
+func (c *cand) calibrate() (bool, error) {
+	if c.r.solver == nil {
+		return false, nil
 	}
-
-	prov.Outcome = OutcomeCandidate
-	prov.Elapsed = r.p.clock().Sub(start)
-	return r.verdict(prov, mod)
+	t0 := c.r.p.clock()
+	cal, exs, err := Calibrate(c.ctx, c.r.solver, c.r.p.Pool, c.mod, c.r.cfg.Calibrate, c.stream(StageCalibrate))
+	c.timed(StageCalibrate, t0)
+	if c.ctx.Err() != nil {
+		return true, nil
+	}
+	for _, ex := range exs {
+		c.prov.Usage = c.prov.Usage.Add(ex.Usage)
+	}
+	c.prov.Exchanges = append(c.prov.Exchanges, exs...)
+	if err != nil {
+		c.prov.Reason = "calibration failed: " + err.Error()
+	} else {
+		c.prov.Calibration = &cal
+		c.r.emit(CalibratedEvent{Index: c.index, Name: c.idea.Name, Calibration: cal})
+	}
+	if lerr := c.r.logEntry(c.idea.Name, StageCalibrate, calibrationLine(cal, err), tokenUsage(cal.Usage, len(exs)), cal); lerr != nil {
+		return true, lerr
+	}
+	if err == nil && c.r.cfg.Calibrate.RequireTrend && (cal.Trend == nil || !cal.Trend.Falls) {
+		return true, c.finish(OutcomeInvalid, "calibration: "+trendLine(cal.Trend))
+	}
+	return false, nil
 }
 
 var nameDeclRe = regexp.MustCompile(`(?m)^NAME\s*=\s*["']([^"'\n]*)["']`)
