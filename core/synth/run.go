@@ -291,90 +291,18 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 	}
 	r.sum = Summary{N: cfg.N, Outcomes: map[Outcome]int{}}
 
-	// Rebuild what a previous execution finished.
-	var ideas []Idea
-	var dropped []DroppedIdea
-	haveIdeas := false
-	final := map[string]bool{}
-	for _, e := range log {
-		switch e.Stage {
-		case StageIdeas:
-			var rec ideasRecord
-			if json.Unmarshal(e.Detail, &rec) == nil {
-				ideas, dropped, haveIdeas = rec.Ideas, rec.Dropped, true
-			}
-		case StageVerdict:
-			var prov Provenance
-			if json.Unmarshal(e.Detail, &prov) != nil || prov.Outcome == OutcomeError {
-				continue
-			}
-			final[e.Candidate] = true
-			r.count(verdictOf(prov))
-			if prov.Outcome == OutcomeCandidate {
-				r.claimed[prov.Idea.Name] = prov.Index
-			}
-		}
-	}
-
-	r.emit(RunStartedEvent{RunID: run.ID, Provider: p.LLM.Name(), Solver: solverName(p.Solver), N: cfg.N, Resumed: log != nil, Finished: len(final)})
-	defer func() {
-		r.mu.Lock()
-		sum = r.summary()
-		r.mu.Unlock()
-		status := storage.RunDone
-		if cause := context.Cause(ctx); err == nil && outer.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
-			err = fmt.Errorf("synth: run %d stopped: %w", run.ID, cause)
-		}
-		switch {
-		case outer.Err() != nil:
-			status, err = storage.RunCancelled, outer.Err()
-		case err != nil:
-			status = storage.RunFailed
-		case sum.Finished < sum.Ideas:
-			status = storage.RunIncomplete
-		}
-		run.Status, run.Usage = status, r.usage()
-		if err != nil {
-			run.Error = err.Error()
-		} else {
-			run.Error = ""
-		}
-		if status == storage.RunDone {
-			run.Finished = p.clock().UTC()
-		}
-		if werr := p.DB.Update(func(tx *storage.Tx) error { return storage.PutSynthRun(tx, &run) }); werr != nil && err == nil {
-			err = fmt.Errorf("synth: recording the end of run %d: %w", run.ID, werr)
-		}
-		r.emit(RunFinishedEvent{RunID: run.ID, Summary: sum, Err: err})
-		if err != nil {
-			err = finishedError{err}
-		}
-	}()
+	prev := r.replay(log)
+	r.emit(RunStartedEvent{RunID: run.ID, Provider: p.LLM.Name(), Solver: solverName(p.Solver), N: cfg.N, Resumed: log != nil, Finished: len(prev.final)})
+	defer func() { sum, err = r.end(ctx, outer, err) }()
 
 	lib, err := r.library(ctx)
 	if err != nil {
 		return sum, err
 	}
 	r.lib = lib
-
-	if !haveIdeas {
-		var failed []string
-		switch {
-		case len(cfg.Revisions) > 0:
-			ideas = revisionIdeas(cfg.Revisions)
-		case len(cfg.Seeds) > 0:
-			ideas, dropped, failed, err = r.ideateSeeds(ctx, log)
-		default:
-			ideas, dropped, err = r.ideate(ctx)
-		}
-		if err != nil {
-			return sum, err
-		}
-		msg := fmt.Sprintf("%d ideas, %d dropped as duplicates", len(ideas), len(dropped))
-		if len(failed) > 0 {
-			msg += fmt.Sprintf("; ideation failed for %d seeds", len(failed))
-		}
-		if err := r.logEntry("", StageIdeas, msg, storage.TokenUsage{}, ideasRecord{ideas, dropped, failed}); err != nil {
+	ideas, dropped := prev.ideas, prev.dropped
+	if !prev.haveIdeas {
+		if ideas, dropped, err = r.newIdeas(ctx, log); err != nil {
 			return sum, err
 		}
 	}
@@ -382,8 +310,109 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 	r.sum.Ideas, r.sum.Dropped = len(ideas), len(dropped)
 	r.mu.Unlock()
 	r.emit(IdeasReadyEvent{Ideas: ideas, Dropped: dropped, Usage: r.meter.Usage()})
+	return sum, r.candidates(ctx, ideas, prev.final)
+}
 
-	// Candidates, cfg.Parallel at a time.
+// finished is what earlier executions of a run finished, rebuilt from its
+// log: its ideas (once ideation ended) and the candidates with a final
+// verdict.
+type finished struct {
+	ideas     []Idea
+	dropped   []DroppedIdea
+	haveIdeas bool
+	final     map[string]bool
+}
+
+// replay rebuilds what earlier executions finished and counts their
+// verdicts.
+func (r *runner) replay(log []storage.SynthLogEntry) finished {
+	f := finished{final: map[string]bool{}}
+	for _, e := range log {
+		switch e.Stage {
+		case StageIdeas:
+			var rec ideasRecord
+			if json.Unmarshal(e.Detail, &rec) == nil {
+				f.ideas, f.dropped, f.haveIdeas = rec.Ideas, rec.Dropped, true
+			}
+		case StageVerdict:
+			var prov Provenance
+			if json.Unmarshal(e.Detail, &prov) != nil || prov.Outcome == OutcomeError {
+				continue
+			}
+			f.final[e.Candidate] = true
+			r.count(verdictOf(prov))
+			if prov.Outcome == OutcomeCandidate {
+				r.claimed[prov.Idea.Name] = prov.Index
+			}
+		}
+	}
+	return f
+}
+
+// end records how the run ended (ctx is the run's, outer the caller's)
+// and sends RunFinishedEvent; it returns the summary and the error the run
+// ends with.
+func (r *runner) end(ctx, outer context.Context, err error) (Summary, error) {
+	r.mu.Lock()
+	sum := r.summary()
+	r.mu.Unlock()
+	run := r.run
+	status := storage.RunDone
+	if cause := context.Cause(ctx); err == nil && outer.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		err = fmt.Errorf("synth: run %d stopped: %w", run.ID, cause)
+	}
+	switch {
+	case outer.Err() != nil:
+		status, err = storage.RunCancelled, outer.Err()
+	case err != nil:
+		status = storage.RunFailed
+	case sum.Finished < sum.Ideas:
+		status = storage.RunIncomplete
+	}
+	run.Status, run.Usage = status, r.usage()
+	if err != nil {
+		run.Error = err.Error()
+	} else {
+		run.Error = ""
+	}
+	if status == storage.RunDone {
+		run.Finished = r.p.clock().UTC()
+	}
+	if werr := r.p.DB.Update(func(tx *storage.Tx) error { return storage.PutSynthRun(tx, &run) }); werr != nil && err == nil {
+		err = fmt.Errorf("synth: recording the end of run %d: %w", run.ID, werr)
+	}
+	r.emit(RunFinishedEvent{RunID: run.ID, Summary: sum, Err: err})
+	if err != nil {
+		err = finishedError{err}
+	}
+	return sum, err
+}
+
+// newIdeas ideates (or takes the revisions the run was given) and logs
+// the ideas, so that a resumed run implements the same ones.
+func (r *runner) newIdeas(ctx context.Context, log []storage.SynthLogEntry) (ideas []Idea, dropped []DroppedIdea, err error) {
+	var failed []string
+	switch {
+	case len(r.cfg.Revisions) > 0:
+		ideas = revisionIdeas(r.cfg.Revisions)
+	case len(r.cfg.Seeds) > 0:
+		ideas, dropped, failed, err = r.ideateSeeds(ctx, log)
+	default:
+		ideas, dropped, err = r.ideate(ctx)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	msg := fmt.Sprintf("%d ideas, %d dropped as duplicates", len(ideas), len(dropped))
+	if len(failed) > 0 {
+		msg += fmt.Sprintf("; ideation failed for %d seeds", len(failed))
+	}
+	return ideas, dropped, r.logEntry("", StageIdeas, msg, storage.TokenUsage{}, ideasRecord{ideas, dropped, failed})
+}
+
+// candidates takes every idea without a final verdict to one,
+// cfg.Parallel at a time; the error is the first store failure.
+func (r *runner) candidates(ctx context.Context, ideas []Idea, final map[string]bool) error {
 	var todo []int
 	for i, idea := range ideas {
 		if !final[idea.Name] {
@@ -392,13 +421,13 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 	}
 	var storeErr error
 	var storeOnce sync.Once
-	inParallel(ctx, len(todo), cfg.Parallel, func(k int) {
+	inParallel(ctx, len(todo), r.cfg.Parallel, func(k int) {
 		i := todo[k]
 		idea := ideas[i]
 		defer func() {
 			// A bug must not take the other candidates down with it.
 			if v := recover(); v != nil {
-				prov := &Provenance{Run: run.ID, Index: i, Idea: idea, Provider: p.LLM.Name(),
+				prov := &Provenance{Run: r.run.ID, Index: i, Idea: idea, Provider: r.p.LLM.Name(),
 					Outcome: OutcomeError, Reason: fmt.Sprintf("internal error: %v", v)}
 				if err := r.verdict(prov, nil); err != nil {
 					storeOnce.Do(func() { storeErr = err })
@@ -409,7 +438,7 @@ func (p *Pipeline) execute(ctx context.Context, run storage.SynthRun, cfg Config
 			storeOnce.Do(func() { storeErr = err })
 		}
 	})
-	return sum, storeErr
+	return storeErr
 }
 
 func solverName(p llm.Provider) string {
