@@ -293,21 +293,8 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Enough seeds and proposals that ideation keeps o.Candidates after
-	// dropping repeats (10–25% with the default rates): the built-in list
-	// with as many proposals per seed as that takes (8 at least, as in the
-	// paper), or for a small run its first few seeds.
-	seeds := synth.DefaultSeeds()
-	perSeed := max(8, int(math.Ceil(float64(o.Candidates)/float64(len(seeds))/0.7)))
-	if k := int(math.Ceil(float64(o.Candidates) / float64(perSeed) / 0.7)); k < len(seeds) {
-		seeds = seeds[:k]
-	}
-	seedFile := o.DB + ".seeds.txt"
-	var sb strings.Builder
-	for _, sd := range seeds {
-		sb.WriteString(sd.String() + "\n")
-	}
-	if err := os.WriteFile(seedFile, []byte(sb.String()), 0o644); err != nil {
+	seeds, perSeed, seedFile, err := writeSeeds(o)
+	if err != nil {
 		return nil, err
 	}
 	defer os.Remove(seedFile)
@@ -337,9 +324,7 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	var execs []*execution
-	execs = append(execs, first)
-	var killedAt time.Time
+	execs := []*execution{first}
 	seen := 0
 	if o.KillAfter > 0 {
 		for range first.verdicts {
@@ -348,71 +333,32 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchReport, error) {
 				break
 			}
 		}
-		if seen >= o.KillAfter {
-			killedAt = time.Now()
-			_ = first.cmd.Process.Signal(syscall.SIGKILL)
-			for range first.verdicts {
-			}
-		}
-	}
-	for range first.verdicts {
-	}
-	err = <-first.done
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
 	}
 	final := first
-	if !killedAt.IsZero() {
+	if o.KillAfter > 0 && seen >= o.KillAfter {
+		killedAt := time.Now()
+		_ = first.cmd.Process.Signal(syscall.SIGKILL)
+		for range first.verdicts {
+		}
+		<-first.done
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		fmt.Fprintf(o.Progress, "killed resyn synth with SIGKILL after %d verdicts (%v); resuming\n", seen, time.Since(t0).Round(time.Second))
-		kc := &KillCheck{KilledAfter: seen}
-		rep.Kill = kc
-		before, started, err := verdictsInStore(o.DB)
-		if err != nil {
-			return nil, fmt.Errorf("reading the store after the kill: %w", err)
-		}
-		kc.FinishedBefore = len(before)
-		for c := range started {
-			if !before[c] {
-				kc.InFlight++
-			}
-		}
-		answered := answeredSeeds(srv.Log(), killedAt)
-		resume, err := start(ctx, o.Exe, append([]string{"--db", o.DB, "synth", "--resume", "1"}, common...))
-		if err != nil {
+		if final, rep.Kill, err = resumeAfterKill(ctx, o, srv, common, seen, killedAt); err != nil {
 			return nil, err
 		}
-		execs = append(execs, resume)
-		for range resume.verdicts {
+		execs = append(execs, final)
+	} else {
+		for range first.verdicts {
 		}
-		err = <-resume.done
+		err = <-first.done
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		if err != nil {
-			return nil, fmt.Errorf("resyn synth --resume: %v\n%s", err, resume.tail)
+			return nil, fmt.Errorf("resyn synth: %v\n%s", err, first.tail)
 		}
-		final = resume
-		for _, c := range srv.Log() {
-			if !c.Time.After(killedAt) {
-				continue
-			}
-			switch c.Stage {
-			case StageImplement, StageRepair:
-				if before[c.Subject] {
-					kc.Redone++
-					before[c.Subject] = false // count each candidate once
-				}
-			case StageIdeate:
-				if answered[c.Subject] {
-					kc.IdeationRedone++
-				}
-			}
-		}
-		if kc.DoubleVerdicts, err = doubleVerdicts(o.DB); err != nil {
-			return nil, err
-		}
-	} else if err != nil {
-		return nil, fmt.Errorf("resyn synth: %v\n%s", err, first.tail)
 	}
 	rep.Wall = time.Since(t0)
 	stopTicker()
@@ -423,11 +369,90 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchReport, error) {
 	for _, e := range execs {
 		rep.PeakRSSTotal = max(rep.PeakRSSTotal, e.peakTree.Load())
 	}
+	if err := rep.fill(o, srv, final); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// writeSeeds writes the seed file of the run: enough seeds and proposals
+// that ideation keeps o.Candidates after dropping repeats (10–25% with the
+// default rates): the built-in list with as many proposals per seed as
+// that takes (8 at least, as in the paper), or for a small run its first
+// few seeds.
+func writeSeeds(o BenchOptions) (seeds []synth.Seed, perSeed int, file string, err error) {
+	seeds = synth.DefaultSeeds()
+	perSeed = max(8, int(math.Ceil(float64(o.Candidates)/float64(len(seeds))/0.7)))
+	if k := int(math.Ceil(float64(o.Candidates) / float64(perSeed) / 0.7)); k < len(seeds) {
+		seeds = seeds[:k]
+	}
+	file = o.DB + ".seeds.txt"
+	var sb strings.Builder
+	for _, sd := range seeds {
+		sb.WriteString(sd.String() + "\n")
+	}
+	return seeds, perSeed, file, os.WriteFile(file, []byte(sb.String()), 0o644)
+}
+
+// resumeAfterKill runs `resyn synth --resume` after the first execution was
+// killed (after seen verdicts, at killedAt) and checks what the resume
+// redid against what the store held.
+func resumeAfterKill(ctx context.Context, o BenchOptions, srv *Server, common []string, seen int, killedAt time.Time) (*execution, *KillCheck, error) {
+	kc := &KillCheck{KilledAfter: seen}
+	before, started, err := verdictsInStore(o.DB)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the store after the kill: %w", err)
+	}
+	kc.FinishedBefore = len(before)
+	for c := range started {
+		if !before[c] {
+			kc.InFlight++
+		}
+	}
+	answered := answeredSeeds(srv.Log(), killedAt)
+	resume, err := start(ctx, o.Exe, append([]string{"--db", o.DB, "synth", "--resume", "1"}, common...))
+	if err != nil {
+		return nil, nil, err
+	}
+	for range resume.verdicts {
+	}
+	err = <-resume.done
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("resyn synth --resume: %v\n%s", err, resume.tail)
+	}
+	for _, c := range srv.Log() {
+		if !c.Time.After(killedAt) {
+			continue
+		}
+		switch c.Stage {
+		case StageImplement, StageRepair:
+			if before[c.Subject] {
+				kc.Redone++
+				before[c.Subject] = false // count each candidate once
+			}
+		case StageIdeate:
+			if answered[c.Subject] {
+				kc.IdeationRedone++
+			}
+		}
+	}
+	if kc.DoubleVerdicts, err = doubleVerdicts(o.DB); err != nil {
+		return nil, nil, err
+	}
+	return resume, kc, nil
+}
+
+// fill reads the last execution's summary, the server's statistics and the
+// store into rep.
+func (rep *BenchReport) fill(o BenchOptions, srv *Server, final *execution) error {
 	var res struct {
 		Summary synth.Summary `json:"summary"`
 	}
 	if err := json.Unmarshal(final.out.Bytes(), &res); err != nil {
-		return nil, fmt.Errorf("reading resyn synth's summary: %v\n%s", err, final.tail)
+		return fmt.Errorf("reading resyn synth's summary: %v\n%s", err, final.tail)
 	}
 	s := res.Summary
 	rep.Server = srv.Stats()
@@ -462,9 +487,9 @@ func Bench(ctx context.Context, o BenchOptions) (*BenchReport, error) {
 			rep.Yield.DuplicatesBy["prompt"]++
 		}
 	}); err != nil {
-		return nil, fmt.Errorf("reading the store: %w", err)
+		return fmt.Errorf("reading the store: %w", err)
 	}
-	return rep, nil
+	return nil
 }
 
 // progressTicker prints the server's counts every 10 s until stopped.
