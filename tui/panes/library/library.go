@@ -268,83 +268,116 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 	return m, nil
 }
 
+// handleKey gives a key to the handler of the mode the pane is in.
 func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
-	k := m.keys
 	switch m.mode {
 	case modeSearch, modeTagFilter:
-		// The filters apply as you type; enter keeps the box (as every
-		// text box: only esc leaves it), ↑/↓ move in the list meanwhile.
-		switch msg.Type {
-		case tea.KeyEsc:
-			m.mode = modeBrowse
-			m.input.Blur()
-			return nil
-		case tea.KeyEnter:
-			return pane.Info("esc leaves the box; the filter stays (esc again clears it)")
-		case tea.KeyUp, tea.KeyDown, tea.KeyPgUp, tea.KeyPgDown:
-			m.handleMove(msg)
-			return nil
-		}
-		var cmd tea.Cmd
-		m.input, cmd = m.input.Update(msg)
-		v := m.input.Value()
-		switch {
-		case m.mode == modeSearch && v != m.query:
-			m.query = v
-			m.refilter("")
-			m.cursor, m.offset = 0, 0
-		case m.mode == modeTagFilter && strings.TrimSpace(v) != m.tag:
-			m.tag = strings.TrimSpace(v)
-			sel, _ := m.Selected()
-			m.refilter(sel.Name)
-		}
-		return cmd
+		return m.filterKey(msg)
 	case modeAddTag, modeRemoveTag, modeNote:
-		switch msg.Type {
-		case tea.KeyEsc:
-			m.mode = modeBrowse
-			m.input.Blur()
-			return nil
-		case tea.KeyEnter:
-			return m.submitInput()
-		}
-		var cmd tea.Cmd
-		m.input, cmd = m.input.Update(msg)
-		return cmd
+		return m.inputKey(msg)
 	case modeConfirm:
-		switch {
-		case key.Matches(msg, k.Yes):
-			p := m.pending
-			m.pending, m.mode = nil, modeBrowse
-			m.busy++
-			return p.run
-		case key.Matches(msg, k.No):
-			m.pending, m.mode = nil, modeBrowse
-			return pane.Info("cancelled; nothing changed")
-		}
-		return nil
+		return m.confirmKey(msg)
 	case modeHistory:
-		switch {
-		case key.Matches(msg, k.Up):
-			m.histCursor = max(m.histCursor-1, 0)
-		case key.Matches(msg, k.Down):
-			m.histCursor = min(m.histCursor+1, len(m.history)-1)
-		case key.Matches(msg, k.Diff):
-			m.openDiff()
-		case key.Matches(msg, k.Back):
-			m.mode = modeBrowse
-		}
-		return nil
+		return m.historyKey(msg)
 	case modeDiff:
-		if key.Matches(msg, k.Back) {
-			m.mode = modeHistory
-			return nil
-		}
-		var cmd tea.Cmd
-		m.diff, cmd = m.diff.Update(msg)
-		return cmd
+		return m.diffKey(msg)
 	}
+	return m.browseKey(msg)
+}
 
+// filterKey handles a key in the search or tag-filter box.
+func (m *Model) filterKey(msg tea.KeyMsg) tea.Cmd {
+	// The filters apply as you type; enter keeps the box (as every
+	// text box: only esc leaves it), ↑/↓ move in the list meanwhile.
+	switch msg.Type {
+	case tea.KeyEsc:
+		m.mode = modeBrowse
+		m.input.Blur()
+		return nil
+	case tea.KeyEnter:
+		return pane.Info("esc leaves the box; the filter stays (esc again clears it)")
+	case tea.KeyUp, tea.KeyDown, tea.KeyPgUp, tea.KeyPgDown:
+		m.handleMove(msg)
+		return nil
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(msg)
+	v := m.input.Value()
+	switch {
+	case m.mode == modeSearch && v != m.query:
+		m.query = v
+		m.refilter("")
+		m.cursor, m.offset = 0, 0
+	case m.mode == modeTagFilter && strings.TrimSpace(v) != m.tag:
+		m.tag = strings.TrimSpace(v)
+		sel, _ := m.Selected()
+		m.refilter(sel.Name)
+	}
+	return cmd
+}
+
+// inputKey handles a key in the tag or note box.
+func (m *Model) inputKey(msg tea.KeyMsg) tea.Cmd {
+	switch msg.Type {
+	case tea.KeyEsc:
+		m.mode = modeBrowse
+		m.input.Blur()
+		return nil
+	case tea.KeyEnter:
+		return m.submitInput()
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(msg)
+	return cmd
+}
+
+// confirmKey answers the question a bulk action asked.
+func (m *Model) confirmKey(msg tea.KeyMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Yes):
+		p := m.pending
+		m.pending, m.mode = nil, modeBrowse
+		m.busy++
+		return p.run
+	case key.Matches(msg, k.No):
+		m.pending, m.mode = nil, modeBrowse
+		return pane.Info("cancelled; nothing changed")
+	}
+	return nil
+}
+
+// historyKey handles a key in an environment's history.
+func (m *Model) historyKey(msg tea.KeyMsg) tea.Cmd {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		m.histCursor = max(m.histCursor-1, 0)
+	case key.Matches(msg, k.Down):
+		m.histCursor = min(m.histCursor+1, len(m.history)-1)
+	case key.Matches(msg, k.Diff):
+		m.openDiff()
+	case key.Matches(msg, k.Back):
+		m.mode = modeBrowse
+	}
+	return nil
+}
+
+// diffKey handles a key in the diff of two revisions.
+func (m *Model) diffKey(msg tea.KeyMsg) tea.Cmd {
+	k := m.keys
+	if key.Matches(msg, k.Back) {
+		m.mode = modeHistory
+		return nil
+	}
+	var cmd tea.Cmd
+	m.diff, cmd = m.diff.Update(msg)
+	return cmd
+}
+
+// browseKey handles a key in the list.
+func (m *Model) browseKey(msg tea.KeyMsg) tea.Cmd {
+	k := m.keys
 	if m.handleMove(msg) {
 		return nil
 	}
