@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"resyn/core/synth"
 	"resyn/core/validate"
@@ -148,24 +149,27 @@ func splitList(s string) []string {
 	return out
 }
 
+// synthFlags are `resyn synth`'s flags.
+type synthFlags struct {
+	pf                          providerFlags
+	solverModel, solverProvider string
+	solverBaseURL               string
+	judgeModel, judgeProvider   string
+	requireTrend                bool
+	categories, topics          string
+	n, parallel, repairs        int
+	ideasPerCall, workers       int
+	solverSamples               int
+	resume                      uint64
+	asJSON, quiet               bool
+	seeds                       string
+	perSeed                     int
+	fromRun                     uint64
+	sf                          signalFlags
+}
+
 func newSynthCmd() *cobra.Command {
-	var (
-		pf                          providerFlags
-		solverModel, solverProvider string
-		solverBaseURL               string
-		judgeModel, judgeProvider   string
-		requireTrend                bool
-		categories, topics          string
-		n, parallel, repairs        int
-		ideasPerCall, workers       int
-		solverSamples               int
-		resume                      uint64
-		asJSON, quiet               bool
-		seeds                       string
-		perSeed                     int
-		fromRun                     uint64
-		sf                          signalFlags
-	)
+	var f synthFlags
 	c := &cobra.Command{
 		Use:   "synth",
 		Short: "Synthesize environments with an LLM: ideas, code, validation and repair",
@@ -216,179 +220,204 @@ pipeline without any model.`,
   resyn synth --resume 3
   resyn synth runs`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx := cmd.Context()
-			if err := checkFlags(
-				flagAtLeast("n", n, 1, "at least 1 (candidates to synthesize)"),
-				flagAtLeast("parallel", parallel, 1, "at least 1 (candidates in flight)"),
-				flagAtLeast("max-repairs", repairs, 0, "0 (no repair) or more"),
-				flagAtLeast("ideas-per-call", ideasPerCall, 1, "at least 1"),
-				flagAtLeast("solver-samples", solverSamples, 1, "at least 1 (instances per difficulty level)"),
-				flagAtLeast("concurrency", pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
-				flagAtLeast("workers", workers, 0, "0 (one per core) or more"),
-				flagAtLeast("per-seed", perSeed, 1, "at least 1 (task proposals per seed keyword)"),
-				sf.check(), pf.check(),
-			); err != nil {
-				return err
-			}
-			flags := cmd.Flags()
-			modes := 0
-			for _, f := range []string{"seeds", "from-run", "resume"} {
-				if flags.Changed(f) {
-					modes++
-				}
-			}
-			if modes > 1 {
-				return fmt.Errorf("--seeds, --from-run and --resume do not go together: choose one")
-			}
-			if (flags.Changed("seeds") || flags.Changed("from-run")) && flags.Changed("categories") {
-				return fmt.Errorf("--categories is for category ideation; --seeds and --from-run replace it")
-			}
-			var seedList []synth.Seed
-			if seeds != "" {
-				var err error
-				if seedList, err = readSeeds(seeds); err != nil {
-					return err
-				}
-			}
-			db, err := openStoreAt(dbPath(), false)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			if resume != 0 && pf.provider == "" {
-				pf.provider, pf.model = providerOfRun(db, resume, pf.model)
-			}
-			var meter llm.Meter
-			p, demo, err := openProvider(pf, &meter)
-			if err != nil {
-				return err
-			}
-			cfg := synth.Config{}
-			if demo {
-				cfg = synth.DemoConfig()
-			}
-			set := func(name string, apply func()) {
-				if flags.Changed(name) || !demo {
-					apply()
-				}
-			}
-			set("n", func() { cfg.N = n })
-			set("parallel", func() { cfg.Parallel = parallel })
-			set("max-repairs", func() {
-				cfg.MaxRepairs = repairs
-				if repairs == 0 {
-					cfg.MaxRepairs = -1
-				}
-			})
-			set("ideas-per-call", func() { cfg.IdeasPerCall = ideasPerCall })
-			cfg.Categories, cfg.Topics = splitList(categories), splitList(topics)
-			if seedList != nil {
-				cfg.Seeds, cfg.PerSeed = seedList, perSeed
-				if !flags.Changed("n") {
-					cfg.N = 0 // every idea kept
-				}
-			}
-			if fromRun != 0 {
-				cfg.FromRun, cfg.Signals = fromRun, sf.options()
-				if !flags.Changed("n") {
-					cfg.N = 0 // every flagged environment
-				}
-			}
-			cfg.Provider, cfg.Model = p.Name(), pf.model
-			pl := &synth.Pipeline{LLM: p, DB: db}
-			// role opens the solver's or the judge's model: the writer's
-			// provider flags with its own model, provider and base URL.
-			role := func(model, provider, baseURL string) (llm.Provider, error) {
-				f := pf
-				f.model = model
-				if provider != "" {
-					f.provider = provider
-				}
-				if baseURL != "" {
-					f.baseURL = baseURL
-				}
-				p, _, err := openProvider(f, &meter)
-				return p, err
-			}
-			if solverModel != "" {
-				if pl.Solver, err = role(solverModel, solverProvider, solverBaseURL); err != nil {
-					return fmt.Errorf("the solver model: %w", err)
-				}
-				cfg.SolverModel = solverModel
-				cfg.Calibrate.Samples = solverSamples
-				cfg.Calibrate.RequireTrend = requireTrend
-			}
-			if judgeModel != "" {
-				if pl.Judge, err = role(judgeModel, judgeProvider, ""); err != nil {
-					return fmt.Errorf("the judge model: %w", err)
-				}
-				cfg.JudgeModel = judgeModel
-			}
-			pool, _, err := newPool(workers)
-			if err != nil {
-				return err
-			}
-			defer pool.Close()
-			// Deduplication and calibration run the candidates under
-			// validation's budgets too (steps and CPU time, not the wall
-			// clock of a busy machine).
-			pool.SetLimits(validate.Limits(validate.Options{}))
-			pl.Pool = pool
-
-			pr := &synthPrinter{w: os.Stderr, quiet: quiet}
-			var sum synth.Summary
-			if resume != 0 {
-				sum, err = pl.Resume(ctx, resume, pr.print)
-			} else {
-				sum, err = pl.Run(ctx, cfg, pr.print)
-			}
-			if errors.Is(err, context.Canceled) {
-				fmt.Fprintf(os.Stderr, "\ninterrupted: continue with `resyn synth --resume %d`\n", pr.runID)
-			}
-			if pr.runID == 0 {
-				return err
-			}
-			if asJSON {
-				if jerr := writeJSON(map[string]any{"run": pr.runID, "summary": sum, "verdicts": pr.verdicts}); jerr != nil {
-					return jerr
-				}
-			} else {
-				printSynthTable(os.Stdout, pr.runID, sum, pr.verdicts)
-			}
-			if err != nil {
-				if !errors.Is(err, context.Canceled) {
-					fmt.Fprintln(os.Stderr, "resyn:", err)
-				}
-				return exitError{code: 1}
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runSynth(cmd, &f) },
 	}
-	pf.add(c)
-	c.Flags().IntVar(&n, "n", 10, "candidates to synthesize")
-	c.Flags().StringVar(&categories, "categories", "", "comma-separated idea categories (default: "+strings.Join(synth.DefaultCategories, ", ")+")")
-	c.Flags().StringVar(&topics, "topics", "", "comma-separated seed topics for ideation")
-	c.Flags().StringVar(&seeds, "seeds", "", "seed keywords: builtin (resyn's ~100, see resyn synth seeds) or a FILE with one \"[family:] keyword\" a line")
-	c.Flags().IntVar(&perSeed, "per-seed", 8, "with --seeds: task proposals asked for per keyword")
-	c.Flags().Uint64Var(&fromRun, "from-run", 0, "harden or replace the environments training run `RUN` saturated or never passed (resyn train signals RUN)")
-	sf.add(c)
-	c.Flags().IntVar(&ideasPerCall, "ideas-per-call", 5, "ideas asked for per ideation call")
-	c.Flags().IntVar(&parallel, "parallel", 4, "candidates in flight at once")
-	c.Flags().IntVar(&repairs, "max-repairs", 3, "repair rounds after the first attempt (0: none)")
-	c.Flags().StringVar(&solverModel, "solver-model", "", "calibrate with this model's pass rates (same provider unless --solver-provider)")
-	c.Flags().StringVar(&solverProvider, "solver-provider", "", "provider of the solver model (default: the writer's)")
-	c.Flags().StringVar(&solverBaseURL, "solver-base-url", "", "base URL of the solver model (default: the writer's)")
-	c.Flags().IntVar(&solverSamples, "solver-samples", 4, "instances per difficulty level for calibration")
-	c.Flags().BoolVar(&requireTrend, "require-trend", false, "reject candidates whose solver pass rate does not fall significantly with the level (the trend test's p-value above 0.1) instead of flagging them")
-	c.Flags().StringVar(&judgeModel, "judge-model", "", "have this model review each valid candidate's code and sample questions, with one revision for what it finds (same provider unless --judge-provider)")
-	c.Flags().StringVar(&judgeProvider, "judge-provider", "", "provider of the judge model (default: the writer's)")
-	c.Flags().Uint64Var(&resume, "resume", 0, "continue run `RUN` (resyn synth runs lists them)")
-	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the summary and verdicts as JSON on stdout")
-	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only verdicts on stderr, not every step")
+	f.pf.add(c)
+	c.Flags().IntVar(&f.n, "n", 10, "candidates to synthesize")
+	c.Flags().StringVar(&f.categories, "categories", "", "comma-separated idea categories (default: "+strings.Join(synth.DefaultCategories, ", ")+")")
+	c.Flags().StringVar(&f.topics, "topics", "", "comma-separated seed topics for ideation")
+	c.Flags().StringVar(&f.seeds, "seeds", "", "seed keywords: builtin (resyn's ~100, see resyn synth seeds) or a FILE with one \"[family:] keyword\" a line")
+	c.Flags().IntVar(&f.perSeed, "per-seed", 8, "with --seeds: task proposals asked for per keyword")
+	c.Flags().Uint64Var(&f.fromRun, "from-run", 0, "harden or replace the environments training run `RUN` saturated or never passed (resyn train signals RUN)")
+	f.sf.add(c)
+	c.Flags().IntVar(&f.ideasPerCall, "ideas-per-call", 5, "ideas asked for per ideation call")
+	c.Flags().IntVar(&f.parallel, "parallel", 4, "candidates in flight at once")
+	c.Flags().IntVar(&f.repairs, "max-repairs", 3, "repair rounds after the first attempt (0: none)")
+	c.Flags().StringVar(&f.solverModel, "solver-model", "", "calibrate with this model's pass rates (same provider unless --solver-provider)")
+	c.Flags().StringVar(&f.solverProvider, "solver-provider", "", "provider of the solver model (default: the writer's)")
+	c.Flags().StringVar(&f.solverBaseURL, "solver-base-url", "", "base URL of the solver model (default: the writer's)")
+	c.Flags().IntVar(&f.solverSamples, "solver-samples", 4, "instances per difficulty level for calibration")
+	c.Flags().BoolVar(&f.requireTrend, "require-trend", false, "reject candidates whose solver pass rate does not fall significantly with the level (the trend test's p-value above 0.1) instead of flagging them")
+	c.Flags().StringVar(&f.judgeModel, "judge-model", "", "have this model review each valid candidate's code and sample questions, with one revision for what it finds (same provider unless --judge-provider)")
+	c.Flags().StringVar(&f.judgeProvider, "judge-provider", "", "provider of the judge model (default: the writer's)")
+	c.Flags().Uint64Var(&f.resume, "resume", 0, "continue run `RUN` (resyn synth runs lists them)")
+	c.Flags().IntVar(&f.workers, "workers", 0, "sandbox worker processes (default: one per core)")
+	c.Flags().BoolVar(&f.asJSON, "json", false, "print the summary and verdicts as JSON on stdout")
+	c.Flags().BoolVarP(&f.quiet, "quiet", "q", false, "print only verdicts on stderr, not every step")
 	c.AddCommand(newSynthRunsCmd(), newSynthSeedsCmd())
 	return c
+}
+
+// check refuses flags that make no sense, alone or together.
+func (f *synthFlags) check(flags *pflag.FlagSet) error {
+	if err := checkFlags(
+		flagAtLeast("n", f.n, 1, "at least 1 (candidates to synthesize)"),
+		flagAtLeast("parallel", f.parallel, 1, "at least 1 (candidates in flight)"),
+		flagAtLeast("max-repairs", f.repairs, 0, "0 (no repair) or more"),
+		flagAtLeast("ideas-per-call", f.ideasPerCall, 1, "at least 1"),
+		flagAtLeast("solver-samples", f.solverSamples, 1, "at least 1 (instances per difficulty level)"),
+		flagAtLeast("concurrency", f.pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
+		flagAtLeast("workers", f.workers, 0, "0 (one per core) or more"),
+		flagAtLeast("per-seed", f.perSeed, 1, "at least 1 (task proposals per seed keyword)"),
+		f.sf.check(), f.pf.check(),
+	); err != nil {
+		return err
+	}
+	modes := 0
+	for _, name := range []string{"seeds", "from-run", "resume"} {
+		if flags.Changed(name) {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return fmt.Errorf("--seeds, --from-run and --resume do not go together: choose one")
+	}
+	if (flags.Changed("seeds") || flags.Changed("from-run")) && flags.Changed("categories") {
+		return fmt.Errorf("--categories is for category ideation; --seeds and --from-run replace it")
+	}
+	return nil
+}
+
+// config is the run's synth.Config: the demo's where the built-in demo
+// plays, with the flags the user gave on top.
+func (f *synthFlags) config(flags *pflag.FlagSet, demo bool, seedList []synth.Seed) synth.Config {
+	cfg := synth.Config{}
+	if demo {
+		cfg = synth.DemoConfig()
+	}
+	set := func(name string, apply func()) {
+		if flags.Changed(name) || !demo {
+			apply()
+		}
+	}
+	set("n", func() { cfg.N = f.n })
+	set("parallel", func() { cfg.Parallel = f.parallel })
+	set("max-repairs", func() {
+		cfg.MaxRepairs = f.repairs
+		if f.repairs == 0 {
+			cfg.MaxRepairs = -1
+		}
+	})
+	set("ideas-per-call", func() { cfg.IdeasPerCall = f.ideasPerCall })
+	cfg.Categories, cfg.Topics = splitList(f.categories), splitList(f.topics)
+	if seedList != nil {
+		cfg.Seeds, cfg.PerSeed = seedList, f.perSeed
+		if !flags.Changed("n") {
+			cfg.N = 0 // every idea kept
+		}
+	}
+	if f.fromRun != 0 {
+		cfg.FromRun, cfg.Signals = f.fromRun, f.sf.options()
+		if !flags.Changed("n") {
+			cfg.N = 0 // every flagged environment
+		}
+	}
+	return cfg
+}
+
+// roles opens the solver's and the judge's models, when named: the
+// writer's provider flags with their own model, provider and base URL.
+func (f *synthFlags) roles(pl *synth.Pipeline, cfg *synth.Config, meter *llm.Meter) error {
+	role := func(model, provider, baseURL string) (llm.Provider, error) {
+		pf := f.pf
+		pf.model = model
+		if provider != "" {
+			pf.provider = provider
+		}
+		if baseURL != "" {
+			pf.baseURL = baseURL
+		}
+		p, _, err := openProvider(pf, meter)
+		return p, err
+	}
+	var err error
+	if f.solverModel != "" {
+		if pl.Solver, err = role(f.solverModel, f.solverProvider, f.solverBaseURL); err != nil {
+			return fmt.Errorf("the solver model: %w", err)
+		}
+		cfg.SolverModel = f.solverModel
+		cfg.Calibrate.Samples = f.solverSamples
+		cfg.Calibrate.RequireTrend = f.requireTrend
+	}
+	if f.judgeModel != "" {
+		if pl.Judge, err = role(f.judgeModel, f.judgeProvider, ""); err != nil {
+			return fmt.Errorf("the judge model: %w", err)
+		}
+		cfg.JudgeModel = f.judgeModel
+	}
+	return nil
+}
+
+// runSynth runs (or resumes) a synthesis run and prints its verdicts.
+func runSynth(cmd *cobra.Command, f *synthFlags) error {
+	ctx, flags := cmd.Context(), cmd.Flags()
+	if err := f.check(flags); err != nil {
+		return err
+	}
+	var seedList []synth.Seed
+	if f.seeds != "" {
+		var err error
+		if seedList, err = readSeeds(f.seeds); err != nil {
+			return err
+		}
+	}
+	db, err := openStoreAt(dbPath(), false)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if f.resume != 0 && f.pf.provider == "" {
+		f.pf.provider, f.pf.model = providerOfRun(db, f.resume, f.pf.model)
+	}
+	var meter llm.Meter
+	p, demo, err := openProvider(f.pf, &meter)
+	if err != nil {
+		return err
+	}
+	cfg := f.config(flags, demo, seedList)
+	cfg.Provider, cfg.Model = p.Name(), f.pf.model
+	pl := &synth.Pipeline{LLM: p, DB: db}
+	if err := f.roles(pl, &cfg, &meter); err != nil {
+		return err
+	}
+	pool, _, err := newPool(f.workers)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	// Deduplication and calibration run the candidates under validation's
+	// budgets too (steps and CPU time, not the wall clock of a busy
+	// machine).
+	pool.SetLimits(validate.Limits(validate.Options{}))
+	pl.Pool = pool
+
+	pr := &synthPrinter{w: os.Stderr, quiet: f.quiet}
+	var sum synth.Summary
+	if f.resume != 0 {
+		sum, err = pl.Resume(ctx, f.resume, pr.print)
+	} else {
+		sum, err = pl.Run(ctx, cfg, pr.print)
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintf(os.Stderr, "\ninterrupted: continue with `resyn synth --resume %d`\n", pr.runID)
+	}
+	if pr.runID == 0 {
+		return err
+	}
+	if f.asJSON {
+		if jerr := writeJSON(map[string]any{"run": pr.runID, "summary": sum, "verdicts": pr.verdicts}); jerr != nil {
+			return jerr
+		}
+	} else {
+		printSynthTable(os.Stdout, pr.runID, sum, pr.verdicts)
+	}
+	if err != nil {
+		if !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "resyn:", err)
+		}
+		return exitError{code: 1}
+	}
+	return nil
 }
 
 // readSeeds reads --seeds: "builtin" or a file.
