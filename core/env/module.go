@@ -95,125 +95,150 @@ type problem struct {
 
 // check verifies the contract's names and types, collecting every problem.
 func (m *Module) check(f *syntax.File) []problem {
-	lines := map[string]int{} // top-level binding -> line
+	c := &checker{m: m, lines: map[string]int{}}
 	for _, stmt := range f.Stmts {
 		switch s := stmt.(type) {
 		case *syntax.DefStmt:
-			lines[s.Name.Name] = int(s.Def.Line)
+			c.lines[s.Name.Name] = int(s.Def.Line)
 		case *syntax.AssignStmt:
 			if id, ok := s.LHS.(*syntax.Ident); ok {
-				lines[id.Name] = int(id.NamePos.Line)
+				c.lines[id.Name] = int(id.NamePos.Line)
 			}
 		}
 	}
-	var ps []problem
-	add := func(name, format string, args ...any) {
-		ps = append(ps, problem{lines[name], fmt.Sprintf(format, args...)})
-	}
-	str := func(name string, required bool) string {
-		v, ok := m.globals[name]
-		if !ok {
-			if required {
-				add(name, "missing %s (a string)", name)
-			}
-			return ""
-		}
-		s, ok := v.(starlark.String)
-		if !ok {
-			add(name, "%s must be a string, not a %s", name, v.Type())
-			return ""
-		}
-		return string(s)
-	}
-	m.Name = str("NAME", true)
-	m.Description = str("DESCRIPTION", true)
-	if v, ok := m.globals["TAGS"]; !ok {
-		add("TAGS", "missing TAGS (a list of strings)")
-	} else if seq, ok := v.(starlark.Indexable); !ok || v.Type() == "string" {
-		add("TAGS", "TAGS must be a list of strings, not a %s", v.Type())
-	} else {
-		for i := 0; i < seq.Len(); i++ {
-			s, ok := seq.Index(i).(starlark.String)
-			if !ok {
-				add("TAGS", "TAGS[%d] must be a string, not a %s", i, seq.Index(i).Type())
-				continue
-			}
-			m.Tags = append(m.Tags, string(s))
-		}
-	}
-	m.MinDifficulty, m.MaxDifficulty = 1, 10
-	if v, ok := m.globals["DIFFICULTY"]; ok {
-		seq, ok := v.(starlark.Indexable)
-		if !ok || seq.Len() != 2 || v.Type() == "string" {
-			add("DIFFICULTY", "DIFFICULTY must be a pair (min, max) of ints, not %s", v.String())
-		} else {
-			lo, err1 := starlark.AsInt32(seq.Index(0))
-			hi, err2 := starlark.AsInt32(seq.Index(1))
-			switch {
-			case err1 != nil || err2 != nil:
-				add("DIFFICULTY", "DIFFICULTY must be a pair (min, max) of ints, not %s", v.String())
-			case lo > hi || lo < 0 || hi > 1000:
-				add("DIFFICULTY", "DIFFICULTY (%d, %d) must satisfy 0 <= min <= max <= 1000", lo, hi)
-			default:
-				m.MinDifficulty, m.MaxDifficulty = lo, hi
-			}
-		}
-	}
-	fn := func(name string, params []string, required bool) {
-		v, ok := m.globals[name]
-		if !ok {
-			if required {
-				add(name, "missing def %s(%s)", name, strings.Join(params, ", "))
-			}
-			return
-		}
-		f, ok := v.(*starlark.Function)
-		if !ok {
-			add(name, "%s must be a function, not a %s", name, v.Type())
-			return
-		}
-		if f.NumParams() != len(params) || f.HasVarargs() || f.HasKwargs() {
-			add(name, "%s must take exactly (%s), it takes %d parameter(s)", name, strings.Join(params, ", "), f.NumParams())
-			return
-		}
-		if name == "solve" {
-			m.HasSolve = true
-		}
-	}
-	fn("generate", []string{"rng", "difficulty"}, true)
-	fn("render", []string{"state"}, true)
-	fn("verify", []string{"state", "answer"}, true)
-	fn("solve", []string{"state"}, false)
+	m.Name = c.str("NAME", true)
+	m.Description = c.str("DESCRIPTION", true)
+	c.tags()
+	c.difficulty()
+	c.fn("generate", []string{"rng", "difficulty"}, true)
+	c.fn("render", []string{"state"}, true)
+	c.fn("verify", []string{"state", "answer"}, true)
+	c.fn("solve", []string{"state"}, false)
+	c.literals(f)
+	return c.ps
+}
 
-	// Bounds, and the literals a listing reads (meta.go).
+// checker collects the problems of a module's top-level bindings
+// (Module.check), each at the line of the binding it concerns.
+type checker struct {
+	m     *Module
+	lines map[string]int // top-level binding -> line
+	ps    []problem
+}
+
+func (c *checker) add(name, format string, args ...any) {
+	c.ps = append(c.ps, problem{c.lines[name], fmt.Sprintf(format, args...)})
+}
+
+// str reads a string global.
+func (c *checker) str(name string, required bool) string {
+	v, ok := c.m.globals[name]
+	if !ok {
+		if required {
+			c.add(name, "missing %s (a string)", name)
+		}
+		return ""
+	}
+	s, ok := v.(starlark.String)
+	if !ok {
+		c.add(name, "%s must be a string, not a %s", name, v.Type())
+		return ""
+	}
+	return string(s)
+}
+
+// tags reads TAGS, a list of strings.
+func (c *checker) tags() {
+	v, ok := c.m.globals["TAGS"]
+	if !ok {
+		c.add("TAGS", "missing TAGS (a list of strings)")
+		return
+	}
+	seq, ok := v.(starlark.Indexable)
+	if !ok || v.Type() == "string" {
+		c.add("TAGS", "TAGS must be a list of strings, not a %s", v.Type())
+		return
+	}
+	for i := 0; i < seq.Len(); i++ {
+		s, ok := seq.Index(i).(starlark.String)
+		if !ok {
+			c.add("TAGS", "TAGS[%d] must be a string, not a %s", i, seq.Index(i).Type())
+			continue
+		}
+		c.m.Tags = append(c.m.Tags, string(s))
+	}
+}
+
+// difficulty reads DIFFICULTY, an optional (min, max) pair; default (1, 10).
+func (c *checker) difficulty() {
+	c.m.MinDifficulty, c.m.MaxDifficulty = 1, 10
+	v, ok := c.m.globals["DIFFICULTY"]
+	if !ok {
+		return
+	}
+	seq, ok := v.(starlark.Indexable)
+	if !ok || seq.Len() != 2 || v.Type() == "string" {
+		c.add("DIFFICULTY", "DIFFICULTY must be a pair (min, max) of ints, not %s", v.String())
+		return
+	}
+	lo, err1 := starlark.AsInt32(seq.Index(0))
+	hi, err2 := starlark.AsInt32(seq.Index(1))
+	switch {
+	case err1 != nil || err2 != nil:
+		c.add("DIFFICULTY", "DIFFICULTY must be a pair (min, max) of ints, not %s", v.String())
+	case lo > hi || lo < 0 || hi > 1000:
+		c.add("DIFFICULTY", "DIFFICULTY (%d, %d) must satisfy 0 <= min <= max <= 1000", lo, hi)
+	default:
+		c.m.MinDifficulty, c.m.MaxDifficulty = lo, hi
+	}
+}
+
+// fn checks that name is a function of exactly params.
+func (c *checker) fn(name string, params []string, required bool) {
+	v, ok := c.m.globals[name]
+	if !ok {
+		if required {
+			c.add(name, "missing def %s(%s)", name, strings.Join(params, ", "))
+		}
+		return
+	}
+	f, ok := v.(*starlark.Function)
+	if !ok {
+		c.add(name, "%s must be a function, not a %s", name, v.Type())
+		return
+	}
+	if f.NumParams() != len(params) || f.HasVarargs() || f.HasKwargs() {
+		c.add(name, "%s must take exactly (%s), it takes %d parameter(s)", name, strings.Join(params, ", "), f.NumParams())
+		return
+	}
+	if name == "solve" {
+		c.m.HasSolve = true
+	}
+}
+
+// literals checks the bounds of the metadata and that each is bound once,
+// to the literal a listing reads (meta.go).
+func (c *checker) literals(f *syntax.File) {
+	m := c.m
 	got := Meta{Name: m.Name, Description: m.Description, Tags: m.Tags, MinDifficulty: m.MinDifficulty, MaxDifficulty: m.MaxDifficulty}
 	for _, msg := range got.check() {
-		ps = append(ps, problem{lines["NAME"], msg})
+		c.ps = append(c.ps, problem{c.lines["NAME"], msg})
 	}
 	lit, lps := staticMeta(f)
-	ps = append(ps, lps...)
+	c.ps = append(c.ps, lps...)
 	reported := map[int]bool{}
-	for _, p := range ps {
+	for _, p := range c.ps {
 		reported[p.line] = true
 	}
 	differs := func(name string, same bool) {
-		if !same && !reported[lines[name]] {
-			add(name, "%s changes after it is bound (to %s): bind it once, to a literal, so that listings show what runs", name, literalHelp[name])
+		if _, bound := m.globals[name]; bound && !same && !reported[c.lines[name]] {
+			c.add(name, "%s changes after it is bound (to %s): bind it once, to a literal, so that listings show what runs", name, literalHelp[name])
 		}
 	}
-	if _, ok := m.globals["NAME"]; ok {
-		differs("NAME", lit.Name == m.Name)
-	}
-	if _, ok := m.globals["DESCRIPTION"]; ok {
-		differs("DESCRIPTION", lit.Description == m.Description)
-	}
-	if _, ok := m.globals["TAGS"]; ok {
-		differs("TAGS", slices.Equal(lit.Tags, m.Tags))
-	}
-	if _, ok := m.globals["DIFFICULTY"]; ok {
-		differs("DIFFICULTY", lit.MinDifficulty == m.MinDifficulty && lit.MaxDifficulty == m.MaxDifficulty)
-	}
-	return ps
+	differs("NAME", lit.Name == m.Name)
+	differs("DESCRIPTION", lit.Description == m.Description)
+	differs("TAGS", slices.Equal(lit.Tags, m.Tags))
+	differs("DIFFICULTY", lit.MinDifficulty == m.MinDifficulty && lit.MaxDifficulty == m.MaxDifficulty)
 }
 
 func syntaxError(filename string, err error) *Error {
