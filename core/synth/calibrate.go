@@ -2,6 +2,7 @@ package synth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -155,18 +156,7 @@ const solveSystem = "Solve the task. Think it through, then give your final answ
 // calls are tagged StageCalibrate with subject "NAME/dD/sS".
 func Calibrate(ctx context.Context, solver llm.Provider, ex env.Executor, m *env.Module, o CalibrateOptions, opts CallOptions) (Calibration, []Exchange, error) {
 	o = o.withDefaults()
-	levels := o.Levels
-	if len(levels) == 0 {
-		levels = []int{m.MinDifficulty, (m.MinDifficulty + m.MaxDifficulty) / 2, m.MaxDifficulty}
-		if levels[0] == levels[2] {
-			levels = levels[:1]
-		} else if levels[1] == levels[0] || levels[1] == levels[2] {
-			levels = []int{levels[0], levels[2]}
-		}
-	}
-	levels = slices.Clone(levels)
-	slices.Sort(levels)
-	levels = slices.Compact(levels)
+	levels := calibrationLevels(m, o.Levels)
 	cal := Calibration{Env: m.Name, Solver: solver.Name()}
 	var tasks []env.Task
 	for _, d := range levels {
@@ -223,20 +213,50 @@ func Calibrate(ctx context.Context, solver llm.Provider, ex env.Executor, m *env
 		}
 	}
 	for j, r := range rewards {
-		lp := byLevel[tasks[idx[j]].Difficulty]
-		switch r.Kind {
-		case env.KindOK, env.KindFormat:
-			lp.N++
-			lp.MeanScore += r.Score
-			if r.Kind == env.KindFormat {
-				lp.Format++
-			} else if r.Score >= 1 {
-				lp.Passed++
-			}
-		default:
-			lp.Failed++
+		byLevel[tasks[idx[j]].Difficulty].add(r)
+	}
+	if err := cal.judge(levels, byLevel, o.Alpha); err != nil {
+		return cal, exchanges, fmt.Errorf("calibrating %s: %w (%v)", m.Name, err, firstErr(errs))
+	}
+	return cal, exchanges, nil
+}
+
+// calibrationLevels are the levels calibrated, in increasing order: the
+// ones given, else the module's lowest, middle and highest.
+func calibrationLevels(m *env.Module, given []int) []int {
+	levels := given
+	if len(levels) == 0 {
+		levels = []int{m.MinDifficulty, (m.MinDifficulty + m.MaxDifficulty) / 2, m.MaxDifficulty}
+		if levels[0] == levels[2] {
+			levels = levels[:1]
+		} else if levels[1] == levels[0] || levels[1] == levels[2] {
+			levels = []int{levels[0], levels[2]}
 		}
 	}
+	levels = slices.Clone(levels)
+	slices.Sort(levels)
+	return slices.Compact(levels)
+}
+
+// add counts one solver answer's reward.
+func (lp *LevelPass) add(r env.Reward) {
+	switch r.Kind {
+	case env.KindOK, env.KindFormat:
+		lp.N++
+		lp.MeanScore += r.Score
+		if r.Kind == env.KindFormat {
+			lp.Format++
+		} else if r.Score >= 1 {
+			lp.Passed++
+		}
+	default:
+		lp.Failed++
+	}
+}
+
+// judge turns the counts per level into the curve, its flags and the
+// trend test; an error when no instance could be scored.
+func (cal *Calibration) judge(levels []int, byLevel map[int]*LevelPass, alpha float64) error {
 	all, none, scored := true, true, 0
 	for _, d := range levels {
 		lp := byLevel[d]
@@ -250,7 +270,7 @@ func Calibrate(ctx context.Context, solver llm.Provider, ex env.Executor, m *env
 		cal.Levels = append(cal.Levels, *lp)
 	}
 	if scored == 0 {
-		return cal, exchanges, fmt.Errorf("calibrating %s: no instance could be scored (%v)", m.Name, firstErr(errs))
+		return errors.New("no instance could be scored")
 	}
 	if all {
 		cal.Flags = append(cal.Flags, FlagSolvedEverywhere)
@@ -265,13 +285,13 @@ func Calibrate(ctx context.Context, solver llm.Provider, ex env.Executor, m *env
 		}
 	}
 	if len(ns) >= 2 {
-		tr := TrendTest(ns, ps, o.Alpha)
+		tr := TrendTest(ns, ps, alpha)
 		cal.Trend = &tr
 		if !tr.Falls && !all && !none {
 			cal.Flags = append(cal.Flags, FlagNotHarder)
 		}
 	}
-	return cal, exchanges, nil
+	return nil
 }
 
 func firstErr(errs []error) error {
