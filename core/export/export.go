@@ -103,60 +103,23 @@ func Export(ctx context.Context, ex env.Executor, opts Options, format Format, o
 	if _, err := opts.Plan(); err != nil {
 		return Summary{}, err
 	}
-	type target struct {
-		file   File
-		tmp    *os.File
-		writer Writer
-	}
-	var targets []*target
-	var made []string // directories made for the files
-	open := func(path, split string) (*target, error) {
-		dir := filepath.Dir(path)
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
-			made = append(made, dir)
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
-		if err != nil {
-			return nil, err
-		}
-		w, err := NewWriter(format, f)
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			return nil, err
-		}
-		t := &target{file: File{Path: path, Split: split}, tmp: f, writer: w}
-		targets = append(targets, t)
-		return t, nil
-	}
-	cleanup := func() {
-		for _, t := range targets {
-			t.tmp.Close()
-			os.Remove(t.tmp.Name())
-		}
-		for _, dir := range made {
-			os.Remove(dir) // only when empty: a directory this export made
-		}
-	}
+	o := &outputs{format: format}
 	route := map[string]*target{}
 	if strings.HasSuffix(out, ext) {
-		t, err := open(out, "")
+		t, err := o.open(out, "")
 		if err != nil {
 			return Summary{}, err
 		}
 		route[SplitTrain], route[SplitTest] = t, t
 	} else {
-		t, err := open(filepath.Join(out, SplitTrain+ext), SplitTrain)
+		t, err := o.open(filepath.Join(out, SplitTrain+ext), SplitTrain)
 		if err != nil {
 			return Summary{}, err
 		}
 		route[SplitTrain], route[SplitTest] = t, t
 		if opts.TestFraction > 0 {
-			if route[SplitTest], err = open(filepath.Join(out, SplitTest+ext), SplitTest); err != nil {
-				cleanup()
+			if route[SplitTest], err = o.open(filepath.Join(out, SplitTest+ext), SplitTest); err != nil {
+				o.cleanup()
 				return Summary{}, err
 			}
 		}
@@ -174,10 +137,74 @@ func Export(ctx context.Context, ex env.Executor, opts Options, format Format, o
 		}
 	}, progress)
 	if err != nil { // cancelled or failed: the partial files go, unfinished
-		cleanup()
+		o.cleanup()
 		return Summary{}, err
 	}
-	for _, t := range targets {
+	if sum.Files, err = o.commit(); err != nil {
+		return Summary{}, err
+	}
+	for _, f := range sum.Files {
+		sum.Rows += f.Rows
+	}
+	return sum, nil
+}
+
+// target is one file an export writes: a temporary file beside it until
+// the export has finished.
+type target struct {
+	file   File
+	tmp    *os.File
+	writer Writer
+}
+
+// outputs are the files of one export, and the directories it made for
+// them.
+type outputs struct {
+	format  Format
+	targets []*target
+	made    []string
+}
+
+func (o *outputs) open(path, split string) (*target, error) {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		o.made = append(o.made, dir)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return nil, err
+	}
+	w, err := NewWriter(o.format, f)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	t := &target{file: File{Path: path, Split: split}, tmp: f, writer: w}
+	o.targets = append(o.targets, t)
+	return t, nil
+}
+
+// cleanup removes every temporary file, and the directories the export
+// made when they are empty.
+func (o *outputs) cleanup() {
+	for _, t := range o.targets {
+		t.tmp.Close()
+		os.Remove(t.tmp.Name())
+	}
+	for _, dir := range o.made {
+		os.Remove(dir) // only when empty: a directory this export made
+	}
+}
+
+// commit finishes every file and moves it into place; on an error nothing
+// is left behind.
+func (o *outputs) commit() ([]File, error) {
+	var err error
+	for _, t := range o.targets {
 		if cerr := t.writer.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("writing %s: %w", t.file.Path, cerr)
 		}
@@ -186,22 +213,22 @@ func Export(ctx context.Context, ex env.Executor, opts Options, format Format, o
 		}
 	}
 	if err != nil {
-		cleanup()
-		return Summary{}, err
+		o.cleanup()
+		return nil, err
 	}
-	for _, t := range targets {
+	var files []File
+	for _, t := range o.targets {
 		// CreateTemp makes 0600 files; a dataset is for the trainer's
 		// users too, as os.Create would have made it.
 		if err := os.Chmod(t.tmp.Name(), 0o644); err != nil {
-			cleanup()
-			return Summary{}, err
+			o.cleanup()
+			return nil, err
 		}
 		if err := os.Rename(t.tmp.Name(), t.file.Path); err != nil {
-			cleanup()
-			return Summary{}, err
+			o.cleanup()
+			return nil, err
 		}
-		sum.Files = append(sum.Files, t.file)
-		sum.Rows += t.file.Rows
+		files = append(files, t.file)
 	}
-	return sum, nil
+	return files, nil
 }
