@@ -413,56 +413,21 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 			tasks = append(tasks, env.Task{Env: m.Name, Seed: int64(s), Difficulty: d, Render: true, VerifySolution: m.HasSolve})
 		}
 	}
-	first := v.exec(tasks)
 	rep.Instances = len(tasks)
-
-	gen := checker{c: Check{Name: CheckGenerate}}
-	prompt := checker{c: Check{Name: CheckPrompt}}
-	solve := checker{c: Check{Name: CheckSolve}}
-	var ok []inst
-	notRun := 0
-	for i, t := range tasks {
-		a := first[i]
-		w := where(t.Seed, t.Difficulty)
-		switch {
-		case !ran(a):
-			notRun++
-			continue
-		case a.Err != nil && a.Err.Kind == env.FailLimit:
-			continue // charged to the budget check
-		case a.Err != nil:
-			gen.fail(a.Err.Line, "%s: %v", w, a.Err)
-			continue
-		}
-		if !strings.Contains(strings.ToLower(a.Prompt), "<answer>") {
-			prompt.fail(0, "%s: the prompt never mentions <answer>", w)
-		}
-		if m.HasSolve {
-			switch sc := a.SolutionScore; {
-			case sc == nil:
-				solve.fail(0, "%s: no score for the solution", w)
-			case sc.Err != nil && sc.Err.Kind == env.FailLimit:
-				continue
-			case sc.Err != nil:
-				solve.fail(sc.Err.Line, "%s: verify(state, solve(state)) raised: %v", w, sc.Err)
-			case sc.Value != 1:
-				solve.fail(0, "%s: verify(state, solve(state)) = %v for the answer %q", w, sc.Value, short(a.Solution))
-			}
-		}
-		ok = append(ok, inst{t.Seed, t.Difficulty, a})
+	ph := v.instances(tasks)
+	genDetail := fmt.Sprintf("%d instances over %d levels", len(tasks)-ph.notRun, len(levels))
+	if ph.notRun > 0 {
+		genDetail += fmt.Sprintf(" (%d not run: validation stopped)", ph.notRun)
 	}
-	genDetail := fmt.Sprintf("%d instances over %d levels", len(tasks)-notRun, len(levels))
-	if notRun > 0 {
-		genDetail += fmt.Sprintf(" (%d not run: validation stopped)", notRun)
-	}
-	rep.Checks = append(rep.Checks, gen.done(genDetail))
+	rep.Checks = append(rep.Checks, ph.gen.done(genDetail))
+	ok := ph.ok
 
 	// Phase 1b: determinism, on the first few seeds of every level.
 	rep.Checks = append(rep.Checks, v.determinism(ok))
 	if len(ok) == 0 {
 		rep.Checks = append(rep.Checks, skipped(CheckPrompt, "no instance was rendered"))
 	} else {
-		rep.Checks = append(rep.Checks, prompt.done(""))
+		rep.Checks = append(rep.Checks, ph.prompt.done(""))
 	}
 	switch {
 	case !m.HasSolve:
@@ -470,7 +435,7 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 	case len(ok) == 0:
 		rep.Checks = append(rep.Checks, skipped(CheckSolve, "no instance was generated"))
 	default:
-		rep.Checks = append(rep.Checks, solve.done(""))
+		rep.Checks = append(rep.Checks, ph.solve.done(""))
 	}
 
 	// Phase 2: probes against each instance's state.
@@ -480,18 +445,7 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 	div, spaces := v.diversity(ok, levels)
 	rep.Levels = spaces
 	rep.Distinct = distinctRatio(ok)
-	rep.Checks = append(rep.Checks, div)
-	budgetDetail := fmt.Sprintf("budget %d steps an instance; the heaviest took %d", opts.StepBudget, heaviest(ok))
-	for _, in := range ok {
-		if n := in.res.Work.Generate + in.res.Work.Render + in.res.Work.Solve + in.res.Work.Verify; n > opts.StepBudget {
-			v.budget.fail(0, "%s: %d steps (%s)", where(in.seed, in.difficulty), n, byFunction(in.res.Work))
-		}
-	}
-	if v.stopped != "" && v.stopped != "cancelled" {
-		v.budget.fail(0, "validation stopped: %s", v.stopped)
-	}
-	rep.Checks = append(rep.Checks, v.budget.done(budgetDetail))
-	rep.Checks = append(rep.Checks, difficultyCheck(ok, levels))
+	rep.Checks = append(rep.Checks, div, v.budgetCheck(ok), difficultyCheck(ok, levels))
 
 	rep.Work, rep.Stopped = v.work, v.stopped
 	rep.OK = true
@@ -500,6 +454,66 @@ func Run(ctx context.Context, ex env.Executor, m *env.Module, opts Options) *Rep
 	}
 	rep.Elapsed = time.Since(start)
 	return rep
+}
+
+// phase1 is what the first pass over every (level, seed) found.
+type phase1 struct {
+	gen, prompt, solve checker
+	ok                 []inst // the instances that generated, for the later phases
+	notRun             int    // tasks not run: validation stopped first
+}
+
+// instances runs tasks (generate, render, solve and verify the solution)
+// and checks each.
+func (v *run) instances(tasks []env.Task) phase1 {
+	first := v.exec(tasks)
+	ph := phase1{gen: checker{c: Check{Name: CheckGenerate}}, prompt: checker{c: Check{Name: CheckPrompt}}, solve: checker{c: Check{Name: CheckSolve}}}
+	for i, t := range tasks {
+		a := first[i]
+		w := where(t.Seed, t.Difficulty)
+		switch {
+		case !ran(a):
+			ph.notRun++
+			continue
+		case a.Err != nil && a.Err.Kind == env.FailLimit:
+			continue // charged to the budget check
+		case a.Err != nil:
+			ph.gen.fail(a.Err.Line, "%s: %v", w, a.Err)
+			continue
+		}
+		if !strings.Contains(strings.ToLower(a.Prompt), "<answer>") {
+			ph.prompt.fail(0, "%s: the prompt never mentions <answer>", w)
+		}
+		if v.m.HasSolve {
+			switch sc := a.SolutionScore; {
+			case sc == nil:
+				ph.solve.fail(0, "%s: no score for the solution", w)
+			case sc.Err != nil && sc.Err.Kind == env.FailLimit:
+				continue
+			case sc.Err != nil:
+				ph.solve.fail(sc.Err.Line, "%s: verify(state, solve(state)) raised: %v", w, sc.Err)
+			case sc.Value != 1:
+				ph.solve.fail(0, "%s: verify(state, solve(state)) = %v for the answer %q", w, sc.Value, short(a.Solution))
+			}
+		}
+		ph.ok = append(ph.ok, inst{t.Seed, t.Difficulty, a})
+	}
+	return ph
+}
+
+// budgetCheck is the step budget's verdict: every instance within it, and
+// validation not stopped by a limit.
+func (v *run) budgetCheck(ok []inst) Check {
+	detail := fmt.Sprintf("budget %d steps an instance; the heaviest took %d", v.o.StepBudget, heaviest(ok))
+	for _, in := range ok {
+		if n := in.res.Work.Generate + in.res.Work.Render + in.res.Work.Solve + in.res.Work.Verify; n > v.o.StepBudget {
+			v.budget.fail(0, "%s: %d steps (%s)", where(in.seed, in.difficulty), n, byFunction(in.res.Work))
+		}
+	}
+	if v.stopped != "" && v.stopped != "cancelled" {
+		v.budget.fail(0, "validation stopped: %s", v.stopped)
+	}
+	return v.budget.done(detail)
 }
 
 func heaviest(ok []inst) uint64 {
