@@ -35,26 +35,7 @@ const avoidPerSeed = 30
 func (r *runner) ideateSeeds(ctx context.Context, log []storage.SynthLogEntry) (ideas []Idea, dropped []DroppedIdea, failed []string, err error) {
 	cfg := r.cfg
 	known := append(r.lib.Known(), r.known...)
-	got := make([][]Idea, len(cfg.Seeds))
-	done := make([]bool, len(cfg.Seeds))
-	for _, e := range log {
-		if e.Stage != StageIdeate {
-			continue
-		}
-		var rec seedIdeation
-		if json.Unmarshal(e.Detail, &rec) != nil || rec.Error != "" || rec.SeedIndex < 0 || rec.SeedIndex >= len(cfg.Seeds) || cfg.Seeds[rec.SeedIndex] != rec.Seed {
-			continue
-		}
-		if is := seedIdeas(rec.Reply, rec.Seed); len(is) > 0 {
-			got[rec.SeedIndex], done[rec.SeedIndex] = is, true
-		}
-	}
-	reused := 0
-	for _, d := range done {
-		if d {
-			reused++
-		}
-	}
+	got, done, reused := loggedSeedIdeas(cfg.Seeds, log)
 
 	ictx, stop := context.WithCancelCause(ctx)
 	defer stop(nil)
@@ -115,6 +96,35 @@ func (r *runner) ideateSeeds(ctx context.Context, log []storage.SynthLogEntry) (
 		return nil, nil, nil, fmt.Errorf("%w: %w", ErrNoIdeas, cause)
 	}
 
+	return keepSeedIdeas(cfg, known, got, errs, lastErr)
+}
+
+// loggedSeedIdeas reads the ideas of the seeds an earlier execution of the
+// run already ideated (its log), so that a resume does not ask again;
+// reused counts them.
+func loggedSeedIdeas(seeds []Seed, log []storage.SynthLogEntry) (got [][]Idea, done []bool, reused int) {
+	got, done = make([][]Idea, len(seeds)), make([]bool, len(seeds))
+	for _, e := range log {
+		if e.Stage != StageIdeate {
+			continue
+		}
+		var rec seedIdeation
+		if json.Unmarshal(e.Detail, &rec) != nil || rec.Error != "" || rec.SeedIndex < 0 || rec.SeedIndex >= len(seeds) || seeds[rec.SeedIndex] != rec.Seed {
+			continue
+		}
+		if is := seedIdeas(rec.Reply, rec.Seed); len(is) > 0 {
+			if !done[rec.SeedIndex] {
+				reused++
+			}
+			got[rec.SeedIndex], done[rec.SeedIndex] = is, true
+		}
+	}
+	return got, done, reused
+}
+
+// keepSeedIdeas keeps, in seed order and up to cfg.N, the ideas that are
+// new to known and to one another; errs are the seeds' ideation errors.
+func keepSeedIdeas(cfg Config, known []Known, got [][]Idea, errs []error, lastErr error) (ideas []Idea, dropped []DroppedIdea, failed []string, err error) {
 	dd := NewIdeaDeduper(cfg.IdeaSimilarity, known)
 	for i, s := range cfg.Seeds {
 		if errs[i] != nil {
