@@ -120,19 +120,7 @@ func Rescore(ctx context.Context, ex env.Executor, next func() (RescoreItem, boo
 		if len(chunk) == 0 {
 			return nil
 		}
-		// Rebuilt instances are checked against the prompt the model saw.
-		var tasks []env.Task
-		var at []int
-		for i, it := range chunk {
-			if it.State == nil && it.Prompt != "" {
-				tasks = append(tasks, env.Task{Env: it.Env, Seed: it.Seed, Difficulty: it.Difficulty, Render: true})
-				at = append(at, i)
-			}
-		}
-		moved := make([]bool, len(chunk))
-		for j, r := range ex.Run(ctx, tasks) {
-			moved[at[j]] = r.Err == nil && r.Prompt != chunk[at[j]].Prompt
-		}
+		moved := instancesMoved(ctx, ex, chunk)
 		items := make([]env.ScoreItem, len(chunk))
 		for i, it := range chunk {
 			items[i] = env.ScoreItem{Env: it.Env, Seed: it.Seed, Difficulty: it.Difficulty, State: it.State, Completion: it.Completion}
@@ -147,34 +135,12 @@ func Rescore(ctx context.Context, ex env.Executor, next func() (RescoreItem, boo
 			if !slices.Contains(s.OldHashes, it.OldHash) {
 				s.OldHashes = append(s.OldHashes, it.OldHash)
 			}
-			s.N++
-			ch := RescoreChange{Ref: it.Ref, Env: it.Env, Seed: it.Seed, Difficulty: it.Difficulty, OldHash: it.OldHash, NewHash: s.NewHash,
-				OldKind: it.OldKind, NewKind: rw.Kind, OldScore: it.OldScore, NewScore: rw.Score, InstanceChanged: moved[i], Error: rw.Error}
-			scoredBoth := isScore(it.OldKind) && isScore(rw.Kind)
-			switch {
-			case moved[i]:
-				s.Instance++
-			case it.OldKind == rw.Kind && it.OldScore == rw.Score:
-				s.Same++
-			case !scoredBoth:
-				s.Kind++
-			case rw.Score > it.OldScore:
-				s.Higher++
-			default:
-				s.Lower++
-			}
-			if !moved[i] && scoredBoth {
+			if s.count(it, rw, moved[i]) {
 				comparable[it.Env]++
-				s.OldMean += it.OldScore
-				s.NewMean += rw.Score
-				if it.OldScore >= 1 {
-					s.OldPass++
-				}
-				if rw.Score >= 1 {
-					s.NewPass++
-				}
 			}
 			if onChange != nil && (moved[i] || it.OldKind != rw.Kind || it.OldScore != rw.Score) {
+				ch := RescoreChange{Ref: it.Ref, Env: it.Env, Seed: it.Seed, Difficulty: it.Difficulty, OldHash: it.OldHash, NewHash: s.NewHash,
+					OldKind: it.OldKind, NewKind: rw.Kind, OldScore: it.OldScore, NewScore: rw.Score, InstanceChanged: moved[i], Error: rw.Error}
 				if err := onChange(ch); err != nil {
 					return err
 				}
@@ -344,4 +310,54 @@ func FileItems(in, prev io.Reader, inName, prevName string, unpaired *int) func(
 			return ri, true, nil
 		}
 	}
+}
+
+// instancesMoved reports, for each item rebuilt from (env, seed,
+// difficulty), whether the environment now renders another prompt than the
+// one the model saw.
+func instancesMoved(ctx context.Context, ex env.Executor, chunk []RescoreItem) []bool {
+	var tasks []env.Task
+	var at []int
+	for i, it := range chunk {
+		if it.State == nil && it.Prompt != "" {
+			tasks = append(tasks, env.Task{Env: it.Env, Seed: it.Seed, Difficulty: it.Difficulty, Render: true})
+			at = append(at, i)
+		}
+	}
+	moved := make([]bool, len(chunk))
+	for j, r := range ex.Run(ctx, tasks) {
+		moved[at[j]] = r.Err == nil && r.Prompt != chunk[at[j]].Prompt
+	}
+	return moved
+}
+
+// count adds one item's old and new reward to s; comparable says whether
+// both are scores of the same instance (and so enter the means).
+func (s *RescoreSummary) count(it RescoreItem, rw env.Reward, moved bool) (comparable bool) {
+	s.N++
+	scoredBoth := isScore(it.OldKind) && isScore(rw.Kind)
+	switch {
+	case moved:
+		s.Instance++
+	case it.OldKind == rw.Kind && it.OldScore == rw.Score:
+		s.Same++
+	case !scoredBoth:
+		s.Kind++
+	case rw.Score > it.OldScore:
+		s.Higher++
+	default:
+		s.Lower++
+	}
+	if moved || !scoredBoth {
+		return false
+	}
+	s.OldMean += it.OldScore
+	s.NewMean += rw.Score
+	if it.OldScore >= 1 {
+		s.OldPass++
+	}
+	if rw.Score >= 1 {
+		s.NewPass++
+	}
+	return true
 }
