@@ -136,53 +136,7 @@ func probes(p, sol string, seed int64, k int) []probe {
 		if rs := []rune(sol); len(rs) >= 2 {
 			add(kTruncated, string(rs[:len(rs)/2]))
 		}
-		it := splitItems(sol)
-		n := len(it.items)
-		if n >= 2 {
-			add(kFirst, it.join(it.items[:1]))
-			drop := r.IntN(n)
-			add(kAllButOne, it.join(append(append([]string{}, it.items[:drop]...), it.items[drop+1:]...)))
-			add(kExtra, it.join(append(append([]string{}, it.items...), it.items[r.IntN(n)])))
-			same := make([]string, n)
-			for i := range same {
-				same[i] = it.items[0]
-			}
-			add(kOneToken, it.join(same))
-			if i, j := r.IntN(n), r.IntN(n); it.items[i] != it.items[j] {
-				dup := append([]string{}, it.items...)
-				dup[i] = it.items[j]
-				add(kDupInto, it.join(dup))
-			}
-			// Merging two numbers makes another number ("12 3" → "123");
-			// merging anything else may be the same answer in a lenient
-			// verifier's eyes ("U R" → "UR", "7 *" → "7*").
-			var at []int
-			for i := 0; i+1 < n; i++ {
-				if endsDigit(it.items[i]) && startsDigit(it.items[i+1]) {
-					at = append(at, i)
-				}
-			}
-			if len(at) > 0 {
-				i := at[r.IntN(len(at))]
-				merged := append(append([]string{}, it.items[:i]...), it.items[i]+it.items[i+1])
-				add(kMerged, it.join(append(merged, it.items[i+2:]...)))
-			}
-		} else if strings.Trim(sol, "0") != "" {
-			// "0" written twice is "00": the same number with a leading
-			// zero, an equivalent notation a verifier may accept.
-			add(kDoubled, sol+sol)
-		}
-		if n >= 4 {
-			var sub []string
-			for _, x := range it.items {
-				if r.IntN(2) == 0 {
-					sub = append(sub, x)
-				}
-			}
-			if len(sub) > 0 && len(sub) < n {
-				add(kSubset, it.join(sub))
-			}
-		}
+		itemProbes(sol, r, add)
 	}
 	add(kDigits, randomFrom(r, "0123456789 ", 1+r.IntN(12)))
 	add(kLetters, randomFrom(r, "abcdefghijklmnopqrstuvwxyz ", 1+r.IntN(12)))
@@ -214,6 +168,61 @@ func probes(p, sol string, seed int64, k int) []probe {
 		}
 	}
 	return ps
+}
+
+// itemProbes are the probes of a solution made of several items (a list, a
+// sequence of moves, an assignment): a part of it, one item dropped, one
+// extra, repeated or duplicated, two merged; of a single item, the item
+// written twice. The random draws are in a fixed order: the same instance
+// gets the same probes.
+func itemProbes(sol string, r *rand.Rand, add func(probeKind, string)) {
+	it := splitItems(sol)
+	n := len(it.items)
+	if n >= 2 {
+		add(kFirst, it.join(it.items[:1]))
+		drop := r.IntN(n)
+		add(kAllButOne, it.join(append(append([]string{}, it.items[:drop]...), it.items[drop+1:]...)))
+		add(kExtra, it.join(append(append([]string{}, it.items...), it.items[r.IntN(n)])))
+		same := make([]string, n)
+		for i := range same {
+			same[i] = it.items[0]
+		}
+		add(kOneToken, it.join(same))
+		if i, j := r.IntN(n), r.IntN(n); it.items[i] != it.items[j] {
+			dup := append([]string{}, it.items...)
+			dup[i] = it.items[j]
+			add(kDupInto, it.join(dup))
+		}
+		// Merging two numbers makes another number ("12 3" → "123");
+		// merging anything else may be the same answer in a lenient
+		// verifier's eyes ("U R" → "UR", "7 *" → "7*").
+		var at []int
+		for i := 0; i+1 < n; i++ {
+			if endsDigit(it.items[i]) && startsDigit(it.items[i+1]) {
+				at = append(at, i)
+			}
+		}
+		if len(at) > 0 {
+			i := at[r.IntN(len(at))]
+			merged := append(append([]string{}, it.items[:i]...), it.items[i]+it.items[i+1])
+			add(kMerged, it.join(append(merged, it.items[i+2:]...)))
+		}
+	} else if strings.Trim(sol, "0") != "" {
+		// "0" written twice is "00": the same number with a leading
+		// zero, an equivalent notation a verifier may accept.
+		add(kDoubled, sol+sol)
+	}
+	if n >= 4 {
+		var sub []string
+		for _, x := range it.items {
+			if r.IntN(2) == 0 {
+				sub = append(sub, x)
+			}
+		}
+		if len(sub) > 0 && len(sub) < n {
+			add(kSubset, it.join(sub))
+		}
+	}
 }
 
 // items is an answer split into its items at its main separator, outside
@@ -508,6 +517,13 @@ func (v *run) probeChecks(ok []inst) []Check {
 			}
 		}
 	}
+	rejects, hacks := probeVerdicts(tallies, order, sent, scored)
+	return []Check{rejects, hacks, noRaise.done(fmt.Sprintf("%d probe answers scored", scored))}
+}
+
+// probeVerdicts are the rejects and hacks checks from the tallies per
+// probe kind (order: the kinds as first met), sent probes and scored ones.
+func probeVerdicts(tallies map[string]*tally, order []string, sent, scored int) (rejectsCheck, hacksCheck Check) {
 	rejects := checker{c: Check{Name: CheckRejects}}
 	hacks := checker{c: Check{Name: CheckHacks}}
 	sort.SliceStable(order, func(i, j int) bool { return tallies[order[i]].kind.tier > tallies[order[j]].kind.tier })
@@ -532,9 +548,6 @@ func (v *run) probeChecks(ok []inst) []Check {
 		rejects.fail(0, "verify raised on all %d probes: none was scored", sent)
 		hacks.fail(0, "verify raised on all %d probes: none was scored", sent)
 	}
-	return []Check{
-		rejects.done("rejected/tried per kind: " + strings.Join(rDetail, ", ")),
-		hacks.done("rejected/tried per kind: " + strings.Join(hDetail, ", ")),
-		noRaise.done(fmt.Sprintf("%d probe answers scored", scored)),
-	}
+	return rejects.done("rejected/tried per kind: " + strings.Join(rDetail, ", ")),
+		hacks.done("rejected/tried per kind: " + strings.Join(hDetail, ", "))
 }
