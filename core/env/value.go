@@ -239,88 +239,98 @@ func (d *jsonDecoder) value(depth int) (starlark.Value, error) {
 		}
 		return starlark.String(s), nil
 	case c == '[':
-		d.i++
-		d.space()
-		if d.i < len(d.b) && d.b[d.i] == ']' {
-			d.i++
-			return starlark.NewList(nil), nil
-		}
-		// Elements collect on a stack shared by all the arrays being read,
-		// and each list gets a slice of its exact size at the end.
-		mark := len(d.stack)
-		for {
-			d.space()
-			v, err := d.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			d.stack = append(d.stack, v)
-			d.space()
-			if d.i >= len(d.b) {
-				return nil, d.errf("unterminated array")
-			}
-			if d.b[d.i] == ',' {
-				d.i++
-				continue
-			}
-			if d.b[d.i] == ']' {
-				d.i++
-				elems := make([]starlark.Value, len(d.stack)-mark)
-				copy(elems, d.stack[mark:])
-				clear(d.stack[mark:])
-				d.stack = d.stack[:mark]
-				return starlark.NewList(elems), nil
-			}
-			return nil, d.errf("want , or ] in array")
-		}
+		return d.array(depth)
 	case c == '{':
-		d.i++
-		dict := starlark.NewDict(8)
-		d.space()
-		if d.i < len(d.b) && d.b[d.i] == '}' {
-			d.i++
-			return dict, nil
-		}
-		for {
-			d.space()
-			if d.i >= len(d.b) || d.b[d.i] != '"' {
-				return nil, d.errf("want a string key")
-			}
-			k, err := d.str()
-			if err != nil {
-				return nil, err
-			}
-			d.space()
-			if d.i >= len(d.b) || d.b[d.i] != ':' {
-				return nil, d.errf("want : after key")
-			}
-			d.i++
-			d.space()
-			v, err := d.value(depth + 1)
-			if err != nil {
-				return nil, err
-			}
-			if err := dict.SetKey(starlark.String(k), v); err != nil {
-				return nil, err
-			}
-			d.space()
-			if d.i >= len(d.b) {
-				return nil, d.errf("unterminated object")
-			}
-			if d.b[d.i] == ',' {
-				d.i++
-				continue
-			}
-			if d.b[d.i] == '}' {
-				d.i++
-				return dict, nil
-			}
-			return nil, d.errf("want , or } in object")
-		}
+		return d.object(depth)
 	case c == '-' || (c >= '0' && c <= '9'):
 		return d.number()
 	}
 	return nil, d.errf("unexpected character %q", d.b[d.i])
+}
+
+// array reads a JSON array at d.i (on its '[').
+func (d *jsonDecoder) array(depth int) (starlark.Value, error) {
+	d.i++
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == ']' {
+		d.i++
+		return starlark.NewList(nil), nil
+	}
+	// Elements collect on a stack shared by all the arrays being read,
+	// and each list gets a slice of its exact size at the end.
+	mark := len(d.stack)
+	for {
+		d.space()
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		d.stack = append(d.stack, v)
+		d.space()
+		if d.i >= len(d.b) {
+			return nil, d.errf("unterminated array")
+		}
+		if d.b[d.i] == ',' {
+			d.i++
+			continue
+		}
+		if d.b[d.i] == ']' {
+			d.i++
+			elems := make([]starlark.Value, len(d.stack)-mark)
+			copy(elems, d.stack[mark:])
+			clear(d.stack[mark:])
+			d.stack = d.stack[:mark]
+			return starlark.NewList(elems), nil
+		}
+		return nil, d.errf("want , or ] in array")
+	}
+}
+
+// object reads a JSON object at d.i (on its '{').
+func (d *jsonDecoder) object(depth int) (starlark.Value, error) {
+	d.i++
+	dict := starlark.NewDict(8)
+	d.space()
+	if d.i < len(d.b) && d.b[d.i] == '}' {
+		d.i++
+		return dict, nil
+	}
+	for {
+		d.space()
+		if d.i >= len(d.b) || d.b[d.i] != '"' {
+			return nil, d.errf("want a string key")
+		}
+		k, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		d.space()
+		if d.i >= len(d.b) || d.b[d.i] != ':' {
+			return nil, d.errf("want : after key")
+		}
+		d.i++
+		d.space()
+		v, err := d.value(depth + 1)
+		if err != nil {
+			return nil, err
+		}
+		if err := dict.SetKey(starlark.String(k), v); err != nil {
+			return nil, err
+		}
+		d.space()
+		if d.i >= len(d.b) {
+			return nil, d.errf("unterminated object")
+		}
+		if d.b[d.i] == ',' {
+			d.i++
+			continue
+		}
+		if d.b[d.i] == '}' {
+			d.i++
+			return dict, nil
+		}
+		return nil, d.errf("want , or } in object")
+	}
 }
 
 func (d *jsonDecoder) str() (string, error) {
