@@ -200,81 +200,20 @@ func (c *client) batch(n int, envs []string, completion func(i int) string) []by
 func (c *client) do(ctx context.Context, k Kind) Result {
 	start := time.Now()
 	r := Result{Kind: k}
-	var body io.Reader
-	length := int64(-1)
-	var check func(status int, h http.Header, b []byte) string
-	reqCtx := ctx
-	switch k {
-	case Good, Slow:
-		n := c.o.GoodBatch
-		b := c.batch(n, c.o.Envs, func(i int) string {
-			if i%4 == 3 {
-				return "I do not know."
-			}
-			return fmt.Sprintf("Thinking <b>hard</b> & long.\n<answer>%d</answer>", i%7)
-		})
-		body, length = bytes.NewReader(b), int64(len(b))
-		if k == Slow {
-			body, length = &drip{b: b, piece: 16, every: 20 * time.Millisecond}, -1
-		}
-		check = func(status int, h http.Header, b []byte) string {
-			if status == http.StatusServiceUnavailable && h.Get("Retry-After") != "" {
-				return ""
-			}
-			return c.rewards(status, b, n, c.sound)
-		}
-	case Large, Aborted:
-		n := c.o.LargeBatch
-		b := c.batch(n, c.o.Envs, func(i int) string { return fmt.Sprintf("<answer>%d</answer>", i) })
-		body, length = bytes.NewReader(b), int64(len(b))
-		check = func(status int, h http.Header, b []byte) string {
-			if status == http.StatusServiceUnavailable && h.Get("Retry-After") != "" {
-				return ""
-			}
-			return c.rewards(status, b, n, c.sound)
-		}
-		if k == Aborted {
-			var cancel context.CancelFunc
-			reqCtx, cancel = context.WithCancel(ctx)
-			body = &cancelAtEnd{r: bytes.NewReader(b), cancel: cancel, after: 20 * time.Millisecond}
-			defer cancel()
-		}
-	case Loud:
-		n := 64
-		b := c.batch(n, []string{"loud"}, func(int) string { return "<answer>LOUD</answer>" })
-		body, length = bytes.NewReader(b), int64(len(b))
-		check = func(status int, h http.Header, b []byte) string {
-			if status == http.StatusServiceUnavailable && h.Get("Retry-After") != "" {
-				return ""
-			}
-			return c.rewards(status, b, n, func(kind, msg string) bool { return kind == "env_error" && len(msg) <= c.o.MaxErrorBytes })
-		}
-	case TooMany:
-		body = &endless{head: `{"items":[`, item: fmt.Sprintf(`{"env":%q,"seed":1,"difficulty":1,"completion":"<answer>1</answer>"},`, c.o.Envs[0]), max: c.o.MaxSend}
-		check = want(http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable)
-	case Empties:
-		body = &endless{head: `{"items":[`, item: `{},`, max: c.o.MaxSend}
-		check = want(http.StatusBadRequest)
-	case HugeBody:
-		body = &endless{head: `{"items":[{"env":"x","seed":1,"difficulty":1,"completion":"`, item: "aaaaaaaaaaaaaaaa", max: c.o.MaxSend}
-		check = want(http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable)
-	case Garbage:
-		b := make([]byte, 1+c.rng.IntN(64<<10))
-		for i := range b {
-			b[i] = byte(c.rng.UintN(256))
-		}
-		body, length = bytes.NewReader(b), int64(len(b))
-		check = want(http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable)
-	default:
+	rq, ok := c.request(ctx, k)
+	if !ok {
 		r.Violation = fmt.Sprintf("unknown kind %q", k)
 		return r
 	}
-	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, c.o.URL+"/score", body)
+	if rq.cancel != nil {
+		defer rq.cancel()
+	}
+	req, err := http.NewRequestWithContext(rq.ctx, http.MethodPost, c.o.URL+"/score", rq.body)
 	if err != nil {
 		r.Violation = err.Error()
 		return r
 	}
-	req.ContentLength = length
+	req.ContentLength = rq.length
 	req.Header.Set("Content-Type", "application/json")
 	if c.o.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.o.Token)
@@ -295,9 +234,86 @@ func (c *client) do(ctx context.Context, k Kind) Result {
 	case err != nil:
 		r.Violation = fmt.Sprintf("HTTP %d, reading the answer: %v", res.StatusCode, err)
 	default:
-		r.Violation = check(res.StatusCode, res.Header, b)
+		r.Violation = rq.check(res.StatusCode, res.Header, b)
 	}
 	return r
+}
+
+// request is one request of a kind, and what the server must answer to it.
+type request struct {
+	body   io.Reader
+	length int64 // -1: streamed, no Content-Length
+	check  func(status int, h http.Header, b []byte) string
+	ctx    context.Context
+	cancel context.CancelFunc // for a request that its client abandons
+}
+
+// request builds a request of kind k; false for a kind it does not know.
+func (c *client) request(ctx context.Context, k Kind) (request, bool) {
+	rq := request{length: -1, ctx: ctx}
+	switch k {
+	case Good, Slow:
+		n := c.o.GoodBatch
+		b := c.batch(n, c.o.Envs, func(i int) string {
+			if i%4 == 3 {
+				return "I do not know."
+			}
+			return fmt.Sprintf("Thinking <b>hard</b> & long.\n<answer>%d</answer>", i%7)
+		})
+		rq.body, rq.length = bytes.NewReader(b), int64(len(b))
+		if k == Slow {
+			rq.body, rq.length = &drip{b: b, piece: 16, every: 20 * time.Millisecond}, -1
+		}
+		rq.check = func(status int, h http.Header, b []byte) string {
+			if status == http.StatusServiceUnavailable && h.Get("Retry-After") != "" {
+				return ""
+			}
+			return c.rewards(status, b, n, c.sound)
+		}
+	case Large, Aborted:
+		n := c.o.LargeBatch
+		b := c.batch(n, c.o.Envs, func(i int) string { return fmt.Sprintf("<answer>%d</answer>", i) })
+		rq.body, rq.length = bytes.NewReader(b), int64(len(b))
+		rq.check = func(status int, h http.Header, b []byte) string {
+			if status == http.StatusServiceUnavailable && h.Get("Retry-After") != "" {
+				return ""
+			}
+			return c.rewards(status, b, n, c.sound)
+		}
+		if k == Aborted {
+			rq.ctx, rq.cancel = context.WithCancel(ctx)
+			rq.body = &cancelAtEnd{r: bytes.NewReader(b), cancel: rq.cancel, after: 20 * time.Millisecond}
+		}
+	case Loud:
+		n := 64
+		b := c.batch(n, []string{"loud"}, func(int) string { return "<answer>LOUD</answer>" })
+		rq.body, rq.length = bytes.NewReader(b), int64(len(b))
+		rq.check = func(status int, h http.Header, b []byte) string {
+			if status == http.StatusServiceUnavailable && h.Get("Retry-After") != "" {
+				return ""
+			}
+			return c.rewards(status, b, n, func(kind, msg string) bool { return kind == "env_error" && len(msg) <= c.o.MaxErrorBytes })
+		}
+	case TooMany:
+		rq.body = &endless{head: `{"items":[`, item: fmt.Sprintf(`{"env":%q,"seed":1,"difficulty":1,"completion":"<answer>1</answer>"},`, c.o.Envs[0]), max: c.o.MaxSend}
+		rq.check = want(http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable)
+	case Empties:
+		rq.body = &endless{head: `{"items":[`, item: `{},`, max: c.o.MaxSend}
+		rq.check = want(http.StatusBadRequest)
+	case HugeBody:
+		rq.body = &endless{head: `{"items":[{"env":"x","seed":1,"difficulty":1,"completion":"`, item: "aaaaaaaaaaaaaaaa", max: c.o.MaxSend}
+		rq.check = want(http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable)
+	case Garbage:
+		b := make([]byte, 1+c.rng.IntN(64<<10))
+		for i := range b {
+			b[i] = byte(c.rng.UintN(256))
+		}
+		rq.body, rq.length = bytes.NewReader(b), int64(len(b))
+		rq.check = want(http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusServiceUnavailable)
+	default:
+		return rq, false
+	}
+	return rq, true
 }
 
 // sound says whether a reward is one a sound server gives a good item: a
