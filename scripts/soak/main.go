@@ -120,37 +120,12 @@ func soak(duration time.Duration, bin string, workers int, killEvery time.Durati
 			return nil, fmt.Errorf("go build: %v\n%s", err, out)
 		}
 	}
-	db := filepath.Join(dir, "resyn.db")
-	loud := filepath.Join(dir, "loud.star")
-	if err := os.WriteFile(loud, []byte(loadgen.LoudEnv), 0o644); err != nil {
-		return nil, err
-	}
-	if out, err := exec.Command(bin, "--db", db, "envs", "add", "--seeds", "3", loud).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("envs add: %v\n%s", err, out)
-	}
-	args := append([]string{"--db", db, "serve", "--addr", "127.0.0.1:0", "--workers", strconv.Itoa(workers), "--env", "loud," + strings.Join(goodEnvs, ",")}, serverFlags...)
-	srv := exec.Command(bin, args...)
-	stderr, err := srv.StderrPipe()
+	srv, url, bound, err := startServer(dir, bin, workers)
 	if err != nil {
-		return nil, err
-	}
-	if err := srv.Start(); err != nil {
 		return nil, err
 	}
 	defer srv.Process.Kill()
-	rd := bufio.NewReader(stderr)
-	line, err := rd.ReadString('\n')
-	if err != nil {
-		return nil, fmt.Errorf("resyn serve printed %q: %v", line, err)
-	}
-	go io.Copy(io.Discard, rd)
-	m := regexp.MustCompile(`listening on (http://\S+) .* memory bound (\d+) MiB`).FindStringSubmatch(line)
-	if m == nil {
-		return nil, fmt.Errorf("resyn serve printed %q", line)
-	}
-	url := m[1]
-	rep := &report{Machine: fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), Flags: serverFlags}
-	rep.BoundMiB, _ = strconv.ParseInt(m[2], 10, 64)
+	rep := &report{Machine: fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()), Flags: serverFlags, BoundMiB: bound}
 	pid := srv.Process.Pid
 	rep.RestMiB = statusMiB(pid, "VmRSS")
 	fmt.Fprintf(os.Stderr, "soak: %s, %d workers, bound %d MiB; %v of traffic…\n", url, workers, rep.BoundMiB, duration)
@@ -205,6 +180,56 @@ func soak(duration time.Duration, bin string, workers int, killEvery time.Durati
 	srv.Process.Signal(syscall.SIGTERM)
 	werr := srv.Wait()
 	rep.ExitStatus = srv.ProcessState.ExitCode()
+	rep.judge(werr)
+	return rep, nil
+}
+
+// startServer adds the loud environment to a new store in dir and starts
+// `resyn serve` on it; it returns the server, its URL and the memory bound
+// it announced.
+func startServer(dir, bin string, workers int) (*exec.Cmd, string, int64, error) {
+	db := filepath.Join(dir, "resyn.db")
+	loud := filepath.Join(dir, "loud.star")
+	if err := os.WriteFile(loud, []byte(loadgen.LoudEnv), 0o644); err != nil {
+		return nil, "", 0, err
+	}
+	if out, err := exec.Command(bin, "--db", db, "envs", "add", "--seeds", "3", loud).CombinedOutput(); err != nil {
+		return nil, "", 0, fmt.Errorf("envs add: %v\n%s", err, out)
+	}
+	args := append([]string{"--db", db, "serve", "--addr", "127.0.0.1:0", "--workers", strconv.Itoa(workers), "--env", "loud," + strings.Join(goodEnvs, ",")}, serverFlags...)
+	srv := exec.Command(bin, args...)
+	stderr, err := srv.StderrPipe()
+	if err != nil {
+		return nil, "", 0, err
+	}
+	if err := srv.Start(); err != nil {
+		return nil, "", 0, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			srv.Process.Kill()
+		}
+	}()
+	rd := bufio.NewReader(stderr)
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("resyn serve printed %q: %v", line, err)
+	}
+	go io.Copy(io.Discard, rd)
+	m := regexp.MustCompile(`listening on (http://\S+) .* memory bound (\d+) MiB`).FindStringSubmatch(line)
+	if m == nil {
+		return nil, "", 0, fmt.Errorf("resyn serve printed %q", line)
+	}
+	bound, _ := strconv.ParseInt(m[2], 10, 64)
+	ok = true
+	return srv, m[1], bound, nil
+}
+
+// judge tallies the traffic by kind and lists every failure: a violation,
+// memory over the bound, a server that did not stop cleanly (werr), no
+// good request answered.
+func (rep *report) judge(werr error) {
 	for _, k := range loadgen.Kinds {
 		s := rep.tally.Of(k)
 		if s.Requests == 0 {
@@ -225,7 +250,6 @@ func soak(duration time.Duration, bin string, workers int, killEvery time.Durati
 	if g := rep.tally.Of(loadgen.Good); g.Requests == 0 || g.Statuses[200] == 0 {
 		rep.Failures = append(rep.Failures, "no good request was answered")
 	}
-	return rep, nil
 }
 
 // statusMiB reads a "VmRSS:"-style line of /proc/PID/status, in MiB.
