@@ -521,20 +521,7 @@ func (p *synthPrinter) line(index int, name, format string, args ...any) {
 func (p *synthPrinter) print(e synth.Event) {
 	switch e := e.(type) {
 	case synth.RunStartedEvent:
-		p.runID, p.n, p.done = e.RunID, e.N, e.Finished
-		if p.rate == nil {
-			p.rate = newRate()
-		}
-		p.rate.startAt(e.Finished, p.rate.now())
-		how := "started"
-		if e.Resumed {
-			how = fmt.Sprintf("resumed (%d candidates already finished)", e.Finished)
-		}
-		fmt.Fprintf(p.w, "synthesis run %d %s: %d candidates, writer %s", e.RunID, how, e.N, e.Provider)
-		if e.Solver != "" {
-			fmt.Fprintf(p.w, ", solver %s", e.Solver)
-		}
-		fmt.Fprintln(p.w)
+		p.started(e)
 	case synth.IdeateFailedEvent:
 		fmt.Fprintf(p.w, "ideation (%s) failed: %v\n", e.Category, e.Err)
 	case synth.SeedIdeatedEvent:
@@ -602,24 +589,46 @@ func (p *synthPrinter) print(e synth.Event) {
 			p.line(e.Index, e.Name, "solver pass rates: %s %s", strings.Join(parts, ", "), strings.Join(e.Calibration.Flags, ","))
 		}
 	case synth.VerdictEvent:
-		p.verdicts = append(p.verdicts, e)
-		mark := "✗"
-		if e.Outcome == synth.OutcomeCandidate {
-			mark = "✓"
-		}
-		msg := fmt.Sprintf("%s %s", mark, e.Outcome)
-		if e.Reason != "" {
-			msg += ": " + e.Reason
-		}
-		p.done++
-		progress := fmt.Sprintf("%d/%d done", p.done, p.n)
-		if p.rate != nil {
-			if r := p.rate.line(p.done, p.n, "candidates"); r != "" {
-				progress += ", " + r
-			}
-		}
-		p.line(e.Index, e.Name, "%s (%d repairs, %d tokens, %v) [%s]", msg, e.Repairs, e.Usage.Total(), e.Elapsed.Round(time.Millisecond), progress)
+		p.verdict(e)
 	}
+}
+
+func (p *synthPrinter) started(e synth.RunStartedEvent) {
+	p.runID, p.n, p.done = e.RunID, e.N, e.Finished
+	if p.rate == nil {
+		p.rate = newRate()
+	}
+	p.rate.startAt(e.Finished, p.rate.now())
+	how := "started"
+	if e.Resumed {
+		how = fmt.Sprintf("resumed (%d candidates already finished)", e.Finished)
+	}
+	fmt.Fprintf(p.w, "synthesis run %d %s: %d candidates, writer %s", e.RunID, how, e.N, e.Provider)
+	if e.Solver != "" {
+		fmt.Fprintf(p.w, ", solver %s", e.Solver)
+	}
+	fmt.Fprintln(p.w)
+}
+
+// verdict prints a candidate's verdict with the run's progress.
+func (p *synthPrinter) verdict(e synth.VerdictEvent) {
+	p.verdicts = append(p.verdicts, e)
+	mark := "✗"
+	if e.Outcome == synth.OutcomeCandidate {
+		mark = "✓"
+	}
+	msg := fmt.Sprintf("%s %s", mark, e.Outcome)
+	if e.Reason != "" {
+		msg += ": " + e.Reason
+	}
+	p.done++
+	progress := fmt.Sprintf("%d/%d done", p.done, p.n)
+	if p.rate != nil {
+		if r := p.rate.line(p.done, p.n, "candidates"); r != "" {
+			progress += ", " + r
+		}
+	}
+	p.line(e.Index, e.Name, "%s (%d repairs, %d tokens, %v) [%s]", msg, e.Repairs, e.Usage.Total(), e.Elapsed.Round(time.Millisecond), progress)
 }
 
 // printSynthTable is the final table: the counts, then one row per
