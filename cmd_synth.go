@@ -593,6 +593,7 @@ func (p *synthPrinter) print(e synth.Event) {
 	}
 }
 
+// started prints the run's first line.
 func (p *synthPrinter) started(e synth.RunStartedEvent) {
 	p.runID, p.n, p.done = e.RunID, e.N, e.Finished
 	if p.rate == nil {
