@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"resyn/core/envbench"
 	"resyn/trainer/native/trainbench"
 )
 
@@ -38,13 +39,13 @@ are lower bounds (the load average is printed beside them).`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Duration = time.Duration(seconds * float64(time.Second))
 			o.Progress = os.Stderr
-			load0 := loadAvg()
+			load0 := envbench.LoadAvg()
 			res, err := trainbench.Run(o)
 			if err != nil {
 				return err
 			}
 			if load0 != "" {
-				res.LoadAvg = load0 + " before, " + loadAvg() + " after"
+				res.LoadAvg = load0 + " before, " + envbench.LoadAvg() + " after"
 			}
 			if asJSON {
 				return writeJSON(res)
