@@ -291,9 +291,7 @@ func (m *Model) filterKey(msg tea.KeyMsg) tea.Cmd {
 	// text box: only esc leaves it), ↑/↓ move in the list meanwhile.
 	switch msg.Type {
 	case tea.KeyEsc:
-		m.mode = modeBrowse
-		m.input.Blur()
-		return nil
+		return m.leaveBox()
 	case tea.KeyEnter:
 		return pane.Info("esc leaves the box; the filter stays (esc again clears it)")
 	case tea.KeyUp, tea.KeyDown, tea.KeyPgUp, tea.KeyPgDown:
@@ -316,13 +314,18 @@ func (m *Model) filterKey(msg tea.KeyMsg) tea.Cmd {
 	return cmd
 }
 
+// leaveBox closes the text box (Esc: the only key that does).
+func (m *Model) leaveBox() tea.Cmd {
+	m.mode = modeBrowse
+	m.input.Blur()
+	return nil
+}
+
 // inputKey handles a key in the tag or note box.
 func (m *Model) inputKey(msg tea.KeyMsg) tea.Cmd {
 	switch msg.Type {
 	case tea.KeyEsc:
-		m.mode = modeBrowse
-		m.input.Blur()
-		return nil
+		return m.leaveBox()
 	case tea.KeyEnter:
 		return m.submitInput()
 	}
