@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"resyn/storage"
 	"resyn/trainer/hf"
@@ -418,33 +417,5 @@ func TestTrainStoredEnvironment(t *testing.T) {
 	runs := storeRuns(t, db)
 	if len(runs) != 1 || runs[0].run.Status != "done" || !runs[0].names["pass_rate/parity"] {
 		t.Fatalf("runs in the store: %+v", runs)
-	}
-}
-
-// runDir gives up on a runs folder it cannot use (here a file where the
-// folder should be) with an error; it used to try run-2, run-3, … forever.
-func TestRunDirUnusable(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "runs"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	old := global.db
-	global.db = filepath.Join(dir, "resyn.db")
-	t.Cleanup(func() { global.db = old })
-	done := make(chan error, 1)
-	go func() {
-		_, err := runDir("")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "--out") {
-			t.Fatalf("runDir: %v, want an error pointing to --out", err)
-		}
-	case <-time.After(time.Minute):
-		t.Fatal("runDir still looking for a free name after a minute")
-	}
-	if got, err := runDir(filepath.Join(dir, "out")); err != nil || got != filepath.Join(dir, "out") {
-		t.Errorf("runDir(--out): %q, %v", got, err)
 	}
 }
