@@ -419,3 +419,37 @@ func TestTrainStoredEnvironment(t *testing.T) {
 		t.Fatalf("runs in the store: %+v", runs)
 	}
 }
+
+// TestTrainRejectedEnvironment: a rejected environment trains only when
+// named, and then with a warning naming it; a preset's rejected one is left
+// out, with a warning.
+func TestTrainRejectedEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "resyn.db")
+	for _, name := range []string{"nim_move", "graph_coloring"} {
+		if _, errs, code := runResyn(t, db, "envs", "reject", name, "--why", "test"); code != 0 {
+			t.Fatalf("envs reject %s: exit %d\n%s", name, code, errs)
+		}
+	}
+	model := qwenShapedModel(t, db, qwenLayoutTokenizer(t))
+	_, errs, code := runResyn(t, db, trainArgs("--model", model, "--steps", "1", "--out", filepath.Join(dir, "run1"))...)
+	if code != 0 || !strings.Contains(errs, "warning: nim_move is rejected in the library; training on it because it was named") {
+		t.Fatalf("train --env nim_move (rejected): exit %d, want 0 and a warning\n%s", code, errs)
+	}
+	_, errs, code = runResyn(t, db, "train", "--preset", "tiny-cpu", "--steps", "1", "--sft-steps", "0", "--eval-n", "0",
+		"--prompts", "2", "--group", "2", "--max-new-tokens", "8", "--threads", "1", "--keep-zero-var", "--out", filepath.Join(dir, "run2"))
+	if code != 0 || !strings.Contains(errs, "warning: graph_coloring is rejected in the library; left out") {
+		t.Fatalf("train --preset tiny-cpu with graph_coloring rejected: exit %d\n%s", code, errs)
+	}
+	runs := storeRuns(t, db)
+	if len(runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(runs))
+	}
+	var envs []string
+	for _, e := range runs[1].run.Envs {
+		envs = append(envs, e.Name)
+	}
+	if slices.Contains(envs, "graph_coloring") || len(envs) != 2 {
+		t.Errorf("the preset's run trained on %v, want its two accepted environments", envs)
+	}
+}
