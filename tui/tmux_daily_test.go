@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"resyn/storage"
 	"resyn/tui/internal/fixture"
@@ -17,7 +18,8 @@ import (
 // its undo, a tag box that keeps the focus, an answer scored on enter with
 // the keys after it kept as text, a copy over OSC 52 (tmux keeps it as a
 // buffer), and the curves — smoothed, one environment in front, one chart
-// per environment, two runs compared, a click on a curve's tab. It opens
+// per environment, two runs compared, a click on a curve's tab, a run
+// started from the new-run form and stopped. It opens
 // with `resyn --theme light` (the root command takes the workbench's
 // flags). Long suite.
 func TestTmuxDailyUse(t *testing.T) {
@@ -131,6 +133,19 @@ func TestTmuxDailyUse(t *testing.T) {
 	x, y = s.find(" loss ")
 	s.click(x+1, y)
 	s.waitFor("[loss]")
+
+	// A run from the form: the tiny-cpu preset on its three (built-in,
+	// accepted) environments, two steps; x stops it during the warm start,
+	// after a checkpoint.
+	s.keys("t")
+	s.waitFor("New training run", "ENVIRONMENTS  3 of", "[x] boolean_circuit", "[ ] adder")
+	s.keys("Tab")
+	s.text("2")
+	s.waitFor("steps   2")
+	s.keys("Enter")
+	s.waitWithin(2*time.Minute, "run 3 tiny-cpu", "● running")
+	s.keys("x")
+	s.waitWithin(5*time.Minute, "stopped", "R resumes")
 
 	s.keys("q")
 	s.waitFor("resyn exited with 0")

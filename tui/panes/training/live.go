@@ -156,6 +156,13 @@ func (m *Model) liveLine() string {
 	if l == nil || (!m.training && l.done) {
 		return ""
 	}
+	switch {
+	case l.phase == "setting up":
+		return st.Info.Render("● setting up " + l.what + " (environments, tokenizer, model)…")
+	case l.of == 0:
+		// Started, before its first step: the held-out evaluation runs.
+		return st.Info.Render(fmt.Sprintf("● run %d started; evaluating before the first step…", l.runID))
+	}
 	switch l.phase {
 	case "setting up":
 		return st.Info.Render("● setting up " + l.what + " (environments, tokenizer, model)…")
