@@ -55,15 +55,24 @@ same instances and sampling seed each time) is measured before training, after
 the warm start and at the end.
 
 --backend cuda runs the model on the GPU through libresyn_cuda.so
-($RESYN_CUDA_LIB, or beside the binary; see docs/cuda.md). --env takes built-in
-and stored (resyn envs add) environments.
+($RESYN_CUDA_LIB, or beside the binary; see docs/cuda.md).
 
-Progress goes to stderr. Ctrl-C stops after saving a checkpoint; --resume RUN
-continues a run from its last checkpoint (with --steps, to a new total).`,
+Environments: without --env, the preset's that are accepted (one someone
+rejected is left out, with a warning), every accepted one for --model, the
+run's own for --resume. --env names built-in and stored (resyn envs add)
+environments whatever their status; a rejected one trains then, with a
+warning on stderr naming it.
+
+Progress goes to stderr. Ctrl-C stops after saving a checkpoint (the run
+reads stopped); --resume RUN continues a run from its last checkpoint (with
+--steps, to a new total). resyn train runs lists the runs, resyn train export
+RUN writes one's metrics as CSV or JSONL.`,
 		Example: `  resyn train --preset tiny-cpu
   resyn train --preset tiny-cpu --steps 80 --json > summary.json
   resyn train --model ./Qwen2.5-0.5B-Instruct --env graph_coloring,knapsack --difficulty 1-4 --steps 200
   resyn train --resume 3 --steps 120
+  resyn train runs
+  resyn train export 3 --format csv --out run3.csv
   resyn train --model ./Qwen2.5-0.5B-Instruct --env my_puzzle --backend cuda`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
@@ -73,7 +82,7 @@ continues a run from its last checkpoint (with --steps, to a new total).`,
 	fl.StringVar(&f.preset, "preset", "", "train from scratch with a preset ("+grpo.PresetNames()+")")
 	fl.StringVar(&f.model, "model", "", "Hugging Face Qwen2 checkpoint directory to start from")
 	fl.Uint64Var(&f.resume, "resume", 0, "continue training run RUN from its last checkpoint")
-	fl.StringVar(&f.envs, "env", "", "environments, comma-separated (default: the preset's)")
+	fl.StringVar(&f.envs, "env", "", "environments, comma-separated (default: the preset's accepted ones; every accepted one for --model)")
 	fl.StringVar(&f.weights, "weights", "", "mixing weights, comma-separated, one per --env (default: equal)")
 	fl.StringVar(&f.difficulty, "difficulty", "", "difficulty range LO-HI the curriculum climbs (default 1-3 or the preset's)")
 	fl.IntVar(&f.steps, "steps", 0, "GRPO steps (default: the preset's, or 100)")
