@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
+	"resyn/core/library"
 	"resyn/core/synth"
 	"resyn/core/validate"
 	"resyn/llm"
@@ -332,7 +333,7 @@ pipeline without any model.`,
 				}
 				cfg.JudgeModel = judgeModel
 			}
-			pool, _, err := newPool(workers)
+			pool, _, err := library.NewPool(ctx, nil, library.ExecutorOptions{Workers: workers})
 			if err != nil {
 				return err
 			}

@@ -124,7 +124,23 @@ func NewExecutor(ctx context.Context, chosen []Entry, o ExecutorOptions) (env.Ex
 		}
 		return ex, mods, nil
 	}
-	p, err := env.NewPool(env.PoolOptions{Workers: o.Workers, Limits: lim})
+	p, mods, err := NewPool(ctx, chosen, ExecutorOptions{Workers: o.Workers, Limits: lim})
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, mods, nil
+}
+
+// NewPool starts a sandbox pool holding every built-in and the chosen
+// entries (a stored one's top level runs in a worker, never in this
+// process), and returns the chosen entries' modules in order. The caller
+// closes it.
+func NewPool(ctx context.Context, chosen []Entry, o ExecutorOptions) (*env.Pool, []*env.Module, error) {
+	builtins, err := envlib.Modules()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := env.NewPool(env.PoolOptions{Workers: o.Workers, Limits: o.Limits})
 	if err != nil {
 		return nil, nil, err
 	}
