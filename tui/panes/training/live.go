@@ -67,7 +67,7 @@ func (m *Model) trainCmd(spec grpo.Spec) tea.Cmd {
 	}
 	spec.Overrides = o
 	jctx, cancel := context.WithCancel(m.ctx.Ctx)
-	m.training, m.cancelTrain, m.trainJob = true, cancel, pane.NewJobID()
+	m.training, m.cancelTrain, m.trainCtx, m.trainJob = true, cancel, jctx, pane.NewJobID()
 	what := spec.Preset
 	switch {
 	case spec.Resume != 0:
@@ -90,14 +90,22 @@ func (m *Model) trainCmd(spec grpo.Spec) tea.Cmd {
 	return tea.Batch(pane.Msg(pane.JobStartedMsg{ID: m.trainJob, Label: verb + what, Cancel: cancel}), run)
 }
 
+// ctxErr is the error of the run's context: set once x stopped it.
+func (m *Model) ctxErr() error { return m.trainCtx.Err() }
+
 // updateLive handles the messages of a run this pane started.
 func (m *Model) updateLive(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case TrainingStartedMsg:
 		if msg.Err != nil {
+			stopped := m.ctxErr() != nil
 			m.training = false
 			m.cancelTrain()
 			m.live.err = msg.Err
+			if stopped { // x during the setup: whatever failed, it was told to stop
+				m.live.done = true
+				return tea.Batch(pane.Msg(pane.JobFinishedMsg{ID: m.trainJob}), pane.Info("stopped before the run started; nothing was recorded")), true
+			}
 			return tea.Batch(pane.Msg(pane.JobFinishedMsg{ID: m.trainJob}), pane.Err(fmt.Errorf("training: %w", msg.Err))), true
 		}
 		m.events, m.setup = msg.Events, msg.Run

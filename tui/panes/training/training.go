@@ -63,6 +63,7 @@ type Model struct {
 	// A run started from this pane.
 	training    bool
 	cancelTrain context.CancelFunc
+	trainCtx    context.Context
 	setup       *grpo.Run // closed when its events end
 	form        *form     // the new-run form, while open
 	trainJob    int64

@@ -319,3 +319,32 @@ func TestShowsARunAnotherProcessStarts(t *testing.T) {
 		t.Errorf("a poll moved the pane from run %d to %d", browsing, m.run.ID)
 	}
 }
+
+// TestStopDuringSetup: x while the run is being set up stops it with a
+// word, not an error, and records nothing.
+func TestStopDuringSetup(t *testing.T) {
+	m, db := newPane(t, false)
+	m.ctx.Library = library.New(db)
+	press(m, "t")
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("x")})
+	var info string
+	fixture.Run(cmd, func(msg tea.Msg) tea.Cmd {
+		_, c := m.Update(msg)
+		switch msg := msg.(type) {
+		case pane.ErrMsg:
+			t.Errorf("an error for a stop: %v", msg.Err)
+		case pane.InfoMsg:
+			info = msg.Text
+		}
+		return c
+	})
+	if m.training || !strings.Contains(info, "stopped before the run started") {
+		t.Errorf("training %v, last news %q", m.training, info)
+	}
+	var runs []storage.TrainRun
+	_ = db.View(func(tx *storage.Tx) error { runs, _ = storage.ListTrainRuns(tx); return nil })
+	if len(runs) != 0 {
+		t.Errorf("%d runs recorded", len(runs))
+	}
+}
