@@ -65,7 +65,7 @@ func New(ctx context.Context, o Options) (*Model, error) {
 	pool := o.Pool
 	ownPool := false
 	if pool == nil {
-		pool, err = env.NewPool(env.PoolOptions{Workers: 2})
+		pool, _, err = corelib.NewPool(ctx, nil, corelib.ExecutorOptions{Workers: 2})
 		if err != nil {
 			return nil, err
 		}
