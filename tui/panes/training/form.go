@@ -122,12 +122,27 @@ func (f *form) spec() (grpo.Spec, error) {
 	if len(names) == 0 {
 		return s, fmt.Errorf("no environment chosen: space turns one on")
 	}
-	def := slices.Clone(f.defaults)
-	slices.Sort(def)
-	sorted := slices.Clone(names)
-	slices.Sort(sorted)
-	if !slices.Equal(def, sorted) || s.ModelDir != "" {
-		s.Envs = names // else the preset's own (their ranges and weights)
+	// The preset's own environments, as a run that names none takes them
+	// (with their ranges and weights), when exactly those are on; else
+	// the ones on, by name.
+	s.Envs = names
+	if s.Preset != "" {
+		var own []string
+		for _, e := range grpo.Presets()[s.Preset].Config.Envs {
+			own = append(own, e.Name)
+		}
+		if chosen, _, err := library.Select(f.entries, nil, own); err == nil {
+			var taken []string
+			for _, e := range chosen {
+				taken = append(taken, e.Name)
+			}
+			slices.Sort(taken)
+			sorted := slices.Clone(names)
+			slices.Sort(sorted)
+			if slices.Equal(taken, sorted) {
+				s.Envs = nil
+			}
+		}
 	}
 	return s, nil
 }

@@ -348,3 +348,55 @@ func TestStopDuringSetup(t *testing.T) {
 		t.Errorf("%d runs recorded", len(runs))
 	}
 }
+
+// TestNewRunForm: Esc cancels; what cannot start says why and keeps the
+// form; a model directory names the environments on.
+func TestNewRunForm(t *testing.T) {
+	m, db := newPane(t, false)
+	m.ctx.Library = fixture.StoredOnly{Library: library.New(db)}
+	open := func() {
+		t.Helper()
+		press(m, "t")
+		if m.form == nil {
+			t.Fatal("t opens no form")
+		}
+	}
+	open()
+	if got := strings.Join(m.form.chosen(), ","); got != "word_reverse" {
+		t.Errorf("on at first: %s, want the accepted word_reverse (the preset's own are not in this library)", got)
+	}
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEsc})
+	if m.form != nil || m.training {
+		t.Fatal("esc left the form open or started a run")
+	}
+	if msgs := drive(m, cmd); len(msgs) != 1 || msgs[0] != (pane.InfoMsg{Text: "no run started"}) {
+		t.Errorf("esc said %v", msgs)
+	}
+	for _, c := range []struct {
+		name string
+		edit func()
+		want string
+	}{
+		{"no model", func() { m.form.model = "" }, "name a preset (tiny-cpu) or a model directory"},
+		{"bad steps", func() { m.form.steps = "ten" }, `steps "ten": want a whole number`},
+		{"no environment", func() { press(m, "\t"); m.form.focus = focusEnvs; press(m, "n") }, "no environment chosen"},
+	} {
+		open()
+		c.edit()
+		_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+		if cmd != nil || m.form == nil || m.training || !strings.Contains(m.View(), c.want) {
+			t.Errorf("%s: training %v, form open %v; view:\n%s", c.name, m.training, m.form != nil, fixture.Lines(m.View()))
+		}
+		m.Update(tea.KeyMsg{Type: tea.KeyEsc})
+	}
+	open()
+	m.form.model = "/models/qwen"
+	s, err := m.form.spec()
+	if err != nil || s.ModelDir != "/models/qwen" || s.Preset != "" || strings.Join(s.Envs, ",") != "word_reverse" {
+		t.Errorf("a model directory: %+v, %v", s, err)
+	}
+	m.form.model = "tiny-cpu"
+	if s, _ := m.form.spec(); s.Preset != "tiny-cpu" || s.Envs == nil {
+		t.Errorf("the preset with other environments than its own must name them: %+v", s)
+	}
+}
