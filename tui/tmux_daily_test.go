@@ -19,7 +19,7 @@ import (
 // the keys after it kept as text, a copy over OSC 52 (tmux keeps it as a
 // buffer), and the curves — smoothed, one environment in front, one chart
 // per environment, two runs compared, a click on a curve's tab, a run
-// started from the new-run form and stopped. It opens
+// started from the new-run form, stopped, resumed and stopped again. It opens
 // with `resyn --theme light` (the root command takes the workbench's
 // flags). Long suite.
 func TestTmuxDailyUse(t *testing.T) {
@@ -146,6 +146,11 @@ func TestTmuxDailyUse(t *testing.T) {
 	s.waitWithin(2*time.Minute, "run 3 tiny-cpu", "● running")
 	s.keys("x")
 	s.waitWithin(5*time.Minute, "stopped", "R resumes")
+	// R resumes it from its checkpoint; x stops it again.
+	s.keys("R")
+	s.waitWithin(2*time.Minute, "run 3 tiny-cpu", "● running")
+	s.keys("x")
+	s.waitWithin(5*time.Minute, "stopped", "R resumes")
 
 	s.keys("q")
 	s.waitFor("resyn exited with 0")
@@ -159,6 +164,16 @@ func TestTmuxDailyUse(t *testing.T) {
 		if e.Status != storage.StatusCandidate || slices.Contains(e.Tags, "reviewed") {
 			t.Errorf("%s after the undos: %s, tags %v; want a candidate without the tag", name, e.Status, e.Tags)
 		}
+	}
+	var run storage.TrainRun
+	var cks []storage.Checkpoint
+	_ = lib.DB().View(func(tx *storage.Tx) error {
+		run, _ = storage.GetTrainRun(tx, 3)
+		cks, _ = storage.ListCheckpoints(tx, 3)
+		return nil
+	})
+	if run.Status != "stopped" || len(cks) == 0 {
+		t.Errorf("run 3 started from the form: %s with %d checkpoints; want stopped, with its checkpoint", run.Status, len(cks))
 	}
 	h, _ := lib.History("adder")
 	var changes []string
