@@ -10,6 +10,10 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"resyn/storage"
+	"resyn/tui/panes/training"
 )
 
 // documentedKeys reads docs/json.md: for each "### `resyn …`" heading, the
@@ -159,6 +163,21 @@ func TestJSONOutputsFollowDocs(t *testing.T) {
 	for _, c := range cases {
 		checkJSONOutput(t, doc, c.command, run(c.args...))
 	}
+	// A finished run and one that failed, for resyn train runs.
+	s, err := storage.Open(db, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := training.LoadRecorded(s, filepath.Join("testdata", "train-run")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(func(tx *storage.Tx) error {
+		return storage.CreateTrainRun(tx, &storage.TrainRun{Name: "broken", Status: "failed", Error: "out of memory", Finished: time.Now()})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	checkJSONOutput(t, doc, "train runs", run("train", "runs", "--json"))
 
 	gen := filepath.Join(dir, "gen.jsonl")
 	run("gen", "--env", "graph_coloring", "--n", "3", "--out", gen)

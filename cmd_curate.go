@@ -102,16 +102,7 @@ func libraryPool(ctx context.Context, workers int, names string, all, anyStored 
 	default:
 		return nil, nil, fmt.Errorf("name environments with --env A,B or use --all (see `resyn envs list`)")
 	}
-	p, builtins, err := newPool(workers)
-	if err != nil {
-		return nil, nil, err
-	}
-	mods, err := library.Register(ctx, p, chosen, builtins)
-	if err != nil {
-		p.Close()
-		return nil, nil, err
-	}
-	return p, mods, nil
+	return library.NewPool(ctx, chosen, library.ExecutorOptions{Workers: workers})
 }
 
 func newEnvsAddCmd() *cobra.Command {

@@ -13,7 +13,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"resyn/core/env"
-	"resyn/core/envlib"
 	"resyn/core/library"
 	"resyn/core/synth"
 	"resyn/core/validate"
@@ -45,22 +44,6 @@ in the store.`,
 		c.AddCommand(f())
 	}
 	return c
-}
-
-// newPool starts the sandbox with every built-in environment registered.
-func newPool(workers int) (*env.Pool, []*env.Module, error) {
-	mods, err := envlib.Modules()
-	if err != nil {
-		return nil, nil, err
-	}
-	p, err := env.NewPool(env.PoolOptions{Workers: workers})
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, m := range mods {
-		p.Register(m)
-	}
-	return p, mods, nil
 }
 
 func newEnvsListCmd() *cobra.Command {

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"resyn/core/env"
-	"resyn/core/envlib"
 	libpkg "resyn/core/library"
 	"resyn/core/serve"
 )
@@ -24,31 +23,23 @@ func init() { register(newServeCmd) }
 // also the usable stored environments (accepted, not failing validation),
 // or those named in names, and returns the modules to serve.
 func servePool(ctx context.Context, workers int, itemTimeout time.Duration, library bool, names string) (*env.Pool, []*env.Module, error) {
-	builtins, err := envlib.Modules()
-	if err != nil {
-		return nil, nil, err
-	}
 	lim := env.DefaultLimits()
 	if itemTimeout > 0 {
 		lim.Timeout = itemTimeout
 	}
-	p, err := env.NewPool(env.PoolOptions{Workers: workers, Limits: lim})
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, m := range builtins {
-		p.Register(m)
-	}
-	if !library {
-		return p, builtins, nil
-	}
 	var entries []libpkg.Entry
-	if err := withLibrary(true, func(l *libpkg.Library) error {
+	list := func(l *libpkg.Library) error {
 		var err error
 		entries, err = l.List()
 		return err
-	}); err != nil {
-		p.Close()
+	}
+	var err error
+	if library {
+		err = withLibrary(true, list)
+	} else {
+		err = list(libpkg.New(nil)) // the built-ins alone
+	}
+	if err != nil {
 		return nil, nil, err
 	}
 	want := map[string]bool{}
@@ -59,21 +50,15 @@ func servePool(ctx context.Context, workers int, itemTimeout time.Duration, libr
 	}
 	var chosen []libpkg.Entry
 	for _, e := range entries {
-		if (len(want) == 0 && e.Usable()) || want[e.Name] {
+		if !library || (len(want) == 0 && e.Usable()) || want[e.Name] {
 			chosen = append(chosen, e)
 			delete(want, e.Name)
 		}
 	}
 	for n := range want {
-		p.Close()
 		return nil, nil, fmt.Errorf("unknown environment %q (see `resyn envs list`)", n)
 	}
-	mods, err := libpkg.Register(ctx, p, chosen, builtins)
-	if err != nil {
-		p.Close()
-		return nil, nil, err
-	}
-	return p, mods, nil
+	return libpkg.NewPool(ctx, chosen, libpkg.ExecutorOptions{Workers: workers, Limits: lim})
 }
 
 func newServeCmd() *cobra.Command {

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"resyn/core/library"
 	"resyn/core/synth"
 	"resyn/core/validate"
 	"resyn/llm"
@@ -380,7 +381,7 @@ func runSynth(cmd *cobra.Command, f *synthFlags) error {
 	if err := f.roles(pl, &cfg, &meter); err != nil {
 		return err
 	}
-	pool, _, err := newPool(f.workers)
+	pool, _, err := library.NewPool(ctx, nil, library.ExecutorOptions{Workers: f.workers})
 	if err != nil {
 		return err
 	}

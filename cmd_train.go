@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -18,14 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
-	"resyn/core/env"
-	"resyn/core/envlib"
-	"resyn/storage"
 	"resyn/trainer/grpo"
-	"resyn/trainer/hf"
 	"resyn/trainer/native"
-	"resyn/trainer/safetensors"
-	"resyn/trainer/tokenizer"
 )
 
 func init() { register(newTrainCmd) }
@@ -63,25 +55,34 @@ same instances and sampling seed each time) is measured before training, after
 the warm start and at the end.
 
 --backend cuda runs the model on the GPU through libresyn_cuda.so
-($RESYN_CUDA_LIB, or beside the binary; see docs/cuda.md). --env takes built-in
-and stored (resyn envs add) environments.
+($RESYN_CUDA_LIB, or beside the binary; see docs/cuda.md).
 
-Progress goes to stderr. Ctrl-C stops after saving a checkpoint; --resume RUN
-continues a run from its last checkpoint (with --steps, to a new total).`,
+Environments: without --env, the preset's that are accepted (one someone
+rejected is left out, with a warning), every accepted one for --model, the
+run's own for --resume. --env names built-in and stored (resyn envs add)
+environments whatever their status; a rejected one trains then, with a
+warning on stderr naming it.
+
+Progress goes to stderr. Ctrl-C stops after saving a checkpoint (the run
+reads stopped); --resume RUN continues a run from its last checkpoint (with
+--steps, to a new total). resyn train runs lists the runs, resyn train export
+RUN writes one's metrics as CSV or JSONL.`,
 		Example: `  resyn train --preset tiny-cpu
   resyn train --preset tiny-cpu --steps 80 --json > summary.json
   resyn train --model ./Qwen2.5-0.5B-Instruct --env graph_coloring,knapsack --difficulty 1-4 --steps 200
   resyn train --resume 3 --steps 120
+  resyn train runs
+  resyn train export 3 --format csv --out run3.csv
   resyn train --model ./Qwen2.5-0.5B-Instruct --env my_puzzle --backend cuda`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
 	}
-	c.AddCommand(newTrainSignalsCmd())
+	c.AddCommand(newTrainSignalsCmd(), newTrainRunsCmd(), newTrainExportCmd())
 	fl := c.Flags()
 	fl.StringVar(&f.preset, "preset", "", "train from scratch with a preset ("+grpo.PresetNames()+")")
 	fl.StringVar(&f.model, "model", "", "Hugging Face Qwen2 checkpoint directory to start from")
 	fl.Uint64Var(&f.resume, "resume", 0, "continue training run RUN from its last checkpoint")
-	fl.StringVar(&f.envs, "env", "", "environments, comma-separated (default: the preset's)")
+	fl.StringVar(&f.envs, "env", "", "environments, comma-separated (default: the preset's accepted ones; every accepted one for --model)")
 	fl.StringVar(&f.weights, "weights", "", "mixing weights, comma-separated, one per --env (default: equal)")
 	fl.StringVar(&f.difficulty, "difficulty", "", "difficulty range LO-HI the curriculum climbs (default 1-3 or the preset's)")
 	fl.IntVar(&f.steps, "steps", 0, "GRPO steps (default: the preset's, or 100)")
@@ -110,19 +111,6 @@ continues a run from its last checkpoint (with --steps, to a new total).`,
 	return c
 }
 
-// trainSetup is everything runTrain assembles before the trainer starts.
-type trainSetup struct {
-	cfg      grpo.Config
-	model    *native.Model
-	hfCfg    hf.Config
-	tok      *tokenizer.Tokenizer
-	source   string
-	dir      string
-	resumeAt string
-	runID    uint64
-	threads  int
-}
-
 func runTrain(cmd *cobra.Command, f trainFlags) error {
 	ctx := cmd.Context()
 	modes := 0
@@ -141,72 +129,23 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 	if _, err := native.OpenBackend(f.backend); err != nil {
 		return fmt.Errorf("--backend %s: %w", f.backend, err)
 	}
-	names, err := trainEnvNames(f)
+	spec, err := trainSpec(cmd, f)
 	if err != nil {
 		return err
 	}
-	// Environments before the store opens for writing: the library reads it.
-	ex, mods, err := trainExecutor(ctx, names)
-	if err != nil {
-		return err
-	}
-	defer ex.Close()
 	db, err := openStore(false)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-
-	var s trainSetup
-	switch {
-	case f.preset != "":
-		s, err = setupPreset(ctx, f, ex, mods)
-	case f.model != "":
-		s, err = setupModel(f, mods)
-	default:
-		s, err = setupResume(db, f)
-	}
+	spec.Store, spec.StorePath = db, dbPath()
+	spec.Log, spec.Progress = os.Stderr, newTrainPrinter(os.Stderr).print
+	run, err := grpo.Setup(ctx, spec)
 	if err != nil {
 		return err
 	}
-	defer s.model.Close()
-	if f.resume == 0 {
-		if err := applyFlags(&s.cfg, f, mods); err != nil {
-			return err
-		}
-		if s.dir, err = runDir(f.out); err != nil {
-			return err
-		}
-		if n := s.model.Config().MaxSeqLen; s.cfg.MaxPromptTokens+s.cfg.MaxNewTokens > n {
-			if s.cfg.MaxNewTokens >= n {
-				return fmt.Errorf("--max-new-tokens %d leaves no room for a prompt: the model takes %d positions", s.cfg.MaxNewTokens, n)
-			}
-			s.cfg.MaxPromptTokens = n - s.cfg.MaxNewTokens
-		}
-	}
-	opts := grpo.Options{
-		Config: s.cfg, Model: grpo.Native(s.model), ModelConfig: s.hfCfg, Tokenizer: s.tok, Executor: ex,
-		Store: db, RunID: s.runID, Name: f.name, Source: s.source, Dir: s.dir, ResumeFrom: s.resumeAt,
-		NewReference: func(ws []safetensors.Tensor) (grpo.Model, error) {
-			// The reference lives on the policy's backend (Config().Backend).
-			m, err := native.New(s.model.Config())
-			if err != nil {
-				return nil, err
-			}
-			ref := grpo.Native(m)
-			return ref, ref.SetTensors(grpo.Weights, ws)
-		},
-		Progress: newTrainPrinter(os.Stderr).print,
-	}
-	opts.EnvHashes = envHashes(mods)
-	if opts.Name == "" {
-		opts.Name = strings.TrimPrefix(s.source, "preset:")
-	}
-	tr, err := grpo.New(opts)
-	if err != nil {
-		return err
-	}
-	sum, err := tr.Run(ctx)
+	defer run.Close()
+	sum, err := run.Run(ctx)
 	reportSignals(db, sum.RunID)
 	if f.asJSON {
 		if jerr := writeJSON(sum); jerr != nil && err == nil {
@@ -220,244 +159,65 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 	return err
 }
 
-func setupPreset(ctx context.Context, f trainFlags, ex env.Executor, mods []*env.Module) (trainSetup, error) {
-	p, ok := grpo.Presets()[f.preset]
-	if !ok {
-		return trainSetup{}, fmt.Errorf("unknown preset %q (have %s)", f.preset, grpo.PresetNames())
-	}
-	// Flags first: the tokenizer learns from the environments' prompts.
-	if err := applyFlags(&p.Config, f, mods); err != nil {
-		return trainSetup{}, err
-	}
-	start := time.Now()
-	tok, err := p.Tokenizer(ctx, ex)
-	if err != nil {
-		return trainSetup{}, err
-	}
-	b, err := native.OpenBackend(f.backend)
-	if err != nil {
-		return trainSetup{}, fmt.Errorf("--backend %s: %w", f.backend, err)
-	}
-	m, hfCfg, err := p.NewModelOn(b, tok, f.threads)
-	if err != nil {
-		return trainSetup{}, err
-	}
-	fmt.Fprintf(os.Stderr, "preset %s: %d-token tokenizer (%.1fs), model of %d parameters, %d layers × %d wide\n",
-		p.Name, tok.VocabSize(), time.Since(start).Seconds(), m.NumParams(), p.Layers, p.Hidden)
-	return trainSetup{cfg: p.Config, model: m, hfCfg: hfCfg, tok: tok, source: "preset:" + p.Name}, nil
-}
-
-func setupModel(f trainFlags, mods []*env.Module) (trainSetup, error) {
-	if st, err := os.Stat(f.model); err != nil || !st.IsDir() {
-		return trainSetup{}, fmt.Errorf("--model %s: not a Hugging Face checkpoint directory (config.json, *.safetensors, tokenizer.json)", f.model)
-	}
-	cfg := grpo.Defaults()
-	cfg.Envs = nil
-	cfg.SFTSteps = 0
-	cfg.MaxNewTokens = 512
-	cfg.MaxPromptTokens = 1024
-	cfg.KLCoef = 0
-	// Flags before the weights: a bad flag costs no loading.
-	if err := applyFlags(&cfg, f, mods); err != nil {
-		return trainSetup{}, err
-	}
-	hc, err := hf.ReadConfig(f.model)
-	if err != nil {
-		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
-	}
-	tok, err := tokenizer.LoadDir(f.model)
-	if err != nil {
-		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
-	}
-	if tok.VocabSize() > hc.VocabSize {
-		return trainSetup{}, fmt.Errorf("--model %s: tokenizer.json has %d ids but config.json's vocab_size is %d", f.model, tok.VocabSize(), hc.VocabSize)
-	}
-	// Positions for the longest prompt and completion, within the model's.
-	seq := cfg.MaxPromptTokens + cfg.MaxNewTokens
-	if hc.MaxPositionEmbeddings > 0 {
-		if cfg.MaxNewTokens >= hc.MaxPositionEmbeddings {
-			return trainSetup{}, fmt.Errorf("--max-new-tokens %d leaves no room for a prompt: %s takes %d positions (max_position_embeddings)",
-				cfg.MaxNewTokens, f.model, hc.MaxPositionEmbeddings)
+// trainSpec is the run the flags ask for (without the store).
+func trainSpec(cmd *cobra.Command, f trainFlags) (grpo.Spec, error) {
+	s := grpo.Spec{Preset: f.preset, ModelDir: f.model, Resume: f.resume, Backend: f.backend,
+		Threads: f.threads, Out: f.out, Name: f.name}
+	if cmd.Flags().Changed("env") {
+		for _, n := range strings.Split(f.envs, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				s.Envs = append(s.Envs, n)
+			}
 		}
-		seq = min(seq, hc.MaxPositionEmbeddings)
-	}
-	m, hfCfg, err := native.LoadHF(f.model, native.Options{Threads: f.threads, Backend: f.backend, MaxSeqLen: seq})
-	if err != nil {
-		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
-	}
-	fmt.Fprintf(os.Stderr, "loaded %s: %d parameters\n", f.model, m.NumParams())
-	// Prompts are rendered by the model's own chat template, which adds
-	// its default system prompt (Qwen2.5-Instruct's) when --system gives
-	// none: show what one looks like.
-	var sample []tokenizer.Message
-	if f.system != "" {
-		sample = append(sample, tokenizer.Message{Role: "system", Content: f.system})
-	}
-	sample = append(sample, tokenizer.Message{Role: "user", Content: "PROMPT"})
-	text, err := tok.RenderChat(sample, true)
-	if err != nil {
-		m.Close()
-		return trainSetup{}, fmt.Errorf("--model %s: %w", f.model, err)
-	}
-	from := "the model's chat template"
-	if tok.ChatTemplate() == "" {
-		from = "ChatML (the tokenizer has no chat template)"
-	}
-	fmt.Fprintf(os.Stderr, "prompts: %s renders them as %q\n", from, text)
-	abs, _ := filepath.Abs(f.model)
-	return trainSetup{cfg: cfg, model: m, hfCfg: hfCfg, tok: tok, source: abs}, nil
-}
-
-func setupResume(db *storage.DB, f trainFlags) (trainSetup, error) {
-	var run storage.TrainRun
-	var cks []storage.Checkpoint
-	err := db.View(func(tx *storage.Tx) error {
-		var err error
-		if run, err = storage.GetTrainRun(tx, f.resume); err != nil {
-			return err
+		if len(s.Envs) == 0 {
+			return s, fmt.Errorf("--env %q: name the environments to train on with --env A,B (see `resyn envs list`)", f.envs)
 		}
-		cks, err = storage.ListCheckpoints(tx, f.resume)
-		return err
-	})
-	if err != nil {
-		return trainSetup{}, fmt.Errorf("--resume %d: %w", f.resume, err)
 	}
-	if run.Status == "running" {
-		// Read as running only while its process lives (storage.RunHold).
-		return trainSetup{}, fmt.Errorf("--resume %d: the run is being trained by another resyn process right now; resume it once that one has ended", f.resume)
-	}
-	var info grpo.RunInfo
-	if err := json.Unmarshal(run.Config, &info); err != nil {
-		return trainSetup{}, fmt.Errorf("--resume %d: the run's config: %w", f.resume, err)
-	}
-	if len(cks) == 0 {
-		return trainSetup{}, fmt.Errorf("--resume %d: %w: the run has no checkpoint", f.resume, grpo.ErrResume)
-	}
-	last := cks[len(cks)-1].Path
-	tok, err := tokenizer.LoadDir(last)
-	if err != nil {
-		return trainSetup{}, fmt.Errorf("--resume %d: %w", f.resume, err)
-	}
-	hfCfg, err := hf.ReadConfig(last)
-	if err != nil {
-		return trainSetup{}, fmt.Errorf("--resume %d: %w", f.resume, err)
-	}
-	nc := native.ConfigFromHF(hfCfg)
-	nc.Threads, nc.Backend = f.threads, f.backend
-	m, err := native.New(nc)
-	if err != nil {
-		return trainSetup{}, err
-	}
-	cfg := info.Config
-	if f.steps > 0 {
-		cfg.Steps = f.steps
-	}
-	fmt.Fprintf(os.Stderr, "resuming run %d (%s) from %s\n", f.resume, run.Status, last)
-	return trainSetup{cfg: cfg, model: m, hfCfg: hfCfg, tok: tok, source: info.Source, dir: info.Dir,
-		resumeAt: last, runID: f.resume}, nil
-}
-
-// trainEnvNames lists the environments a run needs, comma-separated:
-// --env's, else the resumed run's or the preset's; "" for --model without
-// --env (applyFlags then asks for them).
-func trainEnvNames(f trainFlags) (string, error) {
-	if f.envs != "" {
-		return f.envs, nil
-	}
-	var envs []grpo.EnvSpec
-	switch {
-	case f.preset != "":
-		p, ok := grpo.Presets()[f.preset]
-		if !ok {
-			return "", fmt.Errorf("unknown preset %q (have %s)", f.preset, grpo.PresetNames())
-		}
-		envs = p.Config.Envs
-	case f.resume != 0:
-		db, err := openStore(true)
+	if f.difficulty != "" {
+		lo, hi, err := dataset.ParseRange(f.difficulty)
 		if err != nil {
-			return "", err
+			return s, fmt.Errorf("--difficulty: %w", err)
 		}
-		if db == nil {
-			return "", fmt.Errorf("--resume %d: no store at %s", f.resume, dbPath())
+		s.MinDifficulty, s.MaxDifficulty = lo, hi
+	}
+	if f.weights != "" {
+		for _, w := range strings.Split(f.weights, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(w), 64)
+			if err != nil {
+				return s, fmt.Errorf("--weights %q: %v", f.weights, err)
+			}
+			s.Weights = append(s.Weights, v)
 		}
-		var run storage.TrainRun
-		err = db.View(func(tx *storage.Tx) error {
-			var err error
-			run, err = storage.GetTrainRun(tx, f.resume)
-			return err
-		})
-		db.Close()
-		if err != nil {
-			return "", fmt.Errorf("--resume %d: %w", f.resume, err)
-		}
-		var info grpo.RunInfo
-		if err := json.Unmarshal(run.Config, &info); err != nil {
-			return "", fmt.Errorf("--resume %d: the run's config: %w", f.resume, err)
-		}
-		envs = info.Config.Envs
-	}
-	var names []string
-	for _, e := range envs {
-		names = append(names, e.Name)
-	}
-	return strings.Join(names, ","), nil
-}
-
-// trainExecutor registers the named environments, built-in or stored in the
-// library (libraryPool), and returns the executor that runs them with their
-// modules: the in-process executor when every one is built in, the sandbox
-// pool when a stored (possibly synthesized) environment is among them.
-func trainExecutor(ctx context.Context, names string) (env.Executor, []*env.Module, error) {
-	if names == "" {
-		return env.NewLocal(env.DefaultLimits(), 0), nil, nil
-	}
-	pool, mods, err := libraryPool(ctx, 0, names, false, false)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--env: %w", err)
-	}
-	builtins, err := envlib.Modules()
-	if err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
-	builtin := map[string]*env.Module{}
-	for _, m := range builtins {
-		builtin[m.Name] = m
-	}
-	for _, m := range mods {
-		if builtin[m.Name] != m {
-			return pool, mods, nil
+		if len(s.Weights) != len(s.Envs) {
+			return s, fmt.Errorf("--weights has %d values for %d environments (--env)", len(s.Weights), len(s.Envs))
 		}
 	}
-	pool.Close()
-	ex := env.NewLocal(env.DefaultLimits(), 0)
-	for _, m := range mods {
-		ex.Register(m)
+	if f.resume != 0 && len(s.Envs) > 0 {
+		return s, fmt.Errorf("--env with --resume: a resumed run keeps its environments")
 	}
-	return ex, mods, nil
-}
-
-// runDir is the run's checkpoint directory, absolute (the store records
-// it, and --resume may run from another directory): --out, or a new
-// runs/<time> beside the store.
-func runDir(out string) (string, error) {
-	if out != "" {
-		return filepath.Abs(out)
+	o := &s.Overrides
+	o.Steps, o.SFTBatch, o.Prompts, o.Group, o.MaxNewTokens = f.steps, f.sftBatch, f.prompts, f.group, f.maxNew
+	o.Minibatches, o.Epochs, o.LR, o.SFTLR = f.minibatches, f.epochs, f.lr, f.sftLR
+	o.NoStd, o.KeepZeroVar, o.System = f.noStd, f.keepZeroVar, f.system
+	if f.sftSteps != -1 {
+		o.SFTSteps = &f.sftSteps
 	}
-	base := filepath.Join(filepath.Dir(dbPath()), "runs", time.Now().Format("20060102-150405"))
-	dir := base
-	for i := 2; ; i++ {
-		_, err := os.Stat(dir)
-		if errors.Is(err, os.ErrNotExist) {
-			return filepath.Abs(dir)
-		}
-		if err != nil {
-			// Not "taken" but unusable (runs is a file, no permission):
-			// every other name would fail the same way.
-			return "", fmt.Errorf("choosing a run directory (or pass --out DIR): %w", err)
-		}
-		dir = fmt.Sprintf("%s-%d", base, i)
+	if f.evalN != -1 {
+		o.EvalN = &f.evalN
 	}
+	if f.ckptEvery != -1 {
+		o.CheckpointEvery = &f.ckptEvery
+	}
+	if f.kl >= 0 {
+		o.KL = &f.kl
+	}
+	if f.temperature >= 0 {
+		o.Temperature = &f.temperature
+	}
+	if f.seed >= 0 {
+		o.Seed = &f.seed
+	}
+	return s, nil
 }
 
 // checkFlagValues refuses numeric flags set out of range, naming the flag.
@@ -484,98 +244,6 @@ func checkFlagValues(f trainFlags) error {
 		}
 	}
 	return nil
-}
-
-// applyFlags overrides the configuration with the flags that were given.
-func applyFlags(c *grpo.Config, f trainFlags, mods []*env.Module) error {
-	if err := checkFlagValues(f); err != nil {
-		return err
-	}
-	if f.envs != "" {
-		byName := map[string]*env.Module{}
-		for _, m := range mods {
-			byName[m.Name] = m
-		}
-		var chosen []*env.Module
-		for _, n := range strings.Split(f.envs, ",") {
-			m, ok := byName[strings.TrimSpace(n)]
-			if !ok {
-				return fmt.Errorf("--env: unknown environment %q (see `resyn envs list`)", n)
-			}
-			chosen = append(chosen, m)
-		}
-		var err error
-		lo, hi := 1, 3
-		if f.difficulty != "" {
-			if lo, hi, err = dataset.ParseRange(f.difficulty); err != nil {
-				return err
-			}
-		}
-		var ws []float64
-		if f.weights != "" {
-			for _, w := range strings.Split(f.weights, ",") {
-				v, err := strconv.ParseFloat(strings.TrimSpace(w), 64)
-				if err != nil {
-					return fmt.Errorf("--weights %q: %v", f.weights, err)
-				}
-				ws = append(ws, v)
-			}
-			if len(ws) != len(chosen) {
-				return fmt.Errorf("--weights has %d values for %d environments", len(ws), len(chosen))
-			}
-		}
-		c.Envs = nil
-		for i, m := range chosen {
-			w := 1.0
-			if ws != nil {
-				w = ws[i]
-			}
-			c.Envs = append(c.Envs, grpo.EnvSpec{Name: m.Name, Weight: w,
-				MinDifficulty: max(lo, m.MinDifficulty), MaxDifficulty: min(hi, m.MaxDifficulty)})
-		}
-	} else if len(c.Envs) == 0 {
-		return fmt.Errorf("name the environments to train on with --env A,B (see `resyn envs list`)")
-	}
-	setInt := func(dst *int, v, unset int) {
-		if v != unset {
-			*dst = v
-		}
-	}
-	setInt(&c.Steps, f.steps, 0)
-	setInt(&c.SFTSteps, f.sftSteps, -1)
-	setInt(&c.SFTBatch, f.sftBatch, 0)
-	setInt(&c.PromptsPerStep, f.prompts, 0)
-	setInt(&c.GroupSize, f.group, 0)
-	setInt(&c.MaxNewTokens, f.maxNew, 0)
-	setInt(&c.Minibatches, f.minibatches, 0)
-	setInt(&c.Epochs, f.epochs, 0)
-	setInt(&c.EvalN, f.evalN, -1)
-	setInt(&c.CheckpointEvery, f.ckptEvery, -1)
-	if f.lr > 0 {
-		c.LR = f.lr
-	}
-	if f.sftLR > 0 {
-		c.SFTLR = f.sftLR
-	}
-	if f.kl >= 0 {
-		c.KLCoef = f.kl
-	}
-	if f.temperature >= 0 {
-		c.Temperature = f.temperature
-	}
-	if f.seed >= 0 {
-		c.Seed = f.seed
-	}
-	if f.noStd {
-		c.ScaleByStd = false
-	}
-	if f.keepZeroVar {
-		c.DropZeroVar = false
-	}
-	if f.system != "" {
-		c.SystemPrompt = f.system
-	}
-	return c.Validate()
 }
 
 // trainPrinter writes one line per event, with the steps' rate and the

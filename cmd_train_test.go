@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"resyn/storage"
 	"resyn/trainer/hf"
@@ -421,30 +420,36 @@ func TestTrainStoredEnvironment(t *testing.T) {
 	}
 }
 
-// runDir gives up on a runs folder it cannot use (here a file where the
-// folder should be) with an error; it used to try run-2, run-3, … forever.
-func TestRunDirUnusable(t *testing.T) {
+// TestTrainRejectedEnvironment: a rejected environment trains only when
+// named, and then with a warning naming it; a preset's rejected one is left
+// out, with a warning.
+func TestTrainRejectedEnvironment(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "runs"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	old := global.db
-	global.db = filepath.Join(dir, "resyn.db")
-	t.Cleanup(func() { global.db = old })
-	done := make(chan error, 1)
-	go func() {
-		_, err := runDir("")
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(err.Error(), "--out") {
-			t.Fatalf("runDir: %v, want an error pointing to --out", err)
+	db := filepath.Join(dir, "resyn.db")
+	for _, name := range []string{"nim_move", "graph_coloring"} {
+		if _, errs, code := runResyn(t, db, "envs", "reject", name, "--why", "test"); code != 0 {
+			t.Fatalf("envs reject %s: exit %d\n%s", name, code, errs)
 		}
-	case <-time.After(time.Minute):
-		t.Fatal("runDir still looking for a free name after a minute")
 	}
-	if got, err := runDir(filepath.Join(dir, "out")); err != nil || got != filepath.Join(dir, "out") {
-		t.Errorf("runDir(--out): %q, %v", got, err)
+	model := qwenShapedModel(t, db, qwenLayoutTokenizer(t))
+	_, errs, code := runResyn(t, db, trainArgs("--model", model, "--steps", "1", "--out", filepath.Join(dir, "run1"))...)
+	if code != 0 || !strings.Contains(errs, "warning: nim_move is rejected in the library; training on it because it was named") {
+		t.Fatalf("train --env nim_move (rejected): exit %d, want 0 and a warning\n%s", code, errs)
+	}
+	_, errs, code = runResyn(t, db, "train", "--preset", "tiny-cpu", "--steps", "1", "--sft-steps", "0", "--eval-n", "0",
+		"--prompts", "2", "--group", "2", "--max-new-tokens", "8", "--threads", "1", "--keep-zero-var", "--out", filepath.Join(dir, "run2"))
+	if code != 0 || !strings.Contains(errs, "warning: graph_coloring is rejected in the library; left out") {
+		t.Fatalf("train --preset tiny-cpu with graph_coloring rejected: exit %d\n%s", code, errs)
+	}
+	runs := storeRuns(t, db)
+	if len(runs) != 2 {
+		t.Fatalf("%d runs, want 2", len(runs))
+	}
+	var envs []string
+	for _, e := range runs[1].run.Envs {
+		envs = append(envs, e.Name)
+	}
+	if slices.Contains(envs, "graph_coloring") || len(envs) != 2 {
+		t.Errorf("the preset's run trained on %v, want its two accepted environments", envs)
 	}
 }

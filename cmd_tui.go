@@ -1,25 +1,17 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"time"
 
 	"github.com/charmbracelet/lipgloss"
 	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
 
-	"resyn/core/env"
-	"resyn/core/envlib"
 	"resyn/llm"
 	"resyn/storage"
 	"resyn/themes"
-	"resyn/trainer/grpo"
-	"resyn/trainer/native"
-	"resyn/trainer/safetensors"
 	"resyn/tui"
 	"resyn/tui/panes/training"
 )
@@ -104,7 +96,7 @@ func runWorkbench(cmd *cobra.Command) error {
 		fmt.Fprintf(os.Stderr, "imported %s as training run %d\n", workbenchOpts.loadRun, id)
 	}
 	return tui.Run(cmd.Context(), tui.Options{Store: db, StorePath: path, Theme: th, NoMouse: workbenchOpts.noMouse,
-		OpenLLM: openWorkbenchLLM, Provider: defaultProvider(), StartTraining: workbenchTraining(db)})
+		OpenLLM: openWorkbenchLLM, Provider: defaultProvider()})
 }
 
 // defaultProvider is the provider the synthesis pane starts with
@@ -120,65 +112,4 @@ func defaultProvider() string {
 // `resyn synth` does (replay without a file plays the built-in demo).
 func openWorkbenchLLM(provider, model string) (llm.Provider, bool, error) {
 	return openProvider(providerFlags{provider: provider, model: model, concurrency: 8}, &llm.Meter{})
-}
-
-// workbenchTraining returns what the training pane's t key runs: the
-// tiny-cpu preset, as `resyn train --preset tiny-cpu` sets it up, recording
-// into the workbench's store, with its events on a channel instead of
-// stderr (the terminal belongs to the TUI).
-func workbenchTraining(db *storage.DB) func(context.Context) (<-chan grpo.Event, error) {
-	return func(ctx context.Context) (<-chan grpo.Event, error) {
-		mods, err := envlib.Modules()
-		if err != nil {
-			return nil, err
-		}
-		ex := env.NewLocal(env.DefaultLimits(), 0)
-		for _, m := range mods {
-			ex.Register(m)
-		}
-		p := grpo.TinyCPU()
-		tok, err := p.Tokenizer(ctx, ex)
-		if err != nil {
-			ex.Close()
-			return nil, err
-		}
-		model, hfCfg, err := p.NewModel(tok, 0)
-		if err != nil {
-			ex.Close()
-			return nil, err
-		}
-		cfg := p.Config
-		if cfg.MaxPromptTokens+cfg.MaxNewTokens > model.Config().MaxSeqLen {
-			cfg.MaxPromptTokens = model.Config().MaxSeqLen - cfg.MaxNewTokens
-		}
-		tr, err := grpo.New(grpo.Options{
-			Config: cfg, Model: grpo.Native(model), ModelConfig: hfCfg, Tokenizer: tok, Executor: ex,
-			Store: db, Name: p.Name + " (workbench)", Source: "preset:" + p.Name,
-			Dir: filepath.Join(filepath.Dir(dbPath()), "runs", time.Now().Format("20060102-150405")),
-			NewReference: func(ws []safetensors.Tensor) (grpo.Model, error) {
-				m, err := native.New(model.Config())
-				if err != nil {
-					return nil, err
-				}
-				ref := grpo.Native(m)
-				return ref, ref.SetTensors(grpo.Weights, ws)
-			},
-		})
-		if err != nil {
-			model.Close()
-			ex.Close()
-			return nil, err
-		}
-		in := tr.Start(ctx)
-		out := make(chan grpo.Event, 64)
-		go func() {
-			defer close(out)
-			defer ex.Close()
-			defer model.Close()
-			for e := range in {
-				out <- e
-			}
-		}()
-		return out, nil
-	}
 }

@@ -35,7 +35,8 @@ const (
 	RunRunning    RunStatus = "running"
 	RunDone       RunStatus = "done"       // finished: every step, or every candidate with a final verdict
 	RunIncomplete RunStatus = "incomplete" // synthesis: some candidates ended in an LLM error; resume retries them
-	RunCancelled  RunStatus = "cancelled"  // stopped by its user (a checkpoint was written); resume continues
+	RunCancelled  RunStatus = "cancelled"  // synthesis: stopped by its user (Ctrl-C); resume continues
+	RunStopped    RunStatus = "stopped"    // training: stopped by its user after a checkpoint; resume continues
 	RunFailed     RunStatus = "failed"     // could not go on; the run's Error says why
 	// RunInterrupted is the status a run is read with when its record says
 	// "running" but no process runs it any more: it was killed (kill -9, a

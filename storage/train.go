@@ -16,7 +16,7 @@ type TrainRun struct {
 	Version  int             `json:"version"` // record layout version (set by the store)
 	ID       uint64          `json:"id"`      // assigned by CreateTrainRun
 	Name     string          `json:"name,omitempty"`
-	Status   RunStatus       `json:"status"` // "running", "done", "failed", "cancelled"; read as RunInterrupted when stored "running" but no process holds the run (HoldRun)
+	Status   RunStatus       `json:"status"` // RunRunning, RunDone, RunFailed, RunStopped ("cancelled" in older records: resumable too); read as RunInterrupted when stored "running" but no process holds the run (HoldRun)
 	Config   json.RawMessage `json:"config,omitempty"`
 	Error    string          `json:"error,omitempty"`
 	Created  time.Time       `json:"created"`

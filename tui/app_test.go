@@ -277,7 +277,7 @@ func TestTrainingScreenEmpty(t *testing.T) {
 	keys(tm, "4")
 	waitFor(t, tm, "No training runs in the store yet")
 	view := finalView(t, tm)
-	for _, want := range []string{"(about ten minutes on two cores);", "`resyn train` has every option", "--load-run testdata/train-run"} {
+	for _, want := range []string{"t starts a run here", "`resyn train` has every option", "--load-run testdata/train-run"} {
 		if !strings.Contains(view, want) {
 			t.Errorf("the empty training pane lacks %q:\n%s", want, view)
 		}

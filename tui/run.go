@@ -17,7 +17,6 @@ import (
 	"resyn/llm"
 	"resyn/storage"
 	"resyn/themes"
-	"resyn/trainer/grpo"
 	"resyn/tui/pane"
 	"resyn/tui/panes/library"
 	"resyn/tui/panes/preview"
@@ -41,8 +40,6 @@ type Options struct {
 	// OpenLLM and Provider: see pane.Context.
 	OpenLLM  func(provider, model string) (llm.Provider, bool, error)
 	Provider string
-	// StartTraining: see pane.Context.
-	StartTraining func(ctx context.Context) (<-chan grpo.Event, error)
 	// Poll: see pane.Context. Run sets DefaultPoll when it is zero.
 	Poll time.Duration
 	// NoMouse leaves the mouse to the terminal (its own text selection)
@@ -68,7 +65,7 @@ func New(ctx context.Context, o Options) (*Model, error) {
 	pool := o.Pool
 	ownPool := false
 	if pool == nil {
-		pool, err = env.NewPool(env.PoolOptions{Workers: 2})
+		pool, _, err = corelib.NewPool(ctx, nil, corelib.ExecutorOptions{Workers: 2})
 		if err != nil {
 			return nil, err
 		}
@@ -105,10 +102,9 @@ func New(ctx context.Context, o Options) (*Model, error) {
 		OpenLLM:   o.OpenLLM,
 		Provider:  o.Provider,
 
-		StartTraining: o.StartTraining,
-		Poll:          o.Poll,
-		Terminal:      o.Terminal,
-		Tmux:          os.Getenv("TMUX") != "",
+		Poll:     o.Poll,
+		Terminal: o.Terminal,
+		Tmux:     os.Getenv("TMUX") != "",
 	}
 	h := help.New()
 	h.Styles = pc.Styles.Help

@@ -101,6 +101,9 @@ func TestNewScreens(t *testing.T) {
 		{"curve tabs scrolled", loadOne, []string{"4", "wait:[reward]", "h", "wait:[grad_norm]"}},
 		{"warm-start-only run", warmStartRun, []string{"4", "wait:[eval_reward]"}},
 		{"help", nil, []string{"?", "wait:Library — keys"}},
+		{"new training run form", nil, []string{"4", "wait:No training runs", "t", "wait:ENVIRONMENTS  1 of 4 on"}},
+		{"new run form rejected environment on", nil, []string{"4", "wait:No training runs", "t", "wait:ENVIRONMENTS",
+			"tab", "tab", "j", "space", "wait:old_maze is rejected in the library"}},
 	} {
 		for _, size := range sizes {
 			t.Run(fmt.Sprintf("%s/%dx%d", tc.name, size[0], size[1]), func(t *testing.T) {

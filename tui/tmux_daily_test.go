@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"resyn/storage"
 	"resyn/tui/internal/fixture"
@@ -17,7 +18,8 @@ import (
 // its undo, a tag box that keeps the focus, an answer scored on enter with
 // the keys after it kept as text, a copy over OSC 52 (tmux keeps it as a
 // buffer), and the curves — smoothed, one environment in front, one chart
-// per environment, two runs compared, a click on a curve's tab. It opens
+// per environment, two runs compared, a click on a curve's tab, a run
+// started from the new-run form, stopped, resumed and stopped again. It opens
 // with `resyn --theme light` (the root command takes the workbench's
 // flags). Long suite.
 func TestTmuxDailyUse(t *testing.T) {
@@ -132,6 +134,24 @@ func TestTmuxDailyUse(t *testing.T) {
 	s.click(x+1, y)
 	s.waitFor("[loss]")
 
+	// A run from the form: the tiny-cpu preset on its three (built-in,
+	// accepted) environments, two steps; x stops it during the warm start,
+	// after a checkpoint.
+	s.keys("t")
+	s.waitFor("New training run", "ENVIRONMENTS  3 of", "[x] boolean_circuit", "[ ] adder")
+	s.keys("Tab")
+	s.text("2")
+	s.waitFor("steps   2")
+	s.keys("Enter")
+	s.waitWithin(2*time.Minute, "run 3 tiny-cpu", "● running")
+	s.keys("x")
+	s.waitWithin(5*time.Minute, "stopped", "R resumes")
+	// R resumes it from its checkpoint; x stops it again.
+	s.keys("R")
+	s.waitWithin(2*time.Minute, "run 3 tiny-cpu", "● running")
+	s.keys("x")
+	s.waitWithin(5*time.Minute, "stopped", "R resumes")
+
 	s.keys("q")
 	s.waitFor("resyn exited with 0")
 
@@ -144,6 +164,16 @@ func TestTmuxDailyUse(t *testing.T) {
 		if e.Status != storage.StatusCandidate || slices.Contains(e.Tags, "reviewed") {
 			t.Errorf("%s after the undos: %s, tags %v; want a candidate without the tag", name, e.Status, e.Tags)
 		}
+	}
+	var run storage.TrainRun
+	var cks []storage.Checkpoint
+	_ = lib.DB().View(func(tx *storage.Tx) error {
+		run, _ = storage.GetTrainRun(tx, 3)
+		cks, _ = storage.ListCheckpoints(tx, 3)
+		return nil
+	})
+	if run.Status != "stopped" || len(cks) == 0 {
+		t.Errorf("run 3 started from the form: %s with %d checkpoints; want stopped, with its checkpoint", run.Status, len(cks))
 	}
 	h, _ := lib.History("adder")
 	var changes []string

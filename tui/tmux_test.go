@@ -183,7 +183,14 @@ func (s *tmuxSession) find(text string) (int, int) {
 // waitFor polls the screen until it shows every string, and returns it.
 func (s *tmuxSession) waitFor(want ...string) string {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	return s.waitWithin(20*time.Second, want...)
+}
+
+// waitWithin is waitFor with another last-resort limit (a training run's
+// first steps on a loaded machine).
+func (s *tmuxSession) waitWithin(limit time.Duration, want ...string) string {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
 	var screen string
 	for {

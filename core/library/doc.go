@@ -20,6 +20,12 @@
 //	            thousand stored environments runs no untrusted code
 //	diff.go     Diff: a unified diff between two revisions
 //	pool.go     Register: load stored environments into a worker pool
+//	select.go   Select: the environments a job runs on (the accepted ones
+//	            by default, a rejected one only when named, with a
+//	            warning); NewExecutor and NewPool: the one place that
+//	            builds what runs a selection (in process for built-ins, the
+//	            sandbox pool when a stored one is among them), for train,
+//	            serve, gen, export, score and the workbench
 //
 // A stored environment with the name of a built-in overrides it (that is
 // how a built-in is rejected, tagged or edited). Built-ins without a stored

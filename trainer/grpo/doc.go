@@ -35,6 +35,10 @@
 //	checkpoint.go  checkpoints (HF safetensors + optimizer + state), resume
 //	events.go      the typed progress events
 //	preset.go      Preset, TinyCPU; tinytok.go: TrainBPE for its tokenizer
+//	setup.go       Setup: a Spec (preset, model directory or run to resume;
+//	               environments; overrides; the store) → a ready Run (the
+//	               trainer with its executor, tokenizer, model and
+//	               reference); what resyn train and the workbench share
 //
 // Progress. Trainer.Run calls Options.Progress with each Event;
 // Trainer.Start runs on a goroutine and returns a channel of the same

@@ -451,8 +451,8 @@ func TestCancelSavesACheckpoint(t *testing.T) {
 	}
 	_ = db.View(func(tx *storage.Tx) error {
 		r, _ := storage.GetTrainRun(tx, last.Summary.RunID)
-		if r.Status != "cancelled" {
-			t.Errorf("status %q, want cancelled", r.Status)
+		if r.Status != "stopped" {
+			t.Errorf("status %q, want stopped", r.Status)
 		}
 		return nil
 	})

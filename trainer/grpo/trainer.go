@@ -746,7 +746,7 @@ func (t *Trainer) finishRecord(runErr error) {
 		case runErr == nil:
 			r.Status = "done"
 		case errors.Is(runErr, context.Canceled):
-			r.Status = "cancelled"
+			r.Status = "stopped" // resumable
 		default:
 			r.Status, r.Error = "failed", runErr.Error()
 		}

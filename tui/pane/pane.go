@@ -57,11 +57,10 @@ type Context struct {
 	// Provider is the provider synthesis starts with: the one whose key
 	// is set, else "replay".
 	Provider string
-	// StartTraining sets up and starts a training run that records into
-	// Store (the tiny-cpu preset in resyn), returning its events; it may
-	// take seconds (a tokenizer is trained) and is called from a command.
-	// Nil: the training pane only shows recorded runs.
-	StartTraining func(ctx context.Context) (<-chan grpo.Event, error)
+	// TrainOverrides are applied to every run the training pane starts
+	// (grpo.Spec.Overrides): tests shrink runs with them; zero keeps the
+	// recipes'.
+	TrainOverrides grpo.Overrides
 	// Poll is how often panes re-read the store for what other resyn
 	// processes wrote (runs started from the command line); 0: never
 	// (tests drive those reads themselves).

@@ -12,9 +12,10 @@ import (
 )
 
 // TrainingStartedMsg: the trainer is set up and running; its events come
-// on Events.
+// on Events. Run is closed once they end.
 type TrainingStartedMsg struct {
 	Events <-chan grpo.Event
+	Run    *grpo.Run
 	Err    error
 }
 
@@ -27,6 +28,7 @@ type TrainingClosedMsg struct{}
 // live is what the pane knows of the run it started.
 type live struct {
 	runID  uint64
+	what   string // the preset, model directory or run resumed
 	phase  string // "setting up", "sft", "grpo"
 	step   int
 	of     int
@@ -50,43 +52,78 @@ func waitForProgressCmd(ch <-chan grpo.Event) tea.Cmd {
 }
 
 // trainCmd starts a run: the job shows at once, the setup (a tokenizer,
-// a model) runs in the command.
-func (m *Model) trainCmd() tea.Cmd {
+// a model) runs in the command (grpo.Setup, as `resyn train` does).
+func (m *Model) trainCmd(spec grpo.Spec) tea.Cmd {
 	if m.training {
 		return pane.Info("a training run is already going; x stops it")
 	}
-	if m.ctx.StartTraining == nil || m.ctx.Store == nil {
-		return pane.Info("training from the workbench needs a store; use `resyn train` for other setups")
+	if m.ctx.Store == nil {
+		return pane.Info("training from the workbench needs a store: runs are recorded there")
 	}
+	spec.Store, spec.StorePath = m.ctx.Store, m.ctx.StorePath
+	o := m.ctx.TrainOverrides
+	if spec.Overrides.Steps > 0 {
+		o.Steps = spec.Overrides.Steps
+	}
+	spec.Overrides = o
 	jctx, cancel := context.WithCancel(m.ctx.Ctx)
-	m.training, m.cancelTrain, m.trainJob = true, cancel, pane.NewJobID()
-	m.live = &live{phase: "setting up"}
-	start := m.ctx.StartTraining
-	run := func() tea.Msg {
-		ch, err := start(jctx)
-		return TrainingStartedMsg{ch, err}
+	m.training, m.cancelTrain, m.trainCtx, m.trainJob = true, cancel, jctx, pane.NewJobID()
+	what := spec.Preset
+	switch {
+	case spec.Resume != 0:
+		what = fmt.Sprintf("run %d", spec.Resume)
+	case spec.ModelDir != "":
+		what = spec.ModelDir
 	}
-	return tea.Batch(pane.Msg(pane.JobStartedMsg{ID: m.trainJob, Label: "training tiny-cpu", Cancel: cancel}), run)
+	m.live = &live{phase: "setting up", what: what}
+	run := func() tea.Msg {
+		r, err := grpo.Setup(jctx, spec)
+		if err != nil {
+			return TrainingStartedMsg{Err: err}
+		}
+		return TrainingStartedMsg{Events: r.Start(jctx), Run: r}
+	}
+	verb := "training "
+	if spec.Resume != 0 {
+		verb = "resuming "
+	}
+	return tea.Batch(pane.Msg(pane.JobStartedMsg{ID: m.trainJob, Label: verb + what, Cancel: cancel}), run)
 }
+
+// ctxErr is the error of the run's context: set once x stopped it.
+func (m *Model) ctxErr() error { return m.trainCtx.Err() }
 
 // updateLive handles the messages of a run this pane started.
 func (m *Model) updateLive(msg tea.Msg) (tea.Cmd, bool) {
 	switch msg := msg.(type) {
 	case TrainingStartedMsg:
 		if msg.Err != nil {
+			stopped := m.ctxErr() != nil
 			m.training = false
 			m.cancelTrain()
 			m.live.err = msg.Err
+			if stopped { // x during the setup: whatever failed, it was told to stop
+				m.live.done = true
+				return tea.Batch(pane.Msg(pane.JobFinishedMsg{ID: m.trainJob}), pane.Info("stopped before the run started; nothing was recorded")), true
+			}
 			return tea.Batch(pane.Msg(pane.JobFinishedMsg{ID: m.trainJob}), pane.Err(fmt.Errorf("training: %w", msg.Err))), true
 		}
-		m.events = msg.Events
-		return waitForProgressCmd(m.events), true
+		m.events, m.setup = msg.Events, msg.Run
+		var cmds []tea.Cmd
+		for _, w := range msg.Run.Warnings {
+			cmds = append(cmds, pane.Info("warning: "+w))
+		}
+		return tea.Batch(append(cmds, waitForProgressCmd(m.events))...), true
 	case TrainingEventMsg:
 		return tea.Batch(m.applyEvent(msg.Event), waitForProgressCmd(m.events)), true
 	case TrainingClosedMsg:
 		m.training = false
 		m.live.done = true
 		m.cancelTrain()
+		if m.setup != nil {
+			m.setup.Close()
+			m.setup = nil
+		}
 		return tea.Batch(pane.Msg(pane.JobFinishedMsg{ID: m.trainJob}), m.listCmd()), true
 	}
 	return nil, false
@@ -127,9 +164,16 @@ func (m *Model) liveLine() string {
 	if l == nil || (!m.training && l.done) {
 		return ""
 	}
+	switch {
+	case l.phase == "setting up":
+		return st.Info.Render("● setting up " + l.what + " (environments, tokenizer, model)…")
+	case l.of == 0:
+		// Started, before its first step: the held-out evaluation runs.
+		return st.Info.Render(fmt.Sprintf("● run %d started; evaluating before the first step…", l.runID))
+	}
 	switch l.phase {
 	case "setting up":
-		return st.Info.Render("● setting up the tiny-cpu preset (tokenizer, model)…")
+		return st.Info.Render("● setting up " + l.what + " (environments, tokenizer, model)…")
 	case "sft":
 		return st.Info.Render(fmt.Sprintf("● warm start %d/%d  loss %s  %s tok/s", l.step, l.of, shortNum(l.loss), shortNum(l.tokS)))
 	}

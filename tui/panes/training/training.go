@@ -63,6 +63,9 @@ type Model struct {
 	// A run started from this pane.
 	training    bool
 	cancelTrain context.CancelFunc
+	trainCtx    context.Context
+	setup       *grpo.Run // closed when its events end
+	form        *form     // the new-run form, while open
 	trainJob    int64
 	events      <-chan grpo.Event
 	live        *live
@@ -84,8 +87,8 @@ func New(ctx *pane.Context) *Model {
 // Title names the pane on the tab row.
 func (m *Model) Title() string { return "Training" }
 
-// Capturing is always false: the pane reads no text.
-func (m *Model) Capturing() bool { return false }
+// Capturing: the new-run form reads text and keys until Esc or Enter.
+func (m *Model) Capturing() bool { return m.form != nil }
 
 // SetSize gives the pane its area.
 func (m *Model) SetSize(w, h int) {
@@ -249,9 +252,21 @@ func (m *Model) Update(msg tea.Msg) (pane.Pane, tea.Cmd) {
 			return m, m.metricsCmd(r.run.ID, r.data.last)
 		}
 		return m, nil
+	case TrainingFormMsg:
+		if msg.Err != nil {
+			return m, pane.Err(fmt.Errorf("reading the library: %w", msg.Err))
+		}
+		m.form = newForm(msg.Entries)
+		return m, nil
 	case tea.MouseMsg:
+		if m.form != nil {
+			return m, nil
+		}
 		return m, m.handleMouse(msg)
 	case tea.KeyMsg:
+		if m.form != nil {
+			return m, m.formKey(msg)
+		}
 		return m, m.handleKey(msg)
 	}
 	return m, nil
@@ -340,7 +355,12 @@ func (m *Model) handleKey(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Reload):
 		return m.listCmd()
 	case key.Matches(msg, k.Train):
-		return m.trainCmd()
+		if m.training {
+			return pane.Info("a training run is already going; x stops it")
+		}
+		return m.openFormCmd()
+	case key.Matches(msg, k.Resume):
+		return m.resumeCmd()
 	case key.Matches(msg, k.Stop):
 		if m.training {
 			m.cancelTrain()
@@ -360,6 +380,9 @@ func (m *Model) View() string {
 		return ""
 	}
 	st := m.ctx.Styles
+	if m.form != nil {
+		return m.formView()
+	}
 	if len(m.runs) == 0 {
 		if l := m.liveLine(); l != "" {
 			return pane.Fit("\n  "+l, m.w, m.h)
@@ -371,7 +394,7 @@ func (m *Model) View() string {
 		case m.ctx.Store == nil:
 			msg = "No store: training runs live in the store."
 		}
-		hint := "t trains the tiny-cpu preset here (about ten minutes on two cores);\n`resyn train` has every option; or load the recorded demo run:\n  resyn --db /tmp/demo.db workbench --load-run testdata/train-run"
+		hint := "t starts a run here (the tiny-cpu preset trains in about ten minutes on\ntwo cores); `resyn train` has every option; or load the recorded demo run:\n  resyn --db /tmp/demo.db workbench --load-run testdata/train-run"
 		return pane.Fit("\n  "+st.Faint.Render(msg)+"\n\n"+st.Faint.Render(indent(hint, "  ")), m.w, m.h)
 	}
 	var b strings.Builder
@@ -408,7 +431,12 @@ func (m *Model) header() string {
 	case "failed":
 		status = st.Error.Render("failed")
 	case storage.RunInterrupted:
-		status = st.Warn.Render("interrupted (its process ended; resume with resyn train --resume)")
+		status = st.Warn.Render("interrupted (its process ended)")
+	case "stopped", "cancelled":
+		status = st.Warn.Render("stopped")
+	}
+	if resumable(r.Status) && !m.training {
+		status += st.Faint.Render("  R resumes")
 	}
 	h := st.Title.Render(fmt.Sprintf("run %d", r.ID)) + " " + st.Text.Render(name) + "  " + status +
 		st.Secondary.Render(fmt.Sprintf("  step %d", m.data.last))
@@ -479,6 +507,28 @@ func (m *Model) rolloutsText() string {
 		b.WriteString(st.Text.Render(indent(pane.Wrap(r.Completion, w), "  reply  │ ")) + "\n\n")
 	}
 	return b.String()
+}
+
+// resumable says whether a run with this status can be resumed (from its
+// last checkpoint; grpo.Setup says so when it has none).
+func resumable(status storage.RunStatus) bool {
+	switch status {
+	case storage.RunStopped, storage.RunCancelled, storage.RunInterrupted, storage.RunFailed:
+		return true
+	}
+	return false
+}
+
+// resumeCmd resumes the run on screen.
+func (m *Model) resumeCmd() tea.Cmd {
+	if m.training {
+		return pane.Info("a training run is already going; x stops it")
+	}
+	if m.run.ID == 0 || !resumable(m.run.Status) {
+		return pane.Info(fmt.Sprintf("run %d is %s: only a stopped, interrupted or failed run resumes", m.run.ID, m.run.Status))
+	}
+	m.follow = m.run.ID
+	return m.trainCmd(grpo.Spec{Resume: m.run.ID})
 }
 
 func indent(s, prefix string) string {

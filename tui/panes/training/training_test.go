@@ -8,6 +8,7 @@ import (
 
 	tea "github.com/charmbracelet/bubbletea"
 
+	"resyn/core/library"
 	"resyn/storage"
 	"resyn/themes"
 	"resyn/trainer/grpo"
@@ -138,54 +139,104 @@ func TestFollowRunningRun(t *testing.T) {
 
 func TestTrainFromThePane(t *testing.T) {
 	m, db := newPane(t, false)
-	var cancelled bool
-	m.ctx.StartTraining = func(ctx context.Context) (<-chan grpo.Event, error) {
-		ch := make(chan grpo.Event, 16)
-		run := storage.TrainRun{Name: "fake", Status: "running"}
-		err := db.Update(func(tx *storage.Tx) error { return storage.CreateTrainRun(tx, &run) })
-		if err != nil {
-			return nil, err
+	m.ctx.Library = library.New(db) // the built-ins and the fixture's stored ones
+	// The tiny-cpu preset, cut to runs of a few seconds: no warm start,
+	// no evaluation, two prompts of two short completions a step.
+	zero := 0
+	m.ctx.TrainOverrides = grpo.Overrides{SFTSteps: &zero, EvalN: &zero, CheckpointEvery: &zero,
+		Prompts: 2, Group: 2, MaxNewTokens: 8, KeepZeroVar: true}
+
+	press(m, "t")
+	if m.form == nil || !m.Capturing() {
+		t.Fatal("t opens no form, or the form does not hold the keys")
+	}
+	if got := strings.Join(m.form.chosen(), ","); got != "boolean_circuit,graph_coloring,subtraction_game" {
+		t.Fatalf("the form starts with %s on, want the preset's accepted environments", got)
+	}
+	// Turning the rejected old_maze on warns, naming it; off again.
+	for m.form.entries[m.form.cursor].Name != "old_maze" {
+		if m.form.focus != focusEnvs {
+			m.Update(tea.KeyMsg{Type: tea.KeyTab})
+			continue
 		}
-		ch <- grpo.RunStartedEvent{RunID: run.ID, Phase: "grpo"}
-		for step := 1; step <= 3; step++ {
-			err := db.Update(func(tx *storage.Tx) error {
-				return storage.PutMetrics(tx, run.ID, []storage.MetricPoint{{Step: int64(step), Name: "reward", Value: float64(step) / 4}})
-			})
-			if err != nil {
-				return nil, err
+		press(m, "j")
+	}
+	press(m, " ")
+	if v := m.View(); !strings.Contains(v, "old_maze is rejected in the library; training on it because it was named") {
+		t.Errorf("no warning for a rejected environment turned on:\n%s", fixture.Lines(v))
+	}
+	press(m, " ")
+	m.Update(tea.KeyMsg{Type: tea.KeyTab}) // to the model field
+	m.Update(tea.KeyMsg{Type: tea.KeyTab}) // to steps
+	press(m, "1", "0", "0", "0")
+	if m.form.steps != "1000" {
+		t.Fatalf("steps field %q", m.form.steps)
+	}
+
+	// run drives a run until its first GRPO step and stops it there with x,
+	// returning the run's first event and its finish.
+	run := func(cmd tea.Cmd) (grpo.RunStartedEvent, grpo.FinishedEvent) {
+		t.Helper()
+		var first grpo.RunStartedEvent
+		var fin grpo.FinishedEvent
+		stopped := false
+		fixture.Run(cmd, func(msg tea.Msg) tea.Cmd {
+			_, c := m.Update(msg)
+			switch msg := msg.(type) {
+			case pane.ErrMsg:
+				t.Fatal(msg.Err)
+			case TrainingMetricsMsg:
+				return nil // no follow ticks: the events drive this test
+			case TrainingEventMsg:
+				switch e := msg.Event.(type) {
+				case grpo.RunStartedEvent:
+					first = e
+				case grpo.StepEvent:
+					if !stopped {
+						stopped = true
+						_, x := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("x")})
+						return tea.Batch(c, x)
+					}
+				case grpo.FinishedEvent:
+					fin = e
+				}
 			}
-			ch <- grpo.StepEvent{Step: step, Of: 3, GlobalStep: step, Reward: float64(step) / 4}
+			return c
+		})
+		if !stopped {
+			t.Fatal("the run took no step")
 		}
-		cancelled = ctx.Err() != nil
-		run.Status = "done" // as the trainer records it at the end
-		if err := db.Update(func(tx *storage.Tx) error { return storage.PutTrainRun(tx, &run) }); err != nil {
-			return nil, err
-		}
-		ch <- grpo.FinishedEvent{Summary: grpo.Summary{RunID: run.ID, Steps: 3}}
-		close(ch)
-		return ch, nil
+		return first, fin
 	}
-	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("t")})
-	msgs := drive(m, cmd)
-	var started, finished bool
-	for _, msg := range msgs {
-		switch msg := msg.(type) {
-		case pane.JobStartedMsg:
-			started = true
-		case pane.JobFinishedMsg:
-			finished = true
-		case pane.ErrMsg:
-			t.Fatal(msg.Err)
-		}
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	if m.form != nil {
+		t.Fatal("enter left the form open")
 	}
-	if !started || !finished || m.training || cancelled {
-		t.Fatalf("job started %v finished %v; still training %v; cancelled early %v", started, finished, m.training, cancelled)
+	first, fin := run(cmd)
+	if first.RunID == 0 || first.Resumed || fin.Summary.Steps < 1 || fin.Summary.Steps >= 1000 || fin.Summary.Checkpoint == "" {
+		t.Fatalf("first run: started %+v, finished %+v; want a fresh run stopped after a step or two, with a checkpoint", first, fin)
 	}
-	if m.run.Name != "fake" {
-		t.Fatalf("the pane shows run %q, want the one it started", m.run.Name)
+	if m.training || m.setup != nil || m.run.ID != first.RunID || m.run.Status != "stopped" {
+		t.Fatalf("after x: training %v, showing run %d (%s); want run %d stopped", m.training, m.run.ID, m.run.Status, first.RunID)
 	}
-	if s := m.data.scalar["reward"]; s == nil || len(s.vals) != 3 {
-		t.Fatalf("reward curve %+v, want the three steps", s)
+	if v := m.View(); !strings.Contains(v, "stopped") || !strings.Contains(v, "R resumes") {
+		t.Errorf("the stopped run's header:\n%s", fixture.Lines(v))
+	}
+
+	_, cmd = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("R")})
+	again, fin2 := run(cmd)
+	if !again.Resumed || again.RunID != first.RunID || again.Step != fin.Summary.Steps || fin2.Summary.Steps <= fin.Summary.Steps {
+		t.Fatalf("resume: started %+v, finished %+v; want run %d resumed at step %d and stopped further on", again, fin2, first.RunID, fin.Summary.Steps)
+	}
+	var runs []storage.TrainRun
+	var last int64
+	_ = db.View(func(tx *storage.Tx) error {
+		runs, _ = storage.ListTrainRuns(tx)
+		last, _, _ = storage.LastMetricStep(tx, first.RunID)
+		return nil
+	})
+	if len(runs) != 1 || runs[0].Status != "stopped" || last != int64(fin2.Summary.Steps) {
+		t.Fatalf("store: %+v, last metric step %d; want one stopped run with metrics to step %d", runs, last, fin2.Summary.Steps)
 	}
 }
 
@@ -266,5 +317,86 @@ func TestShowsARunAnotherProcessStarts(t *testing.T) {
 	deliver(trainingPollMsg{})
 	if m.run.ID != browsing {
 		t.Errorf("a poll moved the pane from run %d to %d", browsing, m.run.ID)
+	}
+}
+
+// TestStopDuringSetup: x while the run is being set up stops it with a
+// word, not an error, and records nothing.
+func TestStopDuringSetup(t *testing.T) {
+	m, db := newPane(t, false)
+	m.ctx.Library = library.New(db)
+	press(m, "t")
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("x")})
+	var info string
+	fixture.Run(cmd, func(msg tea.Msg) tea.Cmd {
+		_, c := m.Update(msg)
+		switch msg := msg.(type) {
+		case pane.ErrMsg:
+			t.Errorf("an error for a stop: %v", msg.Err)
+		case pane.InfoMsg:
+			info = msg.Text
+		}
+		return c
+	})
+	if m.training || !strings.Contains(info, "stopped before the run started") {
+		t.Errorf("training %v, last news %q", m.training, info)
+	}
+	var runs []storage.TrainRun
+	_ = db.View(func(tx *storage.Tx) error { runs, _ = storage.ListTrainRuns(tx); return nil })
+	if len(runs) != 0 {
+		t.Errorf("%d runs recorded", len(runs))
+	}
+}
+
+// TestNewRunForm: Esc cancels; what cannot start says why and keeps the
+// form; a model directory names the environments on.
+func TestNewRunForm(t *testing.T) {
+	m, db := newPane(t, false)
+	m.ctx.Library = fixture.StoredOnly{Library: library.New(db)}
+	open := func() {
+		t.Helper()
+		press(m, "t")
+		if m.form == nil {
+			t.Fatal("t opens no form")
+		}
+	}
+	open()
+	if got := strings.Join(m.form.chosen(), ","); got != "word_reverse" {
+		t.Errorf("on at first: %s, want the accepted word_reverse (the preset's own are not in this library)", got)
+	}
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEsc})
+	if m.form != nil || m.training {
+		t.Fatal("esc left the form open or started a run")
+	}
+	if msgs := drive(m, cmd); len(msgs) != 1 || msgs[0] != (pane.InfoMsg{Text: "no run started"}) {
+		t.Errorf("esc said %v", msgs)
+	}
+	for _, c := range []struct {
+		name string
+		edit func()
+		want string
+	}{
+		{"no model", func() { m.form.model = "" }, "name a preset (tiny-cpu) or a model directory"},
+		{"bad steps", func() { m.form.steps = "ten" }, `steps "ten": want a whole number`},
+		{"no environment", func() { press(m, "\t"); m.form.focus = focusEnvs; press(m, "n") }, "no environment chosen"},
+	} {
+		open()
+		c.edit()
+		_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+		if cmd != nil || m.form == nil || m.training || !strings.Contains(m.View(), c.want) {
+			t.Errorf("%s: training %v, form open %v; view:\n%s", c.name, m.training, m.form != nil, fixture.Lines(m.View()))
+		}
+		m.Update(tea.KeyMsg{Type: tea.KeyEsc})
+	}
+	open()
+	m.form.model = "/models/qwen"
+	s, err := m.form.spec()
+	if err != nil || s.ModelDir != "/models/qwen" || s.Preset != "" || strings.Join(s.Envs, ",") != "word_reverse" {
+		t.Errorf("a model directory: %+v, %v", s, err)
+	}
+	m.form.model = "tiny-cpu"
+	if s, _ := m.form.spec(); s.Preset != "tiny-cpu" || s.Envs == nil {
+		t.Errorf("the preset with other environments than its own must name them: %+v", s)
 	}
 }

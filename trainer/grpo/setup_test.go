@@ -1,0 +1,82 @@
+package grpo
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"resyn/storage"
+)
+
+// RunDir gives up on a runs folder it cannot use (here a file where the
+// folder should be) with an error; it used to try run-2, run-3, … forever.
+func TestRunDirUnusable(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "runs"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := RunDir("", filepath.Join(dir, "resyn.db"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "--out") {
+			t.Fatalf("RunDir: %v, want an error pointing to --out", err)
+		}
+	case <-time.After(time.Minute): // a last resort: the loop never ended
+		t.Fatal("RunDir still looking for a free name after a minute")
+	}
+	if got, err := RunDir(filepath.Join(dir, "out"), ""); err != nil || got != filepath.Join(dir, "out") {
+		t.Errorf("RunDir(out): %q, %v", got, err)
+	}
+}
+
+// TestSetupRefusals: a spec that cannot make a run is refused before any
+// work, naming what is wrong, with nothing in the store.
+func TestSetupRefusals(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resyn.db")
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, c := range []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"no model", Spec{}, "choose one of a preset, a model directory or a run to resume"},
+		{"two models", Spec{Preset: "tiny-cpu", ModelDir: "x"}, "choose one of"},
+		{"unknown preset", Spec{Preset: "huge"}, `unknown preset "huge" (have tiny-cpu)`},
+		{"unknown environment", Spec{Preset: "tiny-cpu", Envs: []string{"no_such_env"}}, `unknown environment "no_such_env"`},
+		{"weights for fewer", Spec{Preset: "tiny-cpu", Envs: []string{"nim_move"}, Weights: []float64{1, 2}}, "2 weights for 1 environments"},
+		{"resume a run not there", Spec{Resume: 7}, "resume run 7: training run 7: not found"},
+		{"resume with environments", Spec{Resume: 7, Envs: []string{"nim_move"}}, "a resumed run keeps its environments"},
+		{"difficulty out of range", Spec{Preset: "tiny-cpu", Envs: []string{"nim_move"}, MinDifficulty: 40, MaxDifficulty: 50}, "nim_move has difficulties"},
+		{"not a directory", Spec{ModelDir: filepath.Join(t.TempDir(), "nowhere"), Envs: []string{"nim_move"}}, "not a Hugging Face checkpoint directory"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.spec.Preset != "" || c.spec.ModelDir != "" || c.spec.Resume != 0 {
+				c.spec.Store, c.spec.StorePath = db, path
+			}
+			r, err := Setup(context.Background(), c.spec)
+			if err == nil {
+				r.Close()
+				t.Fatalf("set up; want %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v, want %q", err, c.want)
+			}
+		})
+	}
+	var runs []storage.TrainRun
+	_ = db.View(func(tx *storage.Tx) error { runs, _ = storage.ListTrainRuns(tx); return nil })
+	if len(runs) != 0 {
+		t.Errorf("refused specs left %d runs", len(runs))
+	}
+}
