@@ -55,42 +55,12 @@ kind and score). The summary goes to stdout (--json for machines).`,
 				return fmt.Errorf("name what to rescore: --run RUN, or --in COMPLETIONS.jsonl with --prev REWARDS.jsonl (what resyn score read and wrote)")
 			}
 			ctx := cmd.Context()
-			var next func() (dataset.RescoreItem, bool, error)
 			unpaired := 0
-			if run != 0 {
-				db, err := openStore(true)
-				if err != nil {
-					return err
-				}
-				if db == nil {
-					return fmt.Errorf("no store at %s: no training runs", dbPath())
-				}
-				var items []dataset.RescoreItem
-				err = db.View(func(tx *storage.Tx) error {
-					items, err = dataset.RolloutItems(tx, run)
-					return err
-				})
-				db.Close()
-				if err != nil {
-					return fmt.Errorf("--run %d: %w", run, err)
-				}
-				if len(items) == 0 {
-					return fmt.Errorf("training run %d stored no rollouts (rollouts_per_step 0?)", run)
-				}
-				next = dataset.Items(items)
-			} else {
-				fi, err := os.Open(in)
-				if err != nil {
-					return err
-				}
-				defer fi.Close()
-				fp, err := os.Open(prev)
-				if err != nil {
-					return err
-				}
-				defer fp.Close()
-				next = dataset.FileItems(fi, fp, in, prev, &unpaired)
+			next, closeIn, err := rescoreInput(run, in, prev, &unpaired)
+			if err != nil {
+				return err
 			}
+			defer closeIn()
 			p, mods, err := libraryPool(ctx, workers, "", false, true)
 			if err != nil {
 				return err
@@ -163,4 +133,43 @@ func printRescore(w io.Writer, sums []dataset.RescoreSummary) {
 	} else {
 		fmt.Fprintf(w, "\n%d environment(s) with changed results\n", changed)
 	}
+}
+
+// rescoreInput is what `resyn rescore` reads: training run run's stored
+// rollouts, or the completions file in paired with the rewards prev that
+// resyn score wrote for it (unpaired counts lines of in without a record
+// in prev); done closes what it opened.
+func rescoreInput(run uint64, in, prev string, unpaired *int) (next func() (dataset.RescoreItem, bool, error), done func(), err error) {
+	if run != 0 {
+		db, err := openStore(true)
+		if err != nil {
+			return nil, nil, err
+		}
+		if db == nil {
+			return nil, nil, fmt.Errorf("no store at %s: no training runs", dbPath())
+		}
+		var items []dataset.RescoreItem
+		err = db.View(func(tx *storage.Tx) error {
+			items, err = dataset.RolloutItems(tx, run)
+			return err
+		})
+		db.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("--run %d: %w", run, err)
+		}
+		if len(items) == 0 {
+			return nil, nil, fmt.Errorf("training run %d stored no rollouts (rollouts_per_step 0?)", run)
+		}
+		return dataset.Items(items), func() {}, nil
+	}
+	fi, err := os.Open(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	fp, err := os.Open(prev)
+	if err != nil {
+		fi.Close()
+		return nil, nil, err
+	}
+	return dataset.FileItems(fi, fp, in, prev, unpaired), func() { fi.Close(); fp.Close() }, nil
 }
