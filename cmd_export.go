@@ -16,12 +16,17 @@ import (
 
 func init() { register(newExportCmd) }
 
+// exportFlags are `resyn export`'s flags.
+type exportFlags struct {
+	format, envs, diff, envWeights, diffWeights, out string
+	all, asJSON                                      bool
+	n, workers                                       int
+	seed                                             int64
+	testFraction                                     float64
+}
+
 func newExportCmd() *cobra.Command {
-	var format, envs, diff, envWeights, diffWeights, out string
-	var all, asJSON bool
-	var n, workers int
-	var seed int64
-	var testFraction float64
+	var x exportFlags
 	c := &cobra.Command{
 		Use:   "export",
 		Short: "Export environments as datasets for verl (Parquet) or TRL (JSONL)",
@@ -64,84 +69,87 @@ left half-written) and exits 130.`,
       --difficulty 3-8 --difficulty-weights 7-8=2 --n 5000 --out mix.parquet
   resyn export --format jsonl --all --n 2000 --out trl/`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			f := export.Format(format)
-			if _, err := f.Ext(); err != nil {
-				return err
-			}
-			if out == "" {
-				return fmt.Errorf("--out is required: a directory, or a file ending in .parquet or .jsonl")
-			}
-			lo, hi, err := dataset.ParseRange(diff)
-			if err != nil {
-				return err
-			}
-			ew, err := export.ParseEnvWeights(envWeights)
-			if err != nil {
-				return err
-			}
-			dw, err := export.ParseDifficultyWeights(diffWeights)
-			if err != nil {
-				return err
-			}
-			// Checked here too, before the worker pool starts.
-			if n < 1 {
-				return fmt.Errorf("--n %d: want at least 1 instance per environment", n)
-			}
-			if !(testFraction >= 0 && testFraction < 1) {
-				return fmt.Errorf("--test-fraction %v: want a number in [0, 1)", testFraction)
-			}
-			p, chosen, err := libraryPool(cmd.Context(), workers, envs, all, false)
-			if err != nil {
-				return err
-			}
-			defer p.Close()
-			opts := export.Options{Envs: chosen, N: n, Seed: seed, MinDifficulty: lo, MaxDifficulty: hi,
-				TestFraction: testFraction, EnvWeights: ew, DifficultyWeights: dw}
-			start := time.Now()
-			pl := &progressLine{verb: "exported"}
-			sum, err := export.Export(cmd.Context(), p, opts, f, out,
-				func(it export.Item, e *env.Error) {
-					pl.printf("skipped %s seed %d difficulty %d: %s\n", it.Env.Name, it.Seed, it.Difficulty, dataset.CapText(e.Error(), dataset.MaxErrorBytes))
-				},
-				pl.show)
-			if errors.Is(err, context.Canceled) {
-				pl.end(time.Since(start))
-				pl.printf("resyn export: interrupted; nothing was written to %s (the unfinished files were removed)\n", out)
-				return interrupted
-			}
-			if err != nil {
-				pl.printf("")
-				return err
-			}
-			pl.end(time.Since(start))
-			if asJSON {
-				return writeJSON(sum)
-			}
-			for _, file := range sum.Files {
-				split := file.Split
-				if split == "" {
-					split = "train+test"
-				}
-				fmt.Printf("%s\t%d rows\t%s\n", file.Path, file.Rows, split)
-			}
-			if sum.Failed > 0 {
-				fmt.Fprintf(os.Stderr, "%d instance(s) skipped because their environment failed (listed above)\n", sum.Failed)
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runExport(cmd, &x) },
 	}
-	c.Flags().StringVar(&format, "format", "verl", "verl (Parquet) or jsonl")
-	c.Flags().StringVar(&envs, "env", "", "comma-separated environment names")
-	c.Flags().BoolVar(&all, "all", false, "every environment")
-	c.Flags().IntVar(&n, "n", 1000, "total instances, shared among the environments by weight")
-	c.Flags().Int64Var(&seed, "seed", 0, "first seed of every environment")
-	c.Flags().StringVar(&diff, "difficulty", "1-10", "difficulty level or range LO-HI (clamped to each environment's own)")
-	c.Flags().StringVar(&envWeights, "env-weights", "", "mixing weights by environment, e.g. maze=2,knapsack=0.5 (default 1 each)")
-	c.Flags().StringVar(&diffWeights, "difficulty-weights", "", "mixing weights by level, e.g. 1-3=1,8-10=3 (default 1 each)")
-	c.Flags().Float64Var(&testFraction, "test-fraction", 0, "share of instances in the test split, in [0, 1)")
-	c.Flags().StringVar(&out, "out", "", "output directory, or a .parquet/.jsonl file")
-	c.Flags().IntVar(&workers, "workers", 0, "worker processes (default: one per core)")
-	c.Flags().BoolVar(&asJSON, "json", false, "print the summary (files, rows, failed) as JSON")
+	c.Flags().StringVar(&x.format, "format", "verl", "verl (Parquet) or jsonl")
+	c.Flags().StringVar(&x.envs, "env", "", "comma-separated environment names")
+	c.Flags().BoolVar(&x.all, "all", false, "every environment")
+	c.Flags().IntVar(&x.n, "n", 1000, "total instances, shared among the environments by weight")
+	c.Flags().Int64Var(&x.seed, "seed", 0, "first seed of every environment")
+	c.Flags().StringVar(&x.diff, "difficulty", "1-10", "difficulty level or range LO-HI (clamped to each environment's own)")
+	c.Flags().StringVar(&x.envWeights, "env-weights", "", "mixing weights by environment, e.g. maze=2,knapsack=0.5 (default 1 each)")
+	c.Flags().StringVar(&x.diffWeights, "difficulty-weights", "", "mixing weights by level, e.g. 1-3=1,8-10=3 (default 1 each)")
+	c.Flags().Float64Var(&x.testFraction, "test-fraction", 0, "share of instances in the test split, in [0, 1)")
+	c.Flags().StringVar(&x.out, "out", "", "output directory, or a .parquet/.jsonl file")
+	c.Flags().IntVar(&x.workers, "workers", 0, "worker processes (default: one per core)")
+	c.Flags().BoolVar(&x.asJSON, "json", false, "print the summary (files, rows, failed) as JSON")
 	return c
+}
+
+// runExport writes the dataset x asks for and prints its files.
+func runExport(cmd *cobra.Command, x *exportFlags) error {
+	f := export.Format(x.format)
+	if _, err := f.Ext(); err != nil {
+		return err
+	}
+	if x.out == "" {
+		return fmt.Errorf("--out is required: a directory, or a file ending in .parquet or .jsonl")
+	}
+	lo, hi, err := dataset.ParseRange(x.diff)
+	if err != nil {
+		return err
+	}
+	ew, err := export.ParseEnvWeights(x.envWeights)
+	if err != nil {
+		return err
+	}
+	dw, err := export.ParseDifficultyWeights(x.diffWeights)
+	if err != nil {
+		return err
+	}
+	// Checked here too, before the worker pool starts.
+	if x.n < 1 {
+		return fmt.Errorf("--n %d: want at least 1 instance per environment", x.n)
+	}
+	if !(x.testFraction >= 0 && x.testFraction < 1) {
+		return fmt.Errorf("--test-fraction %v: want a number in [0, 1)", x.testFraction)
+	}
+	p, chosen, err := libraryPool(cmd.Context(), x.workers, x.envs, x.all, false)
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	opts := export.Options{Envs: chosen, N: x.n, Seed: x.seed, MinDifficulty: lo, MaxDifficulty: hi,
+		TestFraction: x.testFraction, EnvWeights: ew, DifficultyWeights: dw}
+	start := time.Now()
+	pl := &progressLine{verb: "exported"}
+	sum, err := export.Export(cmd.Context(), p, opts, f, x.out,
+		func(it export.Item, e *env.Error) {
+			pl.printf("skipped %s seed %d difficulty %d: %s\n", it.Env.Name, it.Seed, it.Difficulty, dataset.CapText(e.Error(), dataset.MaxErrorBytes))
+		},
+		pl.show)
+	if errors.Is(err, context.Canceled) {
+		pl.end(time.Since(start))
+		pl.printf("resyn export: interrupted; nothing was written to %s (the unfinished files were removed)\n", x.out)
+		return interrupted
+	}
+	if err != nil {
+		pl.printf("")
+		return err
+	}
+	pl.end(time.Since(start))
+	if x.asJSON {
+		return writeJSON(sum)
+	}
+	for _, file := range sum.Files {
+		split := file.Split
+		if split == "" {
+			split = "train+test"
+		}
+		fmt.Printf("%s\t%d rows\t%s\n", file.Path, file.Rows, split)
+	}
+	if sum.Failed > 0 {
+		fmt.Fprintf(os.Stderr, "%d instance(s) skipped because their environment failed (listed above)\n", sum.Failed)
+	}
+	return nil
 }
