@@ -50,17 +50,11 @@ of the chunks finished, each a complete line, and the exit status is 130.`,
 			if err := flagAtLeast("workers", workers, 0, "0 (one per core) or more"); err != nil {
 				return err
 			}
-			var r io.Reader = os.Stdin
-			if in != "" && in != "-" {
-				f, err := os.Open(in)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				r = f // Score reads its size for the time left
-			} else if in == "" {
-				return fmt.Errorf("--in is required (use --in - for stdin)")
+			r, closeIn, err := openScoreInput(in)
+			if err != nil {
+				return err
 			}
+			defer closeIn()
 			p, mods, err := libraryPool(cmd.Context(), workers, "", false, true)
 			if err != nil {
 				return err
@@ -99,12 +93,7 @@ of the chunks finished, each a complete line, and the exit status is 130.`,
 			if asJSON && out != "" && out != "-" {
 				return writeJSON(sums)
 			}
-			tw := tabwriter.NewWriter(os.Stderr, 0, 4, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "ENV\tN\tMEAN\tPASS\tOK\tFORMAT\tENV_ERROR\tTIMEOUT\t")
-			for _, s := range sums {
-				fmt.Fprintf(tw, "%s\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t\n", s.Env, s.N, s.MeanScore, s.Pass, s.OK, s.Format, s.EnvError, s.Timeout)
-			}
-			tw.Flush()
+			printScoreSummary(os.Stderr, sums)
 			if bad > 0 {
 				// The good lines are scored and written; the exit status
 				// says that the input was not all good, so that a pipeline
@@ -120,4 +109,30 @@ of the chunks finished, each a complete line, and the exit status is 130.`,
 	c.Flags().IntVar(&workers, "workers", 0, "worker processes (default: one per core)")
 	c.Flags().BoolVar(&asJSON, "json", false, "with --out: print the per-environment summary as JSON on stdout")
 	return c
+}
+
+// printScoreSummary prints score's table of rewards by environment.
+func printScoreSummary(w io.Writer, sums []dataset.EnvSummary) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ENV\tN\tMEAN\tPASS\tOK\tFORMAT\tENV_ERROR\tTIMEOUT\t")
+	for _, s := range sums {
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t\n", s.Env, s.N, s.MeanScore, s.Pass, s.OK, s.Format, s.EnvError, s.Timeout)
+	}
+	tw.Flush()
+}
+
+// openScoreInput opens --in: a file (Score reads its size for the time
+// left), or stdin for "-".
+func openScoreInput(in string) (io.Reader, func(), error) {
+	switch in {
+	case "":
+		return nil, nil, fmt.Errorf("--in is required (use --in - for stdin)")
+	case "-":
+		return os.Stdin, func() {}, nil
+	}
+	f, err := os.Open(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, func() { f.Close() }, nil
 }
