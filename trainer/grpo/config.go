@@ -31,26 +31,26 @@ type Config struct {
 	SFTMaxDiff int     `json:"sft_max_difficulty,omitempty"` // 0: each env's MaxDifficulty
 
 	// GRPO.
-	Steps           int     `json:"steps"`
-	PromptsPerStep  int     `json:"prompts_per_step"`
-	GroupSize       int     `json:"group_size"` // G completions per prompt
-	MaxNewTokens    int     `json:"max_new_tokens"`
-	Temperature     float64 `json:"temperature"`
-	TopP            float64 `json:"top_p"`
-	Minibatches     int     `json:"minibatches"` // optimiser steps per batch of rollouts (per epoch)
-	Epochs          int     `json:"epochs"`      // passes over each batch of rollouts
-	MicroBatch      int     `json:"micro_batch"` // rows per forward/backward (gradients accumulate); 0: whole minibatch
-	LR              float64 `json:"lr"`
-	Beta1           float64 `json:"beta1"`
-	Beta2           float64 `json:"beta2"`
-	WeightDecay     float64 `json:"weight_decay"`
-	MaxGradNorm     float64 `json:"max_grad_norm"`
-	ClipLow         float64 `json:"clip_low"`
-	ClipHigh        float64 `json:"clip_high"`
-	DualClip        float64 `json:"dual_clip,omitempty"` // bound on a negative advantage's ratio (LossParams.DualClip); 0: none
-	KLCoef          float64 `json:"kl_coef"`             // 0: no reference model
-	ScaleByStd      bool    `json:"scale_by_std"`        // divide advantages by the group's std
-	DropZeroVar     bool    `json:"drop_zero_var"`       // skip groups whose task rewards are all equal
+	Steps          int     `json:"steps"`
+	PromptsPerStep int     `json:"prompts_per_step"`
+	GroupSize      int     `json:"group_size"` // G completions per prompt
+	MaxNewTokens   int     `json:"max_new_tokens"`
+	Temperature    float64 `json:"temperature"`
+	TopP           float64 `json:"top_p"`
+	Minibatches    int     `json:"minibatches"` // optimiser steps per batch of rollouts (per epoch)
+	Epochs         int     `json:"epochs"`      // passes over each batch of rollouts
+	MicroBatch     int     `json:"micro_batch"` // rows per forward/backward (gradients accumulate); 0: whole minibatch
+	LR             float64 `json:"lr"`
+	Beta1          float64 `json:"beta1"`
+	Beta2          float64 `json:"beta2"`
+	WeightDecay    float64 `json:"weight_decay"`
+	MaxGradNorm    float64 `json:"max_grad_norm"`
+	ClipLow        float64 `json:"clip_low"`
+	ClipHigh       float64 `json:"clip_high"`
+	DualClip       float64 `json:"dual_clip,omitempty"` // bound on a negative advantage's ratio (LossParams.DualClip); 0: none
+	KLCoef         float64 `json:"kl_coef"`             // 0: no reference model
+	ScaleByStd     bool    `json:"scale_by_std"`        // divide advantages by the group's std
+	DropZeroVar    bool    `json:"drop_zero_var"`       // skip groups whose task rewards are all equal
 	// MaxResampleRounds bounds DAPO's dynamic sampling: with DropZeroVar,
 	// groups dropped are replaced by new prompts, in at most this many
 	// extra rounds of generation per step, until PromptsPerStep groups
@@ -59,7 +59,7 @@ type Config struct {
 	// MaskTruncated: a completion cut off at MaxNewTokens (no stop token)
 	// trains no token; it still counts in its group's mean and std (DAPO's
 	// overlong filtering).
-	MaskTruncated bool `json:"mask_truncated,omitempty"`
+	MaskTruncated   bool    `json:"mask_truncated,omitempty"`
 	OverlongBuffer  int     `json:"overlong_buffer"`
 	OverlongPenalty float64 `json:"overlong_penalty"`
 

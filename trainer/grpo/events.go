@@ -70,9 +70,9 @@ type StepEvent struct {
 	// generation this step and the prompts they drew.
 	ResampleRounds int
 	Resampled      int
-	Updates     []UpdateStats
-	TokensPerS  float64 // generated plus forwarded tokens per second of the step
-	Elapsed     time.Duration
+	Updates        []UpdateStats
+	TokensPerS     float64 // generated plus forwarded tokens per second of the step
+	Elapsed        time.Duration
 }
 
 // LevelUpEvent: an environment's curriculum moved to a harder level.

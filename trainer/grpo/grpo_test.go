@@ -276,7 +276,7 @@ func TestMinibatchUpdatesMoveTheRatioAndClip(t *testing.T) {
 	c := testConfig()
 	c.SFTSteps, c.EvalN = 0, 0
 	c.Steps, c.PromptsPerStep, c.GroupSize = 1, 4, 8
-	c.Temperature = 1.5 // varied completions, so groups have reward variance
+	c.Temperature = 1.5          // varied completions, so groups have reward variance
 	c.Minibatches, c.LR = 4, 1.5 // the loss is of logits / 1.5: gradients 1/1.5 as large
 	c.DropZeroVar = false
 	var steps []StepEvent
