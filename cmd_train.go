@@ -6,10 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,13 +30,13 @@ func init() { register(newTrainCmd) }
 
 type trainFlags struct {
 	preset, model, envs, weights, difficulty, out, name, system            string
-	backend                                                                string
+	backend, holdout                                                       string
 	resume                                                                 uint64
 	steps, sftSteps, sftBatch, prompts, group, maxNew, minibatches, epochs int
 	evalN, threads, ckptEvery                                              int
 	lr, sftLR, kl, temperature                                             float64
 	seed                                                                   int64
-	noStd, keepZeroVar, asJSON                                             bool
+	noStd, keepZeroVar, asJSON, maskTruncated                              bool
 }
 
 func newTrainCmd() *cobra.Command {
@@ -98,7 +96,9 @@ continues a run from its last checkpoint (with --steps, to a new total).`,
 	fl.Float64Var(&f.temperature, "temperature", -1, "sampling temperature")
 	fl.BoolVar(&f.noStd, "no-std", false, "do not divide advantages by the group's standard deviation")
 	fl.BoolVar(&f.keepZeroVar, "keep-zero-var", false, "train on groups whose rewards are all equal")
-	fl.IntVar(&f.evalN, "eval-n", -1, "held-out instances per environment for evaluation (0: none)")
+	fl.IntVar(&f.evalN, "eval-n", -1, "distinct evaluation instances per environment, from the share training never draws (0: no evaluation)")
+	fl.StringVar(&f.holdout, "holdout-env", "", "environments never trained on (nor in the tokenizer's corpus or the warm start), comma-separated: every evaluation also scores them")
+	fl.BoolVar(&f.maskTruncated, "mask-truncated", false, "completions cut off at --max-new-tokens train no token (DAPO's overlong filtering)")
 	fl.IntVar(&f.ckptEvery, "checkpoint-every", -1, "GRPO steps between checkpoints")
 	fl.Int64Var(&f.seed, "seed", -1, "seed of sampling and instance selection")
 	fl.IntVar(&f.threads, "threads", 0, "CPU threads (0: every core)")
@@ -372,6 +372,9 @@ func trainEnvNames(f trainFlags) (string, error) {
 			return "", fmt.Errorf("unknown preset %q (have %s)", f.preset, grpo.PresetNames())
 		}
 		envs = p.Config.Envs
+		if f.holdout == "" {
+			return p.Config.EnvNames(), nil
+		}
 	case f.resume != 0:
 		db, err := openStore(true)
 		if err != nil {
@@ -394,11 +397,14 @@ func trainEnvNames(f trainFlags) (string, error) {
 		if err := json.Unmarshal(run.Config, &info); err != nil {
 			return "", fmt.Errorf("--resume %d: the run's config: %w", f.resume, err)
 		}
-		envs = info.Config.Envs
+		return info.Config.EnvNames(), nil
 	}
 	var names []string
 	for _, e := range envs {
 		names = append(names, e.Name)
+	}
+	if f.holdout != "" {
+		names = append(names, f.holdout)
 	}
 	return strings.Join(names, ","), nil
 }
@@ -575,6 +581,15 @@ func applyFlags(c *grpo.Config, f trainFlags, mods []*env.Module) error {
 	if f.system != "" {
 		c.SystemPrompt = f.system
 	}
+	if f.maskTruncated {
+		c.MaskTruncated = true
+	}
+	if f.holdout != "" {
+		var err error
+		if c.HoldoutEnvs, err = grpo.HoldoutEnvs(f.holdout, mods, c.Envs); err != nil {
+			return err
+		}
+	}
 	return c.Validate()
 }
 
@@ -620,21 +635,7 @@ func (p *trainPrinter) print(e grpo.Event) {
 		case grpo.LevelUpEvent:
 			fmt.Fprintf(w, "curriculum: %s now at difficulty %d\n", e.Env, e.Level)
 		case grpo.EvalEvent:
-			var envs []string
-			for name, v := range e.Result.PerEnv {
-				s := fmt.Sprintf("%s %.3f", name, v)
-				if byLevel := e.Result.PerLevel[name]; len(byLevel) > 1 {
-					var ls []string
-					for _, d := range slices.Sorted(maps.Keys(byLevel)) {
-						ls = append(ls, fmt.Sprintf("d%d %.2f", d, byLevel[d]))
-					}
-					s += " (" + strings.Join(ls, " ") + ")"
-				}
-				envs = append(envs, s)
-			}
-			sort.Strings(envs)
-			fmt.Fprintf(w, "eval (%s): mean reward %.3f, pass rate %.3f on %d held-out instances [%s]\n",
-				e.Label, e.Result.Reward, e.Result.PassRate, e.Result.N, strings.Join(envs, ", "))
+			fmt.Fprintf(w, "eval (%s): %s\n", e.Label, e.Result.Format())
 		case grpo.CheckpointEvent:
 			fmt.Fprintf(w, "checkpoint at step %d: %s\n", e.Step, e.Path)
 		case grpo.FinishedEvent:

@@ -665,18 +665,32 @@ func (t *Trainer) update(rng *rand.Rand, seqs []*sequence, ev *StepEvent) (int, 
 	return fwd, nil
 }
 
-// eval runs Evaluate with the run's settings and reports it.
+// eval runs Evaluate with the run's settings (and again on the held-out
+// environments, if any) and reports it.
 func (t *Trainer) eval(ctx context.Context, label string) (EvalResult, error) {
-	r, err := Evaluate(ctx, t.o.Model, t.o.Tokenizer, t.o.Executor, EvalOptions{
+	o := EvalOptions{
 		Envs: t.cfg.Envs, N: t.cfg.EvalN, MaxNewTokens: t.cfg.MaxNewTokens, System: t.cfg.SystemPrompt,
 		PassScore: t.cfg.PassScore, MaxPrompt: t.cfg.MaxPromptTokens,
-		Samples: t.cfg.EvalSamples, Temperature: t.cfg.EvalTemperature, Seed: uint64(t.cfg.Seed) ^ 0x5eed})
+		Samples: t.cfg.EvalSamples, Temperature: t.cfg.EvalTemperature, Seed: uint64(t.cfg.Seed) ^ 0x5eed,
+		Partition: EvalPartition, Share: t.cfg.evalShare()}
+	r, err := Evaluate(ctx, t.o.Model, t.o.Tokenizer, t.o.Executor, o)
 	if err != nil {
 		return r, fmt.Errorf("evaluation (%s): %w", label, err)
 	}
+	vals := map[string]float64{"eval_reward": r.Reward, "eval_pass_rate": r.PassRate}
 	step := t.globalStep()
-	t.metrics(step, map[string]float64{"eval_reward": r.Reward, "eval_pass_rate": r.PassRate},
-		[]storage.MetricPoint{{Step: int64(step), Name: "eval_reward", Value: r.Reward, PerEnv: r.PerEnv}})
+	points := []storage.MetricPoint{{Step: int64(step), Name: "eval_reward", Value: r.Reward, PerEnv: r.PerEnv}}
+	if len(t.cfg.HoldoutEnvs) > 0 {
+		o.Envs, o.Partition = t.cfg.HoldoutEnvs, AllInstances
+		h, err := Evaluate(ctx, t.o.Model, t.o.Tokenizer, t.o.Executor, o)
+		if err != nil {
+			return r, fmt.Errorf("evaluation (%s) on the held-out environments: %w", label, err)
+		}
+		r.Holdout = &h
+		vals["holdout_reward"], vals["holdout_pass_rate"] = h.Reward, h.PassRate
+		points = append(points, storage.MetricPoint{Step: int64(step), Name: "holdout_reward", Value: h.Reward, PerEnv: h.PerEnv})
+	}
+	t.metrics(step, vals, points)
 	t.emit(EvalEvent{Step: step, Label: label, Result: r})
 	return r, nil
 }
