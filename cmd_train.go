@@ -56,9 +56,11 @@ Each step samples --prompts prompts mixed over the environments (by --weights),
 --group completions of each, scores them with the verifiers, and takes
 --minibatches clipped-surrogate updates. Every step's metrics, sample rollouts
 and checkpoints (Hugging Face safetensors, under --out) go to the store, where
-the workbench's training pane shows them. Mean reward on held-out seeds (the
-same instances and sampling seed each time) is measured before training, after
-the warm start and at the end.
+the workbench's training pane shows them. Mean reward on instances training never
+draws (a share of each environment's instances, split by the hash of their
+canonical state; the same instances and sampling seed each time, with a
+bootstrap interval) is measured before training, after the warm start and at
+the end; --holdout-env A,B adds environments never trained on.
 
 --backend cuda runs the model on the GPU through libresyn_cuda.so
 ($RESYN_CUDA_LIB, or beside the binary; see docs/cuda.md). --env takes built-in

@@ -60,6 +60,12 @@ func TestTinyCPULearns(t *testing.T) {
 	p := TinyCPU()
 	p.Config.CheckpointEvery = 0
 	sum, steps := trainPreset(t, p)
+	for _, s := range steps {
+		t.Logf("step %d: reward %.3f pass %.3f entropy %.3f kept %d/%d resampled %d", s.Step, s.Reward, s.PassRate, s.Entropy, s.GroupsKept, s.Groups, s.Resampled)
+	}
+	t.Logf("init: %s", sum.Init.Format())
+	t.Logf("after SFT: %s", sum.AfterSFT.Format())
+	t.Logf("final: %s", sum.Final.Format())
 	t.Logf("mean held-out reward: init %.3f, after SFT %.3f %v, after %d GRPO steps %.3f %v (%v)",
 		sum.Init.Reward, sum.AfterSFT.Reward, sum.AfterSFT.PerEnv, p.Config.Steps, sum.Final.Reward, sum.Final.PerEnv, sum.Elapsed)
 	if sum.AfterSFT.Reward < sum.Init.Reward+0.15 {
