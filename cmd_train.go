@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,13 +22,13 @@ func init() { register(newTrainCmd) }
 
 type trainFlags struct {
 	preset, model, envs, weights, difficulty, out, name, system            string
-	backend                                                                string
+	backend, holdout                                                       string
 	resume                                                                 uint64
 	steps, sftSteps, sftBatch, prompts, group, maxNew, minibatches, epochs int
 	evalN, threads, ckptEvery                                              int
 	lr, sftLR, kl, temperature                                             float64
 	seed                                                                   int64
-	noStd, keepZeroVar, asJSON                                             bool
+	noStd, keepZeroVar, asJSON, maskTruncated                              bool
 }
 
 func newTrainCmd() *cobra.Command {
@@ -50,9 +48,11 @@ Each step samples --prompts prompts mixed over the environments (by --weights),
 --group completions of each, scores them with the verifiers, and takes
 --minibatches clipped-surrogate updates. Every step's metrics, sample rollouts
 and checkpoints (Hugging Face safetensors, under --out) go to the store, where
-the workbench's training pane shows them. Mean reward on held-out seeds (the
-same instances and sampling seed each time) is measured before training, after
-the warm start and at the end.
+the workbench's training pane shows them. Mean reward on instances training never
+draws (a share of each environment's instances, split by the hash of their
+canonical state; the same instances and sampling seed each time, with a
+bootstrap interval) is measured before training, after the warm start and at
+the end; --holdout-env A,B adds environments never trained on.
 
 --backend cuda runs the model on the GPU through libresyn_cuda.so
 ($RESYN_CUDA_LIB, or beside the binary; see docs/cuda.md).
@@ -99,7 +99,9 @@ RUN writes one's metrics as CSV or JSONL.`,
 	fl.Float64Var(&f.temperature, "temperature", -1, "sampling temperature")
 	fl.BoolVar(&f.noStd, "no-std", false, "do not divide advantages by the group's standard deviation")
 	fl.BoolVar(&f.keepZeroVar, "keep-zero-var", false, "train on groups whose rewards are all equal")
-	fl.IntVar(&f.evalN, "eval-n", -1, "held-out instances per environment for evaluation (0: none)")
+	fl.IntVar(&f.evalN, "eval-n", -1, "distinct evaluation instances per environment, from the share training never draws (0: no evaluation)")
+	fl.StringVar(&f.holdout, "holdout-env", "", "environments never trained on (nor in the tokenizer's corpus or the warm start), comma-separated: every evaluation also scores them")
+	fl.BoolVar(&f.maskTruncated, "mask-truncated", false, "completions cut off at --max-new-tokens train no token (DAPO's overlong filtering)")
 	fl.IntVar(&f.ckptEvery, "checkpoint-every", -1, "GRPO steps between checkpoints")
 	fl.Int64Var(&f.seed, "seed", -1, "seed of sampling and instance selection")
 	fl.IntVar(&f.threads, "threads", 0, "CPU threads (0: every core)")
@@ -195,10 +197,23 @@ func trainSpec(cmd *cobra.Command, f trainFlags) (grpo.Spec, error) {
 	if f.resume != 0 && len(s.Envs) > 0 {
 		return s, fmt.Errorf("--env with --resume: a resumed run keeps its environments")
 	}
+	if f.holdout != "" {
+		for _, n := range strings.Split(f.holdout, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				s.Holdout = append(s.Holdout, n)
+			}
+		}
+		if len(s.Holdout) == 0 {
+			return s, fmt.Errorf("--holdout-env %q: name the environments to hold out with --holdout-env A,B", f.holdout)
+		}
+		if f.resume != 0 {
+			return s, fmt.Errorf("--holdout-env with --resume: a resumed run keeps its held-out environments")
+		}
+	}
 	o := &s.Overrides
 	o.Steps, o.SFTBatch, o.Prompts, o.Group, o.MaxNewTokens = f.steps, f.sftBatch, f.prompts, f.group, f.maxNew
 	o.Minibatches, o.Epochs, o.LR, o.SFTLR = f.minibatches, f.epochs, f.lr, f.sftLR
-	o.NoStd, o.KeepZeroVar, o.System = f.noStd, f.keepZeroVar, f.system
+	o.NoStd, o.KeepZeroVar, o.MaskTruncated, o.System = f.noStd, f.keepZeroVar, f.maskTruncated, f.system
 	if f.sftSteps != -1 {
 		o.SFTSteps = &f.sftSteps
 	}
@@ -288,21 +303,7 @@ func (p *trainPrinter) print(e grpo.Event) {
 		case grpo.LevelUpEvent:
 			fmt.Fprintf(w, "curriculum: %s now at difficulty %d\n", e.Env, e.Level)
 		case grpo.EvalEvent:
-			var envs []string
-			for name, v := range e.Result.PerEnv {
-				s := fmt.Sprintf("%s %.3f", name, v)
-				if byLevel := e.Result.PerLevel[name]; len(byLevel) > 1 {
-					var ls []string
-					for _, d := range slices.Sorted(maps.Keys(byLevel)) {
-						ls = append(ls, fmt.Sprintf("d%d %.2f", d, byLevel[d]))
-					}
-					s += " (" + strings.Join(ls, " ") + ")"
-				}
-				envs = append(envs, s)
-			}
-			sort.Strings(envs)
-			fmt.Fprintf(w, "eval (%s): mean reward %.3f, pass rate %.3f on %d held-out instances [%s]\n",
-				e.Label, e.Result.Reward, e.Result.PassRate, e.Result.N, strings.Join(envs, ", "))
+			fmt.Fprintf(w, "eval (%s): %s\n", e.Label, e.Result.Format())
 		case grpo.CheckpointEvent:
 			fmt.Fprintf(w, "checkpoint at step %d: %s\n", e.Step, e.Path)
 		case grpo.FinishedEvent:

@@ -373,6 +373,9 @@ func TestTrainRefusals(t *testing.T) {
 		{"not a directory", []string{"--model", filepath.Join(dir, "nowhere")}, []string{"nowhere", "not a Hugging Face checkpoint directory"}, ""},
 		{"no mode", []string{}, []string{"--preset NAME, --model DIR or --resume RUN"}, ""},
 		{"no environments", []string{"--model", model, "--env", ""}, []string{"--env A,B"}, ""},
+		{"held out and trained on", []string{"--model", model, "--holdout-env", "nim_move"}, []string{`"nim_move" is both trained on and held out`}, ""},
+		{"unknown held-out environment", []string{"--model", model, "--holdout-env", "no_such_env"}, []string{`unknown environment "no_such_env"`}, ""},
+		{"no held-out environments", []string{"--model", model, "--holdout-env", ","}, []string{"--holdout-env A,B"}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -63,19 +63,27 @@ func (b *bigram) favour(id int, by float32) *bigram {
 	return b
 }
 
-func (b *bigram) logSoftmax(tok int32, dst []float64) {
+func (b *bigram) logSoftmax(tok int32, dst []float64) { b.logSoftmaxAt(tok, 1, dst) }
+
+// logSoftmaxAt is the log-softmax of the row's logits / temperature (0: 1);
+// the bigram has no top-p.
+func (b *bigram) logSoftmaxAt(tok int32, temperature float32, dst []float64) {
 	row := b.table()[int(tok)*b.H : int(tok)*b.H+b.V]
+	tau := float64(temperature)
+	if tau <= 0 {
+		tau = 1
+	}
 	mx := math.Inf(-1)
 	for _, x := range row {
-		mx = math.Max(mx, float64(x))
+		mx = math.Max(mx, float64(x)/tau)
 	}
 	var s float64
 	for _, x := range row {
-		s += math.Exp(float64(x) - mx)
+		s += math.Exp(float64(x)/tau - mx)
 	}
 	lse := mx + math.Log(s)
 	for j, x := range row {
-		dst[j] = float64(x) - lse
+		dst[j] = float64(x)/tau - lse
 	}
 }
 
@@ -89,7 +97,7 @@ func (b *bigram) Forward(bt Batch, logprobs, entropy []float32) error {
 		if bt.Mask != nil && bt.Mask[i] == 0 {
 			continue
 		}
-		b.logSoftmax(bt.Tokens[i], ls)
+		b.logSoftmaxAt(bt.Tokens[i], bt.Temperature, ls)
 		logprobs[i] = float32(ls[bt.Targets[i]])
 		if entropy != nil {
 			var h float64
@@ -115,13 +123,17 @@ func (b *bigram) Backward(d []float32) error {
 			continue
 		}
 		tok := int(b.lastB.Tokens[i])
-		b.logSoftmax(b.lastB.Tokens[i], ls)
+		b.logSoftmaxAt(b.lastB.Tokens[i], b.lastB.Temperature, ls)
+		inv := 1.0
+		if t := b.lastB.Temperature; t > 0 {
+			inv = 1 / float64(t)
+		}
 		for j := range b.V {
 			ind := 0.0
 			if j == int(b.lastB.Targets[i]) {
 				ind = 1
 			}
-			g[tok*b.H+j] += float32(float64(d[i]) * (ind - math.Exp(ls[j])))
+			g[tok*b.H+j] += float32(float64(d[i]) * (ind - math.Exp(ls[j])) * inv)
 		}
 	}
 	return nil

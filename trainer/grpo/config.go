@@ -31,26 +31,35 @@ type Config struct {
 	SFTMaxDiff int     `json:"sft_max_difficulty,omitempty"` // 0: each env's MaxDifficulty
 
 	// GRPO.
-	Steps           int     `json:"steps"`
-	PromptsPerStep  int     `json:"prompts_per_step"`
-	GroupSize       int     `json:"group_size"` // G completions per prompt
-	MaxNewTokens    int     `json:"max_new_tokens"`
-	Temperature     float64 `json:"temperature"`
-	TopP            float64 `json:"top_p"`
-	Minibatches     int     `json:"minibatches"` // optimiser steps per batch of rollouts (per epoch)
-	Epochs          int     `json:"epochs"`      // passes over each batch of rollouts
-	MicroBatch      int     `json:"micro_batch"` // rows per forward/backward (gradients accumulate); 0: whole minibatch
-	LR              float64 `json:"lr"`
-	Beta1           float64 `json:"beta1"`
-	Beta2           float64 `json:"beta2"`
-	WeightDecay     float64 `json:"weight_decay"`
-	MaxGradNorm     float64 `json:"max_grad_norm"`
-	ClipLow         float64 `json:"clip_low"`
-	ClipHigh        float64 `json:"clip_high"`
-	DualClip        float64 `json:"dual_clip,omitempty"` // bound on a negative advantage's ratio (LossParams.DualClip); 0: none
-	KLCoef          float64 `json:"kl_coef"`             // 0: no reference model
-	ScaleByStd      bool    `json:"scale_by_std"`        // divide advantages by the group's std
-	DropZeroVar     bool    `json:"drop_zero_var"`       // skip groups whose rewards are all equal
+	Steps          int     `json:"steps"`
+	PromptsPerStep int     `json:"prompts_per_step"`
+	GroupSize      int     `json:"group_size"` // G completions per prompt
+	MaxNewTokens   int     `json:"max_new_tokens"`
+	Temperature    float64 `json:"temperature"`
+	TopP           float64 `json:"top_p"`
+	Minibatches    int     `json:"minibatches"` // optimiser steps per batch of rollouts (per epoch)
+	Epochs         int     `json:"epochs"`      // passes over each batch of rollouts
+	MicroBatch     int     `json:"micro_batch"` // rows per forward/backward (gradients accumulate); 0: whole minibatch
+	LR             float64 `json:"lr"`
+	Beta1          float64 `json:"beta1"`
+	Beta2          float64 `json:"beta2"`
+	WeightDecay    float64 `json:"weight_decay"`
+	MaxGradNorm    float64 `json:"max_grad_norm"`
+	ClipLow        float64 `json:"clip_low"`
+	ClipHigh       float64 `json:"clip_high"`
+	DualClip       float64 `json:"dual_clip,omitempty"` // bound on a negative advantage's ratio (LossParams.DualClip); 0: none
+	KLCoef         float64 `json:"kl_coef"`             // 0: no reference model
+	ScaleByStd     bool    `json:"scale_by_std"`        // divide advantages by the group's std
+	DropZeroVar    bool    `json:"drop_zero_var"`       // skip groups whose task rewards are all equal
+	// MaxResampleRounds bounds DAPO's dynamic sampling: with DropZeroVar,
+	// groups dropped are replaced by new prompts, in at most this many
+	// extra rounds of generation per step, until PromptsPerStep groups
+	// train. 0: no replacement.
+	MaxResampleRounds int `json:"max_resample_rounds"`
+	// MaskTruncated: a completion cut off at MaxNewTokens (no stop token)
+	// trains no token; it still counts in its group's mean and std (DAPO's
+	// overlong filtering).
+	MaskTruncated   bool    `json:"mask_truncated,omitempty"`
 	OverlongBuffer  int     `json:"overlong_buffer"`
 	OverlongPenalty float64 `json:"overlong_penalty"`
 
@@ -60,21 +69,33 @@ type Config struct {
 	CurriculumWindow int     `json:"curriculum_window"`
 	PassScore        float64 `json:"pass_score"` // a completion passes at this reward or more
 
-	// Evaluation on held-out seeds (EvalSeedBase upwards): EvalSamples
-	// completions of each instance at EvalTemperature (0: one greedy
-	// completion), with a fixed sampling seed, so numbers compare.
+	// Evaluation on instances training never sees: EvalShare of every
+	// environment's instance space, chosen by the hash of the instance's
+	// canonical state (inEvalPartition), is reserved for it — training
+	// skips those instances, evaluation uses only them. EvalN distinct
+	// instances per environment (spread over its levels; seeds from
+	// EvalSeedBase), EvalSamples completions of each at EvalTemperature (0:
+	// one greedy completion), with a fixed sampling seed, so numbers
+	// compare.
 	EvalEvery       int     `json:"eval_every"` // GRPO steps; 0: only before and after
 	EvalN           int     `json:"eval_n"`     // instances per environment
 	EvalSamples     int     `json:"eval_samples"`
 	EvalTemperature float64 `json:"eval_temperature"`
+	EvalShare       float64 `json:"eval_share,omitempty"` // in (0, 1); 0: DefaultEvalShare
+	// HoldoutEnvs are whole environments never trained on (no warm start,
+	// no GRPO, not in the preset tokenizer's corpus): every evaluation also
+	// measures them, on all their instances, beside the in-distribution
+	// score (EvalResult.Holdout).
+	HoldoutEnvs []EnvSpec `json:"holdout_envs,omitempty"`
 
 	// Checkpoints every CheckpointEvery GRPO steps (and at the end).
 	CheckpointEvery int `json:"checkpoint_every"`
 	RolloutsPerStep int `json:"rollouts_per_step"` // sample completions kept in the store
 }
 
-// EvalSeedBase is the first held-out seed. Training instances use seeds
-// below it, so evaluation never sees a training instance.
+// EvalSeedBase is the first evaluation seed. Seeds do not keep evaluation
+// apart from training (different seeds give the same instance when an
+// environment has few): the split by canonical state does (EvalShare).
 const EvalSeedBase int64 = 1 << 40
 
 // Defaults returns a configuration with the usual GRPO settings (DAPO's
@@ -89,7 +110,7 @@ func Defaults() Config {
 		Minibatches: 2, Epochs: 1,
 		LR: 1e-5, Beta1: 0.9, Beta2: 0.99, WeightDecay: 0.0, MaxGradNorm: 1,
 		ClipLow: 0.2, ClipHigh: 0.28, DualClip: 3,
-		ScaleByStd: true, DropZeroVar: true,
+		ScaleByStd: true, DropZeroVar: true, MaxResampleRounds: 2,
 		OverlongBuffer: 0, OverlongPenalty: 1,
 		PassThreshold: 0.8, CurriculumWindow: 64, PassScore: 1,
 		EvalN: 32, EvalSamples: 1, CheckpointEvery: 50, RolloutsPerStep: 4,
@@ -118,7 +139,22 @@ func (c Config) Validate() error {
 		}
 		seen[e.Name] = true
 	}
+	for _, e := range c.HoldoutEnvs {
+		switch {
+		case e.Name == "":
+			return bad("a held-out environment has no name")
+		case seen[e.Name]:
+			return bad("environment %q is both trained on and held out", e.Name)
+		case e.MinDifficulty > e.MaxDifficulty:
+			return bad("held-out environment %q: min difficulty %d above max %d", e.Name, e.MinDifficulty, e.MaxDifficulty)
+		}
+		seen[e.Name] = true
+	}
 	switch {
+	case c.EvalShare < 0 || c.EvalShare >= 1:
+		return bad("eval_share %v must be in (0, 1) (0: %v)", c.EvalShare, DefaultEvalShare)
+	case c.MaxResampleRounds < 0:
+		return bad("max_resample_rounds %d; want >= 0", c.MaxResampleRounds)
 	case c.Steps < 0 || c.SFTSteps < 0:
 		return bad("steps %d and sft_steps %d must be >= 0", c.Steps, c.SFTSteps)
 	case c.SFTSteps > 0 && (c.SFTBatch < 1 || !(c.SFTLR > 0)):

@@ -64,11 +64,15 @@ type StepEvent struct {
 	ClipFrac    float64
 	ResponseLen float64 // mean completion length in tokens
 	Truncated   float64 // fraction of completions that hit max_new_tokens
-	Groups      int     // prompts sampled
+	Groups      int     // prompts sampled, replacements included
 	GroupsKept  int     // groups that trained (not zero-variance, not failed)
-	Updates     []UpdateStats
-	TokensPerS  float64 // generated plus forwarded tokens per second of the step
-	Elapsed     time.Duration
+	// Dynamic sampling (Config.MaxResampleRounds): extra rounds of
+	// generation this step and the prompts they drew.
+	ResampleRounds int
+	Resampled      int
+	Updates        []UpdateStats
+	TokensPerS     float64 // generated plus forwarded tokens per second of the step
+	Elapsed        time.Duration
 }
 
 // LevelUpEvent: an environment's curriculum moved to a harder level.

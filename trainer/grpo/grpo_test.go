@@ -265,8 +265,10 @@ func testConfig() Config {
 	c.CheckpointEvery = 1
 	c.RolloutsPerStep = 2
 	// The test model never writes an answer; rewards differ by length
-	// through the overlong penalty (the model favours the stop token).
+	// through the overlong penalty (the model favours the stop token). Such
+	// groups carry no task signal, and DropZeroVar would drop every one.
 	c.OverlongBuffer, c.OverlongPenalty = c.MaxNewTokens, 1
+	c.DropZeroVar = false
 	return c
 }
 
@@ -274,8 +276,8 @@ func TestMinibatchUpdatesMoveTheRatioAndClip(t *testing.T) {
 	c := testConfig()
 	c.SFTSteps, c.EvalN = 0, 0
 	c.Steps, c.PromptsPerStep, c.GroupSize = 1, 4, 8
-	c.Temperature = 1.5 // varied completions, so groups have reward variance
-	c.Minibatches, c.LR = 4, 0.5
+	c.Temperature = 1.5          // varied completions, so groups have reward variance
+	c.Minibatches, c.LR = 4, 1.5 // the loss is of logits / 1.5: gradients 1/1.5 as large
 	c.DropZeroVar = false
 	var steps []StepEvent
 	tr, err := New(Options{Config: c, Model: newBigram(259, 1).favour(258, 4), ModelConfig: newBigram(259, 1).cfg,

@@ -41,6 +41,10 @@ type Batch struct {
 	Tokens  []int32
 	Targets []int32
 	Mask    []float32
+	// Temperature and TopP: the log-probs are of the sampling distribution
+	// of Generate at these settings (native.Batch); 0 or 1: the model's own.
+	Temperature float32
+	TopP        float32
 }
 
 // GenRequest asks for one sampled completion per prompt.

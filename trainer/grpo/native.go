@@ -11,7 +11,8 @@ func Native(m *native.Model) Model { return nativeModel{m} }
 type nativeModel struct{ m *native.Model }
 
 func (n nativeModel) Forward(b Batch, logprobs, entropy []float32) error {
-	return n.m.Forward(native.Batch{B: b.B, T: b.T, Tokens: b.Tokens, Targets: b.Targets, Mask: b.Mask}, logprobs, entropy)
+	return n.m.Forward(native.Batch{B: b.B, T: b.T, Tokens: b.Tokens, Targets: b.Targets, Mask: b.Mask,
+		Temperature: b.Temperature, TopP: b.TopP}, logprobs, entropy)
 }
 
 func (n nativeModel) Backward(d []float32) error { return n.m.Backward(d) }

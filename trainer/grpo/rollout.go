@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math/rand/v2"
+	"slices"
+	"strings"
 
 	"resyn/core/env"
 	"resyn/trainer/tokenizer"
@@ -133,36 +137,168 @@ func makeInstances(ctx context.Context, ex env.Executor, p *prompter, tasks []en
 	return out, dropped, nil
 }
 
-// EvalResult is a greedy evaluation on held-out seeds.
+// EvalResult is an evaluation on instances training never sees.
 type EvalResult struct {
-	Reward   float64            `json:"reward"`    // mean over every instance
+	Reward   float64            `json:"reward"`    // mean over every scored completion
 	PassRate float64            `json:"pass_rate"` // fraction with reward >= PassScore
 	PerEnv   map[string]float64 `json:"per_env"`   // mean reward by environment
 	// PerLevel is the mean reward by environment and difficulty level.
 	PerLevel map[string]map[int]float64 `json:"per_level"`
-	N        int                        `json:"n"`                // completions scored
-	Sample   string                     `json:"sample,omitempty"` // the first completion, for a look
+	// RewardCI is the 95% bootstrap interval of Reward (resampling
+	// instances, then completions of each instance; Bootstrap); PerEnvCI
+	// the same by environment.
+	RewardCI [2]float64            `json:"reward_ci"`
+	PerEnvCI map[string][2]float64 `json:"per_env_ci"`
+	// Instances counts the distinct instances (by canonical state)
+	// evaluated by environment and level; NoHoldout lists the levels of an
+	// environment where none could be held out (every instance found
+	// belongs to training's partition, or none could be generated): they
+	// have no number in PerLevel, and an environment with no level left has
+	// none in PerEnv.
+	Instances map[string]map[int]int `json:"instances"`
+	NoHoldout map[string][]int       `json:"no_holdout,omitempty"`
+	N         int                    `json:"n"`          // completions scored
+	EnvErrors int                    `json:"env_errors"` // completions dropped: the environment failed or timed out
+	Sample    string                 `json:"sample,omitempty"`
+	// Holdout is the same evaluation on the held-out environments
+	// (Config.HoldoutEnvs), when there are any.
+	Holdout *EvalResult `json:"holdout,omitempty"`
 }
+
+// Partition says which instances an evaluation may use.
+type Partition int
+
+const (
+	// EvalPartition: only instances of the evaluation partition
+	// (Config.EvalShare), which training never draws.
+	EvalPartition Partition = iota
+	// AllInstances: any instance, for environments never trained on.
+	AllInstances
+)
 
 // EvalOptions say what Evaluate measures.
 type EvalOptions struct {
 	Envs         []EnvSpec // each over its MinDifficulty…MaxDifficulty
-	N            int       // instances per environment, seeds EvalSeedBase…, spread evenly over the levels
+	N            int       // distinct instances per environment, spread evenly over the levels
 	MaxNewTokens int
 	System       string
 	PassScore    float64
 	MaxPrompt    int     // longer prompts are skipped; 0: no limit
 	Samples      int     // completions per instance (default 1)
 	Temperature  float64 // 0: greedy
-	Seed         uint64  // of the sampling streams
+	Seed         uint64  // of the sampling streams and the bootstrap
+	Partition    Partition
+	Share        float64 // the evaluation partition's share (0: DefaultEvalShare)
 }
 
-// Evaluate samples completions (or decodes greedily) on N held-out
-// instances of each environment (seeds EvalSeedBase upwards, spread evenly
-// over every level of the environment's difficulty range, so that a run
-// whose curriculum climbs is measured on the levels it trains on) and
-// scores them; the reward is the mean over instances and samples. The same options give the same instances, so
-// numbers taken at different times of a run compare directly.
+// evalTries bounds the seeds Evaluate draws per level: enough to find the
+// partition's instances of a small space, few enough to stay cheap.
+func evalTries(want int) int { return 16*want + 64 }
+
+// evalInstances finds, per environment and level, up to the wanted number
+// of distinct instances (by canonical state) of the partition, drawing
+// seeds EvalSeedBase upwards in rounds. The same options give the same
+// instances.
+func evalInstances(ctx context.Context, ex env.Executor, p *prompter, o EvalOptions, maxPrompt int) ([]instance, map[string]map[int]int, map[string][]int, error) {
+	share := o.Share
+	if share == 0 {
+		share = DefaultEvalShare
+	}
+	type cell struct {
+		env       string
+		level     int
+		want, got int
+		next      int64
+		seen      map[uint64]bool
+	}
+	var cells []*cell
+	for _, e := range o.Envs {
+		levels := max(e.MaxDifficulty-e.MinDifficulty+1, 1)
+		for j := range levels {
+			want := o.N / levels
+			if j < o.N%levels {
+				want++
+			}
+			if want > 0 {
+				cells = append(cells, &cell{env: e.Name, level: e.MinDifficulty + j, want: want, seen: map[uint64]bool{}})
+			}
+		}
+	}
+	var out []instance
+	for {
+		var tasks []env.Task
+		var owner []*cell
+		for _, c := range cells {
+			if c.got >= c.want || c.next >= int64(evalTries(c.want)) {
+				continue
+			}
+			n := min(int64(2*(c.want-c.got)+8), int64(evalTries(c.want))-c.next)
+			for k := range n {
+				tasks = append(tasks, env.Task{Env: c.env, Seed: EvalSeedBase + c.next + k, Difficulty: c.level})
+				owner = append(owner, c)
+			}
+			c.next += n
+		}
+		if len(tasks) == 0 {
+			break
+		}
+		for i := range tasks {
+			tasks[i].Render = true
+		}
+		res := ex.Run(ctx, tasks)
+		if err := ctx.Err(); err != nil {
+			return nil, nil, nil, err
+		}
+		for i, r := range res {
+			c := owner[i]
+			if r.Err != nil || c.got >= c.want {
+				continue
+			}
+			h, err := env.InstanceHash(c.env, r.State)
+			if err != nil || c.seen[h] {
+				continue
+			}
+			c.seen[h] = true
+			if o.Partition == EvalPartition {
+				if eval, _ := inEvalPartition(c.env, r.State, share); !eval {
+					continue
+				}
+			}
+			toks, err := p.encodePrompt(r.Prompt)
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			if len(toks) > maxPrompt {
+				continue
+			}
+			c.got++
+			t := tasks[i]
+			out = append(out, instance{Env: t.Env, Seed: t.Seed, Difficulty: t.Difficulty, State: r.State, Prompt: r.Prompt, Tokens: toks})
+		}
+	}
+	counts := map[string]map[int]int{}
+	none := map[string][]int{}
+	for _, c := range cells {
+		if counts[c.env] == nil {
+			counts[c.env] = map[int]int{}
+		}
+		counts[c.env][c.level] = c.got
+		if c.got == 0 {
+			none[c.env] = append(none[c.env], c.level)
+		}
+	}
+	return out, counts, none, nil
+}
+
+// Evaluate samples completions (or decodes greedily) on N distinct
+// instances of each environment, spread evenly over every level of its
+// difficulty range (so that a run whose curriculum climbs is measured on
+// the levels it trains on), taken from the evaluation partition (or, for
+// held-out environments, from all instances), and scores them. Completions
+// the environment failed on are dropped and counted, as training drops
+// them; the reward is the mean over the rest, with a bootstrap interval.
+// The same options give the same instances, so numbers taken at different
+// times of a run compare directly.
 func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Executor, o EvalOptions) (EvalResult, error) {
 	p, err := newPrompter(tok, o.System)
 	if err != nil {
@@ -172,20 +308,17 @@ func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Exe
 	if maxPrompt <= 0 {
 		maxPrompt = 1 << 30
 	}
-	var tasks []env.Task
-	for _, e := range o.Envs {
-		levels := max(e.MaxDifficulty-e.MinDifficulty+1, 1)
-		for j := range o.N {
-			tasks = append(tasks, env.Task{Env: e.Name, Seed: EvalSeedBase + int64(j), Difficulty: e.MinDifficulty + j%levels})
-		}
-	}
-	insts, _, err := makeInstances(ctx, ex, p, tasks, false, maxPrompt)
+	insts, counts, none, err := evalInstances(ctx, ex, p, o, maxPrompt)
 	if err != nil {
 		return EvalResult{}, err
 	}
-	res := EvalResult{PerEnv: map[string]float64{}, PerLevel: map[string]map[int]float64{}}
+	res := EvalResult{PerEnv: map[string]float64{}, PerLevel: map[string]map[int]float64{}, PerEnvCI: map[string][2]float64{},
+		Instances: counts}
+	if len(none) > 0 {
+		res.NoHoldout = none
+	}
 	if len(insts) == 0 {
-		return res, fmt.Errorf("%w: no evaluation instance could be generated", ErrNoData)
+		return res, fmt.Errorf("%w: no evaluation instance could be held out (%v): the environments' levels have too few distinct instances", ErrNoData, none)
 	}
 	k := max(o.Samples, 1)
 	var prompts [][]int32
@@ -205,33 +338,135 @@ func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Exe
 		items[i] = env.ScoreItem{Env: in.Env, Seed: in.Seed, Difficulty: in.Difficulty, State: in.State, Completion: p.decode(comps[i])}
 	}
 	rws := env.ScoreCompletions(ctx, ex, items)
-	counts := map[string]int{}
+	// scores[i]: the scored completions of instance i (env errors out)
+	scores := make([][]float64, len(insts))
+	counts2 := map[string]int{}
 	levelCounts := map[string]map[int]int{}
 	for i, rw := range rws {
+		if rw.Kind == env.KindEnvError || rw.Kind == env.KindTimeout {
+			res.EnvErrors++
+			continue
+		}
 		name, d := items[i].Env, items[i].Difficulty
+		scores[i/k] = append(scores[i/k], rw.Score)
 		res.Reward += rw.Score
 		if rw.Kind == env.KindOK && rw.Score >= o.PassScore {
 			res.PassRate++
 		}
 		res.PerEnv[name] += rw.Score
-		counts[name]++
+		counts2[name]++
 		if res.PerLevel[name] == nil {
 			res.PerLevel[name], levelCounts[name] = map[int]float64{}, map[int]int{}
 		}
 		res.PerLevel[name][d] += rw.Score
 		levelCounts[name][d]++
+		res.N++
 	}
-	res.N = len(rws)
+	if res.N == 0 {
+		return res, fmt.Errorf("%w: every evaluation completion was an environment error (%d)", ErrNoData, res.EnvErrors)
+	}
 	res.Reward /= float64(res.N)
 	res.PassRate /= float64(res.N)
-	for k, c := range counts {
-		res.PerEnv[k] /= float64(c)
+	for name, c := range counts2 {
+		res.PerEnv[name] /= float64(c)
 	}
-	for k, byLevel := range res.PerLevel {
+	for name, byLevel := range res.PerLevel {
 		for d := range byLevel {
-			byLevel[d] /= float64(levelCounts[k][d])
+			byLevel[d] /= float64(levelCounts[name][d])
 		}
+	}
+	res.RewardCI = Bootstrap(scores, o.Seed)
+	for name := range counts2 {
+		var sub [][]float64
+		for i, in := range insts {
+			if in.Env == name {
+				sub = append(sub, scores[i])
+			}
+		}
+		res.PerEnvCI[name] = Bootstrap(sub, o.Seed)
 	}
 	res.Sample = items[0].Completion
 	return res, nil
+}
+
+// bootstrapReps is the number of bootstrap resamples.
+const bootstrapReps = 1000
+
+// Bootstrap is the 95% percentile interval of the mean score, from
+// bootstrapReps resamples of the instances (with replacement) and, within
+// each instance drawn, of its completions (sampling seeds): the two
+// sources of evaluation noise. scores[i] are instance i's scores (an
+// instance with none is skipped). The stream is seeded by seed: the same
+// scores give the same interval.
+func Bootstrap(scores [][]float64, seed uint64) [2]float64 {
+	var insts [][]float64
+	for _, s := range scores {
+		if len(s) > 0 {
+			insts = append(insts, s)
+		}
+	}
+	if len(insts) == 0 {
+		return [2]float64{}
+	}
+	rng := rand.New(rand.NewPCG(seed, 0xb007))
+	means := make([]float64, bootstrapReps)
+	for r := range means {
+		var sum float64
+		var n int
+		for range insts {
+			s := insts[rng.IntN(len(insts))]
+			for range s {
+				sum += s[rng.IntN(len(s))]
+				n++
+			}
+		}
+		means[r] = sum / float64(n)
+	}
+	slices.Sort(means)
+	return [2]float64{means[bootstrapReps*25/1000], means[bootstrapReps*975/1000-1]}
+}
+
+// Format is the one-line report of an evaluation the CLI prints: the mean
+// reward with its interval, the distinct instances, each environment (and
+// level) and what could not be held out; then the held-out environments.
+func (r EvalResult) Format() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mean reward %.3f [95%% CI %.3f, %.3f], pass rate %.3f on %d completions of %d distinct instances",
+		r.Reward, r.RewardCI[0], r.RewardCI[1], r.PassRate, r.N, r.distinct())
+	if r.EnvErrors > 0 {
+		fmt.Fprintf(&b, " (%d environment errors dropped)", r.EnvErrors)
+	}
+	var envs []string
+	for _, name := range slices.Sorted(maps.Keys(r.Instances)) {
+		byLevel := r.Instances[name]
+		s := name
+		if v, ok := r.PerEnv[name]; ok {
+			ci := r.PerEnvCI[name]
+			s += fmt.Sprintf(" %.3f [%.2f, %.2f]", v, ci[0], ci[1])
+		}
+		var ls []string
+		for _, d := range slices.Sorted(maps.Keys(byLevel)) {
+			if byLevel[d] == 0 {
+				ls = append(ls, fmt.Sprintf("d%d: too few distinct instances to hold any out", d))
+				continue
+			}
+			ls = append(ls, fmt.Sprintf("d%d %.2f on %d", d, r.PerLevel[name][d], byLevel[d]))
+		}
+		envs = append(envs, s+" ("+strings.Join(ls, ", ")+")")
+	}
+	fmt.Fprintf(&b, " [%s]", strings.Join(envs, "; "))
+	if r.Holdout != nil {
+		fmt.Fprintf(&b, "; held-out environments: %s", r.Holdout.Format())
+	}
+	return b.String()
+}
+
+func (r EvalResult) distinct() int {
+	n := 0
+	for _, byLevel := range r.Instances {
+		for _, c := range byLevel {
+			n += c
+		}
+	}
+	return n
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,6 +37,10 @@ type Spec struct {
 	Envs []string
 	// Weights, one per named environment; nil is equal mixing.
 	Weights []float64
+	// Holdout names whole environments evaluated but never trained on
+	// (Config.HoldoutEnvs; not in the tokenizer's corpus, the warm start
+	// or GRPO). Empty: the preset's own, or the resumed run's.
+	Holdout []string
 	// MinDifficulty, MaxDifficulty: the range the curriculum climbs (each
 	// environment's own range bounds it); 0, 0 is 1-3 for named
 	// environments and the preset's for its own.
@@ -72,7 +77,7 @@ type Overrides struct {
 	LR, SFTLR                                                          float64 // 0: keep
 	KL, Temperature                                                    *float64
 	Seed                                                               *int64
-	NoStd, KeepZeroVar                                                 bool
+	NoStd, KeepZeroVar, MaskTruncated                                  bool
 	System                                                             string
 }
 
@@ -112,17 +117,8 @@ func (r *Run) Close() error {
 // Nothing is written to the store until the trainer runs. The caller
 // closes the Run.
 func Setup(ctx context.Context, s Spec) (*Run, error) {
-	modes := 0
-	for _, set := range []bool{s.Preset != "", s.ModelDir != "", s.Resume != 0} {
-		if set {
-			modes++
-		}
-	}
-	if modes != 1 {
-		return nil, fmt.Errorf("%w: choose one of a preset, a model directory or a run to resume", ErrConfig)
-	}
-	if s.Store == nil {
-		return nil, fmt.Errorf("%w: a run is recorded in a store, and there is none", ErrConfig)
+	if err := s.check(); err != nil {
+		return nil, err
 	}
 	log := s.Log
 	if log == nil {
@@ -132,121 +128,37 @@ func Setup(ctx context.Context, s Spec) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("backend %s: %w", s.Backend, err)
 	}
-
-	// Which environments: named, the preset's, the resumed run's, or the
-	// library's accepted ones.
-	var preset Preset
-	var defaults []string
-	var resumed storage.TrainRun
-	var info RunInfo
-	named := s.Envs
-	switch {
-	case s.Preset != "":
-		var ok bool
-		if preset, ok = Presets()[s.Preset]; !ok {
-			return nil, fmt.Errorf("unknown preset %q (have %s)", s.Preset, PresetNames())
-		}
-		for _, e := range preset.Config.Envs {
-			defaults = append(defaults, e.Name)
-		}
-	case s.Resume != 0:
-		if len(s.Envs) > 0 {
-			return nil, fmt.Errorf("%w: a resumed run keeps its environments (%s)", ErrConfig, strings.Join(s.Envs, ","))
-		}
-		if resumed, info, err = readRun(s.Store, s.Resume); err != nil {
-			return nil, err
-		}
-		named = nil
-		for _, e := range info.Config.Envs {
-			named = append(named, e.Name)
-		}
-	}
-	if s.Weights != nil && len(s.Weights) != len(s.Envs) {
-		return nil, fmt.Errorf("%w: %d weights for %d environments", ErrConfig, len(s.Weights), len(s.Envs))
-	}
-	entries, err := library.New(s.Store).List()
+	ch, err := s.choose(log)
 	if err != nil {
 		return nil, err
 	}
-	chosen, warnings, err := library.Select(entries, named, defaults)
-	for _, w := range warnings {
-		fmt.Fprintf(log, "warning: %s\n", w)
-	}
+	ex, mods, err := library.NewExecutor(ctx, append(ch.train, ch.held...), library.ExecutorOptions{Workers: s.EnvWorkers})
 	if err != nil {
 		return nil, err
 	}
-	ex, mods, err := library.NewExecutor(ctx, chosen, library.ExecutorOptions{Workers: s.EnvWorkers})
-	if err != nil {
-		return nil, err
-	}
-	r := &Run{Warnings: warnings, Envs: mods, ex: ex}
+	trainMods, heldMods := mods[:len(ch.train)], mods[len(ch.train):]
+	r := &Run{Warnings: ch.warnings, Envs: trainMods, ex: ex}
 	ok := false
 	defer func() {
 		if !ok {
 			r.Close()
 		}
 	}()
-
-	var cfg Config
-	var tok *tokenizer.Tokenizer
-	var hfCfg hf.Config
-	var source, resumeAt string
-	switch {
-	case s.Preset != "":
-		cfg = preset.Config
-		if err := s.configure(&cfg, mods, len(named) > 0); err != nil {
-			return nil, err
-		}
-		preset.Config = cfg // the tokenizer learns from the chosen environments' prompts
-		start := time.Now()
-		if tok, err = preset.Tokenizer(ctx, ex); err != nil {
-			return nil, err
-		}
-		if r.model, hfCfg, err = preset.NewModelOn(backend, tok, s.Threads); err != nil {
-			return nil, err
-		}
-		fmt.Fprintf(log, "preset %s: %d-token tokenizer (%.1fs), model of %d parameters, %d layers × %d wide\n",
-			preset.Name, tok.VocabSize(), time.Since(start).Seconds(), r.model.NumParams(), preset.Layers, preset.Hidden)
-		source = "preset:" + preset.Name
-	case s.ModelDir != "":
-		if cfg, tok, hfCfg, err = s.loadModel(r, mods, log); err != nil {
-			return nil, err
-		}
-		source, _ = filepath.Abs(s.ModelDir)
-	default:
-		if tok, hfCfg, resumeAt, err = s.resumeModel(r, resumed); err != nil {
-			return nil, err
-		}
-		cfg = info.Config
-		if s.Overrides.Steps > 0 {
-			cfg.Steps = s.Overrides.Steps
-		}
-		source, r.Dir = info.Source, info.Dir
-		fmt.Fprintf(log, "resuming run %d (%s) from %s\n", s.Resume, resumed.Status, resumeAt)
+	m, err := s.model(ctx, r, ch, backend, trainMods, heldMods, log)
+	if err != nil {
+		return nil, err
 	}
-	if s.Resume == 0 {
-		if r.Dir, err = RunDir(s.Out, s.StorePath); err != nil {
-			return nil, err
-		}
-		if n := r.model.Config().MaxSeqLen; cfg.MaxPromptTokens+cfg.MaxNewTokens > n {
-			if cfg.MaxNewTokens >= n {
-				return nil, fmt.Errorf("%w: max_new_tokens %d leaves no room for a prompt: the model takes %d positions", ErrConfig, cfg.MaxNewTokens, n)
-			}
-			cfg.MaxPromptTokens = n - cfg.MaxNewTokens
-		}
-	}
-	model := r.model
 	opts := Options{
-		Config: cfg, Model: Native(model), ModelConfig: hfCfg, Tokenizer: tok, Executor: ex,
-		Store: s.Store, RunID: s.Resume, Name: s.Name, Source: source, Dir: r.Dir, ResumeFrom: resumeAt,
+		Config: m.cfg, Model: Native(r.model), ModelConfig: m.hf, Tokenizer: m.tok, Executor: ex,
+		Store: s.Store, RunID: s.Resume, Name: s.Name, Source: m.source, Dir: r.Dir, ResumeFrom: m.resumeAt,
 		NewReference: func(ws []safetensors.Tensor) (Model, error) {
 			// The reference lives on the policy's backend (Config().Backend).
-			m, err := native.New(model.Config())
+			ref, err := native.New(r.model.Config())
 			if err != nil {
 				return nil, err
 			}
-			ref := Native(m)
-			return ref, ref.SetTensors(Weights, ws)
+			nref := Native(ref)
+			return nref, nref.SetTensors(Weights, ws)
 		},
 		Progress:  s.Progress,
 		EnvHashes: map[string]string{},
@@ -255,13 +167,181 @@ func Setup(ctx context.Context, s Spec) (*Run, error) {
 		opts.EnvHashes[m.Name] = m.Hash
 	}
 	if opts.Name == "" {
-		opts.Name = strings.TrimPrefix(source, "preset:")
+		opts.Name = strings.TrimPrefix(m.source, "preset:")
 	}
 	if r.Trainer, err = New(opts); err != nil {
 		return nil, err
 	}
 	ok = true
 	return r, nil
+}
+
+// check refuses a spec that names no model, or more than one, or no store.
+func (s Spec) check() error {
+	modes := 0
+	for _, set := range []bool{s.Preset != "", s.ModelDir != "", s.Resume != 0} {
+		if set {
+			modes++
+		}
+	}
+	if modes != 1 {
+		return fmt.Errorf("%w: choose one of a preset, a model directory or a run to resume", ErrConfig)
+	}
+	if s.Store == nil {
+		return fmt.Errorf("%w: a run is recorded in a store, and there is none", ErrConfig)
+	}
+	return nil
+}
+
+// choice is the environments a run uses, chosen from the library.
+type choice struct {
+	preset   Preset
+	resumed  storage.TrainRun // for a resume: the run, and its config
+	info     RunInfo
+	named    bool // the training environments were named (not the preset's own)
+	train    []library.Entry
+	held     []library.Entry // evaluated, never trained on
+	warnings []string
+}
+
+// choose picks the environments: named, the preset's, the resumed run's,
+// or the library's accepted ones; and the held-out ones: named, the
+// preset's, or the resumed run's. Warnings go to log as well.
+func (s Spec) choose(log io.Writer) (choice, error) {
+	var ch choice
+	var defaults, held []string
+	named := s.Envs
+	switch {
+	case s.Preset != "":
+		var ok bool
+		if ch.preset, ok = Presets()[s.Preset]; !ok {
+			return ch, fmt.Errorf("unknown preset %q (have %s)", s.Preset, PresetNames())
+		}
+		for _, e := range ch.preset.Config.Envs {
+			defaults = append(defaults, e.Name)
+		}
+		for _, e := range ch.preset.Config.HoldoutEnvs {
+			held = append(held, e.Name)
+		}
+	case s.Resume != 0:
+		if len(s.Envs) > 0 || len(s.Holdout) > 0 {
+			return ch, fmt.Errorf("%w: a resumed run keeps its environments (%s)", ErrConfig, strings.Join(append(s.Envs, s.Holdout...), ","))
+		}
+		var err error
+		if ch.resumed, ch.info, err = readRun(s.Store, s.Resume); err != nil {
+			return ch, err
+		}
+		named = nil
+		for _, e := range ch.info.Config.Envs {
+			named = append(named, e.Name)
+		}
+		for _, e := range ch.info.Config.HoldoutEnvs {
+			held = append(held, e.Name)
+		}
+	}
+	if s.Weights != nil && len(s.Weights) != len(s.Envs) {
+		return ch, fmt.Errorf("%w: %d weights for %d environments", ErrConfig, len(s.Weights), len(s.Envs))
+	}
+	if len(s.Holdout) > 0 {
+		held = s.Holdout
+	}
+	ch.named = len(named) > 0
+	entries, err := library.New(s.Store).List()
+	if err != nil {
+		return ch, err
+	}
+	chosen, warnings, err := library.Select(entries, named, defaults)
+	ch.train, ch.warnings = chosen, warnings
+	if err == nil && len(held) > 0 {
+		for _, e := range chosen {
+			if slices.Contains(held, e.Name) {
+				err = fmt.Errorf("%w: %q is both trained on and held out; a held-out environment must not be trained on", ErrConfig, e.Name)
+			}
+		}
+		if err == nil {
+			var hw []string
+			ch.held, hw, err = library.Select(entries, held, nil)
+			ch.warnings = append(ch.warnings, hw...)
+		}
+	}
+	for _, w := range ch.warnings {
+		fmt.Fprintf(log, "warning: %s\n", w)
+	}
+	return ch, err
+}
+
+// built is the model side of a run: its config, tokenizer and where it
+// comes from.
+type built struct {
+	cfg              Config
+	tok              *tokenizer.Tokenizer
+	hf               hf.Config
+	source, resumeAt string
+}
+
+// model builds (a preset), loads (a model directory) or reloads (a resume)
+// the run's model into r, with its config and tokenizer, and picks the
+// checkpoint directory of a new run.
+func (s Spec) model(ctx context.Context, r *Run, ch choice, backend *native.Backend, trainMods, heldMods []*env.Module, log io.Writer) (built, error) {
+	var b built
+	var err error
+	switch {
+	case s.Preset != "":
+		preset := ch.preset
+		b.cfg = preset.Config
+		if err := s.configure(&b.cfg, trainMods, ch.named); err != nil {
+			return b, err
+		}
+		preset.Config = b.cfg // the tokenizer learns from the chosen environments' prompts, never the held-out ones'
+		start := time.Now()
+		if b.tok, err = preset.Tokenizer(ctx, r.ex); err != nil {
+			return b, err
+		}
+		if r.model, b.hf, err = preset.NewModelOn(backend, b.tok, s.Threads); err != nil {
+			return b, err
+		}
+		fmt.Fprintf(log, "preset %s: %d-token tokenizer (%.1fs), model of %d parameters, %d layers × %d wide\n",
+			preset.Name, b.tok.VocabSize(), time.Since(start).Seconds(), r.model.NumParams(), preset.Layers, preset.Hidden)
+		b.source = "preset:" + preset.Name
+	case s.ModelDir != "":
+		if b.cfg, b.tok, b.hf, err = s.loadModel(r, trainMods, log); err != nil {
+			return b, err
+		}
+		b.source, _ = filepath.Abs(s.ModelDir)
+	default:
+		if b.tok, b.hf, b.resumeAt, err = s.resumeModel(r, ch.resumed); err != nil {
+			return b, err
+		}
+		b.cfg = ch.info.Config
+		if s.Overrides.Steps > 0 {
+			b.cfg.Steps = s.Overrides.Steps
+		}
+		b.source, r.Dir = ch.info.Source, ch.info.Dir
+		fmt.Fprintf(log, "resuming run %d (%s) from %s\n", s.Resume, ch.resumed.Status, b.resumeAt)
+		return b, nil
+	}
+	if len(s.Holdout) > 0 {
+		names := make([]string, len(heldMods))
+		for i, m := range heldMods {
+			names[i] = m.Name
+		}
+		if b.cfg.HoldoutEnvs, err = HoldoutEnvs(strings.Join(names, ","), heldMods, b.cfg.Envs); err != nil {
+			return b, err
+		}
+		if err := b.cfg.Validate(); err != nil {
+			return b, err
+		}
+	}
+	if r.Dir, err = RunDir(s.Out, s.StorePath); err != nil {
+		return b, err
+	}
+	if n := r.model.Config().MaxSeqLen; b.cfg.MaxPromptTokens+b.cfg.MaxNewTokens > n {
+		if b.cfg.MaxNewTokens >= n {
+			return b, fmt.Errorf("%w: max_new_tokens %d leaves no room for a prompt: the model takes %d positions", ErrConfig, b.cfg.MaxNewTokens, n)
+		}
+		b.cfg.MaxPromptTokens = n - b.cfg.MaxNewTokens
+	}
+	return b, nil
 }
 
 // configure sets the environments of a new run and applies the overrides.
@@ -346,6 +426,9 @@ func (o Overrides) apply(c *Config) {
 	}
 	if o.KeepZeroVar {
 		c.DropZeroVar = false
+	}
+	if o.MaskTruncated {
+		c.MaskTruncated = true
 	}
 	if o.System != "" {
 		c.SystemPrompt = o.System

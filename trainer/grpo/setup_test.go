@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"resyn/core/env"
 	"resyn/storage"
 )
 
@@ -57,6 +59,7 @@ func TestSetupRefusals(t *testing.T) {
 		{"weights for fewer", Spec{Preset: "tiny-cpu", Envs: []string{"nim_move"}, Weights: []float64{1, 2}}, "2 weights for 1 environments"},
 		{"resume a run not there", Spec{Resume: 7}, "resume run 7: training run 7: not found"},
 		{"resume with environments", Spec{Resume: 7, Envs: []string{"nim_move"}}, "a resumed run keeps its environments"},
+		{"resume with held-out environments", Spec{Resume: 7, Holdout: []string{"nim_move"}}, "a resumed run keeps its environments (nim_move)"},
 		{"difficulty out of range", Spec{Preset: "tiny-cpu", Envs: []string{"nim_move"}, MinDifficulty: 40, MaxDifficulty: 50}, "nim_move has difficulties"},
 		{"not a directory", Spec{ModelDir: filepath.Join(t.TempDir(), "nowhere"), Envs: []string{"nim_move"}}, "not a Hugging Face checkpoint directory"},
 	} {
@@ -78,5 +81,59 @@ func TestSetupRefusals(t *testing.T) {
 	_ = db.View(func(tx *storage.Tx) error { runs, _ = storage.ListTrainRuns(tx); return nil })
 	if len(runs) != 0 {
 		t.Errorf("refused specs left %d runs", len(runs))
+	}
+}
+
+// TestSetupHoldsOut: --holdout-env's environments reach the run as
+// HoldoutEnvs, run in its executor (evaluation needs them) and are not
+// among the environments it trains on; one that is also trained on, or
+// that the library lacks, is refused.
+func TestSetupHoldsOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resyn.db")
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	zero := 0
+	spec := Spec{Preset: "tiny-cpu", Holdout: []string{"nim_move"}, Store: db, StorePath: path, Threads: 1,
+		Overrides: Overrides{SFTSteps: &zero, EvalN: &zero, MaskTruncated: true}}
+	r, err := Setup(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cfg := r.Trainer.cfg
+	var trained []string
+	for _, e := range cfg.Envs {
+		trained = append(trained, e.Name)
+	}
+	for _, m := range r.Envs {
+		if m.Name == "nim_move" {
+			t.Fatalf("the run's environments include the held-out one: %v", trained)
+		}
+	}
+	if len(cfg.HoldoutEnvs) != 1 || cfg.HoldoutEnvs[0].Name != "nim_move" || slices.Contains(trained, "nim_move") || !cfg.MaskTruncated {
+		t.Fatalf("config: trains %v, holds out %+v, mask_truncated %v", trained, cfg.HoldoutEnvs, cfg.MaskTruncated)
+	}
+	h := cfg.HoldoutEnvs[0]
+	if res := r.ex.Run(context.Background(), []env.Task{{Env: "nim_move", Seed: 1, Difficulty: h.MinDifficulty, Render: true}}); res[0].Err != nil {
+		t.Fatalf("the executor cannot run the held-out environment: %v", res[0].Err)
+	}
+	for _, c := range []struct {
+		holdout []string
+		want    string
+	}{
+		{[]string{"graph_coloring"}, `"graph_coloring" is both trained on and held out`},
+		{[]string{"no_such_env"}, `unknown environment "no_such_env"`},
+	} {
+		s := spec
+		s.Holdout = c.holdout
+		if r, err := Setup(context.Background(), s); err == nil || !strings.Contains(err.Error(), c.want) {
+			if r != nil {
+				r.Close()
+			}
+			t.Errorf("holdout %v: %v, want %q", c.holdout, err, c.want)
+		}
 	}
 }

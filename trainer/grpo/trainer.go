@@ -295,10 +295,30 @@ func (t *Trainer) tasks(rng *rand.Rand, n int, sft bool) []env.Task {
 	return out
 }
 
+// trainInstances draws n training instances (fewer when the environments
+// fail or their instances keep falling into the evaluation partition):
+// instances of the evaluation partition (inEvalPartition) are skipped and
+// replaced by new draws, for at most 8 rounds.
+func (t *Trainer) trainInstances(ctx context.Context, rng *rand.Rand, n int, sft bool) ([]instance, error) {
+	var out []instance
+	for round := 0; len(out) < n && round < 8; round++ {
+		insts, _, err := makeInstances(ctx, t.o.Executor, t.p, t.tasks(rng, n-len(out), sft), sft, t.cfg.MaxPromptTokens)
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range insts {
+			if eval, ok := inEvalPartition(in.Env, in.State, t.cfg.evalShare()); ok && !eval {
+				out = append(out, in)
+			}
+		}
+	}
+	return out, nil
+}
+
 func (t *Trainer) sftStep(ctx context.Context) error {
 	start := time.Now()
 	rng := t.stepRand(1)
-	insts, _, err := makeInstances(ctx, t.o.Executor, t.p, t.tasks(rng, t.cfg.SFTBatch, true), true, t.cfg.MaxPromptTokens)
+	insts, err := t.trainInstances(ctx, rng, t.cfg.SFTBatch, true)
 	if err != nil {
 		return err
 	}
@@ -352,54 +372,56 @@ type rollout struct {
 	text   string
 	reward env.Reward
 	shaped float64 // reward with the overlong penalty
+	// truncated: the completion hit MaxNewTokens without a stop token
+	truncated bool
 }
 
 func (t *Trainer) grpoStep(ctx context.Context) error {
 	start := time.Now()
 	cfg := t.cfg
 	rng := t.stepRand(2)
-	insts, _, err := makeInstances(ctx, t.o.Executor, t.p, t.tasks(rng, cfg.PromptsPerStep, false), false, cfg.MaxPromptTokens)
-	if err != nil {
-		return err
-	}
-	if len(insts) == 0 {
-		return fmt.Errorf("%w: no prompt could be generated at GRPO step %d", ErrNoData, t.st.Step+1)
-	}
-	// Sample G completions of every prompt in one batched call.
-	var prompts [][]int32
-	for i := range insts {
-		for range cfg.GroupSize {
-			prompts = append(prompts, insts[i].Tokens)
-		}
-	}
+	ev := StepEvent{Step: t.st.Step + 1, Of: cfg.Steps, GlobalStep: t.globalStep() + 1, PerEnv: map[string]EnvStats{}}
+	// DAPO's dynamic sampling: groups without a learning signal are
+	// replaced by new prompts until PromptsPerStep groups train, for at
+	// most MaxResampleRounds more rounds.
+	var rolls []rollout
+	var seqs []*sequence
 	genTokens := 0
-	comps, err := t.o.Model.Generate(GenRequest{Prompts: prompts, MaxNewTokens: cfg.MaxNewTokens,
-		Temperature: float32(cfg.Temperature), TopP: float32(cfg.TopP), StopTokens: t.p.stop, Seed: rng.Uint64()})
-	if err != nil {
-		return err
+	for round := 0; ev.GroupsKept < cfg.PromptsPerStep && round <= cfg.MaxResampleRounds; round++ {
+		need := cfg.PromptsPerStep - ev.GroupsKept
+		if round > 0 {
+			if !cfg.DropZeroVar {
+				break // every group with two scored completions trains: nothing to replace
+			}
+			ev.ResampleRounds++
+			ev.Resampled += need
+		}
+		insts, err := t.trainInstances(ctx, rng, need, false)
+		if err != nil {
+			return err
+		}
+		if len(insts) == 0 {
+			if round == 0 {
+				return fmt.Errorf("%w: no prompt could be generated at GRPO step %d", ErrNoData, t.st.Step+1)
+			}
+			break
+		}
+		rs, n, err := t.sample(ctx, rng, insts)
+		if err != nil {
+			return err
+		}
+		genTokens += n
+		ev.Groups += len(insts)
+		gs, kept := buildGroups(rs, cfg)
+		seqs = append(seqs, gs...)
+		ev.GroupsKept += kept
+		rolls = append(rolls, rs...)
 	}
-	rolls := make([]rollout, len(comps))
-	items := make([]env.ScoreItem, len(comps))
-	for i, c := range comps {
-		in := &insts[i/cfg.GroupSize]
-		rolls[i] = rollout{inst: in, group: i / cfg.GroupSize, tokens: c, text: t.p.decode(c)}
-		items[i] = env.ScoreItem{Env: in.Env, Seed: in.Seed, Difficulty: in.Difficulty, State: in.State, Completion: rolls[i].text}
-		genTokens += len(c)
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	rws := env.ScoreCompletions(ctx, t.o.Executor, items)
-	ev := StepEvent{Step: t.st.Step + 1, Of: cfg.Steps, GlobalStep: t.globalStep() + 1, PerEnv: map[string]EnvStats{}, Groups: len(insts)}
 	truncated := 0
 	for i := range rolls {
-		r := &rolls[i]
-		r.reward = rws[i]
-		n := len(r.tokens)
-		if n > 0 && !t.p.isStop(r.tokens[n-1]) {
+		if n := len(rolls[i].tokens); n > 0 && !t.p.isStop(rolls[i].tokens[n-1]) {
 			truncated++
 		}
-		r.shaped = r.reward.Score + OverlongPenalty(n, cfg.MaxNewTokens, cfg.OverlongBuffer, cfg.OverlongPenalty)
 	}
 	// Per-environment statistics and the curriculum (env errors excluded).
 	passedBy := map[string][]bool{}
@@ -440,7 +462,7 @@ func (t *Trainer) grpoStep(ctx context.Context) error {
 		ev.FormatRate /= float64(scored)
 		ev.ResponseLen /= float64(scored)
 	}
-	ev.Truncated = float64(truncated) / float64(len(rolls))
+	ev.Truncated = float64(truncated) / float64(max(len(rolls), 1))
 	for name, es := range ev.PerEnv {
 		if es.Completions > 0 {
 			es.Reward /= float64(es.Completions)
@@ -448,31 +470,6 @@ func (t *Trainer) grpoStep(ctx context.Context) error {
 			es.FormatRate /= float64(es.Completions)
 		}
 		ev.PerEnv[name] = es
-	}
-	// Advantages per group; failed completions leave their group.
-	var seqs []*sequence
-	for g := range insts {
-		var members []*rollout
-		var rewards []float64
-		for i := g * cfg.GroupSize; i < (g+1)*cfg.GroupSize; i++ {
-			k := rolls[i].reward.Kind
-			if k == env.KindEnvError || k == env.KindTimeout || len(rolls[i].tokens) == 0 {
-				continue
-			}
-			members = append(members, &rolls[i])
-			rewards = append(rewards, rolls[i].shaped)
-		}
-		if len(members) < 2 {
-			continue
-		}
-		adv, zero := GroupAdvantages(rewards, cfg.ScaleByStd, 1e-6)
-		if zero && cfg.DropZeroVar {
-			continue
-		}
-		ev.GroupsKept++
-		for j, m := range members {
-			seqs = append(seqs, &sequence{prompt: m.inst.Tokens, completion: m.tokens, adv: float32(adv[j])})
-		}
 	}
 	fwdTokens := 0
 	if len(seqs) > 0 {
@@ -497,6 +494,101 @@ func (t *Trainer) grpoStep(ctx context.Context) error {
 	return nil
 }
 
+// sample draws GroupSize completions of every instance in one batched call
+// and scores them; rollout i belongs to instance i / GroupSize. It returns
+// the number of tokens generated.
+func (t *Trainer) sample(ctx context.Context, rng *rand.Rand, insts []instance) ([]rollout, int, error) {
+	cfg := t.cfg
+	var prompts [][]int32
+	for i := range insts {
+		for range cfg.GroupSize {
+			prompts = append(prompts, insts[i].Tokens)
+		}
+	}
+	comps, err := t.o.Model.Generate(GenRequest{Prompts: prompts, MaxNewTokens: cfg.MaxNewTokens,
+		Temperature: float32(cfg.Temperature), TopP: float32(cfg.TopP), StopTokens: t.p.stop, Seed: rng.Uint64()})
+	if err != nil {
+		return nil, 0, err
+	}
+	genTokens := 0
+	rolls := make([]rollout, len(comps))
+	items := make([]env.ScoreItem, len(comps))
+	for i, c := range comps {
+		in := &insts[i/cfg.GroupSize]
+		rolls[i] = rollout{inst: in, group: i / cfg.GroupSize, tokens: c, text: t.p.decode(c)}
+		items[i] = env.ScoreItem{Env: in.Env, Seed: in.Seed, Difficulty: in.Difficulty, State: in.State, Completion: rolls[i].text}
+		genTokens += len(c)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, err
+	}
+	rws := env.ScoreCompletions(ctx, t.o.Executor, items)
+	for i := range rolls {
+		r := &rolls[i]
+		r.reward = rws[i]
+		r.truncated = len(r.tokens) > 0 && !t.p.isStop(r.tokens[len(r.tokens)-1])
+		r.shaped = r.reward.Score + OverlongPenalty(len(r.tokens), cfg.MaxNewTokens, cfg.OverlongBuffer, cfg.OverlongPenalty)
+	}
+	return rolls, genTokens, nil
+}
+
+// buildGroups turns scored rollouts (GroupSize consecutive ones per
+// prompt) into training sequences with their group advantages and reports
+// how many groups train:
+//
+//   - completions the environment failed on (env_error, timeout) and empty
+//     ones leave their group; a group needs two completions left;
+//   - with DropZeroVar, a group whose task rewards are all equal is
+//     dropped, whatever the overlong penalty adds (the penalty alone is no
+//     signal about the task);
+//   - advantages are of the shaped rewards (task reward plus the overlong
+//     penalty), divided by the group's std with ScaleByStd;
+//   - with MaskTruncated, a completion that hit MaxNewTokens without a stop
+//     token counts in its group's mean and std but trains no token (DAPO's
+//     overlong filtering).
+func buildGroups(rolls []rollout, cfg Config) (seqs []*sequence, kept int) {
+	G := cfg.GroupSize
+	for g := 0; g+G <= len(rolls); g += G {
+		var members []*rollout
+		var rewards, task []float64
+		for i := g; i < g+G; i++ {
+			k := rolls[i].reward.Kind
+			if k == env.KindEnvError || k == env.KindTimeout || len(rolls[i].tokens) == 0 {
+				continue
+			}
+			members = append(members, &rolls[i])
+			rewards = append(rewards, rolls[i].shaped)
+			task = append(task, rolls[i].reward.Score)
+		}
+		if len(members) < 2 {
+			continue
+		}
+		_, taskZero := GroupAdvantages(task, false, 0)
+		adv, zero := GroupAdvantages(rewards, cfg.ScaleByStd, 1e-6)
+		if (zero || taskZero) && cfg.DropZeroVar {
+			continue
+		}
+		kept++
+		for j, m := range members {
+			if cfg.MaskTruncated && m.truncated {
+				continue
+			}
+			seqs = append(seqs, &sequence{prompt: m.inst.Tokens, completion: m.tokens, adv: float32(adv[j])})
+		}
+	}
+	return seqs, kept
+}
+
+// packSampled packs rollout sequences for a forward pass at the sampling
+// distribution (logits / temperature over the top-p nucleus), so that the
+// ratio, the clip, the KL term and the entropy concern the policy that
+// generated the completions, as in verl and TRL.
+func (t *Trainer) packSampled(seqs []*sequence) packed {
+	pk := pack(seqs)
+	pk.Temperature, pk.TopP = float32(t.cfg.Temperature), float32(t.cfg.TopP)
+	return pk
+}
+
 // update computes the old (and reference) log-probabilities, then takes
 // Epochs × Minibatches optimiser steps over the sequences. It returns the
 // number of positions forwarded.
@@ -505,7 +597,7 @@ func (t *Trainer) update(rng *rand.Rand, seqs []*sequence, ev *StepEvent) (int, 
 	fwd := 0
 	for _, c := range chunks(len(seqs), cfg.MicroBatch) {
 		part := seqs[c[0]:c[1]]
-		pk := pack(part)
+		pk := t.packSampled(part)
 		lp := make([]float32, pk.B*pk.T)
 		if err := t.o.Model.Forward(pk.Batch, lp, nil); err != nil {
 			return fwd, err
@@ -538,7 +630,7 @@ func (t *Trainer) update(rng *rand.Rand, seqs []*sequence, ev *StepEvent) (int, 
 			var us LossStats
 			for _, c := range chunks(len(mseqs), cfg.MicroBatch) {
 				part := mseqs[c[0]:c[1]]
-				pk := pack(part)
+				pk := t.packSampled(part)
 				lp := make([]float32, pk.B*pk.T)
 				ent := make([]float32, pk.B*pk.T)
 				if err := t.o.Model.Forward(pk.Batch, lp, ent); err != nil {
@@ -573,18 +665,32 @@ func (t *Trainer) update(rng *rand.Rand, seqs []*sequence, ev *StepEvent) (int, 
 	return fwd, nil
 }
 
-// eval runs Evaluate with the run's settings and reports it.
+// eval runs Evaluate with the run's settings (and again on the held-out
+// environments, if any) and reports it.
 func (t *Trainer) eval(ctx context.Context, label string) (EvalResult, error) {
-	r, err := Evaluate(ctx, t.o.Model, t.o.Tokenizer, t.o.Executor, EvalOptions{
+	o := EvalOptions{
 		Envs: t.cfg.Envs, N: t.cfg.EvalN, MaxNewTokens: t.cfg.MaxNewTokens, System: t.cfg.SystemPrompt,
 		PassScore: t.cfg.PassScore, MaxPrompt: t.cfg.MaxPromptTokens,
-		Samples: t.cfg.EvalSamples, Temperature: t.cfg.EvalTemperature, Seed: uint64(t.cfg.Seed) ^ 0x5eed})
+		Samples: t.cfg.EvalSamples, Temperature: t.cfg.EvalTemperature, Seed: uint64(t.cfg.Seed) ^ 0x5eed,
+		Partition: EvalPartition, Share: t.cfg.evalShare()}
+	r, err := Evaluate(ctx, t.o.Model, t.o.Tokenizer, t.o.Executor, o)
 	if err != nil {
 		return r, fmt.Errorf("evaluation (%s): %w", label, err)
 	}
+	vals := map[string]float64{"eval_reward": r.Reward, "eval_pass_rate": r.PassRate}
 	step := t.globalStep()
-	t.metrics(step, map[string]float64{"eval_reward": r.Reward, "eval_pass_rate": r.PassRate},
-		[]storage.MetricPoint{{Step: int64(step), Name: "eval_reward", Value: r.Reward, PerEnv: r.PerEnv}})
+	points := []storage.MetricPoint{{Step: int64(step), Name: "eval_reward", Value: r.Reward, PerEnv: r.PerEnv}}
+	if len(t.cfg.HoldoutEnvs) > 0 {
+		o.Envs, o.Partition = t.cfg.HoldoutEnvs, AllInstances
+		h, err := Evaluate(ctx, t.o.Model, t.o.Tokenizer, t.o.Executor, o)
+		if err != nil {
+			return r, fmt.Errorf("evaluation (%s) on the held-out environments: %w", label, err)
+		}
+		r.Holdout = &h
+		vals["holdout_reward"], vals["holdout_pass_rate"] = h.Reward, h.PassRate
+		points = append(points, storage.MetricPoint{Step: int64(step), Name: "holdout_reward", Value: h.Reward, PerEnv: h.PerEnv})
+	}
+	t.metrics(step, vals, points)
 	t.emit(EvalEvent{Step: step, Label: label, Result: r})
 	return r, nil
 }
@@ -636,7 +742,7 @@ func (t *Trainer) stepMetrics(ev StepEvent) {
 		"loss": ev.Loss, "kl": ev.KL, "entropy": ev.Entropy, "grad_norm": ev.GradNorm,
 		"clip_frac": ev.ClipFrac, "response_len": ev.ResponseLen, "truncated": ev.Truncated,
 		"tokens_per_s": ev.TokensPerS, "step_s": ev.Elapsed.Seconds(),
-		"groups_kept": float64(ev.GroupsKept),
+		"groups_kept": float64(ev.GroupsKept), "resampled": float64(ev.Resampled),
 	}
 	if n := len(ev.Updates); n > 0 {
 		vals["ratio_max"] = ev.Updates[n-1].RatioMax

@@ -62,12 +62,15 @@ void swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int 
 
 // The output head and target log-softmax for n rows of x (n, C) against
 // W (V, C), in chunks of rows so that no more than chunk*V logits exist:
-// logprob (n), entropy (n) or NULL, lse (n) kept for backward.
+// logprob (n), entropy (n) or NULL, lse (n) kept for backward; of the
+// sampling distribution at temperature and top_p (rn_batch).
 void head_forward(float *logprob, float *entropy, float *lse, const float *x, const int32_t *targets,
-                  const float *W, int n, int C, int V, float *logits_scratch, int chunk, int nt);
-// dx (n, C) += ..., dW (V, C) += ... from dlogprob (n)
+                  const float *W, int n, int C, int V, float temperature, float top_p, float *logits_scratch,
+                  int chunk, int nt);
+// dx (n, C) += ..., dW (V, C) += ... from dlogprob (n), with the forward's
+// temperature and top_p
 void head_backward(float *dx, float *dW, const float *dlogprob, const float *x, const int32_t *targets,
-                   const float *W, const float *lse, int n, int C, int V,
+                   const float *W, const float *lse, int n, int C, int V, float temperature, float top_p,
                    float *logits_scratch, int chunk, int nt);
 
 /* ---- the model (cpu_model.c) ---- */
@@ -129,6 +132,7 @@ struct rn_model {
     int32_t *sel_tg;  // (N)
     float *head_scratch; // (chunk, V)
     int head_chunk;
+    float temperature, top_p; // of the last forward's distribution (rn_batch)
 
     char err[256];
 };

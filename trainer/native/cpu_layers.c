@@ -234,21 +234,90 @@ void swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int 
 
 /* ---------------- output head and target log-softmax ---------------- */
 
-// For n rows of x (n, C): logits = x @ W^T (V), in chunks of rows.
+typedef struct {
+    float p;
+    int32_t id;
+} head_cand;
+
+static int head_cand_desc(const void *a, const void *b) {
+    const head_cand *x = a, *y = b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return x->id < y->id ? -1 : 1;
+}
+
+// Turns the logits z (V) of one row into those of the sampling distribution
+// (resyn_native.h, rn_batch): z / temperature, and with top_p < 1 every
+// token outside rn_generate's nucleus (computed as its sampler does, from
+// the untempered logits) but the target set to -inf.
+static void head_temper(float *z, int V, float temperature, float top_p, int32_t target) {
+    if (top_p > 0 && top_p < 1 && temperature > 0) {
+        float mx = -INFINITY;
+        for (int v = 0; v < V; v++)
+            if (z[v] > mx) mx = z[v];
+        double *probs = malloc(sizeof(double) * V);
+        head_cand *cands = malloc(sizeof(head_cand) * V);
+        unsigned char *in = calloc(V, 1);
+        if (probs && cands && in) {
+            double tsum = 0;
+            for (int v = 0; v < V; v++) {
+                probs[v] = exp(((double)z[v] - mx) / temperature);
+                tsum += probs[v];
+            }
+            double thr = 1e-3, held;
+            int nc;
+            for (;;) {  // the sampler's search for the candidates (cpu_generate.c, sample_row)
+                held = 0;
+                nc = 0;
+                for (int v = 0; v < V; v++) {
+                    float pv = (float)(probs[v] / tsum);
+                    if (pv >= thr) {
+                        cands[nc].p = pv;
+                        cands[nc].id = v;
+                        nc++;
+                        held += pv;
+                    }
+                }
+                if (held >= (double)top_p + 1e-6 || thr == 0) break;
+                thr = thr > 1e-9 ? thr * 1e-3 : 0;
+            }
+            qsort(cands, nc, sizeof(head_cand), head_cand_desc);
+            double kept = 0;
+            int k = 0;
+            while (k < nc && (k == 0 || kept < top_p)) kept += cands[k++].p;
+            for (int i = 0; i < k; i++) in[cands[i].id] = 1;
+            in[target] = 1;
+            for (int v = 0; v < V; v++)
+                if (!in[v]) z[v] = -INFINITY;
+        }
+        free(probs);
+        free(cands);
+        free(in);
+    }
+    if (temperature > 0 && temperature != 1) {
+        float inv = 1.0f / temperature;
+        for (int v = 0; v < V; v++) z[v] *= inv;
+    }
+}
+
+// For n rows of x (n, C): logits = x @ W^T (V), in chunks of rows, tempered
+// and truncated to the sampling distribution (head_temper).
 // logprob = logits[target] - lse; entropy = lse - sum(p * logits).
 void head_forward(float *logprob, float *entropy, float *lse, const float *x, const int32_t *targets,
-                  const float *W, int n, int C, int V, float *logits, int chunk, int nt) {
+                  const float *W, int n, int C, int V, float temperature, float top_p, float *logits, int chunk,
+                  int nt) {
     for (int c0 = 0; c0 < n; c0 += chunk) {
         int r = n - c0 < chunk ? n - c0 : chunk;
         matmul_nt(logits, x + (size_t)c0 * C, W, NULL, r, V, C, 0, nt);
 #pragma omp parallel for num_threads(nt) if (r > 1)
         for (int i = 0; i < r; i++) {
-            const float *z = logits + (size_t)i * V;
+            float *z = logits + (size_t)i * V;
+            head_temper(z, V, temperature, top_p, targets[c0 + i]);
             float mx = -INFINITY;
             for (int v = 0; v < V; v++)
                 if (z[v] > mx) mx = z[v];
             double sum = 0, wsum = 0;
             for (int v = 0; v < V; v++) {
+                if (z[v] == -INFINITY) continue;  // outside the nucleus
                 double e = exp((double)z[v] - mx);
                 sum += e;
                 wsum += e * z[v];
@@ -264,17 +333,23 @@ void head_forward(float *logprob, float *entropy, float *lse, const float *x, co
 // dx (n, C) += ..., dW (V, C) += ... from dlogprob (n); logits holds
 // chunk*V floats.
 void head_backward(float *dx, float *dW, const float *dlogprob, const float *x, const int32_t *targets,
-                   const float *W, const float *lse, int n, int C, int V, float *logits, int chunk, int nt) {
+                   const float *W, const float *lse, int n, int C, int V, float temperature, float top_p,
+                   float *logits, int chunk, int nt) {
+    float inv = temperature > 0 ? 1.0f / temperature : 1.0f;
     for (int c0 = 0; c0 < n; c0 += chunk) {
         int r = n - c0 < chunk ? n - c0 : chunk;
         matmul_nt(logits, x + (size_t)c0 * C, W, NULL, r, V, C, 0, nt);
-        // d logits = dlogprob * (onehot(target) - softmax)
+        // d logits = dlogprob * (onehot(target) - softmax) / temperature,
+        // the softmax over the tempered nucleus (0 outside it)
 #pragma omp parallel for num_threads(nt) if (r > 1)
         for (int i = 0; i < r; i++) {
             float *z = logits + (size_t)i * V;
+            head_temper(z, V, temperature, top_p, targets[c0 + i]);
             float g = dlogprob[c0 + i], l = lse[c0 + i];
             for (int v = 0; v < V; v++) z[v] = -g * expf(z[v] - l);
             z[targets[c0 + i]] += g;
+            if (inv != 1.0f)
+                for (int v = 0; v < V; v++) z[v] *= inv;
         }
         matmul_nn_acc(dx + (size_t)c0 * C, logits, W, r, C, V, nt);
         matmul_tn_acc(dW, logits, x + (size_t)c0 * C, V, C, r, nt);

@@ -371,9 +371,15 @@ int rn_forward(rn_model *m, const rn_batch *bt, float *logprobs, float *entropy)
     if (bt->T > m->cfg.max_seq_len)
         return model_err(m, RN_ERR_ARG, "T = %d exceeds max_seq_len %d", bt->T, m->cfg.max_seq_len);
     int B = bt->B, T = bt->T, N = B * T, C = m->C, I = m->I, nt = m->nt;
+    if (bt->temperature < 0 || bt->top_p < 0 || bt->top_p > 1 || bt->temperature != bt->temperature ||
+        bt->top_p != bt->top_p)
+        return model_err(m, RN_ERR_ARG, "forward: temperature %g must be >= 0 and top_p %g in [0, 1] (0: 1)",
+                         bt->temperature, bt->top_p);
     int rc = check_tokens(m, bt->tokens, N, "tokens");
     if (rc) return rc;
     m->have_acts = 0;
+    m->temperature = bt->temperature;
+    m->top_p = bt->top_p;
     if ((rc = ensure_acts(m, N))) return rc;
     m->B = B;
     m->T = T;
@@ -414,8 +420,8 @@ int rn_forward(rn_model *m, const rn_batch *bt, float *logprobs, float *entropy)
         memcpy(m->sel_x + (size_t)i * C, m->lnf_out + (size_t)m->sel[i] * C, sizeof(float) * C);
     // head outputs land in scratch (dlp, then the tail of dsel), then scatter
     float *lp = s.dlp, *ent = entropy ? s.dsel : NULL;
-    head_forward(lp, ent, m->head_lse, m->sel_x, m->sel_tg, m->lm_head, m->n_sel, C, m->V, m->head_scratch,
-                 m->head_chunk, nt);
+    head_forward(lp, ent, m->head_lse, m->sel_x, m->sel_tg, m->lm_head, m->n_sel, C, m->V, m->temperature,
+                 m->top_p, m->head_scratch, m->head_chunk, nt);
     memset(logprobs, 0, sizeof(float) * N);
     if (entropy) memset(entropy, 0, sizeof(float) * N);
     for (int i = 0; i < m->n_sel; i++) {
@@ -443,7 +449,7 @@ int rn_backward(rn_model *m, const float *dlogprobs) {
     for (int i = 0; i < m->n_sel; i++) s.dlp[i] = dlogprobs[m->sel[i]];
     memset(s.dsel, 0, sizeof(float) * m->n_sel * C);
     head_backward(s.dsel, GRAD(m, m->lm_head), s.dlp, m->sel_x, m->sel_tg, m->lm_head, m->head_lse, m->n_sel, C,
-                  m->V, m->head_scratch, m->head_chunk, nt);
+                  m->V, m->temperature, m->top_p, m->head_scratch, m->head_chunk, nt);
     memset(s.dln, 0, sizeof(float) * N * C);
     for (int i = 0; i < m->n_sel; i++)
         memcpy(s.dln + (size_t)m->sel[i] * C, s.dsel + (size_t)i * C, sizeof(float) * C);

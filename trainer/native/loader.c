@@ -76,8 +76,8 @@ int rn_call_init_weights(const rn_api *a, rn_model *m, uint64_t seed, float std)
     return a->init_weights(m, seed, std);
 }
 int rn_call_forward(const rn_api *a, rn_model *m, int B, int T, const int32_t *tokens, const int32_t *targets,
-                    const float *mask, float *logprobs, float *entropy) {
-    rn_batch b = {B, T, tokens, targets, mask};
+                    const float *mask, float temperature, float top_p, float *logprobs, float *entropy) {
+    rn_batch b = {B, T, tokens, targets, mask, temperature, top_p};
     return a->forward(m, &b, logprobs, entropy);
 }
 int rn_call_backward(const rn_api *a, rn_model *m, const float *dlogprobs) { return a->backward(m, dlogprobs); }

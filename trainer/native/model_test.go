@@ -50,10 +50,46 @@ func TestForwardMatchesReference(t *testing.T) {
 	}
 }
 
+// TestForwardAtTheSamplingDistribution: with a temperature (also at top_p
+// 1) and with top-p, Forward's log-probs and entropies are those of the
+// sampling distribution — logits / temperature renormalised over the
+// nucleus and the target — as the float64 reference computes them, and
+// not the model's own (which the check also asserts differ, so that it has
+// something to catch).
+func TestForwardAtTheSamplingDistribution(t *testing.T) {
+	m := newTiny(t, tinyConfig(true), 11)
+	b0 := randomBatch(newRNG(5), 3, 11, m.Config().VocabSize)
+	own, _ := forward(t, m, b0)
+	ref := refFrom(t, m)
+	for _, c := range []struct{ temp, topP float32 }{{1.5, 1}, {0.7, 0}, {1.5, 0.6}, {1, 0.5}} {
+		b := b0
+		b.Temperature, b.TopP = c.temp, c.topP
+		lp, ent := forward(t, m, b)
+		rlp, rent := ref.forward(b)
+		differs := 0
+		for i := range lp {
+			if math.Abs(float64(lp[i])-rlp[i]) > 2e-5 || math.Abs(float64(ent[i])-rent[i]) > 2e-5 {
+				t.Fatalf("temperature %v top_p %v position %d: logprob %v entropy %v, reference %v %v",
+					c.temp, c.topP, i, lp[i], ent[i], rlp[i], rent[i])
+			}
+			if math.Abs(float64(lp[i]-own[i])) > 1e-3 {
+				differs++
+			}
+		}
+		if differs == 0 {
+			t.Fatalf("temperature %v top_p %v: every log-prob equals the untempered one", c.temp, c.topP)
+		}
+	}
+}
+
 // TestGradientsMatchFiniteDifferences checks every tensor's gradient from
 // Backward against central differences (h = 1e-5) of the float64
 // reference's loss sum(d * logprob): |g - fd| <= 1e-4 + 1e-3 |fd|. The
 // default run samples entries of each tensor; RESYN_LONG checks them all.
+//
+// The untied model is checked at the model's own distribution, the tied
+// one at the sampling distribution of temperature 1.6, top_p 0.8 (the
+// tempered log-softmax over the nucleus; the nucleus is a selection).
 func TestGradientsMatchFiniteDifferences(t *testing.T) {
 	long := os.Getenv("RESYN_LONG") != ""
 	for _, tie := range []bool{false, true} {
@@ -61,6 +97,9 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 		m := newTiny(t, cfg, 21)
 		r := newRNG(8)
 		b := randomBatch(r, 2, 7, cfg.VocabSize)
+		if tie {
+			b.Temperature, b.TopP = 1.6, 0.8
+		}
 		d := make([]float32, b.B*b.T)
 		for i := range d {
 			d[i] = float32(r.norm())

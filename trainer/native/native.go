@@ -149,6 +149,13 @@ type Batch struct {
 	Tokens  []int32   // (B, T)
 	Targets []int32   // (B, T)
 	Mask    []float32 // (B, T) or nil
+	// Temperature and TopP name the distribution Forward's log-probs and
+	// entropies are of: the sampler's at those settings (logits /
+	// Temperature, renormalised over Generate's top-p nucleus; a target
+	// outside the nucleus is counted in with it). 0 or 1: the model's own.
+	// The CUDA backend refuses anything but the model's own.
+	Temperature float32
+	TopP        float32
 }
 
 // AdamW are the optimizer's settings for one Step.
@@ -382,7 +389,7 @@ func (m *Model) Forward(b Batch, logprobs, entropy []float32) error {
 	}
 	m.lastN = 0
 	err := m.check(C.rn_call_forward(m.b.api, m.m, C.int(b.B), C.int(b.T), i32p(b.Tokens), i32p(b.Targets),
-		f32p(b.Mask), f32p(logprobs), f32p(entropy)), "forward")
+		f32p(b.Mask), C.float(b.Temperature), C.float(b.TopP), f32p(logprobs), f32p(entropy)), "forward")
 	if err == nil {
 		m.lastN = n
 	}

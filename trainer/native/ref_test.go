@@ -3,6 +3,8 @@ package native
 import (
 	"fmt"
 	"math"
+	"slices"
+	"sort"
 	"testing"
 )
 
@@ -147,9 +149,16 @@ func (r *refModel) logits(tokens []int32) []float64 {
 	return linear(h, T, C, r.w["lm_head.weight"], nil, V)
 }
 
-// forward returns the log-probabilities and entropies (B*T) of a batch.
+// forward returns the log-probabilities and entropies (B*T) of a batch,
+// of the sampling distribution at b.Temperature and b.TopP (Batch):
+// logits / temperature over the top-p nucleus (by a full sort) and the
+// target.
 func (r *refModel) forward(b Batch) (lp, ent []float64) {
 	V, T := r.cfg.VocabSize, b.T
+	temp := float64(b.Temperature)
+	if temp <= 0 {
+		temp = 1
+	}
 	lp, ent = make([]float64, b.B*T), make([]float64, b.B*T)
 	for row := range b.B {
 		logits := r.logits(b.Tokens[row*T : (row+1)*T])
@@ -158,16 +167,25 @@ func (r *refModel) forward(b Batch) (lp, ent []float64) {
 			if b.Mask != nil && b.Mask[n] == 0 {
 				continue
 			}
-			z := logits[t*V : (t+1)*V]
+			z := slices.Clone(logits[t*V : (t+1)*V])
+			for v := range z {
+				z[v] /= temp
+			}
+			in := refNucleus(z, float64(b.TopP))
+			in[b.Targets[n]] = true
 			mx := math.Inf(-1)
-			for _, v := range z {
-				mx = math.Max(mx, v)
+			for v, x := range z {
+				if in[v] {
+					mx = math.Max(mx, x)
+				}
 			}
 			sum, wsum := 0.0, 0.0
-			for _, v := range z {
-				e := math.Exp(v - mx)
-				sum += e
-				wsum += e * v
+			for v, x := range z {
+				if in[v] {
+					e := math.Exp(x - mx)
+					sum += e
+					wsum += e * x
+				}
 			}
 			lse := mx + math.Log(sum)
 			lp[n] = z[b.Targets[n]] - lse
@@ -175,6 +193,40 @@ func (r *refModel) forward(b Batch) (lp, ent []float64) {
 		}
 	}
 	return lp, ent
+}
+
+// refNucleus marks the smallest set of most probable tokens of the
+// (tempered) logits z holding topP of the mass, ties by lower id; topP 0
+// or 1: every token.
+func refNucleus(z []float64, topP float64) []bool {
+	in := make([]bool, len(z))
+	if topP <= 0 || topP >= 1 {
+		for v := range in {
+			in[v] = true
+		}
+		return in
+	}
+	mx := slices.Max(z)
+	p := make([]float64, len(z))
+	sum := 0.0
+	for v, x := range z {
+		p[v] = math.Exp(x - mx)
+		sum += p[v]
+	}
+	ids := make([]int, len(z))
+	for v := range ids {
+		ids[v] = v
+	}
+	sort.SliceStable(ids, func(a, b int) bool { return p[ids[a]] > p[ids[b]] })
+	kept := 0.0
+	for k, v := range ids {
+		if k > 0 && kept >= topP {
+			break
+		}
+		in[v] = true
+		kept += p[v] / sum
+	}
+	return in
 }
 
 // loss is sum(d * logprob), the scalar whose gradient Backward(d) computes.

@@ -71,12 +71,24 @@ typedef struct {
 
 /* A batch of B rows of T positions (right-padded). Position t of row b
  * predicts targets[b*T+t] from tokens[b*T .. b*T+t]. Where mask is 0 the
- * output head is skipped and the log-probability reads 0. */
+ * output head is skipped and the log-probability reads 0.
+ *
+ * temperature and top_p name the distribution the log-probabilities (and
+ * entropies, and their backward) are of: the sampler's, as rn_generate
+ * draws with the same settings — logits / temperature, and with top_p < 1
+ * renormalised over the nucleus that rn_generate would sample from (the
+ * same rule: most probable first, ties by lower id, until top_p of the
+ * mass is held). A target outside that nucleus (the weights moved since
+ * it was sampled) is counted in with it, so that its log-probability is
+ * finite. temperature <= 0 or 1 and top_p 0 or 1: the model's own
+ * distribution. The nucleus is a selection, not differentiated. */
 typedef struct {
     int B, T;
     const int32_t *tokens;   /* (B, T) */
     const int32_t *targets;  /* (B, T) */
     const float *mask;       /* (B, T), or NULL for all ones */
+    float temperature;
+    float top_p;
 } rn_batch;
 
 typedef struct {

@@ -54,7 +54,7 @@ int rn_call_tensor_read(const rn_api *a, rn_model *m, int which, int i, float *d
 int rn_call_tensor_write(const rn_api *a, rn_model *m, int which, int i, const float *src);
 int rn_call_init_weights(const rn_api *a, rn_model *m, uint64_t seed, float std);
 int rn_call_forward(const rn_api *a, rn_model *m, int B, int T, const int32_t *tokens, const int32_t *targets,
-                    const float *mask, float *logprobs, float *entropy);
+                    const float *mask, float temperature, float top_p, float *logprobs, float *entropy);
 int rn_call_backward(const rn_api *a, rn_model *m, const float *dlogprobs);
 int rn_call_zero_grad(const rn_api *a, rn_model *m);
 int rn_call_step(const rn_api *a, rn_model *m, float lr, float beta1, float beta2, float eps, float weight_decay,

@@ -461,6 +461,11 @@ extern "C" int rn_forward(rn_model *m, const rn_batch *bt, float *logprobs, floa
         return model_err(m, RN_ERR_ARG, "forward needs B, T > 0, tokens, targets and an output");
     if (bt->T > m->cfg.max_seq_len)
         return model_err(m, RN_ERR_ARG, "T = %d exceeds max_seq_len %d", bt->T, m->cfg.max_seq_len);
+    if ((bt->temperature > 0 && bt->temperature != 1) || (bt->top_p > 0 && bt->top_p < 1))
+        return model_err(m, RN_ERR_ARG,
+                         "forward at temperature %g, top_p %g: the CUDA backend computes log-probabilities of the "
+                         "model's own distribution only (temperature 1, top_p 1); use the CPU backend",
+                         bt->temperature, bt->top_p);
     const int B = bt->B, T = bt->T, N = B * T, C = m->C, I = m->I, V = m->V;
     for (int i = 0; i < N; i++)
         if (bt->tokens[i] < 0 || bt->tokens[i] >= V)

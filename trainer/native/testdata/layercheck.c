@@ -99,10 +99,10 @@ static double sw_loss(void *p) {
 }
 
 /* ---- output head: loss sum(dlogprob * logprob) ---- */
-typedef struct { int n, C, V, chunk; float *x, *W, *lp, *ent, *lse, *d, *scratch; int32_t *tg; } head_ctx;
+typedef struct { int n, C, V, chunk; float temp, top_p; float *x, *W, *lp, *ent, *lse, *d, *scratch; int32_t *tg; } head_ctx;
 static double head_loss(void *p) {
     head_ctx *c = p;
-    head_forward(c->lp, c->ent, c->lse, c->x, c->tg, c->W, c->n, c->C, c->V, c->scratch, c->chunk, 2);
+    head_forward(c->lp, c->ent, c->lse, c->x, c->tg, c->W, c->n, c->C, c->V, c->temp, c->top_p, c->scratch, c->chunk, 2);
     return dotd(c->lp, c->d, c->n);
 }
 
@@ -242,9 +242,17 @@ int main(void) {
         for (int i = 0; i < c.n; i++) c.tg[i] = (int32_t)(urand() * c.V);
         float *dx = zeros((size_t)c.n * c.C), *dW = zeros((size_t)c.V * c.C);
         head_loss(&c);
-        head_backward(dx, dW, c.d, c.x, c.tg, c.W, c.lse, c.n, c.C, c.V, c.scratch, c.chunk, 2);
+        head_backward(dx, dW, c.d, c.x, c.tg, c.W, c.lse, c.n, c.C, c.V, 0, 0, c.scratch, c.chunk, 2);
         report("head dx (chunked)", fd_error(head_loss, &c, c.x, dx, (size_t)c.n * c.C), 1e-3);
         report("head dW (chunked)", fd_error(head_loss, &c, c.W, dW, (size_t)c.V * c.C), 1e-3);
+        // the sampling distribution at temperature 1.7 (top-p, a selection that a step of h = 1e-2 crosses, is checked by the model test with h = 1e-5)
+        c.temp = 1.7f, c.top_p = 1;
+        float *tdx = zeros((size_t)c.n * c.C), *tdW = zeros((size_t)c.V * c.C);
+        head_loss(&c);
+        head_backward(tdx, tdW, c.d, c.x, c.tg, c.W, c.lse, c.n, c.C, c.V, c.temp, c.top_p, c.scratch, c.chunk, 2);
+        report("head dx (temperature 1.7)", fd_error(head_loss, &c, c.x, tdx, (size_t)c.n * c.C), 1e-3);
+        report("head dW (temperature 1.7)", fd_error(head_loss, &c, c.W, tdW, (size_t)c.V * c.C), 1e-3);
+        c.temp = 0, c.top_p = 0;
         // entropy and log-probs against a direct double computation
         head_loss(&c);
         double worst = 0;
