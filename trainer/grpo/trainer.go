@@ -381,9 +381,41 @@ func (t *Trainer) grpoStep(ctx context.Context) error {
 	cfg := t.cfg
 	rng := t.stepRand(2)
 	ev := StepEvent{Step: t.st.Step + 1, Of: cfg.Steps, GlobalStep: t.globalStep() + 1, PerEnv: map[string]EnvStats{}}
-	// DAPO's dynamic sampling: groups without a learning signal are
-	// replaced by new prompts until PromptsPerStep groups train, for at
-	// most MaxResampleRounds more rounds.
+	rolls, seqs, genTokens, err := t.rollouts(ctx, rng, &ev)
+	if err != nil {
+		return err
+	}
+	passedBy := stepStats(rolls, &ev, cfg.PassScore, t.p.isStop)
+	fwdTokens := 0
+	if len(seqs) > 0 {
+		n, err := t.update(rng, seqs, &ev)
+		if err != nil {
+			return err
+		}
+		fwdTokens = n
+	}
+	t.st.Step++
+	for name, passed := range passedBy {
+		lvl := t.st.Curriculum.Level(name)
+		if ev.PerEnv[name].Level == lvl && t.st.Curriculum.Observe(name, lvl, passed) {
+			t.emit(LevelUpEvent{Step: t.st.Step, Env: name, Level: t.st.Curriculum.Level(name)})
+		}
+	}
+	ev.Elapsed = time.Since(start)
+	ev.TokensPerS = float64(genTokens+fwdTokens) / ev.Elapsed.Seconds()
+	t.stepMetrics(ev)
+	t.storeRollouts(rolls)
+	t.emit(ev)
+	return nil
+}
+
+// rollouts samples the step's groups and builds the sequences that train:
+// DAPO's dynamic sampling replaces groups without a learning signal by new
+// prompts until PromptsPerStep groups train, for at most MaxResampleRounds
+// more rounds. It returns the rollouts, the sequences and the tokens
+// generated.
+func (t *Trainer) rollouts(ctx context.Context, rng *rand.Rand, ev *StepEvent) ([]rollout, []*sequence, int, error) {
+	cfg := t.cfg
 	var rolls []rollout
 	var seqs []*sequence
 	genTokens := 0
@@ -398,17 +430,17 @@ func (t *Trainer) grpoStep(ctx context.Context) error {
 		}
 		insts, err := t.trainInstances(ctx, rng, need, false)
 		if err != nil {
-			return err
+			return nil, nil, 0, err
 		}
 		if len(insts) == 0 {
 			if round == 0 {
-				return fmt.Errorf("%w: no prompt could be generated at GRPO step %d", ErrNoData, t.st.Step+1)
+				return nil, nil, 0, fmt.Errorf("%w: no prompt could be generated at GRPO step %d", ErrNoData, t.st.Step+1)
 			}
 			break
 		}
 		rs, n, err := t.sample(ctx, rng, insts)
 		if err != nil {
-			return err
+			return nil, nil, 0, err
 		}
 		genTokens += n
 		ev.Groups += len(insts)
@@ -417,13 +449,20 @@ func (t *Trainer) grpoStep(ctx context.Context) error {
 		ev.GroupsKept += kept
 		rolls = append(rolls, rs...)
 	}
+	return rolls, seqs, genTokens, nil
+}
+
+// stepStats fills ev's rewards, rates and lengths, overall and per
+// environment, from the step's rollouts (environment errors counted, not
+// averaged in), and returns each environment's pass/fail list for the
+// curriculum. isStop tells a completion that ended from one cut off.
+func stepStats(rolls []rollout, ev *StepEvent, passScore float64, isStop func(int32) bool) map[string][]bool {
 	truncated := 0
 	for i := range rolls {
-		if n := len(rolls[i].tokens); n > 0 && !t.p.isStop(rolls[i].tokens[n-1]) {
+		if n := len(rolls[i].tokens); n > 0 && !isStop(rolls[i].tokens[n-1]) {
 			truncated++
 		}
 	}
-	// Per-environment statistics and the curriculum (env errors excluded).
 	passedBy := map[string][]bool{}
 	var scored int
 	for i := range rolls {
@@ -435,7 +474,7 @@ func (t *Trainer) grpoStep(ctx context.Context) error {
 			ev.PerEnv[r.inst.Env] = es
 			continue
 		}
-		pass := r.reward.Kind == env.KindOK && r.reward.Score >= cfg.PassScore
+		pass := r.reward.Kind == env.KindOK && r.reward.Score >= passScore
 		es.Completions++
 		es.Reward += r.reward.Score
 		if pass {
@@ -471,27 +510,7 @@ func (t *Trainer) grpoStep(ctx context.Context) error {
 		}
 		ev.PerEnv[name] = es
 	}
-	fwdTokens := 0
-	if len(seqs) > 0 {
-		n, err := t.update(rng, seqs, &ev)
-		if err != nil {
-			return err
-		}
-		fwdTokens = n
-	}
-	t.st.Step++
-	for name, passed := range passedBy {
-		lvl := t.st.Curriculum.Level(name)
-		if ev.PerEnv[name].Level == lvl && t.st.Curriculum.Observe(name, lvl, passed) {
-			t.emit(LevelUpEvent{Step: t.st.Step, Env: name, Level: t.st.Curriculum.Level(name)})
-		}
-	}
-	ev.Elapsed = time.Since(start)
-	ev.TokensPerS = float64(genTokens+fwdTokens) / ev.Elapsed.Seconds()
-	t.stepMetrics(ev)
-	t.storeRollouts(rolls)
-	t.emit(ev)
-	return nil
+	return passedBy
 }
 
 // sample draws GroupSize completions of every instance in one batched call
