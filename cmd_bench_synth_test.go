@@ -33,13 +33,18 @@ func TestBenchSynthKillAndResume(t *testing.T) {
 	if k == nil || k.FinishedBefore < 8 || k.Redone != 0 || k.DoubleVerdicts != 0 || k.IdeationRedone != 0 {
 		t.Fatalf("kill check %+v\n%s", k, errOut)
 	}
+	// Every call resyn counts (answered, or failed after all its retries)
+	// reached the server at least once: requests ≥ calls. (Answered
+	// requests ≥ calls held only while no call failed for good; with the
+	// server's faults one sometimes does, and the check failed on a sound
+	// run.)
 	y := rep.Yield
 	finished := 0
 	for _, c := range y.Outcomes {
 		finished += c
 	}
 	if y.Kept != rep.Candidates || finished != y.Kept || y.Stored == 0 || y.Stored > y.Valid || y.Valid > y.Implemented ||
-		y.Proposed < y.Kept+y.Dropped || rep.Calls < y.Implemented || rep.Server.OK < rep.Calls || len(rep.Executions) != 2 {
+		y.Proposed < y.Kept+y.Dropped || rep.Calls < y.Implemented || rep.Server.Requests < rep.Calls || len(rep.Executions) != 2 {
 		t.Errorf("report does not add up: %+v", rep)
 	}
 	if rep.Server.RateLimited == 0 || rep.StoreBytes == 0 || rep.Ideal <= 0 || rep.CallsPerAdmitted <= 1 {
