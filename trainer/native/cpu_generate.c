@@ -73,21 +73,10 @@ static uint64_t rng_next(uint64_t *s) {
 
 static double rng_uniform(uint64_t *s) { return (rng_next(s) >> 11) * 0x1.0p-53; }
 
-typedef struct {
-    float p;
-    int32_t id;
-} cand;
-
-static int cand_desc(const void *a, const void *b) {
-    const cand *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
-    return x->id < y->id ? -1 : 1;
-}
-
 // Picks a token from logits z (V); returns it and its log-probability under
 // the untempered distribution. probs (V) and cands (V) are scratch.
 static int32_t sample_row(const float *z, int V, float temperature, float top_p, uint64_t *rng, float *logprob,
-                          double *probs, cand *cands) {
+                          double *probs, rn_cand *cands) {
     float mx = -INFINITY;
     int32_t arg = 0;
     for (int v = 0; v < V; v++)
@@ -128,7 +117,7 @@ static int32_t sample_row(const float *z, int V, float temperature, float top_p,
                 if (held >= (double)top_p + 1e-6 || thr == 0) break;  // margin: sums in another order
                 thr = thr > 1e-9 ? thr * 1e-3 : 0;
             }
-            qsort(cands, nc, sizeof(cand), cand_desc);
+            qsort(cands, nc, sizeof(rn_cand), rn_cand_desc);
             double kept = 0;
             int k = 0;
             while (k < nc && (k == 0 || kept < top_p)) kept += cands[k++].p;
@@ -188,7 +177,7 @@ int rn_generate(rn_model *m, const rn_gen_params *p, int32_t *out_tokens, int32_
     float *hid = malloc(sizeof(float) * (size_t)cap * C), *sel = malloc(sizeof(float) * (size_t)B * C);
     float *logits = malloc(sizeof(float) * (size_t)B * V);
     double *probs = malloc(sizeof(double) * (size_t)m->nt * V);
-    cand *cands = malloc(sizeof(cand) * (size_t)m->nt * V);
+    rn_cand *cands = malloc(sizeof(rn_cand) * (size_t)m->nt * V);
     uint64_t *rng = malloc(sizeof(uint64_t) * B);
     int32_t *live = malloc(sizeof(int32_t) * B);
     int rc = RN_OK;

@@ -146,4 +146,19 @@ int ensure_grads(rn_model *m);
 int model_decode(rn_model *m, float *out, const int32_t *tokens, const int32_t *row, const int32_t *pos,
                  int n, float *kcache, float *vcache, int rows, int max_T);
 
+/* A token and its probability, for nucleus (top-p) selection: the sampler
+ * (cpu_generate.c) and the head's log-softmax at the sampling distribution
+ * (cpu_layers.c) must order candidates the same way, so they share this. */
+typedef struct {
+    float p;
+    int32_t id;
+} rn_cand;
+
+/* qsort order: probability descending, then the lower id first. */
+static inline int rn_cand_desc(const void *a, const void *b) {
+    const rn_cand *x = a, *y = b;
+    if (x->p != y->p) return x->p > y->p ? -1 : 1;
+    return x->id < y->id ? -1 : 1;
+}
+
 #endif

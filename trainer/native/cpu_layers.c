@@ -234,17 +234,6 @@ void swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int 
 
 /* ---------------- output head and target log-softmax ---------------- */
 
-typedef struct {
-    float p;
-    int32_t id;
-} head_cand;
-
-static int head_cand_desc(const void *a, const void *b) {
-    const head_cand *x = a, *y = b;
-    if (x->p != y->p) return x->p > y->p ? -1 : 1;
-    return x->id < y->id ? -1 : 1;
-}
-
 // Turns the logits z (V) of one row into those of the sampling distribution
 // (resyn_native.h, rn_batch): z / temperature, and with top_p < 1 every
 // token outside rn_generate's nucleus (computed as its sampler does, from
@@ -255,7 +244,7 @@ static void head_temper(float *z, int V, float temperature, float top_p, int32_t
         for (int v = 0; v < V; v++)
             if (z[v] > mx) mx = z[v];
         double *probs = malloc(sizeof(double) * V);
-        head_cand *cands = malloc(sizeof(head_cand) * V);
+        rn_cand *cands = malloc(sizeof(rn_cand) * V);
         unsigned char *in = calloc(V, 1);
         if (probs && cands && in) {
             double tsum = 0;
@@ -280,7 +269,7 @@ static void head_temper(float *z, int V, float temperature, float top_p, int32_t
                 if (held >= (double)top_p + 1e-6 || thr == 0) break;
                 thr = thr > 1e-9 ? thr * 1e-3 : 0;
             }
-            qsort(cands, nc, sizeof(head_cand), head_cand_desc);
+            qsort(cands, nc, sizeof(rn_cand), rn_cand_desc);
             double kept = 0;
             int k = 0;
             while (k < nc && (k == 0 || kept < top_p)) kept += cands[k++].p;
