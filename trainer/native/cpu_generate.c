@@ -96,31 +96,9 @@ static int32_t sample_row(const float *z, int V, float temperature, float top_p,
         }
         double u = rng_uniform(rng);
         if (top_p < 1.0f) {
-            // The nucleus lies among the tokens with p >= thr as soon as
-            // those hold top_p of the mass: sort only them (a 151,936-entry
-            // qsort per token would cost more than a small model's step).
-            // Lowering thr until then keeps the result that of a full sort.
-            double thr = 1e-3, held;
-            int nc;
-            for (;;) {
-                held = 0;
-                nc = 0;
-                for (int v = 0; v < V; v++) {
-                    float pv = (float)(probs[v] / tsum);
-                    if (pv >= thr) {
-                        cands[nc].p = pv;
-                        cands[nc].id = v;
-                        nc++;
-                        held += pv;
-                    }
-                }
-                if (held >= (double)top_p + 1e-6 || thr == 0) break;  // margin: sums in another order
-                thr = thr > 1e-9 ? thr * 1e-3 : 0;
-            }
-            qsort(cands, nc, sizeof(rn_cand), rn_cand_desc);
+            int k = rn_nucleus(probs, tsum, V, top_p, cands);
             double kept = 0;
-            int k = 0;
-            while (k < nc && (k == 0 || kept < top_p)) kept += cands[k++].p;
+            for (int i = 0; i < k; i++) kept += cands[i].p;
             double r = u * kept, acc = 0;
             tok = cands[k - 1].id;
             for (int i = 0; i < k; i++) {

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include "resyn_native.h"
 
 /* ---- matmul kernels (cpu_matmul.c) ---- */
@@ -159,6 +160,38 @@ static inline int rn_cand_desc(const void *a, const void *b) {
     const rn_cand *x = a, *y = b;
     if (x->p != y->p) return x->p > y->p ? -1 : 1;
     return x->id < y->id ? -1 : 1;
+}
+
+/* rn_nucleus puts the top-p nucleus of the distribution probs / tsum (V
+ * entries) into cands[0..k), most probable first, and returns k. The nucleus
+ * lies among the tokens with p >= thr as soon as those hold top_p of the
+ * mass: only they are sorted (a 151,936-entry qsort per token would cost more
+ * than a small model's step); lowering thr until then keeps the result that
+ * of a full sort. The sampler and the head's tempered log-softmax both call
+ * it, so they agree on the nucleus. */
+static inline int rn_nucleus(const double *probs, double tsum, int V, float top_p, rn_cand *cands) {
+    double thr = 1e-3, held;
+    int nc;
+    for (;;) {
+        held = 0;
+        nc = 0;
+        for (int v = 0; v < V; v++) {
+            float pv = (float)(probs[v] / tsum);
+            if (pv >= thr) {
+                cands[nc].p = pv;
+                cands[nc].id = v;
+                nc++;
+                held += pv;
+            }
+        }
+        if (held >= (double)top_p + 1e-6 || thr == 0) break; /* margin: sums in another order */
+        thr = thr > 1e-9 ? thr * 1e-3 : 0;
+    }
+    qsort(cands, nc, sizeof(rn_cand), rn_cand_desc);
+    double kept = 0;
+    int k = 0;
+    while (k < nc && (k == 0 || kept < top_p)) kept += cands[k++].p;
+    return k;
 }
 
 #endif

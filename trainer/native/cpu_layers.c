@@ -252,27 +252,7 @@ static void head_temper(float *z, int V, float temperature, float top_p, int32_t
                 probs[v] = exp(((double)z[v] - mx) / temperature);
                 tsum += probs[v];
             }
-            double thr = 1e-3, held;
-            int nc;
-            for (;;) {  // the sampler's search for the candidates (cpu_generate.c, sample_row)
-                held = 0;
-                nc = 0;
-                for (int v = 0; v < V; v++) {
-                    float pv = (float)(probs[v] / tsum);
-                    if (pv >= thr) {
-                        cands[nc].p = pv;
-                        cands[nc].id = v;
-                        nc++;
-                        held += pv;
-                    }
-                }
-                if (held >= (double)top_p + 1e-6 || thr == 0) break;
-                thr = thr > 1e-9 ? thr * 1e-3 : 0;
-            }
-            qsort(cands, nc, sizeof(rn_cand), rn_cand_desc);
-            double kept = 0;
-            int k = 0;
-            while (k < nc && (k == 0 || kept < top_p)) kept += cands[k++].p;
+            int k = rn_nucleus(probs, tsum, V, top_p, cands);  // the sampler's nucleus (cpu_generate.c, sample_row)
             for (int i = 0; i < k; i++) in[cands[i].id] = 1;
             in[target] = 1;
             for (int v = 0; v < V; v++)
