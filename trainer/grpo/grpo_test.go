@@ -2,6 +2,7 @@ package grpo
 
 import (
 	"context"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -458,6 +459,69 @@ func TestCancelSavesACheckpoint(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// A stop during the first evaluation, before any step, still leaves a
+// checkpoint (the untrained model at step 0), and resuming it evaluates the
+// untrained model and trains to the end: the workbench's R works on every
+// stopped run.
+func TestStopDuringTheFirstEvaluationResumes(t *testing.T) {
+	db, err := storage.Open(filepath.Join(t.TempDir(), "r.db"), storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c := testConfig()
+	c.SFTSteps, c.Steps, c.CheckpointEvery = 0, 2, 0
+	tok := tokenizer.ByteLevel()
+	m := newBigram(tok.VocabSize(), 1).favour(tok.IMEnd, 4)
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	tr, err := New(Options{Config: c, Model: m, ModelConfig: m.cfg, Tokenizer: tok, Executor: testExecutor(t),
+		Store: db, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last FinishedEvent
+	for e := range tr.Start(ctx) {
+		switch e := e.(type) {
+		case RunStartedEvent:
+			cancel() // the first evaluation comes next
+		case EvalEvent:
+			t.Errorf("evaluation %q finished after the stop", e.Label)
+		case FinishedEvent:
+			last = e
+		}
+	}
+	if !errors.Is(last.Err, context.Canceled) || last.Summary.Steps != 0 {
+		t.Fatalf("finished %+v, want a run stopped before its first step", last)
+	}
+	var cks []storage.Checkpoint
+	_ = db.View(func(tx *storage.Tx) error {
+		r, _ := storage.GetTrainRun(tx, last.Summary.RunID)
+		if r.Status != storage.RunStopped {
+			t.Errorf("status %q, want stopped", r.Status)
+		}
+		cks, _ = storage.ListCheckpoints(tx, last.Summary.RunID)
+		return nil
+	})
+	if len(cks) != 1 || cks[0].Step != 0 {
+		t.Fatalf("checkpoints %+v, want one at step 0", cks)
+	}
+	m2 := newBigram(tok.VocabSize(), 1)
+	tr2, err := New(Options{Config: c, Model: m2, ModelConfig: m2.cfg, Tokenizer: tok, Executor: testExecutor(t),
+		Store: db, RunID: last.Summary.RunID, Dir: dir, ResumeFrom: cks[0].Path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := tr2.Run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Steps != 2 || sum.Init == nil || sum.Init.N == 0 || sum.Final == nil {
+		t.Errorf("resumed summary %+v, want 2 steps with the first and the final evaluation", sum)
+	}
 }
 
 func TestTrainBPEShortensAndRoundTrips(t *testing.T) {

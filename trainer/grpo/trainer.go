@@ -74,7 +74,7 @@ type Summary struct {
 	RunID      uint64        `json:"run"`
 	Steps      int           `json:"steps"` // GRPO steps done
 	SFTSteps   int           `json:"sft_steps"`
-	Init       *EvalResult   `json:"init,omitempty"` // before any training (fresh runs only)
+	Init       *EvalResult   `json:"init,omitempty"` // before any training (fresh runs, and resumes of a run stopped before its first step)
 	AfterSFT   *EvalResult   `json:"after_sft,omitempty"`
 	Final      *EvalResult   `json:"final,omitempty"`
 	Checkpoint string        `json:"checkpoint,omitempty"` // the last checkpoint written
@@ -188,13 +188,6 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 	}
 	t.emit(RunStartedEvent{RunID: t.sum.RunID, Resumed: resumed, Phase: t.st.Phase, Step: t.globalStep(), Dir: t.o.Dir})
 
-	if !resumed && t.cfg.EvalN > 0 {
-		r, err := t.eval(ctx, "init")
-		if err != nil {
-			return t.sum, err
-		}
-		t.st.Init = &r
-	}
 	lastSaved := -1
 	if resumed {
 		lastSaved = t.globalStep()
@@ -206,6 +199,16 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 			}
 		}
 		return t.sum, err
+	}
+	// The first evaluation runs before any step, and again on a resume of
+	// a run stopped during it: a stop there saves the untrained model as
+	// the step-0 checkpoint, so every stopped run can be resumed.
+	if t.st.Init == nil && t.globalStep() == 0 && t.cfg.EvalN > 0 {
+		r, err := t.eval(ctx, "init")
+		if err != nil {
+			return stopped(err)
+		}
+		t.st.Init = &r
 	}
 	for t.st.Phase == "sft" && t.st.SFTStep < t.cfg.SFTSteps {
 		if err := ctx.Err(); err != nil {
