@@ -89,14 +89,15 @@ var (
 // does (CPU and wall clock, watchdog.go); elsewhere a runtime timer cancels
 // the thread when the wall-clock limit passes (a timer, not a goroutine:
 // this runs for every call, tens of thousands of times a second). The
-// returned func stops watching.
-func watch(t *starlark.Thread, lim Limits) (stop func()) {
+// returned func stops watching and says whether the call, though it
+// finished, used more than its CPU time (only the watchdog measures it).
+func watch(t *starlark.Thread, lim Limits) (stop func() (overCPU bool)) {
 	if dog := theWatchdog.Load(); dog != nil {
 		endCall := dog.begin(t, lim)
 		active.Store(t, struct{}{})
-		return func() {
-			endCall()
+		return func() bool {
 			active.Delete(t)
+			return endCall()
 		}
 	}
 	var timer *time.Timer
@@ -107,13 +108,14 @@ func watch(t *starlark.Thread, lim Limits) (stop func()) {
 	if capped {
 		active.Store(t, struct{}{})
 	}
-	return func() {
+	return func() bool {
 		if timer != nil {
 			timer.Stop()
 		}
 		if capped {
 			active.Delete(t)
 		}
+		return false
 	}
 }
 
@@ -132,6 +134,10 @@ const (
 	cancelMemory  = "resyn: memory limit"
 )
 
+func cpuLimitMsg(lim Limits, steps uint64) string {
+	return fmt.Sprintf("call used more than %v of CPU time in %d steps: most of it in single operations the step count cannot see (a huge string, list or integer?)", lim.CPU, steps)
+}
+
 // callError types an error returned by Starlark for function fn.
 func callError(t *starlark.Thread, fn string, err error, lim Limits) *Error {
 	e := &Error{Kind: FailRuntime, Func: fn, Msg: err.Error()}
@@ -143,21 +149,21 @@ func callError(t *starlark.Thread, fn string, err error, lim Limits) *Error {
 	steps := t.ExecutionSteps()
 	switch {
 	case strings.Contains(e.Msg, cancelTime):
-		e.Kind, e.Limit, e.Msg = "limit", LimitTime, fmt.Sprintf("call took longer than %v of wall-clock time (after %d steps)", lim.Timeout, steps)
+		e.Kind, e.Limit, e.Msg = FailLimit, LimitTime, fmt.Sprintf("call took longer than %v of wall-clock time (after %d steps)", lim.Timeout, steps)
 	case strings.Contains(e.Msg, cancelTaskCPU):
-		e.Kind, e.Limit, e.Msg = "limit", LimitCPU, fmt.Sprintf("the task (all its calls together) used more than %v of CPU time", lim.TaskCPU)
+		e.Kind, e.Limit, e.Msg = FailLimit, LimitCPU, fmt.Sprintf("the task (all its calls together) used more than %v of CPU time", lim.TaskCPU)
 	case strings.Contains(e.Msg, cancelCPU):
-		e.Kind, e.Limit, e.Msg = "limit", LimitCPU, fmt.Sprintf("call used more than %v of CPU time in %d steps: most of it in single operations the step count cannot see (a huge string, list or integer?)", lim.CPU, steps)
+		e.Kind, e.Limit, e.Msg = FailLimit, LimitCPU, cpuLimitMsg(lim, steps)
 	case strings.Contains(e.Msg, cancelMemory):
-		e.Kind, e.Limit, e.Msg = "limit", LimitMemory, fmt.Sprintf("heap grew past %d MiB", lim.MaxMemory>>20)
+		e.Kind, e.Limit, e.Msg = FailLimit, LimitMemory, fmt.Sprintf("heap grew past %d MiB", lim.MaxMemory>>20)
 	case isStepsError(err):
 		var se *stepsError
 		errors.As(err, &se)
-		e.Kind, e.Limit, e.Msg = "limit", LimitSteps, fmt.Sprintf("more than %d execution steps (%s)", lim.Steps, se.what)
+		e.Kind, e.Limit, e.Msg = FailLimit, LimitSteps, fmt.Sprintf("more than %d execution steps (%s)", lim.Steps, se.what)
 	case strings.Contains(e.Msg, "too many steps"):
-		e.Kind, e.Limit, e.Msg = "limit", LimitSteps, fmt.Sprintf("more than %d execution steps", lim.Steps)
+		e.Kind, e.Limit, e.Msg = FailLimit, LimitSteps, fmt.Sprintf("more than %d execution steps", lim.Steps)
 	case strings.Contains(e.Msg, "excessive repeat") || strings.Contains(e.Msg, "too large"):
-		e.Kind, e.Limit = "limit", LimitMemory
+		e.Kind, e.Limit = FailLimit, LimitMemory
 	default:
 		e.Msg += runtimeHint(e.Msg)
 	}
@@ -191,7 +197,7 @@ func (m *Module) call(fn string, lim Limits, steps *uint64, args ...starlark.Val
 	t := newThread(fn, lim)
 	stop := watch(t, lim)
 	v, err := starlark.Call(t, f, args, nil)
-	stop()
+	overCPU := stop()
 	n := t.ExecutionSteps()
 	atomic.AddUint64(&m.steps, n)
 	if steps != nil {
@@ -201,6 +207,11 @@ func (m *Module) call(fn string, lim Limits, steps *uint64, args ...starlark.Val
 		e := callError(t, fn, err, lim)
 		e.Env = m.Name
 		return nil, e
+	}
+	if overCPU {
+		// It finished, but over its limit: the verdict must not depend on
+		// whether a tick happened to fall inside the call.
+		return nil, &Error{Kind: FailLimit, Limit: LimitCPU, Env: m.Name, Func: fn, Msg: cpuLimitMsg(lim, n)}
 	}
 	return v, nil
 }

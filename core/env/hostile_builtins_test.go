@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.starlark.net/starlark"
 )
 
 // Each of these is one builtin call that, unbounded, runs for seconds to
@@ -119,5 +121,39 @@ func TestWatchdogStopsWorkStepsCannotSee(t *testing.T) {
 				t.Fatalf("the pool does not serve after the limit: %v", r.Err)
 			}
 		})
+	}
+}
+
+// TestCPULimitDoesNotWaitForATick: a call is charged its CPU time from its
+// first instruction and checked again when it returns, so one that ends
+// over its limit fails with the typed CPU limit even when no tick of the
+// watchdog fell inside it — what a busy machine does to a 10 ms ticker.
+// (The verdict once depended on the load: under load the first tick came
+// late, the call was charged from there and passed.) The watchdog here has
+// no ticker at all; a call under its limit passes.
+func TestCPULimitDoesNotWaitForATick(t *testing.T) {
+	w := &watchdog{calls: map[*starlark.Thread]*watched{}, exit: func(int) { t.Error("the watchdog exited") }}
+	theWatchdog.Store(w)
+	defer theWatchdog.Store(nil)
+	m, err := Load("busy.star", []byte(hostile(`n = 0
+    for i in range(300000):
+        n += i % 7
+    return {"n": n}`, "", "")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := DefaultLimits()
+	lim.Timeout = time.Minute
+	lim.CPU = time.Millisecond
+	_, err = m.Generate(1, 2, lim)
+	if e, ok := err.(*Error); !ok || e.Kind != FailLimit || e.Limit != LimitCPU || !strings.Contains(e.Msg, "CPU time") {
+		t.Fatalf("a call over its CPU time with no tick: got %v, want a typed CPU limit", err)
+	}
+	lim.CPU = time.Minute
+	if _, err := m.Generate(1, 2, lim); err != nil {
+		t.Fatalf("the same call under its limit: %v", err)
+	}
+	if len(w.calls) != 0 {
+		t.Errorf("%d calls still watched after they returned", len(w.calls))
 	}
 }

@@ -66,9 +66,12 @@ func LoadWithLimits(filename string, src []byte, lim Limits) (*Module, error) {
 	thread := newThread("load", lim)
 	stop := watch(thread, lim)
 	globals, err := prog.Init(thread, predeclared)
-	stop()
+	overCPU := stop()
 	if err != nil {
 		return nil, callError(thread, "load", err, lim)
+	}
+	if overCPU {
+		return nil, &Error{Kind: FailLimit, Limit: LimitCPU, Func: "load", Msg: cpuLimitMsg(lim, thread.ExecutionSteps())}
 	}
 	globals.Freeze()
 	m := &Module{File: filename, Source: src, Hash: SourceHash(src), globals: globals}

@@ -56,7 +56,7 @@ type watched struct {
 	lim      Limits
 	fn       string
 	wall     time.Time     // when the call began
-	cpu      time.Duration // process CPU time at the first tick that saw the call; -1: not yet
+	cpu      time.Duration // process CPU time when the call began
 	reason   string        // cancelCPU or cancelTime once cancelled
 	stopCPU  time.Duration // CPU time when cancelled
 	stopWall time.Time
@@ -65,7 +65,7 @@ type watched struct {
 // watchedTask is the task a worker is running, for Limits.TaskCPU.
 type watchedTask struct {
 	lim  time.Duration
-	cpu  time.Duration // -1 until the first tick
+	cpu  time.Duration // process CPU time when the task began
 	over bool
 }
 
@@ -81,16 +81,26 @@ func startWatchdog() *watchdog {
 	return w
 }
 
-// begin watches a call until the returned func is called.
-func (w *watchdog) begin(t *starlark.Thread, lim Limits) func() {
-	c := &watched{lim: lim, fn: t.Name, wall: time.Now(), cpu: -1}
+// begin watches a call until the returned func is called; that func says
+// whether the call used more than its CPU time without a tick seeing it
+// (it ended between two ticks, or the ticks ran late on a busy machine).
+//
+// The call is charged from its first instruction (the process's CPU time
+// now), not from the first tick that sees it: a tick can come late by
+// however long the scheduler keeps the watchdog's goroutine waiting, and
+// what a call was charged then depended on the machine's load.
+func (w *watchdog) begin(t *starlark.Thread, lim Limits) (stop func() (overCPU bool)) {
+	c := &watched{lim: lim, fn: t.Name, wall: time.Now(), cpu: processCPU()}
 	w.mu.Lock()
 	w.calls[t] = c
 	w.mu.Unlock()
-	return func() {
+	return func() bool {
+		used := processCPU() - c.cpu
 		w.mu.Lock()
 		delete(w.calls, t)
+		over := c.reason == "" && c.lim.CPU > 0 && used > c.lim.CPU
 		w.mu.Unlock()
+		return over
 	}
 }
 
@@ -98,7 +108,7 @@ func (w *watchdog) begin(t *starlark.Thread, lim Limits) func() {
 // limit (0: none) until the returned func is called.
 func (w *watchdog) beginTask(limit time.Duration) func() {
 	w.mu.Lock()
-	w.task = &watchedTask{lim: limit, cpu: -1}
+	w.task = &watchedTask{lim: limit, cpu: processCPU()}
 	w.mu.Unlock()
 	return func() {
 		w.mu.Lock()
