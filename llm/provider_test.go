@@ -281,7 +281,14 @@ func TestCancellation(t *testing.T) {
 		s := newScript(t, hung)
 		c, _ := open(t, testConfig(w.name, s.srv.URL))
 		ctx, cancel := context.WithCancel(context.Background())
-		go func() { time.Sleep(30 * time.Millisecond); cancel() }()
+		// Cancel once the server holds the request: a fixed pause could pass
+		// before a busy machine even sent it.
+		go func() {
+			for s.requests() < 1 {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
 		_, err := c.Complete(ctx, ask("q"))
 		if !errors.Is(err, context.Canceled) || s.requests() != 1 {
 			t.Fatalf("err = %v after %d requests", err, s.requests())

@@ -478,22 +478,25 @@ func TestStopDuringTheFirstEvaluationResumes(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	tr, err := New(Options{Config: c, Model: m, ModelConfig: m.cfg, Tokenizer: tok, Executor: testExecutor(t),
-		Store: db, Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var last FinishedEvent
-	for e := range tr.Start(ctx) {
+	// Progress runs on the trainer's goroutine: the cancel lands before the
+	// first evaluation begins.
+	progress := func(e Event) {
 		switch e := e.(type) {
 		case RunStartedEvent:
-			cancel() // the first evaluation comes next
+			cancel()
 		case EvalEvent:
 			t.Errorf("evaluation %q finished after the stop", e.Label)
 		case FinishedEvent:
 			last = e
 		}
 	}
+	tr, err := New(Options{Config: c, Model: m, ModelConfig: m.cfg, Tokenizer: tok, Executor: testExecutor(t),
+		Store: db, Dir: dir, Progress: progress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = tr.Run(ctx)
 	if !errors.Is(last.Err, context.Canceled) || last.Summary.Steps != 0 {
 		t.Fatalf("finished %+v, want a run stopped before its first step", last)
 	}
