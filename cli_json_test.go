@@ -206,21 +206,3 @@ func TestJSONOutputsFollowDocs(t *testing.T) {
 	checkJSONOutput(t, doc, "eval", run("eval", "--provider", "openai", "--base-url", srv.URL+"/v1", "--model", "m",
 		"--env", "graph_coloring", "--difficulty", "1", "--n", "1", "--workers", "1", "--max-tokens", "100", "--json"))
 }
-
-func TestUnescapeHTML(t *testing.T) {
-	for in, want := range map[string]string{
-		`"\u003canswer\u003e \u0026"`: `"<answer> &"`,
-		`"\\u003c"`:                   `"\\u003c"`, // an escaped backslash, then text
-		`"\\\u003c"`:                  `"\\<"`,
-		`"\u00e9 \u003C"`:             `"\u00e9 <"`,
-		`"plain"`:                     `"plain"`,
-	} {
-		if got := string(unescapeHTML([]byte(in))); got != want {
-			t.Errorf("unescapeHTML(%s) = %s, want %s", in, got, want)
-		}
-		var a, b any
-		if json.Unmarshal([]byte(in), &a) != nil || json.Unmarshal([]byte(want), &b) != nil || a != b {
-			t.Errorf("%s and %s do not decode to the same string", in, want)
-		}
-	}
-}

@@ -15,6 +15,7 @@ import (
 	"resyn/core/env"
 	"resyn/core/envlib"
 	"resyn/core/library"
+	"resyn/core/textout"
 	"resyn/core/validate"
 	"resyn/storage"
 )
@@ -276,15 +277,15 @@ oldest first; --diff also prints what each revision changed.`,
 				if asJSON {
 					return writeJSON(h)
 				}
-				t := newTable("REV", "TIME", "STATUS", "HASH", "CHANGE").wrapping(4).rightAligned(0)
+				t := textout.NewTable("REV", "TIME", "STATUS", "HASH", "CHANGE").Wrapping(4).RightAligned(0)
 				for _, r := range h {
 					when := "-"
 					if !r.Time.IsZero() {
 						when = r.Time.Local().Format("2006-01-02 15:04:05")
 					}
-					t.row(fmt.Sprint(r.Revision), when, string(r.Status), env.SourceHash([]byte(r.Source)), r.Change)
+					t.Row(fmt.Sprint(r.Revision), when, string(r.Status), env.SourceHash([]byte(r.Source)), r.Change)
 				}
-				if err := t.write(os.Stdout, outputWidth(os.Stdout)); err != nil {
+				if err := t.Write(os.Stdout, textout.OutputWidth(os.Stdout)); err != nil {
 					return err
 				}
 				if diffs {

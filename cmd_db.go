@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"resyn/core/textout"
 
 	"github.com/spf13/cobra"
 )
@@ -47,8 +48,8 @@ func newDBInfoCmd() *cobra.Command {
 			if asJSON {
 				return writeJSON(in)
 			}
-			t := newTable("", "").wrapping(1)
-			t.headless = true
+			t := textout.NewTable("", "").Wrapping(1)
+			t.Headless = true
 			c := in.Counts
 			for _, row := range []struct {
 				k string
@@ -61,9 +62,9 @@ func newDBInfoCmd() *cobra.Command {
 				{"training runs", fmt.Sprintf("%d (%d metric points, %d rollouts, %d checkpoints)", c.TrainRuns, c.MetricPoints, c.Rollouts, c.Checkpoints)},
 				{"settings", c.Settings},
 			} {
-				t.row(row.k, fmt.Sprint(row.v))
+				t.Row(row.k, fmt.Sprint(row.v))
 			}
-			return t.write(os.Stdout, outputWidth(os.Stdout))
+			return t.Write(os.Stdout, textout.OutputWidth(os.Stdout))
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -15,6 +13,7 @@ import (
 	"resyn/core/env"
 	"resyn/core/library"
 	"resyn/core/synth"
+	"resyn/core/textout"
 	"resyn/core/validate"
 	"resyn/llm"
 	"resyn/storage"
@@ -89,71 +88,21 @@ when piped), wrapping the tags; --json has every field.`,
 				}
 				return writeJSON(entries)
 			}
-			t := newTable("NAME", "STATUS", "VALID", "DIFF", "ORIGIN", "TAGS").wrapping(5)
+			t := textout.NewTable("NAME", "STATUS", "VALID", "DIFF", "ORIGIN", "TAGS").Wrapping(5)
 			for _, e := range entries {
 				valid := e.Validation
 				if valid == "" {
 					valid = "-"
 				}
-				t.row(e.Name, string(e.Status), valid, fmt.Sprintf("%d-%d", e.MinDifficulty, e.MaxDifficulty), string(e.Origin.Kind), strings.Join(e.Tags, ","))
+				t.Row(e.Name, string(e.Status), valid, fmt.Sprintf("%d-%d", e.MinDifficulty, e.MaxDifficulty), string(e.Origin.Kind), strings.Join(e.Tags, ","))
 			}
-			return t.write(os.Stdout, outputWidth(os.Stdout))
+			return t.Write(os.Stdout, textout.OutputWidth(os.Stdout))
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().StringVar(&status, "status", "", "only this status: candidate, accepted or rejected")
 	c.Flags().StringVar(&tag, "tag", "", "only environments with this tag")
 	return c
-}
-
-// writeJSON prints v as every --json output is printed (docs/json.md):
-// indented, with <, > and & as themselves (not \u003c: grep finds them),
-// also inside JSON the store kept as it was written (reports, configs).
-func writeJSON(v any) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	_, err := os.Stdout.Write(unescapeHTML(buf.Bytes()))
-	return err
-}
-
-// unescapeHTML turns the escapes \u003c, \u003e and \u0026 of valid JSON
-// back into <, > and &, which JSON strings may hold as they are. An escape
-// is one whose backslash is not itself escaped (preceded by an even number
-// of backslashes).
-func unescapeHTML(b []byte) []byte {
-	if !bytes.Contains(b, []byte(`\u00`)) {
-		return b
-	}
-	out := make([]byte, 0, len(b))
-	for i := 0; i < len(b); i++ {
-		if b[i] == '\\' && i+5 < len(b) && b[i+1] == 'u' && b[i+2] == '0' && b[i+3] == '0' {
-			var c byte
-			switch string(b[i+4 : i+6]) {
-			case "3c", "3C":
-				c = '<'
-			case "3e", "3E":
-				c = '>'
-			case "26":
-				c = '&'
-			}
-			if c != 0 {
-				out = append(out, c)
-				i += 5
-				continue
-			}
-		}
-		out = append(out, b[i])
-		if b[i] == '\\' && i+1 < len(b) { // an escape: copy what it escapes
-			i++
-			out = append(out, b[i])
-		}
-	}
-	return out
 }
 
 func newEnvsShowCmd() *cobra.Command {
@@ -211,7 +160,7 @@ is 0 whatever the score: --json has it for scripts.`,
 				}
 				return writeJSON(out)
 			}
-			width := outputWidth(os.Stdout)
+			width := textout.OutputWidth(os.Stdout)
 			fmt.Printf("── %s  seed %d  difficulty %d ──\n\n%s\n\n── state ──\n%s\n", args[0], seed, difficulty, r.Prompt, env.FormatState(r.State, width))
 			if solve {
 				score := "error: " + fmt.Sprint(r.SolutionScore.Err)

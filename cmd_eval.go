@@ -11,6 +11,7 @@ import (
 
 	"resyn/core/dataset"
 	"resyn/core/synth"
+	"resyn/core/textout"
 	"resyn/llm"
 )
 
@@ -154,13 +155,13 @@ func evalScoredAny(cals []synth.Calibration) error {
 }
 
 func printEval(w io.Writer, cals []synth.Calibration) {
-	t := newTable("ENV", "DIFF", "N", "PASSED", "RATE", "MEAN", "NO ANSWER", "FAILED", "TREND").rightAligned(1, 2, 3, 4, 5, 6, 7).wrapping(8)
+	t := textout.NewTable("ENV", "DIFF", "N", "PASSED", "RATE", "MEAN", "NO ANSWER", "FAILED", "TREND").RightAligned(1, 2, 3, 4, 5, 6, 7).Wrapping(8)
 	for _, c := range cals {
 		var passed, total int
 		for _, l := range c.Levels {
 			passed += l.Passed
 			total += l.N
-			t.row(c.Env, fmt.Sprint(l.Difficulty), fmt.Sprint(l.N), fmt.Sprint(l.Passed), fmt.Sprintf("%.0f%%", 100*l.Rate),
+			t.Row(c.Env, fmt.Sprint(l.Difficulty), fmt.Sprint(l.N), fmt.Sprint(l.Passed), fmt.Sprintf("%.0f%%", 100*l.Rate),
 				fmt.Sprintf("%.2f", l.MeanScore), fmt.Sprint(l.Format), fmt.Sprint(l.Failed), "")
 		}
 		if total > 0 {
@@ -168,8 +169,8 @@ func printEval(w io.Writer, cals []synth.Calibration) {
 			if c.Trend != nil {
 				trend = fmt.Sprintf("falls: p=%.2g", c.Trend.PValue)
 			}
-			t.row(c.Env, "all", fmt.Sprint(total), fmt.Sprint(passed), fmt.Sprintf("%.0f%%", 100*float64(passed)/float64(total)), "", "", "", trend)
+			t.Row(c.Env, "all", fmt.Sprint(total), fmt.Sprint(passed), fmt.Sprintf("%.0f%%", 100*float64(passed)/float64(total)), "", "", "", trend)
 		}
 	}
-	t.write(w, tableWidth(w))
+	t.WriteFitted(w)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 
 	"resyn/core/dataset"
 	"resyn/core/env"
+	"resyn/core/textout"
 )
 
 func init() { register(newGenCmd) }
@@ -36,37 +36,6 @@ func checkFlags(checks ...error) error {
 		}
 	}
 	return nil
-}
-
-// createOut opens --out (or stdout for "" and "-") and returns a closer that
-// reports write errors. Callers flush w as their work produces output (a
-// chunk at a time), so that a reader of the file or pipe sees rows as they
-// come and an interrupted run leaves only complete lines.
-func createOut(path string) (*bufio.Writer, func() error, error) {
-	if path == "" || path == "-" {
-		w := bufio.NewWriterSize(os.Stdout, 1<<20)
-		return w, w.Flush, nil
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	return w, func() error {
-		if err := w.Flush(); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
-	}, nil
-}
-
-// outName names --out in messages.
-func outName(path string) string {
-	if path == "" || path == "-" {
-		return "stdout"
-	}
-	return path
 }
 
 // progressLine shows a long job's progress (dataset.Progress: count, rate,
@@ -168,7 +137,7 @@ many, and the exit status is 130.`,
 			if err := spec.Check(); err != nil {
 				return fmt.Errorf("--n %d: %w", n, err)
 			}
-			w, closeOut, err := createOut(out)
+			w, closeOut, err := textout.CreateOut(out)
 			if err != nil {
 				return err
 			}
@@ -191,7 +160,7 @@ many, and the exit status is 130.`,
 				err = cerr
 			}
 			if errors.Is(err, context.Canceled) {
-				pl.printf("resyn gen: interrupted; %s holds the first %d rows, each a complete line\n", outName(out), rows)
+				pl.printf("resyn gen: interrupted; %s holds the first %d rows, each a complete line\n", textout.OutName(out), rows)
 				return interrupted
 			}
 			return err

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -49,32 +48,19 @@ Qwen2.5-0.5B-shaped one use --vocab 151936 --hidden 896 --intermediate 4864
   resyn model init /tmp/q05 --vocab 151936 --hidden 896 --intermediate 4864 --layers 24 --heads 14 --kv-heads 2 --dtype bf16`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			dt, err := parseDType(dtype)
+			dt, err := safetensors.ParseFloatDType(dtype)
 			if err != nil {
-				return err
+				return fmt.Errorf("--dtype %w", err)
 			}
 			h := hf.NewConfig(vocab, hidden, inter, layers, heads, kvHeads)
 			h.TieWordEmbeddings = !untied
 			h.MaxPositionEmbeddings = maxPos
 			h.RopeTheta = theta
-			if err := h.Validate(); err != nil {
-				return err
-			}
-			cfg := native.ConfigFromHF(h)
-			m, err := native.New(cfg)
+			n, err := native.InitHF(args[0], h, seed, float32(std), hf.SaveOptions{DType: dt, MaxShardBytes: shardMB << 20})
 			if err != nil {
 				return err
 			}
-			defer m.Close()
-			if err := m.InitWeights(seed, float32(std)); err != nil {
-				return err
-			}
-			opt := hf.SaveOptions{DType: dt, MaxShardBytes: shardMB << 20,
-				Metadata: map[string]string{"resyn_init_seed": fmt.Sprint(seed)}}
-			if err := m.SaveHF(args[0], h, opt); err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "wrote a random Qwen2 model of %d parameters to %s (%s)\n", m.NumParams(), args[0], dt)
+			fmt.Fprintf(os.Stderr, "wrote a random Qwen2 model of %d parameters to %s (%s)\n", n, args[0], dt)
 			return nil
 		},
 	}
@@ -121,37 +107,13 @@ prints the largest differences; it exits 1 when they exceed the file's atol.`,
 			if out == "" {
 				out = filepath.Join(dir, "logits_check.json")
 			}
-			m, h, err := native.LoadHF(dir, native.Options{Threads: threads, MaxSeqLen: seqLen})
+			m, _, err := native.LoadHF(dir, native.Options{Threads: threads, MaxSeqLen: seqLen})
 			if err != nil {
 				return err
 			}
 			defer m.Close()
-			V := h.VocabSize
-			r := seed*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019
-			next := func(n int) int32 { // xorshift64*
-				r ^= r >> 12
-				r ^= r << 25
-				r ^= r >> 27
-				return int32((r * 0x2545F4914F6CDD1D >> 11) % uint64(n))
-			}
-			seqs := make([][]int32, nSeq)
-			for i := range seqs {
-				n := seqLen
-				if i > 0 && nSeq > 1 { // vary the lengths: len, len/2, len/4, …
-					n = max(2, seqLen>>i)
-				}
-				seqs[i] = make([]int32, n)
-				for j := range seqs[i] {
-					seqs[i][j] = next(V)
-				}
-			}
-			ids := []int32{0, int32(V - 1)}
-			for len(ids) < nIDs {
-				ids = append(ids, next(V))
-			}
-			ids = ids[:min(nIDs, len(ids))]
-			fmt.Fprintf(os.Stderr, "computing %d sequences (up to %d tokens) with %d logit ids on %s…\n", nSeq, seqLen, len(ids), m.Backend().Name())
-			lc, err := m.LogitsCheck(seqs, ids, atol)
+			fmt.Fprintf(os.Stderr, "computing %d sequences (up to %d tokens) with %d logit ids on %s…\n", nSeq, seqLen, nIDs, m.Backend().Name())
+			lc, err := m.RandomLogitsCheck(nSeq, seqLen, nIDs, seed, atol)
 			if err != nil {
 				return err
 			}
@@ -176,18 +138,4 @@ prints the largest differences; it exits 1 when they exceed the file's atol.`,
 	f.IntVar(&threads, "threads", 0, "CPU threads (0: every core)")
 	f.BoolVar(&asJSON, "json", false, "print a JSON summary on stdout")
 	return c
-}
-
-// parseDType reads --dtype as safetensors names it (F32, BF16, F16), in any
-// case, and the fp32/fp16 spellings of transformers' torch_dtype talk.
-func parseDType(s string) (safetensors.DType, error) {
-	switch strings.ToUpper(strings.TrimSpace(s)) {
-	case "F32", "FP32", "FLOAT32":
-		return safetensors.DType("F32"), nil
-	case "BF16", "BFLOAT16":
-		return safetensors.DType("BF16"), nil
-	case "F16", "FP16", "FLOAT16":
-		return safetensors.DType("F16"), nil
-	}
-	return "", fmt.Errorf("--dtype %q: want F32, BF16 or F16", s)
 }

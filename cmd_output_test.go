@@ -12,7 +12,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"resyn/core/synth"
-	"resyn/trainer/grpo"
+	"resyn/core/textout"
 )
 
 // fakeClock returns a clock that moves only when told.
@@ -21,53 +21,10 @@ func fakeClock() (*time.Time, func() time.Time) {
 	return &t, func() time.Time { return t }
 }
 
-func TestRate(t *testing.T) {
-	now, clock := fakeClock()
-	r := &rate{now: clock}
-	if got := r.line(0, 100, "steps"); got != "" {
-		t.Errorf("no unit done yet: %q", got)
-	}
-	*now = now.Add(10 * time.Second)
-	if got := r.line(5, 100, "steps"); got != "0.5 steps/s, 3m10s left" {
-		t.Errorf("5 of 100 in 10 s: %q", got)
-	}
-	*now = now.Add(2 * time.Hour)
-	if got := r.line(6, 100, "steps"); got != "0.05 steps/min, 31h22m left" {
-		t.Errorf("6 of 100 in two hours: %q", got)
-	}
-	if got := r.line(100, 100, "steps"); !strings.HasSuffix(got, "steps/min") {
-		t.Errorf("all done: %q, want the rate alone", got)
-	}
-	// A resumed job measures from where it resumed.
-	r = &rate{now: clock}
-	r.startAt(40, clock().Add(-20*time.Second))
-	if got := r.line(50, 60, "steps"); got != "0.5 steps/s, 20s left" {
-		t.Errorf("resumed at 40, at 50 of 60 after 20 s: %q", got)
-	}
-}
-
-func TestTrainProgressSaysTimeLeft(t *testing.T) {
-	var b bytes.Buffer
-	now, clock := fakeClock()
-	p := newTrainPrinter(&b)
-	p.sft.now, p.grpo.now = clock, clock
-	p.print(grpo.SFTStepEvent{Step: 1, Of: 100, Elapsed: 500 * time.Millisecond})
-	for step := 1; step <= 2; step++ {
-		*now = now.Add(4 * time.Second)
-		p.print(grpo.StepEvent{Step: step, Of: 40, Elapsed: 4 * time.Second})
-	}
-	out := b.String()
-	for _, want := range []string{"sft    1/100 (2 steps/s, 49s left)", "step    2/40 (15 steps/min, 2m32s left)"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("progress lacks %q:\n%s", want, out)
-		}
-	}
-}
-
 func TestSynthProgressSaysTimeLeft(t *testing.T) {
 	var b bytes.Buffer
 	now, clock := fakeClock()
-	p := &synthPrinter{w: &b, rate: &rate{now: clock}}
+	p := &synthPrinter{w: &b, rate: &textout.Rate{Now: clock}}
 	p.print(synth.RunStartedEvent{RunID: 3, N: 10, Finished: 2, Provider: "replay"})
 	for i := range 2 {
 		*now = now.Add(30 * time.Second)
@@ -75,33 +32,6 @@ func TestSynthProgressSaysTimeLeft(t *testing.T) {
 	}
 	if out := b.String(); !strings.Contains(out, "[4/10 done, 2 candidates/min, 3m00s left]") {
 		t.Errorf("synthesis progress:\n%s", out)
-	}
-}
-
-func TestTableFits(t *testing.T) {
-	tb := newTable("NAME", "N", "WHY").wrapping(2).rightAligned(1)
-	tb.row("a_rather_long_environment_name", "12", "the verifier accepts every answer that lists all the options, which a model learns to do")
-	tb.row("short", "3", "")
-	var b bytes.Buffer
-	if err := tb.write(&b, 60); err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-	for _, l := range lines {
-		if w := ansi.StringWidth(l); w > 60 {
-			t.Errorf("line %q is %d wide", l, w)
-		}
-	}
-	if !strings.HasPrefix(lines[1], "a_rather_long_environment_name  12  the verifier") || len(lines) < 4 {
-		t.Errorf("the reason is not wrapped beside the name:\n%s", b.String())
-	}
-	if got := strings.Join(strings.Fields(strings.Join(lines[1:len(lines)-1], " ")), " "); !strings.Contains(got, "lists all the options, which a model learns to do") {
-		t.Errorf("wrapping lost words: %q", got)
-	}
-	b.Reset()
-	tb.write(&b, 200)
-	if n := strings.Count(b.String(), "\n"); n != 3 {
-		t.Errorf("at 200 columns the table has %d lines, want 3:\n%s", n, b.String())
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
+	"resyn/core/textout"
 	"resyn/storage"
 )
 
@@ -69,7 +70,7 @@ kind and score). The summary goes to stdout (--json for machines).`,
 			var onChange func(dataset.RescoreChange) error
 			closeOut := func() error { return nil }
 			if out != "" {
-				w, c, err := createOut(out)
+				w, c, err := textout.CreateOut(out)
 				if err != nil {
 					return err
 				}

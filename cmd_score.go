@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
+	"resyn/core/textout"
 )
 
 func init() { register(newScoreCmd) }
@@ -60,7 +61,7 @@ of the chunks finished, each a complete line, and the exit status is 130.`,
 				return err
 			}
 			defer p.Close()
-			w, closeOut, err := createOut(out)
+			w, closeOut, err := textout.CreateOut(out)
 			if err != nil {
 				return err
 			}
@@ -84,7 +85,7 @@ of the chunks finished, each a complete line, and the exit status is 130.`,
 				err = cerr
 			}
 			if errors.Is(err, context.Canceled) {
-				pl.printf("resyn score: interrupted; %s holds the records of the first %d scored lines, each a complete line\n", outName(out), scored)
+				pl.printf("resyn score: interrupted; %s holds the records of the first %d scored lines, each a complete line\n", textout.OutName(out), scored)
 				return interrupted
 			}
 			if err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"resyn/core/library"
 	"resyn/core/synth"
+	"resyn/core/textout"
 	"resyn/core/validate"
 	"resyn/llm"
 	"resyn/storage"
@@ -511,8 +512,8 @@ type synthPrinter struct {
 	runID    uint64
 	n        int
 	verdicts []synth.VerdictEvent
-	done     int   // candidates finished, in this execution and before it
-	rate     *rate // candidates a minute, and the time left
+	done     int           // candidates finished, in this execution and before it
+	rate     *textout.Rate // candidates a minute, and the time left
 }
 
 func (p *synthPrinter) line(index int, name, format string, args ...any) {
@@ -598,9 +599,9 @@ func (p *synthPrinter) print(e synth.Event) {
 func (p *synthPrinter) started(e synth.RunStartedEvent) {
 	p.runID, p.n, p.done = e.RunID, e.N, e.Finished
 	if p.rate == nil {
-		p.rate = newRate()
+		p.rate = textout.NewRate()
 	}
-	p.rate.startAt(e.Finished, p.rate.now())
+	p.rate.StartAt(e.Finished, p.rate.Now())
 	how := "started"
 	if e.Resumed {
 		how = fmt.Sprintf("resumed (%d candidates already finished)", e.Finished)
@@ -626,7 +627,7 @@ func (p *synthPrinter) verdict(e synth.VerdictEvent) {
 	p.done++
 	progress := fmt.Sprintf("%d/%d done", p.done, p.n)
 	if p.rate != nil {
-		if r := p.rate.line(p.done, p.n, "candidates"); r != "" {
+		if r := p.rate.Line(p.done, p.n, "candidates"); r != "" {
 			progress += ", " + r
 		}
 	}
@@ -671,15 +672,15 @@ func printSynthTable(w io.Writer, runID uint64, s synth.Summary, vs []synth.Verd
 	}
 	sort.Slice(vs, func(i, j int) bool { return vs[i].Index < vs[j].Index })
 	fmt.Fprintln(w)
-	t := newTable("#", "NAME", "OUTCOME", "REPAIRS", "TOKENS", "WHY").wrapping(5).rightAligned(0, 3, 4)
+	t := textout.NewTable("#", "NAME", "OUTCOME", "REPAIRS", "TOKENS", "WHY").Wrapping(5).RightAligned(0, 3, 4)
 	for _, v := range vs {
 		why := v.Reason
 		if len(v.Flags) > 0 {
 			why = strings.TrimSpace(why + " " + strings.Join(v.Flags, ","))
 		}
-		t.row(fmt.Sprint(v.Index+1), v.Name, string(v.Outcome), fmt.Sprint(v.Repairs), fmt.Sprint(v.Usage.Total()), why)
+		t.Row(fmt.Sprint(v.Index+1), v.Name, string(v.Outcome), fmt.Sprint(v.Repairs), fmt.Sprint(v.Usage.Total()), why)
 	}
-	t.write(w, tableWidth(w))
+	t.WriteFitted(w)
 	if s.Stored > 0 {
 		fmt.Fprintln(w, "\nnext: `resyn envs list --status candidate`, then `resyn envs accept NAME`")
 	}
@@ -728,14 +729,14 @@ resyn synth --resume RUN.`,
 				}
 				return writeJSON(runs)
 			}
-			t := newTable("RUN", "STATUS", "CREATED", "PROVIDER", "N", "CALLS", "TOKENS").wrapping(3).rightAligned(0, 4, 5, 6)
+			t := textout.NewTable("RUN", "STATUS", "CREATED", "PROVIDER", "N", "CALLS", "TOKENS").Wrapping(3).RightAligned(0, 4, 5, 6)
 			for _, r := range runs {
 				var cfg synth.Config
 				_ = json.Unmarshal(r.Config, &cfg)
-				t.row(fmt.Sprint(r.ID), string(r.Status), r.Created.Local().Format("2006-01-02 15:04"),
+				t.Row(fmt.Sprint(r.ID), string(r.Status), r.Created.Local().Format("2006-01-02 15:04"),
 					cfg.Provider, fmt.Sprint(cfg.N), fmt.Sprint(r.Usage.Requests), fmt.Sprint(r.Usage.InputTokens+r.Usage.OutputTokens))
 			}
-			if err := t.write(os.Stdout, outputWidth(os.Stdout)); err != nil {
+			if err := t.Write(os.Stdout, textout.OutputWidth(os.Stdout)); err != nil {
 				return err
 			}
 			for _, r := range runs {

@@ -4,16 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
+	"resyn/core/synth"
 	"resyn/trainer/grpo"
 	"resyn/trainer/native"
 )
@@ -141,14 +139,14 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 	}
 	defer db.Close()
 	spec.Store, spec.StorePath = db, dbPath()
-	spec.Log, spec.Progress = os.Stderr, newTrainPrinter(os.Stderr).print
+	spec.Log, spec.Progress = os.Stderr, grpo.NewTextPrinter(os.Stderr).Print
 	run, err := grpo.Setup(ctx, spec)
 	if err != nil {
 		return err
 	}
 	defer run.Close()
 	sum, err := run.Run(ctx)
-	reportSignals(db, sum.RunID)
+	synth.ReportSignals(os.Stderr, db, sum.RunID)
 	if f.asJSON {
 		if jerr := writeJSON(sum); jerr != nil && err == nil {
 			err = jerr
@@ -166,12 +164,7 @@ func trainSpec(cmd *cobra.Command, f trainFlags) (grpo.Spec, error) {
 	s := grpo.Spec{Preset: f.preset, ModelDir: f.model, Resume: f.resume, Backend: f.backend,
 		Threads: f.threads, Out: f.out, Name: f.name}
 	if cmd.Flags().Changed("env") {
-		for _, n := range strings.Split(f.envs, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				s.Envs = append(s.Envs, n)
-			}
-		}
-		if len(s.Envs) == 0 {
+		if s.Envs = splitList(f.envs); len(s.Envs) == 0 {
 			return s, fmt.Errorf("--env %q: name the environments to train on with --env A,B (see `resyn envs list`)", f.envs)
 		}
 	}
@@ -198,12 +191,7 @@ func trainSpec(cmd *cobra.Command, f trainFlags) (grpo.Spec, error) {
 		return s, fmt.Errorf("--env with --resume: a resumed run keeps its environments")
 	}
 	if f.holdout != "" {
-		for _, n := range strings.Split(f.holdout, ",") {
-			if n = strings.TrimSpace(n); n != "" {
-				s.Holdout = append(s.Holdout, n)
-			}
-		}
-		if len(s.Holdout) == 0 {
+		if s.Holdout = splitList(f.holdout); len(s.Holdout) == 0 {
 			return s, fmt.Errorf("--holdout-env %q: name the environments to hold out with --holdout-env A,B", f.holdout)
 		}
 		if f.resume != 0 {
@@ -259,59 +247,4 @@ func checkFlagValues(f trainFlags) error {
 		}
 	}
 	return nil
-}
-
-// trainPrinter writes one line per event, with the steps' rate and the
-// time the phase has left.
-type trainPrinter struct {
-	w         io.Writer
-	sft, grpo *rate
-}
-
-func newTrainPrinter(w io.Writer) *trainPrinter {
-	return &trainPrinter{w: w, sft: newRate(), grpo: newRate()}
-}
-
-// print writes one event.
-func (p *trainPrinter) print(e grpo.Event) {
-	{
-		w := p.w
-		switch e := e.(type) {
-		case grpo.RunStartedEvent:
-			verb := "started"
-			if e.Resumed {
-				verb = "resumed"
-			}
-			fmt.Fprintf(w, "run %d %s at step %d (%s); checkpoints in %s\n", e.RunID, verb, e.Step, e.Phase, e.Dir)
-		case grpo.SFTStepEvent:
-			p.sft.startAt(e.Step-1, p.sft.now().Add(-e.Elapsed))
-			eta := p.sft.line(e.Step, e.Of, "steps")
-			if e.Step == 1 || e.Step%10 == 0 || e.Step == e.Of {
-				fmt.Fprintf(w, "sft %4d/%d%s  loss %.4f  grad %.3f  %6.0f tok/s\n", e.Step, e.Of, paren(eta), e.Loss, e.GradNorm, e.TokensPerS)
-			}
-		case grpo.StepEvent:
-			p.grpo.startAt(e.Step-1, p.grpo.now().Add(-e.Elapsed))
-			eta := p.grpo.line(e.Step, e.Of, "steps")
-			var envs []string
-			for name, s := range e.PerEnv {
-				envs = append(envs, fmt.Sprintf("%s %.2f@%d", name, s.Reward, s.Level))
-			}
-			sort.Strings(envs)
-			fmt.Fprintf(w, "step %4d/%d%s  reward %.3f  pass %.2f  loss %+.4f  kl %.4f  ent %.3f  len %.1f  clip %.3f  kept %d/%d  %6.0f tok/s  [%s]\n",
-				e.Step, e.Of, paren(eta), e.Reward, e.PassRate, e.Loss, e.KL, e.Entropy, e.ResponseLen, e.ClipFrac,
-				e.GroupsKept, e.Groups, e.TokensPerS, strings.Join(envs, ", "))
-		case grpo.LevelUpEvent:
-			fmt.Fprintf(w, "curriculum: %s now at difficulty %d\n", e.Env, e.Level)
-		case grpo.EvalEvent:
-			fmt.Fprintf(w, "eval (%s): %s\n", e.Label, e.Result.Format())
-		case grpo.CheckpointEvent:
-			fmt.Fprintf(w, "checkpoint at step %d: %s\n", e.Step, e.Path)
-		case grpo.FinishedEvent:
-			if e.Err != nil && !errors.Is(e.Err, context.Canceled) {
-				fmt.Fprintf(w, "training failed after %v: %v\n", e.Summary.Elapsed.Round(time.Second), e.Err)
-				return
-			}
-			fmt.Fprintf(w, "finished %d SFT + %d GRPO steps in %v\n", e.Summary.SFTSteps, e.Summary.Steps, e.Summary.Elapsed.Round(time.Second))
-		}
-	}
 }

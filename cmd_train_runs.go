@@ -1,34 +1,15 @@
 package main
 
 import (
-	"bufio"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
-	"io"
-	"math"
 	"os"
-	"sort"
-	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"resyn/core/textout"
 	"resyn/storage"
+	"resyn/trainer/grpo"
 )
-
-// trainRunRow is one line of `resyn train runs --json` (docs/json.md).
-type trainRunRow struct {
-	ID         uint64            `json:"id"`
-	Name       string            `json:"name"`
-	Status     storage.RunStatus `json:"status"`
-	Steps      int64             `json:"steps"`       // the last step with a metric (SFT steps first, then GRPO steps)
-	LastReward *float64          `json:"last_reward"` // null before the first GRPO step
-	Envs       []string          `json:"envs"`
-	Started    time.Time         `json:"started"`
-	Finished   *time.Time        `json:"finished,omitempty"`
-	Error      string            `json:"error,omitempty"`
-}
 
 func newTrainRunsCmd() *cobra.Command {
 	var asJSON bool
@@ -45,7 +26,14 @@ resumable from its last checkpoint).`,
   resyn train runs --json | jq '.[] | select(.status == "stopped") | .id'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rows, err := trainRunRows()
+			db, err := openStore(true)
+			if err != nil {
+				return err
+			}
+			if db != nil {
+				defer db.Close()
+			}
+			rows, err := grpo.RunRows(db)
 			if err != nil {
 				return err
 			}
@@ -56,78 +44,11 @@ resumable from its last checkpoint).`,
 				fmt.Fprintln(os.Stderr, "no training runs in the store (resyn train starts one)")
 				return nil
 			}
-			t := newTable("RUN", "NAME", "STATUS", "STEPS", "REWARD", "STARTED").wrapping(1).rightAligned(0, 3, 4)
-			for _, r := range rows {
-				reward := "-"
-				if r.LastReward != nil {
-					reward = strconv.FormatFloat(*r.LastReward, 'f', 3, 64)
-				}
-				t.row(strconv.FormatUint(r.ID, 10), r.Name, string(r.Status), strconv.FormatInt(r.Steps, 10), reward,
-					r.Started.Local().Format("2006-01-02 15:04"))
-			}
-			return t.write(os.Stdout, outputWidth(os.Stdout))
+			return grpo.WriteRunsTable(os.Stdout, rows)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the runs as a JSON array")
 	return c
-}
-
-// trainRunRows reads every run with its last step and reward.
-func trainRunRows() ([]trainRunRow, error) {
-	db, err := openStore(true)
-	if err != nil {
-		return nil, err
-	}
-	rows := []trainRunRow{}
-	if db == nil {
-		return rows, nil
-	}
-	defer db.Close()
-	err = db.View(func(tx *storage.Tx) error {
-		runs, err := storage.ListTrainRuns(tx)
-		if err != nil {
-			return err
-		}
-		for _, r := range runs {
-			row := trainRunRow{ID: r.ID, Name: r.Name, Status: r.Status, Started: r.Created, Error: r.Error, Envs: []string{}}
-			if !r.Finished.IsZero() {
-				f := r.Finished
-				row.Finished = &f
-			}
-			seen := map[string]bool{}
-			for _, e := range r.Envs {
-				if !seen[e.Name] {
-					seen[e.Name] = true
-					row.Envs = append(row.Envs, e.Name)
-				}
-			}
-			last, ok, err := storage.LastMetricStep(tx, r.ID)
-			if err != nil {
-				return err
-			}
-			if ok {
-				row.Steps = last
-				// The last step's points, back to the last with a reward
-				// (a warm start's steps have none).
-				pts, err := storage.ListMetrics(tx, r.ID, 0)
-				if err != nil {
-					return err
-				}
-				for i := len(pts) - 1; i >= 0; i-- {
-					if pts[i].Name == "reward" {
-						v := pts[i].Value
-						if !math.IsNaN(v) && !math.IsInf(v, 0) {
-							row.LastReward = &v
-						}
-						break
-					}
-				}
-			}
-			rows = append(rows, row)
-		}
-		return nil
-	})
-	return rows, err
 }
 
 func newTrainExportCmd() *cobra.Command {
@@ -171,28 +92,18 @@ value; a value that is not a finite number is the string "NaN", "+Inf" or
 			}); err != nil {
 				return fmt.Errorf("%w (resyn train runs lists them)", err)
 			}
-			w := io.Writer(os.Stdout)
-			var f *os.File
-			if out != "" {
-				if f, err = os.Create(out); err != nil {
-					return fmt.Errorf("--out: %w", err)
-				}
-				w = f
+			w, closeOut, err := textout.CreateOut(out)
+			if err != nil {
+				return fmt.Errorf("--out: %w", err)
 			}
-			bw := bufio.NewWriter(w)
-			err = writeMetrics(bw, format, pts)
-			if ferr := bw.Flush(); err == nil {
-				err = ferr
-			}
-			if f != nil {
-				if cerr := f.Close(); err == nil {
-					err = cerr
-				}
+			err = grpo.WriteMetrics(w, format, pts)
+			if cerr := closeOut(); err == nil {
+				err = cerr
 			}
 			if err != nil {
 				return fmt.Errorf("writing run %d's metrics: %w", id, err)
 			}
-			if out != "" {
+			if out != "" && out != "-" {
 				fmt.Fprintf(os.Stderr, "wrote %d metric points of run %d to %s\n", len(pts), id, out)
 			}
 			return nil
@@ -201,53 +112,4 @@ value; a value that is not a finite number is the string "NaN", "+Inf" or
 	c.Flags().StringVar(&format, "format", "csv", "csv or jsonl")
 	c.Flags().StringVar(&out, "out", "", "write to FILE instead of stdout")
 	return c
-}
-
-// metricRow is one line of `resyn train export --format jsonl`.
-type metricRow struct {
-	Step   int64  `json:"step"`
-	Metric string `json:"metric"`
-	Env    string `json:"env,omitempty"`
-	Value  any    `json:"value"` // a number, or "NaN", "+Inf", "-Inf"
-}
-
-// writeMetrics writes points as CSV or JSONL rows.
-func writeMetrics(w io.Writer, format string, pts []storage.MetricPoint) error {
-	var rows []metricRow
-	for _, p := range pts {
-		rows = append(rows, metricRow{Step: p.Step, Metric: p.Name, Value: p.Value})
-		envs := make([]string, 0, len(p.PerEnv))
-		for e := range p.PerEnv {
-			envs = append(envs, e)
-		}
-		sort.Strings(envs)
-		for _, e := range envs {
-			rows = append(rows, metricRow{Step: p.Step, Metric: p.Name, Env: e, Value: p.PerEnv[e]})
-		}
-	}
-	if format == "csv" {
-		cw := csv.NewWriter(w)
-		if err := cw.Write([]string{"step", "metric", "env", "value"}); err != nil {
-			return err
-		}
-		for _, r := range rows {
-			v := strconv.FormatFloat(r.Value.(float64), 'g', -1, 64)
-			if err := cw.Write([]string{strconv.FormatInt(r.Step, 10), r.Metric, r.Env, v}); err != nil {
-				return err
-			}
-		}
-		cw.Flush()
-		return cw.Error()
-	}
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, r := range rows {
-		if v := r.Value.(float64); math.IsNaN(v) || math.IsInf(v, 0) {
-			r.Value = strconv.FormatFloat(v, 'g', -1, 64) // NaN, +Inf, -Inf
-		}
-		if err := enc.Encode(r); err != nil {
-			return err
-		}
-	}
-	return nil
 }

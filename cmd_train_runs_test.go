@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"resyn/storage"
+	"resyn/trainer/grpo"
 	"resyn/tui/panes/training"
 )
 
@@ -69,7 +70,7 @@ func TestTrainRuns(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("train runs --json: exit %d\n%s", code, errs)
 	}
-	var rows []trainRunRow
+	var rows []grpo.RunRow
 	if err := json.Unmarshal([]byte(out), &rows); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

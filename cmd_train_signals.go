@@ -2,13 +2,10 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"resyn/core/env"
 	"resyn/core/synth"
 	"resyn/storage"
 )
@@ -55,7 +52,7 @@ the same at the end of a run.`,
 			if asJSON {
 				return writeJSON(sigs)
 			}
-			printSignals(os.Stdout, id, sigs)
+			synth.WriteSignals(os.Stdout, id, sigs)
 			return nil
 		},
 	}
@@ -70,51 +67,4 @@ func parseRunID(s string) (uint64, error) {
 		return 0, fmt.Errorf("%q is not a run number (resyn train runs are numbered from 1)", s)
 	}
 	return id, nil
-}
-
-// printSignals is the table of a run's signals, and what to do next.
-func printSignals(w io.Writer, runID uint64, sigs []synth.EnvSignal) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENV\tSIGNAL\tLEVEL\tRANGE\tRECENT PASS\tSTEPS\tWHY")
-	flagged := 0
-	for _, s := range sigs {
-		sig := s.Signal
-		if sig == "" {
-			sig = "-"
-		} else {
-			flagged++
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d-%d\t%.2f\t%d\t%s\n", s.Env, sig, s.Level, s.MinDifficulty, s.MaxDifficulty, s.Recent, len(s.Curve), s.Reason)
-	}
-	tw.Flush()
-	if flagged > 0 {
-		fmt.Fprintf(w, "\n%d environment(s) flagged: `resyn synth --from-run %d` asks for harder versions of the saturated and replacements of those at zero\n", flagged, runID)
-	}
-}
-
-// reportSignals prints, at the end of resyn train, which environments
-// saturated or stayed at zero (on stderr, with the progress).
-func reportSignals(db *storage.DB, runID uint64) {
-	if runID == 0 {
-		return
-	}
-	var sigs []synth.EnvSignal
-	if db.View(func(tx *storage.Tx) error {
-		var err error
-		sigs, err = synth.TrainingSignals(tx, runID, synth.SignalOptions{})
-		return err
-	}) != nil || len(sigs) == 0 {
-		return
-	}
-	fmt.Fprintf(os.Stderr, "\npass rate per environment (resyn train signals %d):\n", runID)
-	printSignals(os.Stderr, runID, sigs)
-}
-
-// envHashes is the version hash of each module: a training run's lineage.
-func envHashes(mods []*env.Module) map[string]string {
-	out := map[string]string{}
-	for _, m := range mods {
-		out[m.Name] = m.Hash
-	}
-	return out
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"resyn/core/env"
+	"resyn/core/textout"
 	"resyn/storage"
 )
 
@@ -161,3 +162,6 @@ func main() {
 		os.Exit(1)
 	}
 }
+
+// writeJSON prints v on stdout as every --json output is printed.
+func writeJSON(v any) error { return textout.WriteJSON(os.Stdout, v) }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "resyn_native.h"
+#include "tensor_table.h"
 
 /* ---- matmul kernels (cpu_matmul.c) ---- */
 
@@ -99,19 +100,10 @@ typedef struct {
     float *gu;     // (N, 2I) gate and up, before the activation
 } layer_acts;
 
-typedef struct {
-    char name[96];
-    int ndim;
-    int64_t shape[2];
-    int64_t numel;
-    size_t offset;  // into the parameter arena
-} tensor_slot;
-
 struct rn_model {
     rn_config cfg;
     int C, I, H, KVH, hd, qdim, kvdim, qkvdim, V, L, nt;
-    tensor_slot *tensors;
-    int n_tensors;
+    tensor_table tt;  // names, shapes and offsets into the arenas (tensor_table.h)
     size_t n_params;
     float *params, *grads, *adam_m, *adam_v;  // one arena each
     float *embed, *lnf, *lm_head;             // into params

@@ -32,17 +32,6 @@ int model_err(rn_model *m, int code, const char *fmt, ...) {
 
 const char *rn_model_error(const rn_model *m) { return m ? m->err : "no model"; }
 
-static void add_tensor(rn_model *m, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1) {
-    tensor_slot *t = &m->tensors[m->n_tensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->ndim = ndim;
-    t->shape[0] = d0;
-    t->shape[1] = ndim == 2 ? d1 : 1;
-    t->numel = d0 * t->shape[1];
-    t->offset = *off;
-    *off += (size_t)t->numel;
-}
-
 int rn_model_create(const rn_config *cfg, rn_model **out) {
     *out = NULL;
     if (!cfg || cfg->vocab_size <= 0 || cfg->hidden_size <= 0 || cfg->intermediate_size <= 0 ||
@@ -71,74 +60,29 @@ int rn_model_create(const rn_config *cfg, rn_model **out) {
     if (m->nt <= 0) m->nt = 1;
 
     int C = m->C, I = m->I, L = m->L;
-    m->tensors = calloc((size_t)L * 12 + 3, sizeof(tensor_slot));
+    m->tt.slots = calloc(table_slots(L), sizeof(tensor_slot));
+    m->tt.lo = calloc(L, sizeof(layer_off));
     m->layers = calloc(L, sizeof(layer_params));
-    if (!m->tensors || !m->layers) goto nomem;
-    size_t off = 0;
-    char name[96];
-    add_tensor(m, &off, "model.embed_tokens.weight", 2, m->V, C);
-    size_t *loff = calloc((size_t)L * 7, sizeof(size_t));
-    if (!loff) goto nomem;
+    if (!m->tt.slots || !m->tt.lo || !m->layers) goto nomem;
+    table_build(&m->tt, (table_dims){.V = m->V, .C = C, .I = I, .qdim = m->qdim, .kvdim = m->kvdim, .L = L,
+                                     .tie = cfg->tie_word_embeddings});
+    m->n_params = m->tt.n_params;
+    m->params = calloc(m->n_params, sizeof(float));
+    if (!m->params) goto nomem;
+    m->embed = m->params + m->tt.embed;
+    m->lnf = m->params + m->tt.lnf;
+    m->lm_head = m->params + m->tt.head;
     for (int l = 0; l < L; l++) {
-        const char *pre = "model.layers";
-        size_t *o = loff + (size_t)l * 7;
-        o[0] = off;
-        snprintf(name, sizeof name, "%s.%d.input_layernorm.weight", pre, l);
-        add_tensor(m, &off, name, 1, C, 1);
-        o[1] = off;
-        snprintf(name, sizeof name, "%s.%d.self_attn.q_proj.weight", pre, l);
-        add_tensor(m, &off, name, 2, m->qdim, C);
-        snprintf(name, sizeof name, "%s.%d.self_attn.k_proj.weight", pre, l);
-        add_tensor(m, &off, name, 2, m->kvdim, C);
-        snprintf(name, sizeof name, "%s.%d.self_attn.v_proj.weight", pre, l);
-        add_tensor(m, &off, name, 2, m->kvdim, C);
-        o[2] = off;
-        snprintf(name, sizeof name, "%s.%d.self_attn.q_proj.bias", pre, l);
-        add_tensor(m, &off, name, 1, m->qdim, 1);
-        snprintf(name, sizeof name, "%s.%d.self_attn.k_proj.bias", pre, l);
-        add_tensor(m, &off, name, 1, m->kvdim, 1);
-        snprintf(name, sizeof name, "%s.%d.self_attn.v_proj.bias", pre, l);
-        add_tensor(m, &off, name, 1, m->kvdim, 1);
-        o[3] = off;
-        snprintf(name, sizeof name, "%s.%d.self_attn.o_proj.weight", pre, l);
-        add_tensor(m, &off, name, 2, C, m->qdim);
-        o[4] = off;
-        snprintf(name, sizeof name, "%s.%d.post_attention_layernorm.weight", pre, l);
-        add_tensor(m, &off, name, 1, C, 1);
-        o[5] = off;
-        snprintf(name, sizeof name, "%s.%d.mlp.gate_proj.weight", pre, l);
-        add_tensor(m, &off, name, 2, I, C);
-        snprintf(name, sizeof name, "%s.%d.mlp.up_proj.weight", pre, l);
-        add_tensor(m, &off, name, 2, I, C);
-        o[6] = off;
-        snprintf(name, sizeof name, "%s.%d.mlp.down_proj.weight", pre, l);
-        add_tensor(m, &off, name, 2, C, I);
-    }
-    size_t lnf_off = off;
-    add_tensor(m, &off, "model.norm.weight", 1, C, 1);
-    size_t head_off = off;
-    if (!cfg->tie_word_embeddings) add_tensor(m, &off, "lm_head.weight", 2, m->V, C);
-    m->n_params = off;
-    m->params = calloc(off, sizeof(float));
-    if (!m->params) {
-        free(loff);
-        goto nomem;
-    }
-    m->embed = m->params;
-    m->lnf = m->params + lnf_off;
-    m->lm_head = cfg->tie_word_embeddings ? m->embed : m->params + head_off;
-    for (int l = 0; l < L; l++) {
-        size_t *o = loff + (size_t)l * 7;
+        const layer_off *o = &m->tt.lo[l];
         layer_params *p = &m->layers[l];
-        p->ln1 = m->params + o[0];
-        p->wqkv = m->params + o[1];
-        p->bqkv = m->params + o[2];
-        p->wo = m->params + o[3];
-        p->ln2 = m->params + o[4];
-        p->wgu = m->params + o[5];
-        p->wdown = m->params + o[6];
+        p->ln1 = m->params + o->ln1;
+        p->wqkv = m->params + o->wqkv;
+        p->bqkv = m->params + o->bqkv;
+        p->wo = m->params + o->wo;
+        p->ln2 = m->params + o->ln2;
+        p->wgu = m->params + o->wgu;
+        p->wdown = m->params + o->wdown;
     }
-    free(loff);
 
     // rotary tables: angle = pos * theta^(-2d/hd), in double
     int half = m->hd / 2, T = cfg->max_seq_len;
@@ -164,7 +108,8 @@ nomem:
 
 void rn_model_free(rn_model *m) {
     if (!m) return;
-    free(m->tensors);
+    free(m->tt.slots);
+    free(m->tt.lo);
     free(m->layers);
     free(m->params);
     free(m->grads);
@@ -179,24 +124,11 @@ void rn_model_free(rn_model *m) {
 
 /* ---------------- weights by name ---------------- */
 
-int rn_num_tensors(const rn_model *m) { return m->n_tensors; }
+int rn_num_tensors(const rn_model *m) { return m->tt.n; }
 
-int rn_tensor_info_at(const rn_model *m, int i, rn_tensor_info *out) {
-    if (i < 0 || i >= m->n_tensors) return RN_ERR_ARG;
-    const tensor_slot *t = &m->tensors[i];
-    out->name = t->name;
-    out->ndim = t->ndim;
-    out->shape[0] = t->shape[0];
-    out->shape[1] = t->shape[1];
-    out->numel = t->numel;
-    return RN_OK;
-}
+int rn_tensor_info_at(const rn_model *m, int i, rn_tensor_info *out) { return table_info_at(&m->tt, i, out); }
 
-int rn_tensor_index(const rn_model *m, const char *name) {
-    for (int i = 0; i < m->n_tensors; i++)
-        if (strcmp(m->tensors[i].name, name) == 0) return i;
-    return -1;
-}
+int rn_tensor_index(const rn_model *m, const char *name) { return table_index(&m->tt, name); }
 
 static float *slot_buffer(rn_model *m, int which) {
     switch (which) {
@@ -221,9 +153,9 @@ static int ensure_buffer(rn_model *m, int which) {
 int ensure_grads(rn_model *m) { return ensure_buffer(m, RN_GRADS); }
 
 int rn_tensor_read(rn_model *m, int which, int i, float *dst) {
-    if (i < 0 || i >= m->n_tensors || which < RN_WEIGHTS || which > RN_ADAM_V)
+    if (i < 0 || i >= m->tt.n || which < RN_WEIGHTS || which > RN_ADAM_V)
         return model_err(m, RN_ERR_ARG, "tensor index %d or buffer %d out of range", i, which);
-    const tensor_slot *t = &m->tensors[i];
+    const tensor_slot *t = &m->tt.slots[i];
     float *buf = slot_buffer(m, which);
     if (!buf)
         memset(dst, 0, sizeof(float) * t->numel);
@@ -233,11 +165,11 @@ int rn_tensor_read(rn_model *m, int which, int i, float *dst) {
 }
 
 int rn_tensor_write(rn_model *m, int which, int i, const float *src) {
-    if (i < 0 || i >= m->n_tensors || which < RN_WEIGHTS || which > RN_ADAM_V)
+    if (i < 0 || i >= m->tt.n || which < RN_WEIGHTS || which > RN_ADAM_V)
         return model_err(m, RN_ERR_ARG, "tensor index %d or buffer %d out of range", i, which);
     int rc = ensure_buffer(m, which);
     if (rc) return rc;
-    const tensor_slot *t = &m->tensors[i];
+    const tensor_slot *t = &m->tt.slots[i];
     memcpy(slot_buffer(m, which) + t->offset, src, sizeof(float) * t->numel);
     return RN_OK;
 }
@@ -250,8 +182,8 @@ static uint64_t splitmix64(uint64_t *s) {
 }
 
 int rn_init_weights(rn_model *m, uint64_t seed, float std) {
-    for (int i = 0; i < m->n_tensors; i++) {
-        const tensor_slot *t = &m->tensors[i];
+    for (int i = 0; i < m->tt.n; i++) {
+        const tensor_slot *t = &m->tt.slots[i];
         float *p = m->params + t->offset;
         size_t len = strlen(t->name);
         if (t->ndim == 1) {
@@ -533,8 +465,8 @@ int rn_step(rn_model *m, const rn_adamw *o, float *grad_norm) {
     if (o->max_grad_norm > 0 && norm > o->max_grad_norm) clip = (float)(o->max_grad_norm / (norm + 1e-6));
     m->step++;
     float bc1 = 1.0f - (float)pow(o->beta1, (double)m->step), bc2 = 1.0f - (float)pow(o->beta2, (double)m->step);
-    for (int t = 0; t < m->n_tensors; t++) {
-        const tensor_slot *ts = &m->tensors[t];
+    for (int t = 0; t < m->tt.n; t++) {
+        const tensor_slot *ts = &m->tt.slots[t];
         float wd = ts->ndim == 2 ? o->weight_decay : 0.0f;
         float *p = m->params + ts->offset, *g = m->grads + ts->offset;
         float *mm = m->adam_m + ts->offset, *vv = m->adam_v + ts->offset;

@@ -109,3 +109,62 @@ func (m *Model) SaveHF(dir string, cfg hf.Config, opt hf.SaveOptions) error {
 	}
 	return hf.Save(dir, cfg, ts, opt)
 }
+
+// InitHF writes a randomly initialised model of config h to dir as a
+// Hugging Face checkpoint: Normal(0, std) matrices, ones for norms, zeros
+// for biases, deterministic for seed (recorded in the file's metadata). It
+// returns the model's parameter count.
+func InitHF(dir string, h hf.Config, seed uint64, std float32, opt hf.SaveOptions) (int64, error) {
+	if err := h.Validate(); err != nil {
+		return 0, err
+	}
+	m, err := New(ConfigFromHF(h))
+	if err != nil {
+		return 0, err
+	}
+	defer m.Close()
+	if err := m.InitWeights(seed, std); err != nil {
+		return 0, err
+	}
+	if opt.Metadata == nil {
+		opt.Metadata = map[string]string{}
+	}
+	opt.Metadata["resyn_init_seed"] = fmt.Sprint(seed)
+	return m.NumParams(), m.SaveHF(dir, h, opt)
+}
+
+// RandomLogitsCheck computes a logits check of m (LogitsCheck) on nSeq
+// pseudo-random token sequences, the first seqLen tokens long and each next
+// one half as long (at least 2), and nIDs vocabulary ids (the first and
+// last, then random ones): deterministic for seed, so that
+// scripts/gpu/hf_logits.py compares transformers on exactly these.
+func (m *Model) RandomLogitsCheck(nSeq, seqLen, nIDs int, seed uint64, atol float64) (hf.LogitsCheck, error) {
+	if nSeq < 1 || nIDs < 0 {
+		return hf.LogitsCheck{}, fmt.Errorf("a logits check of %d sequences and %d ids: want at least 1 sequence and 0 ids", nSeq, nIDs)
+	}
+	V := m.cfg.VocabSize
+	r := seed*0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019
+	next := func(n int) int32 { // xorshift64*
+		r ^= r >> 12
+		r ^= r << 25
+		r ^= r >> 27
+		return int32((r * 0x2545F4914F6CDD1D >> 11) % uint64(n))
+	}
+	seqs := make([][]int32, nSeq)
+	for i := range seqs {
+		n := seqLen
+		if i > 0 && nSeq > 1 { // vary the lengths: len, len/2, len/4, …
+			n = max(2, seqLen>>i)
+		}
+		seqs[i] = make([]int32, n)
+		for j := range seqs[i] {
+			seqs[i][j] = next(V)
+		}
+	}
+	ids := []int32{0, int32(V - 1)}
+	for len(ids) < nIDs {
+		ids = append(ids, next(V))
+	}
+	ids = ids[:min(nIDs, len(ids))]
+	return m.LogitsCheck(seqs, ids, atol)
+}

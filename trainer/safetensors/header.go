@@ -296,3 +296,18 @@ func jsonErr(err error) error {
 	}
 	return err
 }
+
+// ParseFloatDType reads the name of a float dtype a checkpoint may be
+// saved in: F32, BF16 or F16 in any case, and the fp32/fp16/float32…
+// spellings of transformers' torch_dtype.
+func ParseFloatDType(s string) (DType, error) {
+	switch strings.ToUpper(strings.TrimSpace(s)) {
+	case "F32", "FP32", "FLOAT32":
+		return F32, nil
+	case "BF16", "BFLOAT16":
+		return BF16, nil
+	case "F16", "FP16", "FLOAT16":
+		return F16, nil
+	}
+	return "", fmt.Errorf("%q: want F32, BF16 or F16", s)
+}

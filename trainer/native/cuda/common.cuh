@@ -8,8 +8,9 @@
  * activations that feed matrix products (norm outputs, q/k/v, attention
  * output, gate/up) are bf16. Norm weights and biases are read in fp32.
  *
- * Layout: the same arena layout as the C reference (cpu_model.c), so that
- * tensor offsets, names and the stacked q/k/v and gate/up matrices agree.
+ * Layout: the C reference's (cpu_model.c), from the same tensor table
+ * (../tensor_table.h), so that tensor offsets, names and the stacked q/k/v
+ * and gate/up matrices agree.
  */
 #ifndef RESYN_CUDA_COMMON_CUH
 #define RESYN_CUDA_COMMON_CUH
@@ -20,20 +21,9 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "../resyn_native.h"
+#include "../tensor_table.h"
 
 typedef __nv_bfloat16 bf16;
-
-typedef struct {
-    char name[96];
-    int ndim;
-    int64_t shape[2];
-    int64_t numel;
-    size_t offset;  // into the parameter arenas (elements)
-} tensor_slot;
-
-typedef struct {
-    size_t ln1, wqkv, bqkv, wo, ln2, wgu, wdown;
-} layer_off;
 
 // Training activations for cap_N positions (device pointers).
 typedef struct {
@@ -99,11 +89,8 @@ typedef struct {
 struct rn_model {
     rn_config cfg;
     int C, I, H, KVH, hd, qdim, kvdim, qkvdim, V, L;
-    tensor_slot *tensors;
-    int n_tensors;
+    tensor_table tt;  // names, shapes and offsets into the arenas (../tensor_table.h)
     size_t n_params;
-    layer_off *lo;
-    size_t embed_off, lnf_off, head_off;
     float *p32;            // device fp32 master weights
     bf16 *p16;             // device bf16 copy
     float *grads, *adam_m, *adam_v;

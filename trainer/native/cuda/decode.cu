@@ -382,7 +382,7 @@ static int grid_for(const rn_model *m, int units) {
 
 void f_qkv(rn_model *m, int l, bf16 *q, bf16 *kc, bf16 *vc, const float *x, const int32_t *row, const int32_t *pos,
            int n, int max_T) {
-    const layer_off *o = &m->lo[l];
+    const layer_off *o = &m->tt.lo[l];
     int units = (m->H + m->KVH) * (m->hd / 2) + m->kvdim / 2, g = grid_for(m, units);
 #define ARGS q, kc, vc, x, m->p32 + o->ln1, m->p16 + o->wqkv, m->p32 + o->bqkv, m->rope_cos, m->rope_sin, row, pos, n, \
         m->C, m->H, m->KVH, m->hd, max_T, m->cfg.rms_norm_eps
@@ -403,7 +403,7 @@ void f_out_residual(rn_model *m, float *x, const bf16 *in, size_t w_off, int n, 
 }
 
 void f_gate_up(rn_model *m, int l, bf16 *h, const float *x, int n) {
-    const layer_off *o = &m->lo[l];
+    const layer_off *o = &m->tt.lo[l];
     int g = grid_for(m, m->I);
 #define ARGS h, x, m->p32 + o->ln2, m->p16 + o->wgu, n, m->C, m->I, m->cfg.rms_norm_eps
     if (n == 1)
@@ -415,7 +415,7 @@ void f_gate_up(rn_model *m, int l, bf16 *h, const float *x, int n) {
 
 void f_head(rn_model *m, float *logits, const float *x, int n) {
     int g = grid_for(m, m->V);
-#define ARGS logits, x, m->p32 + m->lnf_off, m->p16 + m->head_off, n, m->C, m->V, m->cfg.rms_norm_eps
+#define ARGS logits, x, m->p32 + m->tt.lnf, m->p16 + m->tt.head, n, m->C, m->V, m->cfg.rms_norm_eps
     if (n == 1)
         launch_pdl(m->stream, g, (size_t)m->C * 4, fhead_kernel<1>, ARGS);
     else

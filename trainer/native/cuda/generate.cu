@@ -104,9 +104,9 @@ static int run_layers(rn_model *m, int n, const int32_t *tok, const int32_t *row
     const size_t per_layer = (size_t)g->rows * max_T * m->kvdim;
     const float eps = m->cfg.rms_norm_eps;
     int rc;
-    k_embed(s, g->x, tok, m->p32 + m->embed_off, n, C);
+    k_embed(s, g->x, tok, m->p32 + m->tt.embed, n, C);
     for (int l = 0; l < m->L; l++) {
-        const layer_off *o = &m->lo[l];
+        const layer_off *o = &m->tt.lo[l];
         bf16 *kc = g->kc + l * per_layer, *vc = g->vc + l * per_layer;
         if (fused) {
             f_qkv(m, l, g->q, kc, vc, g->x, row, pos, n, max_T);
@@ -135,8 +135,8 @@ static int run_layers(rn_model *m, int n, const int32_t *tok, const int32_t *row
 // Logits (nb, V) of the final-norm rows idx of g->x.
 static int head_logits(rn_model *m, const int32_t *idx, int nb) {
     gen_bufs *g = &m->g;
-    k_rmsnorm_rows(m->stream, g->hsel, g->x, idx, m->p32 + m->lnf_off, nb, m->C, m->cfg.rms_norm_eps);
-    return gemm_nt(m, g->logits, 0, g->hsel, m->p16 + m->head_off, nb, m->V, m->C, 0.f);
+    k_rmsnorm_rows(m->stream, g->hsel, g->x, idx, m->p32 + m->tt.lnf, nb, m->C, m->cfg.rms_norm_eps);
+    return gemm_nt(m, g->logits, 0, g->hsel, m->p16 + m->tt.head, nb, m->V, m->C, 0.f);
 }
 
 static int decode_step(rn_model *m, int B, int fused, const rn_gen_params *p) {

@@ -48,17 +48,6 @@ int gemm_tn(rn_model *m, void *out, int out_bf16, const bf16 *a, const bf16 *b, 
 
 /* ---------------- create / free ---------------- */
 
-static void add_tensor(rn_model *m, size_t *off, const char *name, int ndim, int64_t d0, int64_t d1) {
-    tensor_slot *t = &m->tensors[m->n_tensors++];
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->ndim = ndim;
-    t->shape[0] = d0;
-    t->shape[1] = ndim == 2 ? d1 : 1;
-    t->numel = d0 * t->shape[1];
-    t->offset = *off;
-    *off += (size_t)t->numel;
-}
-
 /* ---------------- optional phase timing (RESYN_CUDA_PROFILE=1) ----------------
  * Events around the phases of forward, backward and step, summed after each
  * call's synchronisation and printed to stderr when the model is freed. */
@@ -162,54 +151,13 @@ int rn_model_create(const rn_config *cfg, rn_model **out) {
     if (m->n_sm <= 0) m->n_sm = 1;
 
     int C = m->C, I = m->I, L = m->L;
-    m->tensors = (tensor_slot *)calloc((size_t)L * 12 + 3, sizeof(tensor_slot));
-    m->lo = (layer_off *)calloc(L, sizeof(layer_off));
-    if (!m->tensors || !m->lo) goto nomem;
+    m->tt.slots = (tensor_slot *)calloc(table_slots(L), sizeof(tensor_slot));
+    m->tt.lo = (layer_off *)calloc(L, sizeof(layer_off));
+    if (!m->tt.slots || !m->tt.lo) goto nomem;
     {
-        size_t off = 0;
-        char name[96];
-        m->embed_off = off;
-        add_tensor(m, &off, "model.embed_tokens.weight", 2, m->V, C);
-        for (int l = 0; l < L; l++) {
-            const char *pre = "model.layers";
-            layer_off *o = &m->lo[l];
-            o->ln1 = off;
-            snprintf(name, sizeof name, "%s.%d.input_layernorm.weight", pre, l);
-            add_tensor(m, &off, name, 1, C, 1);
-            o->wqkv = off;
-            snprintf(name, sizeof name, "%s.%d.self_attn.q_proj.weight", pre, l);
-            add_tensor(m, &off, name, 2, m->qdim, C);
-            snprintf(name, sizeof name, "%s.%d.self_attn.k_proj.weight", pre, l);
-            add_tensor(m, &off, name, 2, m->kvdim, C);
-            snprintf(name, sizeof name, "%s.%d.self_attn.v_proj.weight", pre, l);
-            add_tensor(m, &off, name, 2, m->kvdim, C);
-            o->bqkv = off;
-            snprintf(name, sizeof name, "%s.%d.self_attn.q_proj.bias", pre, l);
-            add_tensor(m, &off, name, 1, m->qdim, 1);
-            snprintf(name, sizeof name, "%s.%d.self_attn.k_proj.bias", pre, l);
-            add_tensor(m, &off, name, 1, m->kvdim, 1);
-            snprintf(name, sizeof name, "%s.%d.self_attn.v_proj.bias", pre, l);
-            add_tensor(m, &off, name, 1, m->kvdim, 1);
-            o->wo = off;
-            snprintf(name, sizeof name, "%s.%d.self_attn.o_proj.weight", pre, l);
-            add_tensor(m, &off, name, 2, C, m->qdim);
-            o->ln2 = off;
-            snprintf(name, sizeof name, "%s.%d.post_attention_layernorm.weight", pre, l);
-            add_tensor(m, &off, name, 1, C, 1);
-            o->wgu = off;
-            snprintf(name, sizeof name, "%s.%d.mlp.gate_proj.weight", pre, l);
-            add_tensor(m, &off, name, 2, I, C);
-            snprintf(name, sizeof name, "%s.%d.mlp.up_proj.weight", pre, l);
-            add_tensor(m, &off, name, 2, I, C);
-            o->wdown = off;
-            snprintf(name, sizeof name, "%s.%d.mlp.down_proj.weight", pre, l);
-            add_tensor(m, &off, name, 2, C, I);
-        }
-        m->lnf_off = off;
-        add_tensor(m, &off, "model.norm.weight", 1, C, 1);
-        m->head_off = cfg->tie_word_embeddings ? m->embed_off : off;
-        if (!cfg->tie_word_embeddings) add_tensor(m, &off, "lm_head.weight", 2, m->V, C);
-        m->n_params = off;
+        table_dims d = {m->V, C, I, m->qdim, m->kvdim, L, cfg->tie_word_embeddings};
+        table_build(&m->tt, d);
+        m->n_params = m->tt.n_params;
     }
     if (cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking) != cudaSuccess) goto state;
     if (cublasCreate(&m->blas) != CUBLAS_STATUS_SUCCESS) goto state;
@@ -284,31 +232,18 @@ void rn_model_free(rn_model *m) {
     cudaFree(m->blas_ws);
     if (m->blas) cublasDestroy(m->blas);
     if (m->stream) cudaStreamDestroy(m->stream);
-    free(m->tensors);
-    free(m->lo);
+    free(m->tt.slots);
+    free(m->tt.lo);
     free(m);
 }
 
 /* ---------------- weights by name ---------------- */
 
-int rn_num_tensors(const rn_model *m) { return m->n_tensors; }
+int rn_num_tensors(const rn_model *m) { return m->tt.n; }
 
-int rn_tensor_info_at(const rn_model *m, int i, rn_tensor_info *out) {
-    if (i < 0 || i >= m->n_tensors) return RN_ERR_ARG;
-    const tensor_slot *t = &m->tensors[i];
-    out->name = t->name;
-    out->ndim = t->ndim;
-    out->shape[0] = t->shape[0];
-    out->shape[1] = t->shape[1];
-    out->numel = t->numel;
-    return RN_OK;
-}
+int rn_tensor_info_at(const rn_model *m, int i, rn_tensor_info *out) { return table_info_at(&m->tt, i, out); }
 
-int rn_tensor_index(const rn_model *m, const char *name) {
-    for (int i = 0; i < m->n_tensors; i++)
-        if (strcmp(m->tensors[i].name, name) == 0) return i;
-    return -1;
-}
+int rn_tensor_index(const rn_model *m, const char *name) { return table_index(&m->tt, name); }
 
 }  // extern "C"
 
@@ -338,9 +273,9 @@ static int ensure_buffer(rn_model *m, int which) {
 extern "C" {
 
 int rn_tensor_read(rn_model *m, int which, int i, float *dst) {
-    if (i < 0 || i >= m->n_tensors || which < RN_WEIGHTS || which > RN_ADAM_V)
+    if (i < 0 || i >= m->tt.n || which < RN_WEIGHTS || which > RN_ADAM_V)
         return model_err(m, RN_ERR_ARG, "tensor index %d or buffer %d out of range", i, which);
-    const tensor_slot *t = &m->tensors[i];
+    const tensor_slot *t = &m->tt.slots[i];
     float *buf = *slot_ptr(m, which);
     if (!buf) {
         memset(dst, 0, sizeof(float) * t->numel);
@@ -351,11 +286,11 @@ int rn_tensor_read(rn_model *m, int which, int i, float *dst) {
 }
 
 int rn_tensor_write(rn_model *m, int which, int i, const float *src) {
-    if (i < 0 || i >= m->n_tensors || which < RN_WEIGHTS || which > RN_ADAM_V)
+    if (i < 0 || i >= m->tt.n || which < RN_WEIGHTS || which > RN_ADAM_V)
         return model_err(m, RN_ERR_ARG, "tensor index %d or buffer %d out of range", i, which);
     int rc = ensure_buffer(m, which);
     if (rc) return rc;
-    const tensor_slot *t = &m->tensors[i];
+    const tensor_slot *t = &m->tt.slots[i];
     float *buf = *slot_ptr(m, which);
     CUDA_TRY(m, cudaMemcpyAsync(buf + t->offset, src, sizeof(float) * t->numel, cudaMemcpyHostToDevice, m->stream));
     if (which == RN_WEIGHTS) k_f32_to_bf16(m->stream, m->p16 + t->offset, m->p32 + t->offset, t->numel);
@@ -363,8 +298,8 @@ int rn_tensor_write(rn_model *m, int which, int i, const float *src) {
 }
 
 int rn_init_weights(rn_model *m, uint64_t seed, float std) {
-    for (int i = 0; i < m->n_tensors; i++) {
-        const tensor_slot *t = &m->tensors[i];
+    for (int i = 0; i < m->tt.n; i++) {
+        const tensor_slot *t = &m->tt.slots[i];
         float *p = m->p32 + t->offset;
         size_t len = strlen(t->name);
         if (t->ndim == 1) {
@@ -504,9 +439,9 @@ extern "C" int rn_forward(rn_model *m, const rn_batch *bt, float *logprobs, floa
     const size_t NC = (size_t)N * C;
     const float eps = m->cfg.rms_norm_eps;
     prof_begin(m, P_FWD);
-    k_embed(s, a->xs, a->tokens, m->p32 + m->embed_off, N, C);
+    k_embed(s, a->xs, a->tokens, m->p32 + m->tt.embed, N, C);
     for (int l = 0; l < m->L; l++) {
-        const layer_off *o = &m->lo[l];
+        const layer_off *o = &m->tt.lo[l];
         float *x = a->xs + l * NC, *x2 = a->x2 + l * NC, *next = a->xs + (l + 1) * NC;
         bf16 *ln1 = a->ln1 + l * NC, *ln2 = a->ln2 + l * NC, *qkv = a->qkv + (size_t)l * N * m->qkvdim;
         bf16 *att = a->att + (size_t)l * N * m->qdim, *gu = a->gu + (size_t)l * N * 2 * I;
@@ -526,13 +461,13 @@ extern "C" int rn_forward(rn_model *m, const rn_batch *bt, float *logprobs, floa
         if ((rc = gemm_nt(m, next, 0, hh, m->p16 + o->wdown, N, C, I, 1.f))) return rc;
     }
     LAUNCH_TRY(m);
-    k_rmsnorm(s, a->lnf, a->rstdf, a->xs + m->L * NC, m->p32 + m->lnf_off, N, C, eps);
+    k_rmsnorm(s, a->lnf, a->rstdf, a->xs + m->L * NC, m->p32 + m->tt.lnf, N, C, eps);
     k_gather_rows_bf16(s, a->sel_x, a->lnf, a->sel, n_sel, C);
     const int ch = head_chunk_rows(m);
     prof_begin(m, P_HEAD_F);
     for (int c0 = 0; c0 < n_sel; c0 += ch) {
         int r = n_sel - c0 < ch ? n_sel - c0 : ch;
-        if ((rc = gemm_nt(m, a->logits, 0, a->sel_x + (size_t)c0 * C, m->p16 + m->head_off, r, V, C, 0.f)))
+        if ((rc = gemm_nt(m, a->logits, 0, a->sel_x + (size_t)c0 * C, m->p16 + m->tt.head, r, V, C, 0.f)))
             return rc;
         k_head_rows(s, a->lp + c0, entropy ? a->ent + c0 : NULL, a->head_lse + c0, a->logits, a->sel_tg + c0, r, V);
     }
@@ -572,21 +507,21 @@ extern "C" int rn_backward(rn_model *m, const float *dlogprobs) {
     for (int c0 = 0; c0 < m->n_sel; c0 += ch) {
         int r = m->n_sel - c0 < ch ? m->n_sel - c0 : ch;
         const bf16 *xs = a->sel_x + (size_t)c0 * C;
-        if ((rc = gemm_nt(m, a->logits, 0, xs, m->p16 + m->head_off, r, V, C, 0.f))) return rc;
+        if ((rc = gemm_nt(m, a->logits, 0, xs, m->p16 + m->tt.head, r, V, C, 0.f))) return rc;
         k_head_drows(s, a->dlogits, a->logits, a->dlp + c0, a->head_lse + c0, a->sel_tg + c0, r, V);
-        if ((rc = gemm_nn(m, a->dsel + (size_t)c0 * C, 0, a->dlogits, m->p16 + m->head_off, r, C, V, 0.f)))
+        if ((rc = gemm_nn(m, a->dsel + (size_t)c0 * C, 0, a->dlogits, m->p16 + m->tt.head, r, C, V, 0.f)))
             return rc;
-        if ((rc = gemm_tn(m, G + m->head_off, 0, a->dlogits, xs, V, C, r, 1.f))) return rc;
+        if ((rc = gemm_tn(m, G + m->tt.head, 0, a->dlogits, xs, V, C, r, 1.f))) return rc;
     }
     prof_end(m);
     CUDA_TRY(m, cudaMemsetAsync(a->dln, 0, sizeof(float) * NC, s));
     k_scatter_rows_f32(s, a->dln, a->dsel, a->sel, m->n_sel, C);
     CUDA_TRY(m, cudaMemsetAsync(a->dx, 0, sizeof(float) * NC, s));
-    k_rmsnorm_backward(s, a->dx, a->dx16, G + m->lnf_off, a->dln, a->xs + m->L * NC, m->p32 + m->lnf_off, a->rstdf,
+    k_rmsnorm_backward(s, a->dx, a->dx16, G + m->tt.lnf, a->dln, a->xs + m->L * NC, m->p32 + m->tt.lnf, a->rstdf,
                        N, C);
 
     for (int l = m->L - 1; l >= 0; l--) {
-        const layer_off *o = &m->lo[l];
+        const layer_off *o = &m->tt.lo[l];
         float *x = a->xs + l * NC, *x2 = a->x2 + l * NC;
         bf16 *ln1 = a->ln1 + l * NC, *ln2 = a->ln2 + l * NC, *qkv = a->qkv + (size_t)l * N * qkvdim;
         bf16 *att = a->att + (size_t)l * N * qdim, *gu = a->gu + (size_t)l * N * 2 * I;
@@ -614,7 +549,7 @@ extern "C" int rn_backward(rn_model *m, const float *dlogprobs) {
         if ((rc = gemm_nn(m, a->dln, 0, a->dqkv16, m->p16 + o->wqkv, N, C, qkvdim, 0.f))) return rc;
         k_rmsnorm_backward(s, a->dx, a->dx16, G + o->ln1, a->dln, x, m->p32 + o->ln1, a->rstd1 + (size_t)l * N, N, C);
     }
-    k_embed_backward(s, G + m->embed_off, a->dx, a->tokens, N, C);
+    k_embed_backward(s, G + m->tt.embed, a->dx, a->tokens, N, C);
     prof_end(m);
     return sync_check(m);
 }
@@ -648,8 +583,8 @@ extern "C" int rn_step(rn_model *m, const rn_adamw *o, float *grad_norm) {
     m->step++;
     prof_begin(m, P_STEP);
     float bc1 = 1.0f - (float)pow(o->beta1, (double)m->step), bc2 = 1.0f - (float)pow(o->beta2, (double)m->step);
-    for (int t = 0; t < m->n_tensors; t++) {
-        const tensor_slot *ts = &m->tensors[t];
+    for (int t = 0; t < m->tt.n; t++) {
+        const tensor_slot *ts = &m->tt.slots[t];
         float wd = ts->ndim == 2 ? o->weight_decay : 0.0f;
         size_t off = ts->offset;
         k_adamw(m->stream, m->p32 + off, m->p16 + off, m->grads + off, m->adam_m + off, m->adam_v + off, ts->numel,

@@ -1,4 +1,9 @@
-package main
+// Package textout is how resyn's commands print for a person at a
+// terminal: tables that fit its width, the rate and time left of a long
+// job, and JSON as every --json output is written (docs/json.md). The
+// printers of core and trainer packages use it too, so that a command's
+// output and a package's report read the same.
+package textout
 
 import (
 	"io"
@@ -10,7 +15,7 @@ import (
 	"github.com/charmbracelet/x/term"
 )
 
-// table is command output in columns that fits the terminal (80 columns
+// Table is command output in columns that fits the terminal (80 columns
 // when the output is not one): when the natural widths do not fit, the
 // columns marked to wrap (free text: tags, reasons, changes) are narrowed
 // and their cells wrapped at spaces, commas and hyphens onto continuation
@@ -19,36 +24,38 @@ import (
 //
 // text/tabwriter, which the other commands use, only aligns: a long
 // reason makes every line of the table as wide as the longest one.
-type table struct {
+type Table struct {
 	head  []string
 	rows  [][]string
 	wrap  map[int]bool // column index → may wrap
 	right map[int]bool // column index → aligned right (numbers)
-	// headless tables (key and value) print no header line.
-	headless bool
+	// Headless tables (key and value) print no header line.
+	Headless bool
 }
 
-func newTable(head ...string) *table {
-	return &table{head: head, wrap: map[int]bool{}, right: map[int]bool{}}
+// NewTable starts a table with these column heads.
+func NewTable(head ...string) *Table {
+	return &Table{head: head, wrap: map[int]bool{}, right: map[int]bool{}}
 }
 
-// wrapping marks columns whose cells may be wrapped.
-func (t *table) wrapping(cols ...int) *table {
+// Wrapping marks columns whose cells may be wrapped.
+func (t *Table) Wrapping(cols ...int) *Table {
 	for _, c := range cols {
 		t.wrap[c] = true
 	}
 	return t
 }
 
-// rightAligned marks columns of numbers.
-func (t *table) rightAligned(cols ...int) *table {
+// RightAligned marks columns of numbers.
+func (t *Table) RightAligned(cols ...int) *Table {
 	for _, c := range cols {
 		t.right[c] = true
 	}
 	return t
 }
 
-func (t *table) row(cells ...string) { t.rows = append(t.rows, cells) }
+// Row adds a row.
+func (t *Table) Row(cells ...string) { t.rows = append(t.rows, cells) }
 
 // tableGap is the space between two columns.
 const tableGap = 2
@@ -58,7 +65,7 @@ const tableGap = 2
 const minWrap = 12
 
 // widths fits the columns into width cells.
-func (t *table) widths(width int) []int {
+func (t *Table) widths(width int) []int {
 	n := len(t.head)
 	nat := make([]int, n)
 	for _, r := range append([][]string{t.head}, t.rows...) {
@@ -89,12 +96,15 @@ func (t *table) widths(width int) []int {
 	return out
 }
 
-// write prints the table in width cells.
-func (t *table) write(w io.Writer, width int) error {
+// WriteFitted prints the table at the width of w (WidthOf).
+func (t *Table) WriteFitted(w io.Writer) error { return t.Write(w, WidthOf(w)) }
+
+// Write prints the table in width cells.
+func (t *Table) Write(w io.Writer, width int) error {
 	ws := t.widths(width)
 	var b strings.Builder
 	all := append([][]string{t.head}, t.rows...)
-	if t.headless {
+	if t.Headless {
 		all = t.rows
 	}
 	for _, r := range all {
@@ -136,17 +146,17 @@ func (t *table) write(w io.Writer, width int) error {
 	return err
 }
 
-// tableWidth is outputWidth of w when it is a file, else 80.
-func tableWidth(w io.Writer) int {
+// WidthOf is OutputWidth of w when it is a file, else 80.
+func WidthOf(w io.Writer) int {
 	if f, ok := w.(*os.File); ok {
-		return outputWidth(f)
+		return OutputWidth(f)
 	}
 	return 80
 }
 
-// outputWidth is the width tables fit on f: the terminal's, else
+// OutputWidth is the width tables fit on f: the terminal's, else
 // $COLUMNS, else 80.
-func outputWidth(f *os.File) int {
+func OutputWidth(f *os.File) int {
 	if term.IsTerminal(f.Fd()) {
 		if w, _, err := term.GetSize(f.Fd()); err == nil && w > 0 {
 			return w

@@ -1,46 +1,47 @@
-package main
+package textout
 
 import (
 	"fmt"
 	"time"
 )
 
-// rate measures how fast a job of a known size goes, from the units done
+// Rate measures how fast a job of a known size goes, from the units done
 // so far in this process, and says how long the rest will take. The first
 // observe sets the origin (a resumed job has units done before it).
-type rate struct {
-	now     func() time.Time // time.Now; tests set a clock
+type Rate struct {
+	Now     func() time.Time // time.Now; tests set a clock
 	t0      time.Time
 	n0      int
 	started bool
 }
 
-func newRate() *rate { return &rate{now: time.Now} }
+// NewRate is a Rate on the wall clock.
+func NewRate() *Rate { return &Rate{Now: time.Now} }
 
-// observe notes that done units are finished; the first call is the
+// Observe notes that done units are finished; the first call is the
 // origin.
-func (r *rate) observe(done int) {
+func (r *Rate) Observe(done int) {
 	if !r.started {
-		r.t0, r.n0, r.started = r.now(), done, true
+		r.t0, r.n0, r.started = r.Now(), done, true
 	}
 }
 
-// startAt sets the origin: done units were finished at t (the first unit
+// StartAt sets the origin: done units were finished at t (the first unit
 // of a job reports how long it took, so the rate shows from it on).
-func (r *rate) startAt(done int, t time.Time) {
+func (r *Rate) StartAt(done int, t time.Time) {
 	if !r.started {
 		r.t0, r.n0, r.started = t, done, true
 	}
 }
 
-// reset starts measuring again (a new phase of the job).
-func (r *rate) reset() { r.started = false }
+// Reset starts measuring again (a new phase of the job).
+func (r *Rate) Reset() { r.started = false }
 
-// line is "2.1 steps/s, 1m20s left" for done of total units named unit,
+// Line is "2.1 steps/s, 1m20s left" for done of total units named unit,
 // or "" until there is a measure (the first unit after the origin).
-func (r *rate) line(done, total int, unit string) string {
-	r.observe(done)
-	el := r.now().Sub(r.t0)
+func (r *Rate) Line(done, total int, unit string) string {
+	r.Observe(done)
+	el := r.Now().Sub(r.t0)
 	n := done - r.n0
 	if n <= 0 || el <= 0 {
 		return ""
@@ -54,12 +55,12 @@ func (r *rate) line(done, total int, unit string) string {
 		return speed
 	}
 	left := time.Duration(float64(total-done) / perSec * float64(time.Second))
-	return speed + ", " + roughDuration(left) + " left"
+	return speed + ", " + RoughDuration(left) + " left"
 }
 
-// roughDuration is a duration to the second below an hour, to the minute
+// RoughDuration is a duration to the second below an hour, to the minute
 // above: "45s", "12m05s", "3h20m".
-func roughDuration(d time.Duration) string {
+func RoughDuration(d time.Duration) string {
 	switch {
 	case d < time.Second:
 		return "<1s"
@@ -71,8 +72,8 @@ func roughDuration(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// paren is " (s)", or "" for an empty s.
-func paren(s string) string {
+// Paren is " (s)", or "" for an empty s.
+func Paren(s string) string {
 	if s == "" {
 		return ""
 	}
