@@ -92,6 +92,9 @@ type Trainer struct {
 	hold  *storage.RunHold // this process's claim on the run record
 	sum   Summary
 	start time.Time
+	// lastSaved is the global step of the last checkpoint of this
+	// process's run (the one resumed from counts), -1 before any.
+	lastSaved int
 }
 
 // trainState is what a checkpoint needs beyond the weights and moments.
@@ -188,17 +191,9 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 	}
 	t.emit(RunStartedEvent{RunID: t.sum.RunID, Resumed: resumed, Phase: t.st.Phase, Step: t.globalStep(), Dir: t.o.Dir})
 
-	lastSaved := -1
+	t.lastSaved = -1
 	if resumed {
-		lastSaved = t.globalStep()
-	}
-	stopped := func(err error) (Summary, error) {
-		if errors.Is(err, context.Canceled) && t.globalStep() != lastSaved {
-			if serr := t.checkpoint(); serr != nil {
-				return t.sum, errors.Join(err, serr)
-			}
-		}
-		return t.sum, err
+		t.lastSaved = t.globalStep()
 	}
 	// The first evaluation runs before any step, and again on a resume of
 	// a run stopped during it: a stop there saves the untrained model as
@@ -206,16 +201,16 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 	if t.st.Init == nil && t.globalStep() == 0 && t.cfg.EvalN > 0 {
 		r, err := t.eval(ctx, "init")
 		if err != nil {
-			return stopped(err)
+			return t.stopped(err)
 		}
 		t.st.Init = &r
 	}
 	for t.st.Phase == "sft" && t.st.SFTStep < t.cfg.SFTSteps {
 		if err := ctx.Err(); err != nil {
-			return stopped(err)
+			return t.stopped(err)
 		}
 		if err := t.sftStep(ctx); err != nil {
-			return stopped(err)
+			return t.stopped(err)
 		}
 	}
 	if t.st.Phase == "sft" {
@@ -223,7 +218,7 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		if t.cfg.EvalN > 0 {
 			r, err := t.eval(ctx, "sft")
 			if err != nil {
-				return stopped(err)
+				return t.stopped(err)
 			}
 			t.st.AfterSFT = &r
 		}
@@ -231,7 +226,7 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 			if err := t.checkpoint(); err != nil {
 				return t.sum, err
 			}
-			lastSaved = t.globalStep()
+			t.lastSaved = t.globalStep()
 		}
 	}
 	if err := t.prepareReference(); err != nil {
@@ -239,28 +234,28 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 	}
 	for t.st.Step < t.cfg.Steps {
 		if err := ctx.Err(); err != nil {
-			return stopped(err)
+			return t.stopped(err)
 		}
 		if err := t.grpoStep(ctx); err != nil {
-			return stopped(err)
+			return t.stopped(err)
 		}
 		if t.cfg.EvalEvery > 0 && t.st.Step%t.cfg.EvalEvery == 0 && t.st.Step < t.cfg.Steps && t.cfg.EvalN > 0 {
 			if _, err := t.eval(ctx, fmt.Sprintf("step %d", t.st.Step)); err != nil {
-				return stopped(err)
+				return t.stopped(err)
 			}
 		}
 		if t.cfg.CheckpointEvery > 0 && t.st.Step%t.cfg.CheckpointEvery == 0 && t.st.Step < t.cfg.Steps {
 			if err := t.checkpoint(); err != nil {
 				return t.sum, err
 			}
-			lastSaved = t.globalStep()
+			t.lastSaved = t.globalStep()
 		}
 	}
 	t.st.Phase = "done"
 	if t.cfg.EvalN > 0 {
 		r, err := t.eval(ctx, "final")
 		if err != nil {
-			return stopped(err)
+			return t.stopped(err)
 		}
 		t.sum.Final = &r
 	}
@@ -268,6 +263,17 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 		return t.sum, err
 	}
 	return t.sum, nil
+}
+
+// stopped ends Run with err; a cancelled run saves a checkpoint first
+// unless its last one is of this step.
+func (t *Trainer) stopped(err error) (Summary, error) {
+	if errors.Is(err, context.Canceled) && t.globalStep() != t.lastSaved {
+		if serr := t.checkpoint(); serr != nil {
+			return t.sum, errors.Join(err, serr)
+		}
+	}
+	return t.sum, err
 }
 
 func (t *Trainer) globalStep() int { return t.st.SFTStep + t.st.Step }
