@@ -130,7 +130,6 @@ struct rn_model {
     char err[256];
 };
 
-int model_err(rn_model *m, int code, const char *fmt, ...);
 int ensure_grads(rn_model *m);
 /* Runs the layers for n tokens of a ragged batch: token i is at (row[i],
  * pos[i]) and attends to the keys cached for its row at positions 0..pos[i];

@@ -20,39 +20,17 @@
 #endif
 #include "cpu_internal.h"
 
-int model_err(rn_model *m, int code, const char *fmt, ...) {
-    if (m) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(m->err, sizeof m->err, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+DEFINE_MODEL_ERR
 
 const char *rn_model_error(const rn_model *m) { return m ? m->err : "no model"; }
 
 int rn_model_create(const rn_config *cfg, rn_model **out) {
     *out = NULL;
-    if (!cfg || cfg->vocab_size <= 0 || cfg->hidden_size <= 0 || cfg->intermediate_size <= 0 ||
-        cfg->n_layers <= 0 || cfg->n_heads <= 0 || cfg->n_kv_heads <= 0 || cfg->max_seq_len <= 0)
-        return RN_ERR_ARG;
-    if (cfg->hidden_size % cfg->n_heads || cfg->n_heads % cfg->n_kv_heads ||
-        (cfg->hidden_size / cfg->n_heads) % 2 || cfg->rms_norm_eps <= 0 || cfg->rope_theta <= 0)
-        return RN_ERR_ARG;
+    if (config_check(cfg)) return RN_ERR_ARG;
     rn_model *m = calloc(1, sizeof *m);
     if (!m) return RN_ERR_NOMEM;
     m->cfg = *cfg;
-    m->C = cfg->hidden_size;
-    m->I = cfg->intermediate_size;
-    m->H = cfg->n_heads;
-    m->KVH = cfg->n_kv_heads;
-    m->hd = m->C / m->H;
-    m->qdim = m->H * m->hd;
-    m->kvdim = m->KVH * m->hd;
-    m->qkvdim = m->qdim + 2 * m->kvdim;
-    m->V = cfg->vocab_size;
-    m->L = cfg->n_layers;
+    SET_DIMS(m, cfg);
     m->nt = cfg->n_threads;
 #ifdef _OPENMP
     if (m->nt <= 0) m->nt = omp_get_num_procs();
@@ -84,18 +62,11 @@ int rn_model_create(const rn_config *cfg, rn_model **out) {
         p->wdown = m->params + o->wdown;
     }
 
-    // rotary tables: angle = pos * theta^(-2d/hd), in double
     int half = m->hd / 2, T = cfg->max_seq_len;
     m->rope_cos = malloc(sizeof(float) * (size_t)T * half);
     m->rope_sin = malloc(sizeof(float) * (size_t)T * half);
     if (!m->rope_cos || !m->rope_sin) goto nomem;
-    for (int t = 0; t < T; t++) {
-        for (int d = 0; d < half; d++) {
-            double inv = 1.0 / pow((double)cfg->rope_theta, (2.0 * d) / m->hd);
-            m->rope_cos[(size_t)t * half + d] = (float)cos(t * inv);
-            m->rope_sin[(size_t)t * half + d] = (float)sin(t * inv);
-        }
-    }
+    rope_tables(m->rope_cos, m->rope_sin, T, m->hd, cfg->rope_theta);
     // rows of logits per head chunk: about 16M floats, between 8 and 256 rows
     int chunk = (int)((1 << 24) / m->V);
     m->head_chunk = chunk < 8 ? 8 : chunk > 256 ? 256 : chunk;
@@ -153,8 +124,7 @@ static int ensure_buffer(rn_model *m, int which) {
 int ensure_grads(rn_model *m) { return ensure_buffer(m, RN_GRADS); }
 
 int rn_tensor_read(rn_model *m, int which, int i, float *dst) {
-    if (i < 0 || i >= m->tt.n || which < RN_WEIGHTS || which > RN_ADAM_V)
-        return model_err(m, RN_ERR_ARG, "tensor index %d or buffer %d out of range", i, which);
+    if (tensor_arg_check(m, m->tt.n, which, i)) return RN_ERR_ARG;
     const tensor_slot *t = &m->tt.slots[i];
     float *buf = slot_buffer(m, which);
     if (!buf)
@@ -165,8 +135,7 @@ int rn_tensor_read(rn_model *m, int which, int i, float *dst) {
 }
 
 int rn_tensor_write(rn_model *m, int which, int i, const float *src) {
-    if (i < 0 || i >= m->tt.n || which < RN_WEIGHTS || which > RN_ADAM_V)
-        return model_err(m, RN_ERR_ARG, "tensor index %d or buffer %d out of range", i, which);
+    if (tensor_arg_check(m, m->tt.n, which, i)) return RN_ERR_ARG;
     int rc = ensure_buffer(m, which);
     if (rc) return rc;
     const tensor_slot *t = &m->tt.slots[i];
@@ -184,14 +153,12 @@ static uint64_t splitmix64(uint64_t *s) {
 int rn_init_weights(rn_model *m, uint64_t seed, float std) {
     for (int i = 0; i < m->tt.n; i++) {
         const tensor_slot *t = &m->tt.slots[i];
-        float *p = m->params + t->offset;
-        size_t len = strlen(t->name);
-        if (t->ndim == 1) {
-            int is_bias = len > 5 && strcmp(t->name + len - 5, ".bias") == 0;
-            for (int64_t k = 0; k < t->numel; k++) p[k] = is_bias ? 0.0f : 1.0f;
+        float *p = m->params + t->offset, v;
+        if (init_constant(t, &v)) {
+            for (int64_t k = 0; k < t->numel; k++) p[k] = v;
             continue;
         }
-        uint64_t s = seed ^ (0xA24BAED4963EE407ULL * (uint64_t)(i + 1));
+        uint64_t s = init_seed(seed, i);
         for (int64_t k = 0; k < t->numel; k += 2) {  // Box-Muller
             double u1 = ((splitmix64(&s) >> 11) + 1.0) * 0x1.0p-53, u2 = (splitmix64(&s) >> 11) * 0x1.0p-53;
             double r = sqrt(-2.0 * log(u1));
@@ -298,10 +265,7 @@ static int check_tokens(rn_model *m, const int32_t *t, int n, const char *what) 
 }
 
 int rn_forward(rn_model *m, const rn_batch *bt, float *logprobs, float *entropy) {
-    if (!bt || bt->B <= 0 || bt->T <= 0 || !bt->tokens || !bt->targets || !logprobs)
-        return model_err(m, RN_ERR_ARG, "forward needs B, T > 0, tokens, targets and an output");
-    if (bt->T > m->cfg.max_seq_len)
-        return model_err(m, RN_ERR_ARG, "T = %d exceeds max_seq_len %d", bt->T, m->cfg.max_seq_len);
+    if (batch_check(m, bt, logprobs, m->cfg.max_seq_len)) return RN_ERR_ARG;
     int B = bt->B, T = bt->T, N = B * T, C = m->C, I = m->I, nt = m->nt;
     if (bt->temperature < 0 || bt->top_p < 0 || bt->top_p > 1 || bt->temperature != bt->temperature ||
         bt->top_p != bt->top_p)
@@ -439,8 +403,7 @@ int64_t rn_get_step(const rn_model *m) { return m->step; }
 void rn_set_step(rn_model *m, int64_t t) { m->step = t; }
 
 int rn_step(rn_model *m, const rn_adamw *o, float *grad_norm) {
-    if (!o || o->lr < 0 || o->beta1 < 0 || o->beta1 >= 1 || o->beta2 < 0 || o->beta2 >= 1 || o->eps <= 0)
-        return model_err(m, RN_ERR_ARG, "AdamW needs lr >= 0, betas in [0, 1) and eps > 0");
+    if (adamw_check(m, o)) return RN_ERR_ARG;
     if (!m->grads) return model_err(m, RN_ERR_STATE, "step needs gradients (run backward first)");
     int rc;
     if ((rc = ensure_buffer(m, RN_ADAM_M)) || (rc = ensure_buffer(m, RN_ADAM_V))) return rc;
@@ -461,10 +424,9 @@ int rn_step(rn_model *m, const rn_adamw *o, float *grad_norm) {
     free(part);
     double norm = sqrt(ss);
     if (grad_norm) *grad_norm = (float)norm;
-    float clip = 1.0f;
-    if (o->max_grad_norm > 0 && norm > o->max_grad_norm) clip = (float)(o->max_grad_norm / (norm + 1e-6));
+    float clip, bc1, bc2;
     m->step++;
-    float bc1 = 1.0f - (float)pow(o->beta1, (double)m->step), bc2 = 1.0f - (float)pow(o->beta2, (double)m->step);
+    adamw_scalars(o, norm, m->step, &clip, &bc1, &bc2);
     for (int t = 0; t < m->tt.n; t++) {
         const tensor_slot *ts = &m->tt.slots[t];
         float wd = ts->ndim == 2 ? o->weight_decay : 0.0f;

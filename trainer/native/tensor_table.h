@@ -1,4 +1,7 @@
-/* The host-side tensor table, shared by both backends.
+/* The host side of a model, shared by both backends: the config check and
+ * the dimensions derived from it, the tensor table, the rotary tables, how
+ * each tensor is initialised, the argument checks of the ABI's calls and
+ * AdamW's scalars.
  *
  * A model's weights live in one arena per buffer (weights, gradients, the
  * two AdamW moments); the table names each tensor as Hugging Face's Qwen2
@@ -13,6 +16,8 @@
 #ifndef RN_TENSOR_TABLE_H
 #define RN_TENSOR_TABLE_H
 
+#include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -124,6 +129,106 @@ static inline int table_index(const tensor_table *t, const char *name) {
     for (int i = 0; i < t->n; i++)
         if (strcmp(t->slots[i].name, name) == 0) return i;
     return -1;
+}
+
+// config_check is RN_OK for a config both backends can build: positive
+// sizes, heads dividing the hidden size and the query heads, an even head
+// dimension (rotary pairs), a positive norm epsilon and rotary base.
+static inline int config_check(const rn_config *cfg) {
+    if (!cfg || cfg->vocab_size <= 0 || cfg->hidden_size <= 0 || cfg->intermediate_size <= 0 ||
+        cfg->n_layers <= 0 || cfg->n_heads <= 0 || cfg->n_kv_heads <= 0 || cfg->max_seq_len <= 0)
+        return RN_ERR_ARG;
+    if (cfg->hidden_size % cfg->n_heads || cfg->n_heads % cfg->n_kv_heads ||
+        (cfg->hidden_size / cfg->n_heads) % 2 || cfg->rms_norm_eps <= 0 || cfg->rope_theta <= 0)
+        return RN_ERR_ARG;
+    return RN_OK;
+}
+
+// SET_DIMS fills the dimension fields that both backends' rn_model has
+// under the same names from a checked config.
+#define SET_DIMS(m, cfg)                            \
+    do {                                            \
+        (m)->C = (cfg)->hidden_size;                \
+        (m)->I = (cfg)->intermediate_size;          \
+        (m)->H = (cfg)->n_heads;                    \
+        (m)->KVH = (cfg)->n_kv_heads;               \
+        (m)->hd = (m)->C / (m)->H;                  \
+        (m)->qdim = (m)->H * (m)->hd;               \
+        (m)->kvdim = (m)->KVH * (m)->hd;            \
+        (m)->qkvdim = (m)->qdim + 2 * (m)->kvdim;   \
+        (m)->V = (cfg)->vocab_size;                 \
+        (m)->L = (cfg)->n_layers;                   \
+    } while (0)
+
+// rope_tables fills cos_t and sin_t, (T, hd/2) each: angle = pos *
+// theta^(-2d/hd), computed in double.
+static inline void rope_tables(float *cos_t, float *sin_t, int T, int hd, double theta) {
+    int half = hd / 2;
+    for (int t = 0; t < T; t++)
+        for (int d = 0; d < half; d++) {
+            double inv = 1.0 / pow(theta, (2.0 * d) / hd);
+            cos_t[(size_t)t * half + d] = (float)cos(t * inv);
+            sin_t[(size_t)t * half + d] = (float)sin(t * inv);
+        }
+}
+
+// init_constant says how rn_init_weights initialises tensor t: a vector (a
+// norm weight, 1, or a bias, 0) is the constant *v and init_constant is 1;
+// a matrix is Normal(0, std) from the stream init_seed(seed, i) and it is 0.
+static inline int init_constant(const tensor_slot *t, float *v) {
+    if (t->ndim != 1) return 0;
+    size_t len = strlen(t->name);
+    *v = len > 5 && strcmp(t->name + len - 5, ".bias") == 0 ? 0.0f : 1.0f;
+    return 1;
+}
+
+static inline uint64_t init_seed(uint64_t seed, int i) { return seed ^ (0xA24BAED4963EE407ULL * (uint64_t)(i + 1)); }
+
+// model_err records a message in m (rn_model_error) and returns code; each
+// backend defines it with DEFINE_MODEL_ERR, its rn_model having err.
+int model_err(rn_model *m, int code, const char *fmt, ...);
+
+#define DEFINE_MODEL_ERR                                              \
+    int model_err(rn_model *m, int code, const char *fmt, ...) {     \
+        if (m) {                                                      \
+            va_list ap;                                               \
+            va_start(ap, fmt);                                        \
+            vsnprintf(m->err, sizeof m->err, fmt, ap);                \
+            va_end(ap);                                               \
+        }                                                             \
+        return code;                                                  \
+    }
+
+// tensor_arg_check: tensor i of a table of n and buffer which exist.
+static inline int tensor_arg_check(rn_model *m, int n, int which, int i) {
+    if (i < 0 || i >= n || which < RN_WEIGHTS || which > RN_ADAM_V)
+        return model_err(m, RN_ERR_ARG, "tensor index %d or buffer %d out of range", i, which);
+    return RN_OK;
+}
+
+// batch_check: a forward's batch has tokens, targets, an output and at
+// most max_seq_len positions a row.
+static inline int batch_check(rn_model *m, const rn_batch *bt, const float *logprobs, int max_seq_len) {
+    if (!bt || bt->B <= 0 || bt->T <= 0 || !bt->tokens || !bt->targets || !logprobs)
+        return model_err(m, RN_ERR_ARG, "forward needs B, T > 0, tokens, targets and an output");
+    if (bt->T > max_seq_len) return model_err(m, RN_ERR_ARG, "T = %d exceeds max_seq_len %d", bt->T, max_seq_len);
+    return RN_OK;
+}
+
+// adamw_check refuses options no step can use.
+static inline int adamw_check(rn_model *m, const rn_adamw *o) {
+    if (!o || o->lr < 0 || o->beta1 < 0 || o->beta1 >= 1 || o->beta2 < 0 || o->beta2 >= 1 || o->eps <= 0)
+        return model_err(m, RN_ERR_ARG, "AdamW needs lr >= 0, betas in [0, 1) and eps > 0");
+    return RN_OK;
+}
+
+// adamw_scalars: the gradients' scale for clipping at o->max_grad_norm
+// (0: none) given their global norm, and the bias corrections of step.
+static inline void adamw_scalars(const rn_adamw *o, double norm, int64_t step, float *clip, float *bc1, float *bc2) {
+    *clip = 1.0f;
+    if (o->max_grad_norm > 0 && norm > o->max_grad_norm) *clip = (float)(o->max_grad_norm / (norm + 1e-6));
+    *bc1 = 1.0f - (float)pow(o->beta1, (double)step);
+    *bc2 = 1.0f - (float)pow(o->beta2, (double)step);
 }
 
 #endif

@@ -114,7 +114,6 @@ struct rn_model {
     char err[256];
 };
 
-int model_err(rn_model *m, int code, const char *fmt, ...);
 
 #define CUDA_TRY(m, call)                                                                              \
     do {                                                                                               \

@@ -12,15 +12,7 @@
 #include <string.h>
 #include "common.cuh"
 
-int model_err(rn_model *m, int code, const char *fmt, ...) {
-    if (m) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(m->err, sizeof m->err, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
+DEFINE_MODEL_ERR
 
 extern "C" const char *rn_model_error(const rn_model *m) { return m ? m->err : "no model"; }
 
@@ -115,25 +107,11 @@ void rn_model_free(rn_model *m);
 
 int rn_model_create(const rn_config *cfg, rn_model **out) {
     *out = NULL;
-    if (!cfg || cfg->vocab_size <= 0 || cfg->hidden_size <= 0 || cfg->intermediate_size <= 0 ||
-        cfg->n_layers <= 0 || cfg->n_heads <= 0 || cfg->n_kv_heads <= 0 || cfg->max_seq_len <= 0)
-        return RN_ERR_ARG;
-    if (cfg->hidden_size % cfg->n_heads || cfg->n_heads % cfg->n_kv_heads ||
-        (cfg->hidden_size / cfg->n_heads) % 2 || cfg->rms_norm_eps <= 0 || cfg->rope_theta <= 0)
-        return RN_ERR_ARG;
+    if (config_check(cfg)) return RN_ERR_ARG;
     rn_model *m = (rn_model *)calloc(1, sizeof *m);
     if (!m) return RN_ERR_NOMEM;
     m->cfg = *cfg;
-    m->C = cfg->hidden_size;
-    m->I = cfg->intermediate_size;
-    m->H = cfg->n_heads;
-    m->KVH = cfg->n_kv_heads;
-    m->hd = m->C / m->H;
-    m->qdim = m->H * m->hd;
-    m->kvdim = m->KVH * m->hd;
-    m->qkvdim = m->qdim + 2 * m->kvdim;
-    m->V = cfg->vocab_size;
-    m->L = cfg->n_layers;
+    SET_DIMS(m, cfg);
     *out = m;  // from here on errors leave a model whose rn_model_error explains them
     if (!attn_train_supported(m->hd)) {
         *out = NULL;
@@ -180,12 +158,7 @@ int rn_model_create(const rn_config *cfg, rn_model **out) {
             free(hs);
             goto nomem;
         }
-        for (int t = 0; t < T; t++)
-            for (int d = 0; d < half; d++) {
-                double inv = 1.0 / pow((double)cfg->rope_theta, (2.0 * d) / m->hd);
-                hc[(size_t)t * half + d] = (float)cos(t * inv);
-                hs[(size_t)t * half + d] = (float)sin(t * inv);
-            }
+        rope_tables(hc, hs, T, m->hd, cfg->rope_theta);
         int ok = cudaMalloc(&m->rope_cos, sizeof(float) * nt) == cudaSuccess &&
                  cudaMalloc(&m->rope_sin, sizeof(float) * nt) == cudaSuccess;
         if (ok) {
@@ -273,8 +246,7 @@ static int ensure_buffer(rn_model *m, int which) {
 extern "C" {
 
 int rn_tensor_read(rn_model *m, int which, int i, float *dst) {
-    if (i < 0 || i >= m->tt.n || which < RN_WEIGHTS || which > RN_ADAM_V)
-        return model_err(m, RN_ERR_ARG, "tensor index %d or buffer %d out of range", i, which);
+    if (tensor_arg_check(m, m->tt.n, which, i)) return RN_ERR_ARG;
     const tensor_slot *t = &m->tt.slots[i];
     float *buf = *slot_ptr(m, which);
     if (!buf) {
@@ -286,8 +258,7 @@ int rn_tensor_read(rn_model *m, int which, int i, float *dst) {
 }
 
 int rn_tensor_write(rn_model *m, int which, int i, const float *src) {
-    if (i < 0 || i >= m->tt.n || which < RN_WEIGHTS || which > RN_ADAM_V)
-        return model_err(m, RN_ERR_ARG, "tensor index %d or buffer %d out of range", i, which);
+    if (tensor_arg_check(m, m->tt.n, which, i)) return RN_ERR_ARG;
     int rc = ensure_buffer(m, which);
     if (rc) return rc;
     const tensor_slot *t = &m->tt.slots[i];
@@ -300,15 +271,12 @@ int rn_tensor_write(rn_model *m, int which, int i, const float *src) {
 int rn_init_weights(rn_model *m, uint64_t seed, float std) {
     for (int i = 0; i < m->tt.n; i++) {
         const tensor_slot *t = &m->tt.slots[i];
-        float *p = m->p32 + t->offset;
-        size_t len = strlen(t->name);
-        if (t->ndim == 1) {
-            int is_bias = len > 5 && strcmp(t->name + len - 5, ".bias") == 0;
-            k_fill(m->stream, p, t->numel, is_bias ? 0.0f : 1.0f);
+        float *p = m->p32 + t->offset, v;
+        if (init_constant(t, &v)) {
+            k_fill(m->stream, p, t->numel, v);
             continue;
         }
-        uint64_t s = seed ^ (0xA24BAED4963EE407ULL * (uint64_t)(i + 1));
-        k_init_normal(m->stream, p, t->numel, s, std);
+        k_init_normal(m->stream, p, t->numel, init_seed(seed, i), std);
     }
     k_f32_to_bf16(m->stream, m->p16, m->p32, m->n_params);
     return sync_check(m);
@@ -392,10 +360,7 @@ static int head_chunk_rows(const rn_model *m) { return m->head_chunk < m->cap_N 
 /* ---------------- forward ---------------- */
 
 extern "C" int rn_forward(rn_model *m, const rn_batch *bt, float *logprobs, float *entropy) {
-    if (!bt || bt->B <= 0 || bt->T <= 0 || !bt->tokens || !bt->targets || !logprobs)
-        return model_err(m, RN_ERR_ARG, "forward needs B, T > 0, tokens, targets and an output");
-    if (bt->T > m->cfg.max_seq_len)
-        return model_err(m, RN_ERR_ARG, "T = %d exceeds max_seq_len %d", bt->T, m->cfg.max_seq_len);
+    if (batch_check(m, bt, logprobs, m->cfg.max_seq_len)) return RN_ERR_ARG;
     if ((bt->temperature > 0 && bt->temperature != 1) || (bt->top_p > 0 && bt->top_p < 1))
         return model_err(m, RN_ERR_ARG,
                          "forward at temperature %g, top_p %g: the CUDA backend computes log-probabilities of the "
@@ -567,8 +532,7 @@ extern "C" int64_t rn_get_step(const rn_model *m) { return m->step; }
 extern "C" void rn_set_step(rn_model *m, int64_t t) { m->step = t; }
 
 extern "C" int rn_step(rn_model *m, const rn_adamw *o, float *grad_norm) {
-    if (!o || o->lr < 0 || o->beta1 < 0 || o->beta1 >= 1 || o->beta2 < 0 || o->beta2 >= 1 || o->eps <= 0)
-        return model_err(m, RN_ERR_ARG, "AdamW needs lr >= 0, betas in [0, 1) and eps > 0");
+    if (adamw_check(m, o)) return RN_ERR_ARG;
     if (!m->grads) return model_err(m, RN_ERR_STATE, "step needs gradients (run backward first)");
     int rc;
     if ((rc = ensure_buffer(m, RN_ADAM_M)) || (rc = ensure_buffer(m, RN_ADAM_V))) return rc;
@@ -578,11 +542,10 @@ extern "C" int rn_step(rn_model *m, const rn_adamw *o, float *grad_norm) {
     if ((rc = sync_check(m))) return rc;
     double norm = sqrt(ss);
     if (grad_norm) *grad_norm = (float)norm;
-    float clip = 1.0f;
-    if (o->max_grad_norm > 0 && norm > o->max_grad_norm) clip = (float)(o->max_grad_norm / (norm + 1e-6));
+    float clip, bc1, bc2;
     m->step++;
+    adamw_scalars(o, norm, m->step, &clip, &bc1, &bc2);
     prof_begin(m, P_STEP);
-    float bc1 = 1.0f - (float)pow(o->beta1, (double)m->step), bc2 = 1.0f - (float)pow(o->beta2, (double)m->step);
     for (int t = 0; t < m->tt.n; t++) {
         const tensor_slot *ts = &m->tt.slots[t];
         float wd = ts->ndim == 2 ? o->weight_decay : 0.0f;
