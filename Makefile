@@ -18,7 +18,7 @@ NVCCFLAGS ?= -O3 -std=c++17 -lineinfo
 CUDA_DIR := trainer/native/cuda
 CUDA_SRC := $(wildcard $(CUDA_DIR)/*.cu)
 CUDA_OBJ := $(patsubst $(CUDA_DIR)/%.cu,$(BUILD)/cuda/%.o,$(CUDA_SRC))
-CUDA_HDR := $(CUDA_DIR)/common.cuh trainer/native/resyn_native.h trainer/native/tensor_table.h
+CUDA_HDR := $(CUDA_DIR)/common.cuh trainer/native/resyn_native.h trainer/native/model_host.h
 CPU_SRC := $(wildcard trainer/native/cpu_*.c)
 
 .PHONY: cuda cpu-so parity clean-native
@@ -34,7 +34,7 @@ $(BUILD)/libresyn_cuda.so: $(CUDA_OBJ)
 
 cpu-so: $(BUILD)/libresyn_cpu.so
 
-$(BUILD)/libresyn_cpu.so: $(CPU_SRC) trainer/native/cpu_internal.h trainer/native/resyn_native.h trainer/native/tensor_table.h
+$(BUILD)/libresyn_cpu.so: $(CPU_SRC) trainer/native/cpu_internal.h trainer/native/resyn_native.h trainer/native/model_host.h
 	@mkdir -p $(BUILD)
 	$(CC) -O3 -std=gnu11 -Wno-psabi -fopenmp -fPIC -shared -o $@ $(CPU_SRC) -lm
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include "resyn_native.h"
-#include "tensor_table.h"
+#include "model_host.h"
 
 /* ---- matmul kernels (cpu_matmul.c) ---- */
 
@@ -103,7 +103,7 @@ typedef struct {
 struct rn_model {
     rn_config cfg;
     int C, I, H, KVH, hd, qdim, kvdim, qkvdim, V, L, nt;
-    tensor_table tt;  // names, shapes and offsets into the arenas (tensor_table.h)
+    tensor_table tt;  // names, shapes and offsets into the arenas (model_host.h)
     size_t n_params;
     float *params, *grads, *adam_m, *adam_v;  // one arena each
     float *embed, *lnf, *lm_head;             // into params

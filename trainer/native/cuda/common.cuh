@@ -9,7 +9,7 @@
  * output, gate/up) are bf16. Norm weights and biases are read in fp32.
  *
  * Layout: the C reference's (cpu_model.c), from the same tensor table
- * (../tensor_table.h), so that tensor offsets, names and the stacked q/k/v
+ * (../model_host.h), so that tensor offsets, names and the stacked q/k/v
  * and gate/up matrices agree.
  */
 #ifndef RESYN_CUDA_COMMON_CUH
@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include "../resyn_native.h"
-#include "../tensor_table.h"
+#include "../model_host.h"
 
 typedef __nv_bfloat16 bf16;
 
@@ -89,7 +89,7 @@ typedef struct {
 struct rn_model {
     rn_config cfg;
     int C, I, H, KVH, hd, qdim, kvdim, qkvdim, V, L;
-    tensor_table tt;  // names, shapes and offsets into the arenas (../tensor_table.h)
+    tensor_table tt;  // names, shapes and offsets into the arenas (../model_host.h)
     size_t n_params;
     float *p32;            // device fp32 master weights
     bf16 *p16;             // device bf16 copy

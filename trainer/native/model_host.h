@@ -13,8 +13,8 @@
  *
  * Header-only (static inline) plain C: gcc compiles it into the CPU backend
  * and nvcc into the CUDA one, each a separate shared object. */
-#ifndef RN_TENSOR_TABLE_H
-#define RN_TENSOR_TABLE_H
+#ifndef RN_MODEL_HOST_H
+#define RN_MODEL_HOST_H
 
 #include <math.h>
 #include <stdarg.h>
