@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"resyn/core/textout"
+	"resyn/storage"
 
 	"github.com/spf13/cobra"
 )
@@ -50,38 +51,14 @@ func newDBInfoCmd() *cobra.Command {
 			}
 			t := textout.NewTable("", "").Wrapping(1)
 			t.Headless = true
-			c := in.Counts
-			for _, row := range []struct {
-				k string
-				v any
-			}{
-				{"path", in.Path}, {"size", humanBytes(in.Size)}, {"schema", in.Schema},
-				{"environments", fmt.Sprintf("%d (%d revisions)", c.Envs, c.EnvRevisions)},
-				{"synthesis runs", fmt.Sprintf("%d (%d log entries)", c.SynthRuns, c.SynthLogEntries)},
-				{"datasets", c.Datasets},
-				{"training runs", fmt.Sprintf("%d (%d metric points, %d rollouts, %d checkpoints)", c.TrainRuns, c.MetricPoints, c.Rollouts, c.Checkpoints)},
-				{"settings", c.Settings},
-			} {
-				t.Row(row.k, fmt.Sprint(row.v))
+			for _, row := range in.Rows() {
+				t.Row(row[0], row[1])
 			}
 			return t.Write(os.Stdout, textout.OutputWidth(os.Stdout))
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func newDBBackupCmd() *cobra.Command {
@@ -117,7 +94,7 @@ An existing FILE (an earlier backup, say) is replaced only with --force.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "wrote %s (%s), checked\n", args[0], humanBytes(n))
+			fmt.Fprintf(os.Stderr, "wrote %s (%s), checked\n", args[0], storage.HumanBytes(n))
 			return nil
 		},
 	}
