@@ -55,12 +55,11 @@ when piped), wrapping the tags; --json has every field.`,
 			}
 			var entries []library.Entry
 			if err := withLibrary(true, func(l *library.Library) (err error) {
-				entries, err = l.List()
+				entries, err = l.Filtered(status, tag)
 				return err
 			}); err != nil {
 				return err
 			}
-			entries, _ = library.Filter(entries, status, tag)
 			if asJSON {
 				return writeJSON(entries)
 			}
@@ -176,16 +175,11 @@ Exits 1 when any file fails any check.`,
 					return err
 				}
 			}
-			p, err := env.NewPool(env.PoolOptions{})
-			if err != nil {
-				return err
-			}
-			defer p.Close()
 			var text io.Writer
 			if !asJSON {
 				text = os.Stdout
 			}
-			reports, failed, err := synth.ValidateFiles(cmd.Context(), p, args, seeds, judgeP, text)
+			reports, failed, err := synth.ValidateFiles(cmd.Context(), args, seeds, judgeP, text)
 			if err == nil {
 				err = writeReports(asJSON, reports)
 			}
@@ -229,14 +223,9 @@ Exits 1 when any file fails.`,
   resyn envs add --seeds 5 synthesized/*.star && resyn envs list`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := env.NewPool(env.PoolOptions{})
-			if err != nil {
-				return err
-			}
-			defer p.Close()
 			return withLibrary(false, func(l *library.Library) error {
 				o := library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep, Replace: replace}
-				reports, failed, err := l.AddFiles(cmd.Context(), p, args, o, os.Stderr, !asJSON)
+				reports, failed, err := l.AddFiles(cmd.Context(), args, o, os.Stderr, !asJSON)
 				if err == nil {
 					err = writeReports(asJSON, reports)
 				}
@@ -428,14 +417,9 @@ typed is lost.`,
 		Example: `  EDITOR=nano resyn envs edit maze`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := env.NewPool(env.PoolOptions{Workers: 1})
-			if err != nil {
-				return err
-			}
-			defer p.Close()
 			return withLibrary(false, func(l *library.Library) error {
 				o := library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep}
-				return l.EditSource(cmd.Context(), p, args[0], library.EditorFromEnv(), o)
+				return l.EditSource(cmd.Context(), args[0], library.EditorFromEnv(), o)
 			})
 		},
 	}

@@ -59,18 +59,12 @@ func runWorkbench(cmd *cobra.Command) error {
 	if err != nil {
 		return err
 	}
+	// The synthesis pane starts on the provider whose key is set, else the
+	// demo; unlike resolveProvider this prints nothing (the TUI has the terminal).
+	provider, _ := llm.DefaultProvider()
 	return tui.Launch(cmd.Context(), tui.LaunchOptions{Open: func(path string) (*storage.DB, error) { return openStoreAt(path, false) },
 		LoadRun: workbenchOpts.loadRun, Log: os.Stderr, Options: tui.Options{StorePath: dbPath(), Theme: th,
-			NoMouse: workbenchOpts.noMouse, OpenLLM: openWorkbenchLLM, Provider: defaultProvider()}})
-}
-
-// defaultProvider is the provider the synthesis pane starts with
-// (llm.DefaultProvider: the one whose key or base URL is set, else the
-// recorded demo). Unlike resolveProvider it prints nothing: the terminal
-// belongs to the TUI.
-func defaultProvider() string {
-	p, _ := llm.DefaultProvider()
-	return p
+			NoMouse: workbenchOpts.noMouse, OpenLLM: openWorkbenchLLM, Provider: provider}})
 }
 
 // openWorkbenchLLM opens a provider for the synthesis pane, as

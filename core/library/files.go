@@ -12,11 +12,17 @@ import (
 	"resyn/core/validate"
 )
 
-// AddFiles adds each file as `resyn envs add` does (Add, validated in p),
-// saying on log what became of it, and with reports also each validation
-// report as text. It returns the reports and how many files failed; the
-// error is one that stops the run (a file that cannot be read).
-func (l *Library) AddFiles(ctx context.Context, p *env.Pool, files []string, opts AddOptions, log io.Writer, reports bool) ([]*validate.Report, int, error) {
+// AddFiles adds each file as `resyn envs add` does (Add, validated in a
+// sandbox pool of its own), saying on log what became of it, and with
+// reports also each validation report as text. It returns the reports and
+// how many files failed; the error is one that stops the run (a file that
+// cannot be read, a pool that does not start).
+func (l *Library) AddFiles(ctx context.Context, files []string, opts AddOptions, log io.Writer, reports bool) ([]*validate.Report, int, error) {
+	p, err := env.NewPool(env.PoolOptions{})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer p.Close()
 	failed := 0
 	var reps []*validate.Report
 	for _, f := range files {
@@ -68,11 +74,16 @@ func EditorFromEnv() Editor {
 
 // EditSource is `resyn envs edit`: it writes name's current source to a
 // temporary file, runs ed on it and, when the file changed, stores it as
-// the next revision (Edit, validated in p), printing the report and the
+// the next revision (Edit, validated in a one-worker pool), printing the report and the
 // outcome on ed.Stderr. The file is removed only once nothing typed can be
 // lost: an editor failure or an edit that is not stored leaves it, and the
 // error says where.
-func (l *Library) EditSource(ctx context.Context, p *env.Pool, name string, ed Editor, opts AddOptions) error {
+func (l *Library) EditSource(ctx context.Context, name string, ed Editor, opts AddOptions) error {
+	p, err := env.NewPool(env.PoolOptions{Workers: 1})
+	if err != nil {
+		return err
+	}
+	defer p.Close()
 	e, err := l.Get(name)
 	if err != nil {
 		return err

@@ -39,6 +39,15 @@ func Filter(entries []Entry, status, tag string) ([]Entry, error) {
 	return kept, nil
 }
 
+// Filtered is List kept to status and tag (Filter).
+func (l *Library) Filtered(status, tag string) ([]Entry, error) {
+	entries, err := l.List()
+	if err != nil {
+		return nil, err
+	}
+	return Filter(entries, status, tag)
+}
+
 // WriteTable prints entries as `resyn envs list` does, fitted to width
 // with the tags wrapped.
 func WriteTable(w io.Writer, entries []Entry, width int) error {

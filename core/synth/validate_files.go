@@ -12,10 +12,16 @@ import (
 )
 
 // ValidateFiles validates each file as `resyn envs validate` does
-// (ValidateFile), writing each report as text to text when it is not nil.
-// It returns the reports and how many failed; the error is a file that
-// cannot be read.
-func ValidateFiles(ctx context.Context, p *env.Pool, files []string, seeds int, judge llm.Provider, text io.Writer) ([]*validate.Report, int, error) {
+// (ValidateFile, in a sandbox pool of its own), writing each report as
+// text to text when it is not nil. It returns the reports and how many
+// failed; the error is a file that cannot be read or a pool that does not
+// start.
+func ValidateFiles(ctx context.Context, files []string, seeds int, judge llm.Provider, text io.Writer) ([]*validate.Report, int, error) {
+	p, err := env.NewPool(env.PoolOptions{})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer p.Close()
 	var reports []*validate.Report
 	failed := 0
 	for _, f := range files {
