@@ -68,7 +68,7 @@ func TestOpenExistingAndInfoRows(t *testing.T) {
 	if len(rows) != 8 || rows[0] != [2]string{"path", path} || rows[1][1] != storage.HumanBytes(in.Size) || rows[3] != [2]string{"environments", "0 (0 revisions)"} {
 		t.Errorf("rows %v", rows)
 	}
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 30: "5.0 GiB"} {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1536: "1.5 KiB", 5 << 30: "5.0 GiB", 1 << 20: "1.0 MiB"} {
 		if got := storage.HumanBytes(n); got != want {
 			t.Errorf("HumanBytes(%d) = %q, want %q", n, got, want)
 		}
