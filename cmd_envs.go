@@ -180,8 +180,8 @@ Exits 1 when any file fails any check.`,
 				text = os.Stdout
 			}
 			reports, failed, err := synth.ValidateFiles(cmd.Context(), args, seeds, judgeP, text)
-			if err == nil {
-				err = writeReports(asJSON, reports)
+			if err == nil && asJSON {
+				err = validate.WriteReports(os.Stdout, reports)
 			}
 			if err != nil {
 				return err
@@ -226,8 +226,8 @@ Exits 1 when any file fails.`,
 			return withLibrary(false, func(l *library.Library) error {
 				o := library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep, Replace: replace}
 				reports, failed, err := l.AddFiles(cmd.Context(), args, o, os.Stderr, !asJSON)
-				if err == nil {
-					err = writeReports(asJSON, reports)
+				if err == nil && asJSON {
+					err = validate.WriteReports(os.Stdout, reports)
 				}
 				if err != nil || failed == 0 {
 					return err
@@ -428,34 +428,12 @@ typed is lost.`,
 	return c
 }
 
-// openJudge opens the judge's provider, recording its calls to record when
-// that is set.
+// openJudge opens the judge's provider (synth.JudgeProvider), recording its
+// calls to record when that is set.
 func openJudge(pf providerFlags, record string, meter *llm.Meter) (llm.Provider, error) {
 	p, demo, err := openProvider(pf, meter)
 	if err != nil {
 		return nil, fmt.Errorf("the judge: %w", err)
 	}
-	if demo {
-		return nil, fmt.Errorf("--judge needs a model: name one with --provider and --model, or a recording of judge replies with --provider replay --replay FILE")
-	}
-	if record != "" {
-		if p, err = llm.RecordToFile(p, record); err != nil {
-			return nil, fmt.Errorf("--record: %w", err)
-		}
-	}
-	return p, nil
-}
-
-// writeReports prints validation reports as the JSON array --json asks for
-// (nothing without it).
-func writeReports(asJSON bool, reports []*validate.Report) error {
-	if !asJSON {
-		return nil
-	}
-	b, err := validate.MarshalReports(reports)
-	if err != nil {
-		return err
-	}
-	os.Stdout.Write(append(b, '\n'))
-	return nil
+	return synth.JudgeProvider(p, demo, record)
 }

@@ -2,6 +2,7 @@ package synth
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"time"
@@ -61,4 +62,21 @@ func ValidateFile(ctx context.Context, p *env.Pool, file string, src []byte, see
 	}
 	r.Elapsed = time.Since(start)
 	return r
+}
+
+// JudgeProvider makes p, opened for --judge, the judge: demo (the built-in
+// recording, which holds no judge replies) is refused, and record, when
+// set, is the file its calls are appended to (llm.RecordToFile).
+func JudgeProvider(p llm.Provider, demo bool, record string) (llm.Provider, error) {
+	if demo {
+		return nil, fmt.Errorf("--judge needs a model: name one with --provider and --model, or a recording of judge replies with --provider replay --replay FILE")
+	}
+	if record == "" {
+		return p, nil
+	}
+	p, err := llm.RecordToFile(p, record)
+	if err != nil {
+		return nil, fmt.Errorf("--record: %w", err)
+	}
+	return p, nil
 }

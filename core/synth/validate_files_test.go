@@ -57,3 +57,26 @@ func TestValidateFiles(t *testing.T) {
 		t.Error("a missing file: no error")
 	}
 }
+
+// TestJudgeProvider: the demo recording is refused as a judge, and a
+// --record file gets each of the judge's calls.
+func TestJudgeProvider(t *testing.T) {
+	src, _ := llm.ParseReplay(strings.NewReader(`{"tag":"judge","reply":"fine"}`))
+	if _, err := JudgeProvider(src, true, ""); err == nil || !strings.Contains(err.Error(), "--judge needs a model") {
+		t.Errorf("the demo as a judge: %v", err)
+	}
+	rec := filepath.Join(t.TempDir(), "judge.jsonl")
+	p, err := JudgeProvider(src, false, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Complete(context.Background(), llm.Request{Tag: "judge"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(rec); !strings.Contains(string(b), `"reply":"fine"`) {
+		t.Errorf("recording: %s", b)
+	}
+	if _, err := JudgeProvider(src, false, filepath.Join(rec, "x")); err == nil || !strings.HasPrefix(err.Error(), "--record: ") {
+		t.Errorf("a recording under a file: %v", err)
+	}
+}
