@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"resyn/core/textout"
+	"resyn/storage"
 
 	"github.com/spf13/cobra"
 )
@@ -33,55 +34,25 @@ func newDBInfoCmd() *cobra.Command {
 		Example: "  resyn db info\n  resyn --db /data/team.db db info --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := openStore(true)
-			if err != nil {
-				return err
-			}
-			if db == nil {
-				return fmt.Errorf("no store at %s yet (it is created the first time resyn writes to it)", dbPath())
-			}
-			defer db.Close()
-			in, err := db.Info()
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(in)
-			}
-			t := textout.NewTable("", "").Wrapping(1)
-			t.Headless = true
-			c := in.Counts
-			for _, row := range []struct {
-				k string
-				v any
-			}{
-				{"path", in.Path}, {"size", humanBytes(in.Size)}, {"schema", in.Schema},
-				{"environments", fmt.Sprintf("%d (%d revisions)", c.Envs, c.EnvRevisions)},
-				{"synthesis runs", fmt.Sprintf("%d (%d log entries)", c.SynthRuns, c.SynthLogEntries)},
-				{"datasets", c.Datasets},
-				{"training runs", fmt.Sprintf("%d (%d metric points, %d rollouts, %d checkpoints)", c.TrainRuns, c.MetricPoints, c.Rollouts, c.Checkpoints)},
-				{"settings", c.Settings},
-			} {
-				t.Row(row.k, fmt.Sprint(row.v))
-			}
-			return t.Write(os.Stdout, textout.OutputWidth(os.Stdout))
+			return withExistingStore("no store at %s yet (it is created the first time resyn writes to it)", func(db *storage.DB) error {
+				in, err := db.Info()
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(in)
+				}
+				t := textout.NewTable("", "").Wrapping(1)
+				t.Headless = true
+				for _, row := range in.Rows() {
+					t.Row(row[0], row[1])
+				}
+				return t.Write(os.Stdout, textout.OutputWidth(os.Stdout))
+			})
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func newDBBackupCmd() *cobra.Command {
@@ -105,20 +76,13 @@ An existing FILE (an earlier backup, say) is replaced only with --force.`,
 			if _, err := os.Lstat(args[0]); err == nil && !force {
 				return fmt.Errorf("%s exists; pass --force to replace it with the backup", args[0])
 			}
-			db, err := openStore(true)
-			if err != nil {
+			return withExistingStore("no store at %s to back up", func(db *storage.DB) error {
+				n, err := db.BackupFile(args[0])
+				if err == nil {
+					fmt.Fprintf(os.Stderr, "wrote %s (%s), checked\n", args[0], storage.HumanBytes(n))
+				}
 				return err
-			}
-			if db == nil {
-				return fmt.Errorf("no store at %s to back up", dbPath())
-			}
-			defer db.Close()
-			n, err := db.BackupFile(args[0])
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(os.Stderr, "wrote %s (%s), checked\n", args[0], humanBytes(n))
-			return nil
+			})
 		},
 	}
 	c.Flags().BoolVar(&force, "force", false, "replace FILE if it exists")
@@ -135,27 +99,36 @@ exits 1 when there is any. The file is opened read-only and never modified.`,
 		Example: "  resyn db check && echo healthy",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			db, err := openStore(true)
-			if err != nil {
-				return err
-			}
-			if db == nil {
-				return fmt.Errorf("no store at %s", dbPath())
-			}
-			defer db.Close()
-			problems, err := db.Check()
-			if err != nil {
-				return err
-			}
-			for _, p := range problems {
-				fmt.Println(p)
-			}
-			if len(problems) > 0 {
-				fmt.Fprintf(os.Stderr, "%s: %d problem(s)\n", db.Path(), len(problems))
-				return exitError{1}
-			}
-			fmt.Fprintf(os.Stderr, "%s: ok\n", db.Path())
-			return nil
+			return withExistingStore("no store at %s", func(db *storage.DB) error {
+				problems, err := db.Check()
+				if err != nil {
+					return err
+				}
+				for _, p := range problems {
+					fmt.Println(p)
+				}
+				if len(problems) > 0 {
+					fmt.Fprintf(os.Stderr, "%s: %d problem(s)\n", db.Path(), len(problems))
+					return exitError{1}
+				}
+				fmt.Fprintf(os.Stderr, "%s: ok\n", db.Path())
+				return nil
+			})
 		},
 	}
+}
+
+// withExistingStore runs fn on the store opened read-only (shared with other
+// readers); where there is none the error is missing, formatted with the
+// path.
+func withExistingStore(missing string, fn func(*storage.DB) error) error {
+	db, err := openStore(true)
+	if err != nil {
+		return err
+	}
+	if db == nil {
+		return fmt.Errorf(missing, dbPath())
+	}
+	defer db.Close()
+	return fn(db)
 }

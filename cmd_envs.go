@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
+	"io"
 	"os"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,16 +17,7 @@ import (
 	"resyn/storage"
 )
 
-var envsSubcommands []func() *cobra.Command
-
-// registerEnvs adds a subcommand under `resyn envs`; cmd_*.go files call it from init.
-func registerEnvs(f func() *cobra.Command) { envsSubcommands = append(envsSubcommands, f) }
-
-func init() {
-	register(newEnvsCmd)
-	registerEnvs(newEnvsShowCmd)
-	registerEnvs(newEnvsValidateCmd)
-}
+func init() { register(newEnvsCmd) }
 
 func newEnvsCmd() *cobra.Command {
 	c := &cobra.Command{
@@ -38,10 +27,9 @@ func newEnvsCmd() *cobra.Command {
 solve functions. resyn ships a built-in library; synthesized and added ones live
 in the store.`,
 	}
-	c.AddCommand(newEnvsListCmd())
-	for _, f := range envsSubcommands {
-		c.AddCommand(f())
-	}
+	c.AddCommand(newEnvsListCmd(), newEnvsShowCmd(), newEnvsValidateCmd(), newEnvsAddCmd(),
+		newEnvsStatusCmd(storage.StatusAccepted), newEnvsStatusCmd(storage.StatusRejected), newEnvsTagCmd(),
+		newEnvsNoteCmd(), newEnvsHistoryCmd(), newEnvsDiffCmd(), newEnvsExportCmd(), newEnvsEditCmd())
 	return c
 }
 
@@ -62,41 +50,20 @@ when piped), wrapping the tags; --json has every field.`,
   resyn envs list --json | jq -r '.[].name'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			switch storage.Status(status) {
-			case "", storage.StatusCandidate, storage.StatusAccepted, storage.StatusRejected:
-			default:
-				return fmt.Errorf("--status %q: want candidate, accepted or rejected", status)
+			if err := library.CheckStatusFilter(status); err != nil {
+				return err
 			}
 			var entries []library.Entry
-			if err := withLibrary(true, func(l *library.Library) error {
-				var err error
-				entries, err = l.List()
+			if err := withLibrary(true, func(l *library.Library) (err error) {
+				entries, err = l.Filtered(status, tag)
 				return err
 			}); err != nil {
 				return err
 			}
-			kept := entries[:0]
-			for _, e := range entries {
-				if (status == "" || string(e.Status) == status) && (tag == "" || slices.Contains(e.Tags, tag)) {
-					kept = append(kept, e)
-				}
-			}
-			entries = kept
 			if asJSON {
-				if entries == nil {
-					entries = []library.Entry{}
-				}
 				return writeJSON(entries)
 			}
-			t := textout.NewTable("NAME", "STATUS", "VALID", "DIFF", "ORIGIN", "TAGS").Wrapping(5)
-			for _, e := range entries {
-				valid := e.Validation
-				if valid == "" {
-					valid = "-"
-				}
-				t.Row(e.Name, string(e.Status), valid, fmt.Sprintf("%d-%d", e.MinDifficulty, e.MaxDifficulty), string(e.Origin.Kind), strings.Join(e.Tags, ","))
-			}
-			return t.Write(os.Stdout, textout.OutputWidth(os.Stdout))
+			return library.WriteTable(os.Stdout, entries, textout.OutputWidth(os.Stdout))
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -126,53 +93,26 @@ is 0 whatever the score: --json has it for scripts.`,
   resyn envs show maze --answer 'I go right twice <answer>RR</answer>' --json | jq .answer_reward`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().Changed("answer") && len(answer) > env.MaxAnswerBytes+64 {
-				return fmt.Errorf("--answer is %d bytes: an answer over %d bytes is a format failure whatever it says", len(answer), env.MaxAnswerBytes)
+			var typed *string
+			if cmd.Flags().Changed("answer") {
+				if len(answer) > env.MaxAnswerBytes+64 {
+					return fmt.Errorf("--answer is %d bytes: an answer over %d bytes is a format failure whatever it says", len(answer), env.MaxAnswerBytes)
+				}
+				typed = &answer
 			}
 			p, _, err := libraryPool(cmd.Context(), 1, args[0], false, false)
 			if err != nil {
 				return err
 			}
 			defer p.Close()
-			r := p.Run(cmd.Context(), []env.Task{{Env: args[0], Seed: seed, Difficulty: difficulty, Render: true, VerifySolution: solve}})[0]
-			if r.Err != nil {
-				return r.Err
-			}
-			var reward *env.Reward
-			if cmd.Flags().Changed("answer") {
-				rw := env.ScoreCompletions(cmd.Context(), p, []env.ScoreItem{{Env: args[0], Seed: seed, Difficulty: difficulty,
-					State: r.State, Completion: env.TypedCompletion(answer)}})[0]
-				reward = &rw
+			shown, err := env.Show(cmd.Context(), p, args[0], seed, difficulty, solve, typed)
+			if err != nil {
+				return err
 			}
 			if asJSON {
-				out := map[string]any{"env": args[0], "seed": seed, "difficulty": difficulty, "prompt": r.Prompt, "state": r.State}
-				if solve {
-					out["solution"] = r.Solution
-					if r.SolutionScore.Err != nil {
-						out["solution_error"] = r.SolutionScore.Err.Error()
-					} else {
-						out["solution_score"] = r.SolutionScore.Value
-					}
-				}
-				if reward != nil {
-					out["answer"] = answer
-					out["answer_reward"] = reward
-				}
-				return writeJSON(out)
+				return writeJSON(shown.JSON())
 			}
-			width := textout.OutputWidth(os.Stdout)
-			fmt.Printf("── %s  seed %d  difficulty %d ──\n\n%s\n\n── state ──\n%s\n", args[0], seed, difficulty, r.Prompt, env.FormatState(r.State, width))
-			if solve {
-				score := "error: " + fmt.Sprint(r.SolutionScore.Err)
-				if r.SolutionScore.Err == nil {
-					score = fmt.Sprintf("%g", r.SolutionScore.Value)
-				}
-				fmt.Printf("\n── reference answer (verify → %s) ──\n%s\n", score, r.Solution)
-			}
-			if reward != nil {
-				fmt.Printf("\n── your answer ──\n%s\n%s\n", answer, verdictLine(*reward))
-			}
-			return nil
+			return shown.WriteText(os.Stdout, textout.OutputWidth(os.Stdout))
 		},
 	}
 	c.Flags().Int64Var(&seed, "seed", 0, "instance seed")
@@ -181,19 +121,6 @@ is 0 whatever the score: --json has it for scripts.`,
 	c.Flags().StringVar(&answer, "answer", "", "score this answer (wrapped in <answer></answer> unless it closes one)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
-}
-
-// verdictLine says what verify made of an answer, as the workbench does.
-func verdictLine(r env.Reward) string {
-	switch {
-	case r.Kind != env.KindOK:
-		return fmt.Sprintf("✗ score %.3g  %s: %s", r.Score, r.Kind, r.Error)
-	case r.Score >= 1:
-		return fmt.Sprintf("✓ score %.3g  ok (correct)", r.Score)
-	case r.Score > 0:
-		return fmt.Sprintf("◐ score %.3g  ok (partial credit)", r.Score)
-	}
-	return fmt.Sprintf("✗ score %.3g  ok (wrong)", r.Score)
 }
 
 func newEnvsValidateCmd() *cobra.Command {
@@ -237,6 +164,9 @@ Exits 1 when any file fails any check.`,
 			if seeds < 1 {
 				return fmt.Errorf("--seeds %d: want at least 1 seed per difficulty level", seeds)
 			}
+			if !judge && cmd.Flags().Changed("record") {
+				return fmt.Errorf("--record records the judge's calls: use it with --judge")
+			}
 			var judgeP llm.Provider
 			var meter llm.Meter
 			if judge {
@@ -244,41 +174,20 @@ Exits 1 when any file fails any check.`,
 				if judgeP, err = openJudge(pf, record, &meter); err != nil {
 					return err
 				}
-			} else if cmd.Flags().Changed("record") {
-				return fmt.Errorf("--record records the judge's calls: use it with --judge")
 			}
-			p, err := env.NewPool(env.PoolOptions{})
+			var text io.Writer
+			if !asJSON {
+				text = os.Stdout
+			}
+			reports, failed, err := synth.ValidateFiles(cmd.Context(), args, seeds, judgeP, text)
+			if err == nil && asJSON {
+				err = validate.WriteReports(os.Stdout, reports)
+			}
 			if err != nil {
 				return err
 			}
-			defer p.Close()
-			var reports []*validate.Report
-			failed := 0
-			for _, f := range args {
-				src, err := os.ReadFile(f)
-				if err != nil {
-					return err
-				}
-				r := validateWithJudge(cmd.Context(), p, f, src, seeds, judgeP)
-				reports = append(reports, r)
-				if !r.OK {
-					failed++
-				}
-				if !asJSON {
-					validate.WriteText(os.Stdout, r)
-				}
-			}
-			if asJSON {
-				b, err := validate.MarshalReports(reports)
-				if err != nil {
-					return err
-				}
-				os.Stdout.Write(append(b, '\n'))
-			}
 			if judge {
-				u := meter.Usage()
-				calls, errs := meter.Calls()
-				fmt.Fprintf(os.Stderr, "judge %s: %d calls (%d failed), %d+%d tokens\n", judgeP.Name(), calls+errs, errs, u.PromptTokens, u.CompletionTokens)
+				fmt.Fprintf(os.Stderr, "judge %s: %s\n", judgeP.Name(), meter.Summary())
 			}
 			if failed > 0 {
 				fmt.Fprintf(os.Stderr, "%d of %d environment(s) failed validation\n", failed, len(args))
@@ -295,44 +204,236 @@ Exits 1 when any file fails any check.`,
 	return c
 }
 
-// openJudge opens the judge's provider, recording its calls to record when
-// that is set.
+func newEnvsAddCmd() *cobra.Command {
+	var seeds int
+	var keep, asJSON, replace bool
+	c := &cobra.Command{
+		Use:   "add FILE.star…",
+		Short: "Validate environment files and store them as candidates",
+		Long: `Validates each file in the sandbox (the checks of ` + "`resyn envs validate`" + `) and
+stores it in the library as a candidate, with its validation report, for a
+person to accept or reject. A file whose NAME a built-in or a stored
+environment already has is refused, before validation, unless --replace: then
+it becomes that environment's next revision (tags and notes are kept, status
+goes back to candidate). A file that fails validation is not stored unless
+--keep-invalid.
+
+Exits 1 when any file fails.`,
+		Example: `  resyn envs add my_puzzle.star
+  resyn envs add --seeds 5 synthesized/*.star && resyn envs list`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLibrary(false, func(l *library.Library) error {
+				o := library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep, Replace: replace}
+				reports, failed, err := l.AddFiles(cmd.Context(), args, o, os.Stderr, !asJSON)
+				if err == nil && asJSON {
+					err = validate.WriteReports(os.Stdout, reports)
+				}
+				if err != nil || failed == 0 {
+					return err
+				}
+				return exitError{1}
+			})
+		},
+	}
+	c.Flags().IntVar(&seeds, "seeds", 20, "seeds per difficulty level for validation")
+	c.Flags().BoolVar(&keep, "keep-invalid", false, "store files that fail validation too (as candidates)")
+	c.Flags().BoolVar(&replace, "replace", false, "let a file take the NAME of a built-in or stored environment (it becomes that one's next revision)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print the validation reports as JSON on stdout")
+	return c
+}
+
+func newEnvsStatusCmd(s storage.Status) *cobra.Command {
+	verb := map[storage.Status]string{storage.StatusAccepted: "accept", storage.StatusRejected: "reject"}[s]
+	var why string
+	c := &cobra.Command{
+		Use:   verb + " NAME…",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " environments",
+		Long: fmt.Sprintf(`Marks each named environment %s. Accepted environments are the ones gen --all,
+export and training use; rejected ones stay in the store, with their history,
+and are used nowhere. Built-ins count as accepted until a person says otherwise.
+Each change is a new revision (see `+"`resyn envs history`"+`); --why keeps the reason
+as a note.`, s),
+		Example: fmt.Sprintf("  resyn envs %s knapsack_variant\n  resyn envs %s maze_v2 --why \"duplicate of maze\"", verb, verb),
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLibrary(false, func(l *library.Library) error {
+				for _, name := range args {
+					e, err := l.SetStatus(name, s, why)
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(os.Stderr, "%s: %s (revision %d)\n", name, e.Status, e.Revision)
+				}
+				return nil
+			})
+		},
+	}
+	c.Flags().StringVar(&why, "why", "", "the reason, kept as a note")
+	return c
+}
+
+func newEnvsTagCmd() *cobra.Command {
+	var remove bool
+	c := &cobra.Command{
+		Use:   "tag NAME TAG…",
+		Short: "Add (or with --remove, remove) tags of an environment",
+		Long: `Tags group environments for filtering, export and training mixes. The first
+tag is the environment's category. Tags are 1–64 characters of a-z, 0-9 and
+- _ . : /.`,
+		Example: `  resyn envs tag maze easy curriculum:stage1
+  resyn envs tag maze --remove easy`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLibrary(false, func(l *library.Library) error {
+				add, rm := args[1:], []string(nil)
+				if remove {
+					add, rm = nil, args[1:]
+				}
+				e, err := l.Tag(args[0], add, rm)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "%s: tags %s (revision %d)\n", e.Name, strings.Join(e.Tags, ","), e.Revision)
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&remove, "remove", false, "remove the tags instead")
+	return c
+}
+
+func newEnvsNoteCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:     "note NAME TEXT…",
+		Short:   "Add a dated note to an environment",
+		Long:    `Appends a note (the rest of the arguments, joined by spaces) to the environment's record.`,
+		Example: `  resyn envs note maze "prompts get long above level 8"`,
+		Args:    cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLibrary(false, func(l *library.Library) error {
+				e, err := l.Note(args[0], strings.Join(args[1:], " "))
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(os.Stderr, "%s: %d note(s) (revision %d)\n", e.Name, len(e.Notes), e.Revision)
+				return nil
+			})
+		},
+	}
+}
+
+func newEnvsHistoryCmd() *cobra.Command {
+	var asJSON, diffs bool
+	c := &cobra.Command{
+		Use:   "history NAME",
+		Short: "List every revision of an environment",
+		Long: `Every change to a stored environment — added, source edited, accepted,
+rejected, tagged, noted — is a revision; none is ever overwritten. Lists them
+oldest first; --diff also prints what each revision changed.`,
+		Example: `  resyn envs history maze
+  resyn envs history maze --diff | less`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLibrary(true, func(l *library.Library) error {
+				h, err := l.History(args[0])
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return writeJSON(h)
+				}
+				return library.WriteHistory(os.Stdout, h, textout.OutputWidth(os.Stdout), diffs)
+			})
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the revisions as JSON")
+	c.Flags().BoolVar(&diffs, "diff", false, "print each revision's changes")
+	return c
+}
+
+func newEnvsDiffCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "diff NAME [REV]",
+		Short: "Show what a revision changed against the one before",
+		Long: `Prints the changed fields and a unified diff of the source between revision REV
+(default: the latest) and the revision before it. A built-in's first stored
+revision is compared with the embedded source.`,
+		Example: `  resyn envs diff maze
+  resyn envs diff maze 3`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rev := ""
+			if len(args) == 2 {
+				rev = args[1]
+			}
+			return withLibrary(true, func(l *library.Library) error {
+				d, err := l.DiffRevision(args[0], rev)
+				if err == nil {
+					_, err = os.Stdout.WriteString(d)
+				}
+				return err
+			})
+		},
+	}
+}
+
+func newEnvsExportCmd() *cobra.Command {
+	var out string
+	var rev uint64
+	c := &cobra.Command{
+		Use:   "export NAME",
+		Short: "Write an environment's source to stdout or a file",
+		Long:  `Writes the Starlark source of the current (or --revision N) revision of NAME.`,
+		Example: `  resyn envs export maze > maze.star
+  resyn envs export maze --revision 2 --out maze_v2.star`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLibrary(true, func(l *library.Library) error {
+				src, err := l.Source(args[0], rev)
+				if err != nil {
+					return err
+				}
+				return textout.WriteOut(out, []byte(src))
+			})
+		},
+	}
+	c.Flags().StringVar(&out, "out", "", "output file (default stdout)")
+	c.Flags().Uint64Var(&rev, "revision", 0, "revision to export (default the latest)")
+	return c
+}
+
+func newEnvsEditCmd() *cobra.Command {
+	var seeds int
+	var keep bool
+	c := &cobra.Command{
+		Use:   "edit NAME",
+		Short: "Edit an environment's source in $EDITOR; re-validate and store it",
+		Long: `Opens the current source of NAME in $VISUAL or $EDITOR (default vi). When the
+editor exits with the file changed, resyn validates it and stores it as the next
+revision (status, tags and notes kept). A version that fails validation is not
+stored unless --keep-invalid; the edited file is left in place so nothing you
+typed is lost.`,
+		Example: `  EDITOR=nano resyn envs edit maze`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLibrary(false, func(l *library.Library) error {
+				o := library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep}
+				return l.EditSource(cmd.Context(), args[0], library.EditorFromEnv(), o)
+			})
+		},
+	}
+	c.Flags().IntVar(&seeds, "seeds", 20, "seeds per difficulty level for validation")
+	c.Flags().BoolVar(&keep, "keep-invalid", false, "store the edit even if it fails validation")
+	return c
+}
+
+// openJudge opens the judge's provider (synth.JudgeProvider), recording its
+// calls to record when that is set.
 func openJudge(pf providerFlags, record string, meter *llm.Meter) (llm.Provider, error) {
 	p, demo, err := openProvider(pf, meter)
 	if err != nil {
 		return nil, fmt.Errorf("the judge: %w", err)
 	}
-	if demo {
-		return nil, fmt.Errorf("--judge needs a model: name one with --provider and --model, or a recording of judge replies with --provider replay --replay FILE")
-	}
-	if record != "" {
-		f, err := os.OpenFile(record, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("--record: %w", err)
-		}
-		// The file stays open for the command's life; each call is one line.
-		p = llm.NewRecorder(p, f)
-	}
-	return p, nil
-}
-
-// validateWithJudge validates one file and, when judge is set and the
-// checks pass, has the judge review it.
-func validateWithJudge(ctx context.Context, p *env.Pool, file string, src []byte, seeds int, judge llm.Provider) *validate.Report {
-	start := time.Now()
-	m, err := p.Load(ctx, file, src)
-	if err != nil {
-		return validate.LoadFailed(file, src, err, time.Since(start))
-	}
-	r := validate.Run(ctx, p, m, validate.Options{SeedsPerLevel: seeds})
-	if judge != nil {
-		if r.OK {
-			j, err := synth.Judge(ctx, judge, p, m, synth.CallOptions{})
-			synth.AddJudgement(r, j, err)
-		} else {
-			r.Checks = append(r.Checks, validate.Check{Name: validate.CheckJudge, Skipped: true, Detail: "skipped: the other checks fail (the judge reviews what passes them)"})
-		}
-	}
-	r.Elapsed = time.Since(start)
-	return r
+	return synth.JudgeProvider(p, demo, record)
 }

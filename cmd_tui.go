@@ -1,19 +1,14 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"os"
 
-	"github.com/charmbracelet/lipgloss"
-	"github.com/muesli/termenv"
 	"github.com/spf13/cobra"
 
 	"resyn/llm"
 	"resyn/storage"
 	"resyn/themes"
 	"resyn/tui"
-	"resyn/tui/panes/training"
 )
 
 func init() { register(newWorkbenchCmd) }
@@ -60,52 +55,16 @@ func addWorkbenchFlags(c *cobra.Command) {
 
 // runWorkbench opens the store and runs the TUI until the user quits.
 func runWorkbench(cmd *cobra.Command) error {
-	name := workbenchOpts.theme
-	if name == "" {
-		name = os.Getenv("RESYN_THEME")
-	}
-	th, err := themes.Select(name)
+	th, err := themes.Resolve(workbenchOpts.theme)
 	if err != nil {
-		if workbenchOpts.theme == "" {
-			return fmt.Errorf("$RESYN_THEME: %w", err)
-		}
-		return fmt.Errorf("--theme: %w", err)
+		return err
 	}
-	if th.Mono {
-		// No colour, but bold, underline and reverse video (the selection)
-		// stay: NO_COLOR is about colour.
-		lipgloss.SetColorProfile(termenv.ANSI)
-	}
-	path := dbPath()
-	db, err := openStoreAt(path, false)
-	if err != nil {
-		switch {
-		case errors.Is(err, storage.ErrLocked):
-			return fmt.Errorf("cannot open the workbench: %w", err)
-		case errors.Is(err, storage.ErrNotStore), errors.Is(err, storage.ErrCorrupt), errors.Is(err, storage.ErrTooNew):
-			return fmt.Errorf("cannot open the workbench: %w; pass --db to use another file", err)
-		}
-		return fmt.Errorf("cannot open the workbench on %s: %w", path, err)
-	}
-	defer db.Close()
-	if workbenchOpts.loadRun != "" {
-		id, err := training.LoadRecorded(db, workbenchOpts.loadRun)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "imported %s as training run %d\n", workbenchOpts.loadRun, id)
-	}
-	return tui.Run(cmd.Context(), tui.Options{Store: db, StorePath: path, Theme: th, NoMouse: workbenchOpts.noMouse,
-		OpenLLM: openWorkbenchLLM, Provider: defaultProvider()})
-}
-
-// defaultProvider is the provider the synthesis pane starts with
-// (llm.DefaultProvider: the one whose key or base URL is set, else the
-// recorded demo). Unlike resolveProvider it prints nothing: the terminal
-// belongs to the TUI.
-func defaultProvider() string {
-	p, _ := llm.DefaultProvider()
-	return p
+	// The synthesis pane starts on the provider whose key is set, else the
+	// demo; unlike resolveProvider this prints nothing (the TUI has the terminal).
+	provider, _ := llm.DefaultProvider()
+	return tui.Launch(cmd.Context(), tui.LaunchOptions{Open: func(path string) (*storage.DB, error) { return openStoreAt(path, false) },
+		LoadRun: workbenchOpts.loadRun, Log: os.Stderr, Options: tui.Options{StorePath: dbPath(), Theme: th,
+			NoMouse: workbenchOpts.noMouse, OpenLLM: openWorkbenchLLM, Provider: provider}})
 }
 
 // openWorkbenchLLM opens a provider for the synthesis pane, as

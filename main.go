@@ -15,14 +15,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"resyn/core/env"
+	"resyn/core/library"
 	"resyn/core/textout"
 	"resyn/storage"
 )
@@ -100,46 +99,30 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 }
 
 // dbPath resolves --db, then RESYN_DB, then the XDG default.
-func dbPath() string {
-	if global.db != "" {
-		return global.db
-	}
-	if p := os.Getenv("RESYN_DB"); p != "" {
-		return p
-	}
-	base := os.Getenv("XDG_DATA_HOME")
-	if base == "" {
-		home, err := os.UserHomeDir()
-		if err != nil {
-			home = "."
-		}
-		base = filepath.Join(home, ".local", "share")
-	}
-	return filepath.Join(base, "resyn", "resyn.db")
-}
+func dbPath() string { return storage.ResolvePath(global.db) }
 
-// storeOptions are the options every command opens the store with:
-// RESYN_LOCK_WAIT (a Go duration, e.g. 2m) bounds how long a transaction
-// waits for another resyn's transaction to end.
-func storeOptions(readOnly bool) (storage.Options, error) {
-	o := storage.Options{ReadOnly: readOnly}
-	if v := os.Getenv("RESYN_LOCK_WAIT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return o, fmt.Errorf("RESYN_LOCK_WAIT=%q: want a positive duration such as 30s or 2m", v)
-		}
-		o.LockWait = d
-	}
-	return o, nil
-}
+// storeOptions are the options every command opens the store with
+// (storage.OptionsFromEnv: RESYN_LOCK_WAIT).
+func storeOptions(readOnly bool) (storage.Options, error) { return storage.OptionsFromEnv(readOnly) }
 
 // openStoreAt opens the store at path with storeOptions.
 func openStoreAt(path string, readOnly bool) (*storage.DB, error) {
-	o, err := storeOptions(readOnly)
-	if err != nil {
-		return nil, err
-	}
-	return storage.Open(path, o)
+	return storage.OpenAt(path, readOnly)
+}
+
+// openStore opens the store at dbPath() (storage.OpenExisting: a read-only
+// open where there is no store yet is (nil, nil)).
+func openStore(readOnly bool) (*storage.DB, error) { return storage.OpenExisting(dbPath(), readOnly) }
+
+// withLibrary runs fn on the library over the store (library.WithStore).
+func withLibrary(readOnly bool, fn func(*library.Library) error) error {
+	return library.WithStore(dbPath(), readOnly, fn)
+}
+
+// libraryPool starts a sandbox pool of the environments library.Pick
+// chooses: --env names, --all, or with anyStored every one not rejected.
+func libraryPool(ctx context.Context, workers int, names string, all, anyStored bool) (*env.Pool, []*env.Module, error) {
+	return library.PickPool(ctx, dbPath(), workers, names, all, anyStored)
 }
 
 func main() {

@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 )
 
@@ -63,4 +64,12 @@ func (w metered) Complete(ctx context.Context, req Request) (Completion, error) 
 		w.m.Add(c.Usage)
 	}
 	return c, err
+}
+
+// Summary is the meter in one line: "N calls (F failed), P+C tokens",
+// failed calls counted among the calls.
+func (m *Meter) Summary() string {
+	u := m.Usage()
+	calls, errs := m.Calls()
+	return fmt.Sprintf("%d calls (%d failed), %d+%d tokens", calls+errs, errs, u.PromptTokens, u.CompletionTokens)
 }

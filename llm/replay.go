@@ -251,3 +251,14 @@ func (rec *Recorder) Complete(ctx context.Context, req Request) (Completion, err
 	}
 	return c, nil
 }
+
+// RecordToFile wraps p in a Recorder appending to the file at path
+// (created when missing), so that a recording grows run by run. The file
+// stays open for the process's life; each call is one line.
+func RecordToFile(p Provider, path string) (Provider, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return NewRecorder(p, f), nil
+}

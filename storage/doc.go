@@ -31,6 +31,9 @@
 //   - check.go: Info (counts), Check (resyn's page walk, bbolt's check,
 //     decoding every record) and Backup/BackupFile (a consistent copy from
 //     one read transaction, checked before it is kept).
+//   - locate.go: where the store is (ResolvePath: --db, $RESYN_DB, the XDG
+//     default), OptionsFromEnv ($RESYN_LOCK_WAIT), OpenAt/OpenExisting, and
+//     Info.Rows/HumanBytes for `resyn db info`.
 //
 // # Using it
 //

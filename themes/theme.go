@@ -157,3 +157,21 @@ func Select(name string) (Theme, error) {
 	}
 	return t, nil
 }
+
+// Resolve is the theme a command's --theme flag asks for: flag, else
+// $RESYN_THEME, else dark, with NO_COLOR winning over both (Select). The
+// error names where the unknown name came from.
+func Resolve(flag string) (Theme, error) {
+	name := flag
+	if name == "" {
+		name = os.Getenv("RESYN_THEME")
+	}
+	t, err := Select(name)
+	if err != nil {
+		if flag == "" {
+			return t, fmt.Errorf("$RESYN_THEME: %w", err)
+		}
+		return t, fmt.Errorf("--theme: %w", err)
+	}
+	return t, nil
+}

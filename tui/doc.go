@@ -14,6 +14,8 @@
 //	app.go     Model: layout, routing, jobs, quitting
 //	keys.go    the global key map (pane numbers, Tab, ?, q)
 //	run.go     Options, New and Run (the program with the alternate screen)
+//	launch.go  Launch: open the store (explaining why it cannot be), import
+//	           a recorded run, Run — what `resyn` and `resyn workbench` call
 //	tui/pane   the Pane interface, the shared Context and messages
 //	tui/panes/{library,preview,synth,training}
 //

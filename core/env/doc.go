@@ -24,6 +24,8 @@
 //     environment code goes (step limit, wall-clock cancellation, output cap,
 //     print hook, error typing).
 //   - answer.go extracts the model's final answer from a completion.
+//   - show.go: Show, one instance with its reference answer and a typed
+//     answer's reward, as `resyn envs show` prints it (Reward.Verdict).
 //   - task.go describes a unit of work (Task) and runs it in-process.
 //   - pool.go and worker.go run Tasks in worker subprocesses (the resyn binary
 //     re-executed in a hidden mode) with a memory cap, so that hostile code

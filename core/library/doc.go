@@ -26,6 +26,13 @@
 //	            builds what runs a selection (in process for built-ins, the
 //	            sandbox pool when a stored one is among them), for train,
 //	            serve, gen, export, score and the workbench
+//	pick.go     Pick: the environments a command names (--env, --all);
+//	            PickPool starts a pool of them; WithStore runs a function
+//	            on the library over a store file
+//	text.go     what `resyn envs` prints: Filter and the list table,
+//	            WriteHistory, DiffRevision, Source of a revision
+//	files.go    AddFiles (envs add) and EditSource (envs edit: the editor
+//	            round trip, which never loses what was typed)
 //
 // A stored environment with the name of a built-in overrides it (that is
 // how a built-in is rejected, tagged or edited). Built-ins without a stored

@@ -24,6 +24,8 @@
 //   - validation and repair (repair.go): Check runs a quick smoke test and
 //     then validate.File; RepairPrompt feeds the failing checks, with their
 //     module lines, back to the model, up to Config.MaxRepairs rounds.
+//   - ValidateFiles/ValidateFile (validate_files.go): `resyn envs validate`,
+//     the checks and, for what passes them, the judge.
 //   - the LLM judge (judge.go), optional: Judge has a model review a valid
 //     candidate's code and sample questions (ReSyn's first admission gate);
 //     a flaw it finds goes back to the writer for one revision.

@@ -3,6 +3,7 @@ package textout
 import (
 	"bufio"
 	"os"
+	"path/filepath"
 )
 
 // CreateOut opens --out (or stdout for "" and "-") and returns a closer that
@@ -34,4 +35,27 @@ func OutName(path string) string {
 		return "stdout"
 	}
 	return path
+}
+
+// WriteOut writes data to stdout for path "" or "-", else to the file at
+// path through a temporary file renamed into place, so a crash never
+// leaves a half-written file.
+func WriteOut(path string, data []byte) error {
+	if path == "" || path == "-" {
+		_, err := os.Stdout.Write(data)
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }

@@ -3,6 +3,8 @@ package textout
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +85,26 @@ func TestUnescapeHTML(t *testing.T) {
 		if json.Unmarshal([]byte(in), &a) != nil || json.Unmarshal([]byte(want), &b) != nil || a != b {
 			t.Errorf("%s and %s do not decode to the same string", in, want)
 		}
+	}
+}
+
+// TestWriteOut: a file is written whole, replacing what was there, and
+// leaves no temporary file beside it; a folder that does not exist is an
+// error.
+func TestWriteOut(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "maze.star")
+	os.WriteFile(path, []byte("old, longer content"), 0o644)
+	if err := WriteOut(path, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "new" {
+		t.Errorf("file holds %q", b)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("%d files in the folder, want 1", len(ents))
+	}
+	if err := WriteOut(filepath.Join(dir, "no", "x.star"), []byte("x")); err == nil {
+		t.Error("a missing folder: no error")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strings"
@@ -778,4 +779,15 @@ func (r *Report) UnmarshalJSON(b []byte) error {
 		r.Hash = v.Legacy
 	}
 	return nil
+}
+
+// WriteReports writes reports to w as MarshalReports does, with a newline:
+// what `--json` prints.
+func WriteReports(w io.Writer, rs []*Report) error {
+	b, err := MarshalReports(rs)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

@@ -209,3 +209,17 @@ func TestRejectionIsJudgedPerKind(t *testing.T) {
 		t.Fatalf("the first-item probe did not fail the check:\n%s", b.String())
 	}
 }
+
+// TestWriteReports: the reports sorted by file, as MarshalReports gives
+// them, and one newline.
+func TestWriteReports(t *testing.T) {
+	rs := []*Report{{File: "b.star", OK: true}, {File: "a.star"}}
+	var b strings.Builder
+	if err := WriteReports(&b, rs); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := MarshalReports(rs)
+	if b.String() != string(want)+"\n" || strings.Index(b.String(), "a.star") > strings.Index(b.String(), "b.star") {
+		t.Errorf("wrote:\n%s", b.String())
+	}
+}

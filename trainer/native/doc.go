@@ -30,6 +30,8 @@
 //	loader.c          per rn_* entry point; rn_cpu_api points at the C above,
 //	                  rn_api_open fills one from a shared library (dlopen)
 //	backend.go        Backend, OpenBackend("cpu"|"cuda"), Backends()
+//	machine.go        WriteMachine: cores, memory, backends and GPUs, for
+//	                  `resyn doctor`
 //	native.go         the Go surface: Model (with Close), Forward, Backward,
 //	                  ZeroGrad, Step, Generate, Read/Write of tensors
 //	hf.go             LoadHF / SaveHF: weights to and from Hugging Face
