@@ -15,6 +15,8 @@ import (
 
 	"resyn/core/env"
 	"resyn/storage"
+
+	"github.com/spf13/cobra"
 )
 
 // TestMain lets this test binary serve as a sandbox worker too, for tests
@@ -368,5 +370,37 @@ func TestRealProcessesShareTheStore(t *testing.T) {
 	}
 	if _, errs, code := runResyn(t, filepath.Join(dir, "backup.db"), "db", "check"); code != 0 {
 		t.Fatalf("the backup taken beside training fails its check: %s", errs)
+	}
+}
+
+// TestHelpFiles: every command has its long help from docs/cli, and every
+// file there is some command's (a renamed command would otherwise lose its
+// help without a word).
+func TestHelpFiles(t *testing.T) {
+	used := map[string]bool{}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Name() != "help" && c.Name() != "completion" && !strings.HasPrefix(c.CommandPath(), "resyn completion") {
+			if strings.TrimSpace(c.Long) == "" {
+				t.Errorf("%s has no long help (docs/cli/%s.txt)", c.CommandPath(), helpName(c))
+			}
+			used[helpName(c)+".txt"] = true
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(newRootCmd())
+	files, err := helpFiles.ReadDir("docs/cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if !used[f.Name()] {
+			t.Errorf("docs/cli/%s is no command's help", f.Name())
+		}
+	}
+	if c, _, err := newRootCmd().Find([]string{"envs", "list"}); err != nil || !strings.HasPrefix(c.Example, "  resyn envs list") {
+		t.Errorf("envs list's examples: %q (%v)", c.Example, err)
 	}
 }

@@ -23,7 +23,6 @@ func newBenchCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "bench",
 		Short: "Benchmarks of this machine: environments, reward server, trainer",
-		Long:  "Each benchmark prints its numbers next to the reference it is measured against, in the same run.",
 	}
 	for _, f := range benchSubcommands {
 		c.AddCommand(f())
@@ -37,22 +36,7 @@ func newBenchEnvsCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "envs",
 		Short: "Verified instances/s per environment, on 1 worker and on all cores, vs plain Python",
-		Long: `Times generate + render + verify (of the reference answer, computed beforehand)
-for --n instances of every built-in environment through the sandboxed worker
-pool, first with 1 worker process and then with one per core; then, when
-python3 is present, the same logic for a handful of environments written in
-plain Python (bench/python) in the same run, so the ratio is measured side by
-side.
-
-The two worker counts take turns environment by environment, --rounds times,
-and each keeps its best time: on a shared machine a burst of load from
-elsewhere then slows both alike, and the best of several rounds is what the
-machine can do. The load average is printed with the table, and so is the
-scaling a pure CPU loop gets from 1 to all cores at the start and at the
-end: on a loaded machine that, not the pool, caps the SCALING column.`,
-		Example: `  resyn bench envs --n 400
-  resyn bench envs --n 200 --rounds 5 --no-python`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mods, err := envlib.Modules()
 			if err != nil {

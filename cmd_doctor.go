@@ -16,13 +16,7 @@ func newDoctorCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "doctor",
 		Short: "What this machine offers: cores, memory, GPUs, trainer backends, the store",
-		Long: `Prints what resyn found on this machine: CPU cores and memory (the sandbox
-and the CPU trainer use them), NVIDIA GPUs (from nvidia-smi), whether the CUDA
-backend library is present (RESYN_CUDA_LIB, or libresyn_cuda.so beside the
-binary; built with 'make cuda'), python3 (for the benchmark reference and the
-verl/TRL shims) and the store path.`,
-		Example: "  resyn doctor",
-		Args:    cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fmt.Printf("resyn doctor\n\n")
 			native.WriteMachine(os.Stdout)

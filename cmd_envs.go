@@ -23,9 +23,6 @@ func newEnvsCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "envs",
 		Short: "List, inspect, validate and curate environments",
-		Long: `Environments are Starlark modules with generate, render, verify and (optionally)
-solve functions. resyn ships a built-in library; synthesized and added ones live
-in the store.`,
 	}
 	c.AddCommand(newEnvsListCmd(), newEnvsShowCmd(), newEnvsValidateCmd(), newEnvsAddCmd(),
 		newEnvsStatusCmd(storage.StatusAccepted), newEnvsStatusCmd(storage.StatusRejected), newEnvsTagCmd(),
@@ -39,16 +36,7 @@ func newEnvsListCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List built-in and stored environments",
-		Long: `Lists every environment: the built-ins that ship with resyn and the ones in the
-store (added from files, synthesized, or curated copies of built-ins, which
-override them). STATUS is candidate, accepted or rejected; VALID is the result
-of the last validation; DIFF the difficulty range; TAGS start with the
-category. --status and --tag filter. The table fits the terminal (80 columns
-when piped), wrapping the tags; --json has every field.`,
-		Example: `  resyn envs list
-  resyn envs list --status candidate
-  resyn envs list --json | jq -r '.[].name'`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := library.CheckStatusFilter(status); err != nil {
 				return err
@@ -80,18 +68,7 @@ func newEnvsShowCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "show NAME",
 		Short: "Show one instance of an environment: prompt, state and reference answer; score an answer",
-		Long: `Generates the instance of NAME at --seed and --difficulty (the same on every
-machine), prints the prompt the model sees and the state (lists packed to the
-width); with --solve also the reference answer from solve() and the score
-verify gives it; with --answer TEXT the score verify gives TEXT, as the
-workbench's answer box does: text without </answer> is wrapped in
-<answer>…</answer>, text with it is scored as a whole completion (so
-"3</answer>" is a format failure, as it would be for a model). The exit status
-is 0 whatever the score: --json has it for scripts.`,
-		Example: `  resyn envs show graph_coloring --seed 3 --difficulty 5 --solve
-  resyn envs show maze --answer RRDD
-  resyn envs show maze --answer 'I go right twice <answer>RR</answer>' --json | jq .answer_reward`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var typed *string
 			if cmd.Flags().Changed("answer") {
@@ -131,35 +108,7 @@ func newEnvsValidateCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "validate FILE.star…",
 		Short: "Run the validation checks on environment files",
-		Long: `Loads each file in a sandboxed worker and checks, for every difficulty level and
---seeds seeds a level: deterministic generation, JSON-like state, a prompt asking
-for <answer> tags, solve() scoring 1.0, and probes derived from each reference
-answer that a careful reviewer would try — the answer damaged (a character,
-digit or sign changed, truncated, its first item only, an item dropped, a
-subset, duplicates, every item the same, two numbers merged), random text, JSON
-and language sentinels, the answer joined with a wrong one by | ; / , newline
-or "or", junk near the 16 KB answer cap, the prompt echoed, an empty answer —
-each kind judged on its own, without verify raising; distinct prompts at every
-level (with an estimate of each level's instance space); and a difficulty knob
-that changes what the solver sees or must do.
-
-Budgets are work, not time: 1,000,000 Starlark steps an instance (builtins
-charge for theirs) and 1 s of CPU, so the verdict is the same on a busy
-machine as on an idle one. Validation stops an environment after its first
-few limit violations; docs/validation.md has the details.
-
-With --judge an LLM (any --provider) also reviews the code and sample
-questions of each file that passes: does verification need no reference, is
-it complete, does difficulty scale, are the questions well specified and free
-of loopholes. Its calls can be recorded with --record FILE and played back
-with --provider replay --replay FILE.
-
-Exits 1 when any file fails any check.`,
-		Example: `  resyn envs validate my_env.star
-  resyn envs validate --json envs/*.star > report.json
-  resyn envs validate --judge --provider openai --model gpt-4o --record judge.jsonl my_env.star
-  resyn envs validate --judge --provider replay --replay judge.jsonl my_env.star`,
-		Args: cobra.MinimumNArgs(1),
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if seeds < 1 {
 				return fmt.Errorf("--seeds %d: want at least 1 seed per difficulty level", seeds)
@@ -210,18 +159,7 @@ func newEnvsAddCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "add FILE.star…",
 		Short: "Validate environment files and store them as candidates",
-		Long: `Validates each file in the sandbox (the checks of ` + "`resyn envs validate`" + `) and
-stores it in the library as a candidate, with its validation report, for a
-person to accept or reject. A file whose NAME a built-in or a stored
-environment already has is refused, before validation, unless --replace: then
-it becomes that environment's next revision (tags and notes are kept, status
-goes back to candidate). A file that fails validation is not stored unless
---keep-invalid.
-
-Exits 1 when any file fails.`,
-		Example: `  resyn envs add my_puzzle.star
-  resyn envs add --seeds 5 synthesized/*.star && resyn envs list`,
-		Args: cobra.MinimumNArgs(1),
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(false, func(l *library.Library) error {
 				o := library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep, Replace: replace}
@@ -249,13 +187,7 @@ func newEnvsStatusCmd(s storage.Status) *cobra.Command {
 	c := &cobra.Command{
 		Use:   verb + " NAME…",
 		Short: strings.ToUpper(verb[:1]) + verb[1:] + " environments",
-		Long: fmt.Sprintf(`Marks each named environment %s. Accepted environments are the ones gen --all,
-export and training use; rejected ones stay in the store, with their history,
-and are used nowhere. Built-ins count as accepted until a person says otherwise.
-Each change is a new revision (see `+"`resyn envs history`"+`); --why keeps the reason
-as a note.`, s),
-		Example: fmt.Sprintf("  resyn envs %s knapsack_variant\n  resyn envs %s maze_v2 --why \"duplicate of maze\"", verb, verb),
-		Args:    cobra.MinimumNArgs(1),
+		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(false, func(l *library.Library) error {
 				for _, name := range args {
@@ -278,12 +210,7 @@ func newEnvsTagCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "tag NAME TAG…",
 		Short: "Add (or with --remove, remove) tags of an environment",
-		Long: `Tags group environments for filtering, export and training mixes. The first
-tag is the environment's category. Tags are 1–64 characters of a-z, 0-9 and
-- _ . : /.`,
-		Example: `  resyn envs tag maze easy curriculum:stage1
-  resyn envs tag maze --remove easy`,
-		Args: cobra.MinimumNArgs(2),
+		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(false, func(l *library.Library) error {
 				add, rm := args[1:], []string(nil)
@@ -305,11 +232,9 @@ tag is the environment's category. Tags are 1–64 characters of a-z, 0-9 and
 
 func newEnvsNoteCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:     "note NAME TEXT…",
-		Short:   "Add a dated note to an environment",
-		Long:    `Appends a note (the rest of the arguments, joined by spaces) to the environment's record.`,
-		Example: `  resyn envs note maze "prompts get long above level 8"`,
-		Args:    cobra.MinimumNArgs(2),
+		Use:   "note NAME TEXT…",
+		Short: "Add a dated note to an environment",
+		Args:  cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(false, func(l *library.Library) error {
 				e, err := l.Note(args[0], strings.Join(args[1:], " "))
@@ -328,12 +253,7 @@ func newEnvsHistoryCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "history NAME",
 		Short: "List every revision of an environment",
-		Long: `Every change to a stored environment — added, source edited, accepted,
-rejected, tagged, noted — is a revision; none is ever overwritten. Lists them
-oldest first; --diff also prints what each revision changed.`,
-		Example: `  resyn envs history maze
-  resyn envs history maze --diff | less`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(true, func(l *library.Library) error {
 				h, err := l.History(args[0])
@@ -356,12 +276,7 @@ func newEnvsDiffCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "diff NAME [REV]",
 		Short: "Show what a revision changed against the one before",
-		Long: `Prints the changed fields and a unified diff of the source between revision REV
-(default: the latest) and the revision before it. A built-in's first stored
-revision is compared with the embedded source.`,
-		Example: `  resyn envs diff maze
-  resyn envs diff maze 3`,
-		Args: cobra.RangeArgs(1, 2),
+		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rev := ""
 			if len(args) == 2 {
@@ -384,10 +299,7 @@ func newEnvsExportCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "export NAME",
 		Short: "Write an environment's source to stdout or a file",
-		Long:  `Writes the Starlark source of the current (or --revision N) revision of NAME.`,
-		Example: `  resyn envs export maze > maze.star
-  resyn envs export maze --revision 2 --out maze_v2.star`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(true, func(l *library.Library) error {
 				src, err := l.Source(args[0], rev)
@@ -409,13 +321,7 @@ func newEnvsEditCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "edit NAME",
 		Short: "Edit an environment's source in $EDITOR; re-validate and store it",
-		Long: `Opens the current source of NAME in $VISUAL or $EDITOR (default vi). When the
-editor exits with the file changed, resyn validates it and stores it as the next
-revision (status, tags and notes kept). A version that fails validation is not
-stored unless --keep-invalid; the edited file is left in place so nothing you
-typed is lost.`,
-		Example: `  EDITOR=nano resyn envs edit maze`,
-		Args:    cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(false, func(l *library.Library) error {
 				o := library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep}

@@ -18,11 +18,6 @@ func newModelCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "model",
 		Short: "Hugging Face checkpoints and the native model: random init, logits checks",
-		Long: `Tools for the trainer's model files: write a random Qwen2 checkpoint, and
-record resyn's own log-probs and logits for a checkpoint so that
-scripts/gpu/hf_logits.py can compare them with transformers on another machine.`,
-		Example: `  resyn model init /tmp/tiny --std 0.1
-  resyn model check-logits /tmp/tiny --out /tmp/tiny/logits_check.json`,
 	}
 	c.AddCommand(newModelInitCmd(), newModelCheckLogitsCmd())
 	return c
@@ -38,15 +33,7 @@ func newModelInitCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "init DIR",
 		Short: "Write a randomly initialised Qwen2 checkpoint (config.json + safetensors)",
-		Long: `Creates a Qwen2 model of the given sizes with Normal(0, --std) matrices
-(ones for norms, zeros for biases; deterministic for --seed) and saves it to
-DIR in the Hugging Face layout, as fp32, bf16 or fp16, sharded above
---shard-mb. The default sizes are a small test model; for a
-Qwen2.5-0.5B-shaped one use --vocab 151936 --hidden 896 --intermediate 4864
---layers 24 --heads 14 --kv-heads 2.`,
-		Example: `  resyn model init /tmp/tiny --seed 1
-  resyn model init /tmp/q05 --vocab 151936 --hidden 896 --intermediate 4864 --layers 24 --heads 14 --kv-heads 2 --dtype bf16`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dt, err := safetensors.ParseFloatDType(dtype)
 			if err != nil {
@@ -90,18 +77,7 @@ func newModelCheckLogitsCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "check-logits DIR",
 		Short: "Record resyn's log-probs and logits for a checkpoint, for scripts/gpu/hf_logits.py",
-		Long: `Loads the Hugging Face Qwen2 checkpoint in DIR with the native CPU model and
-writes a logits-check file (format resyn-logits-check/1, see trainer/hf): for
---seqs random token sequences of --len tokens (deterministic for --seed), the
-log-probability of every next token, as training computes it, and the raw
-logits of --ids vocabulary ids at every position.
-
-On a machine with PyTorch and transformers, scripts/gpu/hf_logits.py DIR FILE
-loads the same checkpoint with transformers, computes the same quantities and
-prints the largest differences; it exits 1 when they exceed the file's atol.`,
-		Example: `  resyn model init /tmp/tiny && resyn model check-logits /tmp/tiny --out /tmp/tiny/logits_check.json
-  python3 scripts/gpu/hf_logits.py /tmp/tiny /tmp/tiny/logits_check.json`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
 			if out == "" {

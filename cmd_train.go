@@ -34,46 +34,8 @@ func newTrainCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "train",
 		Short: "Train a model with GRPO on environments",
-		Long: `Trains a Qwen2-architecture model with GRPO (group-relative policy optimisation)
-on verifiable environments, with the built-in trainer (C on the CPU behind cgo).
-
---preset tiny-cpu trains a small model from scratch: a BPE tokenizer learned on
-the environments' prompts, a warm start (SFT) on solve() answers, then GRPO.
---model DIR loads a Hugging Face Qwen2 checkpoint (config.json, safetensors,
-tokenizer.json) and runs GRPO on it directly.
-
-Each step samples --prompts prompts mixed over the environments (by --weights),
---group completions of each, scores them with the verifiers, and takes
---minibatches clipped-surrogate updates. Every step's metrics, sample rollouts
-and checkpoints (Hugging Face safetensors, under --out) go to the store, where
-the workbench's training pane shows them. Mean reward on instances training never
-draws (a share of each environment's instances, split by the hash of their
-canonical state; the same instances and sampling seed each time, with a
-bootstrap interval) is measured before training, after the warm start and at
-the end; --holdout-env A,B adds environments never trained on.
-
---backend cuda runs the model on the GPU through libresyn_cuda.so
-($RESYN_CUDA_LIB, or beside the binary; see docs/cuda.md).
-
-Environments: without --env, the preset's that are accepted (one someone
-rejected is left out, with a warning), every accepted one for --model, the
-run's own for --resume. --env names built-in and stored (resyn envs add)
-environments whatever their status; a rejected one trains then, with a
-warning on stderr naming it.
-
-Progress goes to stderr. Ctrl-C stops after saving a checkpoint (the run
-reads stopped); --resume RUN continues a run from its last checkpoint (with
---steps, to a new total). resyn train runs lists the runs, resyn train export
-RUN writes one's metrics as CSV or JSONL.`,
-		Example: `  resyn train --preset tiny-cpu
-  resyn train --preset tiny-cpu --steps 80 --json > summary.json
-  resyn train --model ./Qwen2.5-0.5B-Instruct --env graph_coloring,knapsack --difficulty 1-4 --steps 200
-  resyn train --resume 3 --steps 120
-  resyn train runs
-  resyn train export 3 --format csv --out run3.csv
-  resyn train --model ./Qwen2.5-0.5B-Instruct --env my_puzzle --backend cuda`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
 	}
 	c.AddCommand(newTrainSignalsCmd(), newTrainRunsCmd(), newTrainExportCmd())
 	fl := c.Flags()

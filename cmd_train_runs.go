@@ -16,15 +16,7 @@ func newTrainRunsCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "runs",
 		Short: "List the training runs in the store",
-		Long: `Lists every training run in the store, oldest first: its number (for
---resume, export and signals), name, status, the last step with a metric, the
-last mean reward and when it started. STATUS is running (a live process is
-training it), done, stopped (Ctrl-C, or x in the workbench: resumable), failed,
-or interrupted (its process ended without recording how, e.g. kill -9:
-resumable from its last checkpoint).`,
-		Example: `  resyn train runs
-  resyn train runs --json | jq '.[] | select(.status == "stopped") | .id'`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := openStore(true)
 			if err != nil {
@@ -56,18 +48,7 @@ func newTrainExportCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "export RUN",
 		Short: "Write a training run's metrics as CSV or JSONL",
-		Long: `Writes every metric point of training run RUN (resyn train runs lists
-them), in step order and by name within a step: one row per step, metric and
-environment — a metric broken down by environment (reward, pass_rate…) has its
-overall row (env empty) and one row per environment.
-
---format csv has the header step,metric,env,value; --format jsonl one object a
-line, {"step":…,"metric":…,"env":…,"value":…} (env left out for the overall
-value; a value that is not a finite number is the string "NaN", "+Inf" or
-"-Inf"). The output goes to stdout, or to --out FILE.`,
-		Example: `  resyn train export 3 --format csv --out run3.csv
-  resyn train export 3 --format jsonl | jq 'select(.metric == "reward" and .env == null)'`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseRunID(args[0])
 			if err != nil {

@@ -16,16 +16,7 @@ func newTrainSignalsCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "signals RUN",
 		Short: "Per environment of a training run: saturated at the top level, at zero at the bottom, or learning",
-		Long: `Reads training run RUN's stored metrics — each environment's pass rate and
-curriculum level at every step — and says for each environment whether its
-pass rate saturated at its highest level (nothing left to teach: harden it),
-stayed at zero at its lowest (no learning signal: replace it), or neither. The
-last --signal-window steps decide. resyn synth --from-run RUN asks the
-synthesizer for new versions of exactly the flagged ones. resyn train prints
-the same at the end of a run.`,
-		Example: `  resyn train signals 3
-  resyn train signals 3 --signal-window 20 --saturation 0.95 --json | jq '.[] | select(.signal != null)'`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseRunID(args[0])
 			if err != nil {

@@ -17,23 +17,8 @@ func newWorkbenchCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "workbench",
 		Short: "Open the workbench (the same as running resyn with no arguments)",
-		Long: `Opens the keyboard-driven workbench on the store: the environment library
-(built-in and stored) with curation, the preview-and-verify pane, synthesis
-and training. Press ? in any pane for its keys, 1–4 or Tab to switch panes,
-q to quit. ` + "`resyn`" + ` with no arguments is the same command, with the same flags.
-
-The theme is --theme, else $RESYN_THEME, else dark: dark, light,
-high-contrast. NO_COLOR (set to anything) turns colour off whatever the
-theme. The mouse selects, sorts (a click on a header) and scrolls; with
---no-mouse the terminal keeps it (for its own text selection; most
-terminals also select with shift held down).`,
-		Example: `  resyn
-  resyn --theme light
-  resyn workbench --theme high-contrast --no-mouse
-  RESYN_THEME=high-contrast resyn --db /tmp/scratch.db
-  resyn --db /tmp/demo.db workbench --load-run testdata/train-run`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return runWorkbench(cmd) },
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, args []string) error { return runWorkbench(cmd) },
 	}
 	addWorkbenchFlags(c)
 	return c

@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"embed"
 	"errors"
 	"fmt"
 	"os"
@@ -47,15 +48,8 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "resyn",
-		Short: "A terminal workbench for RL on synthesized reasoning environments",
-		Long: `resyn synthesizes reasoning environments with an LLM (generator, renderer and
-verifier written as Starlark code), lets you curate them from the keyboard,
-trains models on them with GRPO, and exports datasets and serves rewards for
-verl and TRL.
-
-Run without arguments to open the workbench on the default store (the same
-as resyn workbench, with its flags: --theme, --no-mouse, --load-run).`,
+		Use:           "resyn",
+		Short:         "A terminal workbench for RL on synthesized reasoning environments",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -70,7 +64,36 @@ as resyn workbench, with its flags: --theme, --no-mouse, --load-run).`,
 	for _, c := range root.Commands() {
 		refuseUnknownSubcommands(c)
 	}
+	applyHelp(root)
 	return root
+}
+
+// The long help and the examples of every command are text files,
+// docs/cli/<command path, words joined by dashes>.txt (docs/cli/envs-list.txt
+// is resyn envs list's), embedded in the binary: prose read and reviewed as
+// text, beside the code that defines the flags. A file is the Long text, then,
+// after a line "--- examples", the Example text.
+//
+//go:embed docs/cli/*.txt
+var helpFiles embed.FS
+
+// helpName is the name of c's help file, without docs/cli/ and .txt.
+func helpName(c *cobra.Command) string {
+	if !c.HasParent() {
+		return c.Name()
+	}
+	return strings.ReplaceAll(strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" "), " ", "-")
+}
+
+// applyHelp sets the Long and Example of c and its subcommands from their
+// help files.
+func applyHelp(c *cobra.Command) {
+	if b, err := helpFiles.ReadFile("docs/cli/" + helpName(c) + ".txt"); err == nil {
+		c.Long, c.Example, _ = strings.Cut(strings.TrimSuffix(string(b), "\n"), "\n--- examples\n")
+	}
+	for _, s := range c.Commands() {
+		applyHelp(s)
+	}
 }
 
 // refuseUnknownSubcommands makes every command group (resyn envs, db, …)
