@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
-	"resyn/core/env"
 	"resyn/core/export"
 )
 
@@ -121,35 +119,16 @@ func runExport(cmd *cobra.Command, x *exportFlags) error {
 	defer p.Close()
 	opts := export.Options{Envs: chosen, N: x.n, Seed: x.seed, MinDifficulty: lo, MaxDifficulty: hi,
 		TestFraction: x.testFraction, EnvWeights: ew, DifficultyWeights: dw}
-	start := time.Now()
-	pl := &progressLine{verb: "exported"}
-	sum, err := export.Export(cmd.Context(), p, opts, f, x.out,
-		func(it export.Item, e *env.Error) {
-			pl.printf("skipped %s seed %d difficulty %d: %s\n", it.Env.Name, it.Seed, it.Difficulty, dataset.CapText(e.Error(), dataset.MaxErrorBytes))
-		},
-		pl.show)
+	sum, err := export.ExportText(cmd.Context(), p, opts, f, x.out, &dataset.ProgressLine{W: os.Stderr, Verb: "exported"})
 	if errors.Is(err, context.Canceled) {
-		pl.end(time.Since(start))
-		pl.printf("resyn export: interrupted; nothing was written to %s (the unfinished files were removed)\n", x.out)
 		return interrupted
 	}
 	if err != nil {
-		pl.printf("")
 		return err
 	}
-	pl.end(time.Since(start))
 	if x.asJSON {
 		return writeJSON(sum)
 	}
-	for _, file := range sum.Files {
-		split := file.Split
-		if split == "" {
-			split = "train+test"
-		}
-		fmt.Printf("%s\t%d rows\t%s\n", file.Path, file.Rows, split)
-	}
-	if sum.Failed > 0 {
-		fmt.Fprintf(os.Stderr, "%d instance(s) skipped because their environment failed (listed above)\n", sum.Failed)
-	}
+	sum.WriteText(os.Stdout, os.Stderr)
 	return nil
 }

@@ -1,0 +1,166 @@
+package dataset
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"resyn/core/env"
+	"resyn/storage"
+)
+
+// WriteJSONL writes s's rows to w as JSON lines (resyn gen), flushing w
+// at every progress report so that rows go out as they are made; instances
+// whose environment failed, and the progress, go to pl. rows is how many
+// were written, each a complete line, also when ctx is cancelled.
+func (s Spec) WriteJSONL(ctx context.Context, ex env.Executor, w *bufio.Writer, pl *ProgressLine) (rows int, err error) {
+	enc := NewEncoder(w)
+	start := time.Now()
+	err = s.Rows(ctx, ex,
+		func(r Row) error { rows++; return enc.Encode(r) },
+		func(t env.Task, e *env.Error) {
+			pl.Printf("skipped %s seed %d difficulty %d: %s\n", t.Env, t.Seed, t.Difficulty, CapText(e.Error(), MaxErrorBytes))
+		},
+		func(pr Progress) {
+			if err := w.Flush(); err == nil { // rows out as they come
+				pl.Show(pr)
+			}
+		})
+	pl.End(time.Since(start))
+	return rows, err
+}
+
+// ScoreJSONL scores r's lines into w as Score does (resyn score), flushing
+// w at every progress report so that records go out as they are made;
+// malformed lines are reported on pl, and bad counts them; scored is the
+// number of lines scored and written, also when ctx is cancelled.
+func ScoreJSONL(ctx context.Context, ex env.Executor, r io.Reader, w *bufio.Writer, pl *ProgressLine) (sums []EnvSummary, bad, scored int, err error) {
+	start := time.Now()
+	sums, err = Score(ctx, ex, r, w,
+		func(e LineError) {
+			bad++
+			pl.Printf("skipped %s\n", CapText(e.Error(), MaxErrorBytes))
+		},
+		func(pr Progress) {
+			scored = pr.Done
+			if err := w.Flush(); err == nil { // records out as they come
+				pl.Show(pr)
+			}
+		})
+	pl.End(time.Since(start))
+	return sums, bad, scored, err
+}
+
+// WriteScoreSummary is resyn score's table of rewards by environment.
+func WriteScoreSummary(w io.Writer, sums []EnvSummary) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ENV\tN\tMEAN\tPASS\tOK\tFORMAT\tENV_ERROR\tTIMEOUT\t")
+	for _, s := range sums {
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t\n", s.Env, s.N, s.MeanScore, s.Pass, s.OK, s.Format, s.EnvError, s.Timeout)
+	}
+	tw.Flush()
+}
+
+// WriteRescore is resyn rescore's table: per environment the versions
+// then and now and how the results moved, and a last line saying how many
+// environments changed.
+func WriteRescore(w io.Writer, sums []RescoreSummary) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENV\tVERSION THEN\tNOW\tN\tSAME\tHIGHER\tLOWER\tKIND CHANGED\tINSTANCE CHANGED\tPASS THEN → NOW\tMEAN THEN → NOW")
+	changed := 0
+	for _, s := range sums {
+		then := make([]string, len(s.OldHashes))
+		for i, h := range s.OldHashes {
+			then[i] = h
+			if h == "" {
+				then[i] = "unrecorded"
+			}
+		}
+		now := s.NewHash
+		if now == "" {
+			now = "gone"
+		}
+		if s.Changed() {
+			changed++
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d → %d\t%.3f → %.3f\n", s.Env, strings.Join(then, ","), now, s.N, s.Same,
+			s.Higher, s.Lower, s.Kind, s.Instance, s.OldPass, s.NewPass, s.OldMean, s.NewMean)
+	}
+	tw.Flush()
+	if changed == 0 {
+		fmt.Fprintln(w, "\nno result changed")
+	} else {
+		fmt.Fprintf(w, "\n%d environment(s) with changed results\n", changed)
+	}
+}
+
+// RunItems are the sample rollouts training run run stored in db, to
+// rescore; an error when it stored none.
+func RunItems(db *storage.DB, run uint64) (func() (RescoreItem, bool, error), error) {
+	var items []RescoreItem
+	err := db.View(func(tx *storage.Tx) error {
+		var err error
+		items, err = RolloutItems(tx, run)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("--run %d: %w", run, err)
+	}
+	if len(items) == 0 {
+		return nil, fmt.Errorf("training run %d stored no rollouts (rollouts_per_step 0?)", run)
+	}
+	return Items(items), nil
+}
+
+// OpenFileItems opens the completions file in and the reward records prev
+// that resyn score wrote for it, paired as FileItems pairs them (unpaired
+// counts lines of in without a record); done closes both.
+func OpenFileItems(in, prev string, unpaired *int) (next func() (RescoreItem, bool, error), done func(), err error) {
+	fi, err := os.Open(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	fp, err := os.Open(prev)
+	if err != nil {
+		fi.Close()
+		return nil, nil, err
+	}
+	return FileItems(fi, fp, in, prev, unpaired), func() { fi.Close(); fp.Close() }, nil
+}
+
+// ParseLevels reads a list of difficulty levels: "" (nil: the default
+// levels), "N", "LO-HI" or "A,B,C".
+func ParseLevels(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	if strings.Contains(s, ",") {
+		var out []int
+		for _, p := range strings.Split(s, ",") {
+			if p = strings.TrimSpace(p); p == "" {
+				continue
+			}
+			d, err := strconv.Atoi(p)
+			if err != nil {
+				return nil, fmt.Errorf("difficulty list %q: %q is not a number", s, p)
+			}
+			out = append(out, d)
+		}
+		return out, nil
+	}
+	lo, hi, err := ParseRange(s)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for d := lo; d <= hi; d++ {
+		out = append(out, d)
+	}
+	return out, nil
+}
