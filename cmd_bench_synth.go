@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/signal"
@@ -64,7 +65,9 @@ runs the simulated server, for trying resyn synth or the workbench against it.`,
 				return fmt.Errorf("--corpus %q: want %s or %s", o.Part, synthload.PartHeldBack, synthload.PartTuning)
 			}
 			if serve != "" {
-				return serveSimulated(serve, o)
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				return synthload.Serve(ctx, serve, o, os.Stderr)
 			}
 			exe, err := os.Executable()
 			if err != nil {
@@ -108,24 +111,4 @@ runs the simulated server, for trying resyn synth or the workbench against it.`,
 	f.StringVar(&serve, "serve", "", "only run the simulated server on `ADDR` until interrupted")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return c
-}
-
-// serveSimulated runs the simulated LLM server until Ctrl-C.
-func serveSimulated(addr string, o synthload.BenchOptions) error {
-	corpus, err := synthload.Load(o.Part)
-	if err != nil {
-		return err
-	}
-	srv := synthload.NewServer(synthload.ServerOptions{Model: &synthload.Model{Corpus: corpus, Rates: synthload.DefaultRates(), Seed: o.Seed},
-		Faults: synthload.DefaultFaults(), Scale: o.Scale, Seed: o.Seed})
-	base, err := srv.Start(addr)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "simulated writer model at %s (latency ×%g, corpus %s); GET %s/stats for counts; Ctrl-C stops\n",
-		base, o.Scale, o.Part, base[:len(base)-3])
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt)
-	<-ch
-	return srv.Close()
 }
