@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -13,12 +14,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"resyn/core/library"
 	"resyn/core/synth"
 	"resyn/core/textout"
-	"resyn/core/validate"
 	"resyn/llm"
-	"resyn/storage"
 )
 
 // demoRun is the recorded synthesis run that `resyn synth --provider replay`
@@ -87,17 +85,14 @@ func splitList(s string) []string {
 
 // synthFlags are `resyn synth`'s flags.
 type synthFlags struct {
-	pf                    providerFlags
-	roles                 synth.Roles
-	categories, topics    string
-	n, parallel, repairs  int
-	ideasPerCall, workers int
-	resume                uint64
-	asJSON, quiet         bool
-	seeds                 string
-	perSeed               int
-	fromRun               uint64
-	sf                    signalFlags
+	pf                        providerFlags
+	set                       synth.Settings
+	roles                     synth.Roles
+	categories, topics, seeds string
+	resume                    uint64
+	workers                   int
+	asJSON, quiet             bool
+	sf                        signalFlags
 }
 
 func newSynthCmd() *cobra.Command {
@@ -155,16 +150,16 @@ pipeline without any model.`,
 		RunE: func(cmd *cobra.Command, args []string) error { return runSynth(cmd, &f) },
 	}
 	f.pf.add(c)
-	c.Flags().IntVar(&f.n, "n", 10, "candidates to synthesize")
+	c.Flags().IntVar(&f.set.N, "n", 10, "candidates to synthesize")
 	c.Flags().StringVar(&f.categories, "categories", "", "comma-separated idea categories (default: "+strings.Join(synth.DefaultCategories, ", ")+")")
 	c.Flags().StringVar(&f.topics, "topics", "", "comma-separated seed topics for ideation")
 	c.Flags().StringVar(&f.seeds, "seeds", "", "seed keywords: builtin (resyn's ~100, see resyn synth seeds) or a FILE with one \"[family:] keyword\" a line")
-	c.Flags().IntVar(&f.perSeed, "per-seed", 8, "with --seeds: task proposals asked for per keyword")
-	c.Flags().Uint64Var(&f.fromRun, "from-run", 0, "harden or replace the environments training run `RUN` saturated or never passed (resyn train signals RUN)")
+	c.Flags().IntVar(&f.set.PerSeed, "per-seed", 8, "with --seeds: task proposals asked for per keyword")
+	c.Flags().Uint64Var(&f.set.FromRun, "from-run", 0, "harden or replace the environments training run `RUN` saturated or never passed (resyn train signals RUN)")
 	f.sf.add(c)
-	c.Flags().IntVar(&f.ideasPerCall, "ideas-per-call", 5, "ideas asked for per ideation call")
-	c.Flags().IntVar(&f.parallel, "parallel", 4, "candidates in flight at once")
-	c.Flags().IntVar(&f.repairs, "max-repairs", 3, "repair rounds after the first attempt (0: none)")
+	c.Flags().IntVar(&f.set.IdeasPerCall, "ideas-per-call", 5, "ideas asked for per ideation call")
+	c.Flags().IntVar(&f.set.Parallel, "parallel", 4, "candidates in flight at once")
+	c.Flags().IntVar(&f.set.Repairs, "max-repairs", 3, "repair rounds after the first attempt (0: none)")
 	c.Flags().StringVar(&f.roles.SolverModel, "solver-model", "", "calibrate with this model's pass rates (same provider unless --solver-provider)")
 	c.Flags().StringVar(&f.roles.SolverProvider, "solver-provider", "", "provider of the solver model (default: the writer's)")
 	c.Flags().StringVar(&f.roles.SolverBaseURL, "solver-base-url", "", "base URL of the solver model (default: the writer's)")
@@ -183,14 +178,14 @@ pipeline without any model.`,
 // check refuses flags that make no sense, alone or together.
 func (f *synthFlags) check(flags *pflag.FlagSet) error {
 	if err := checkFlags(
-		flagAtLeast("n", f.n, 1, "at least 1 (candidates to synthesize)"),
-		flagAtLeast("parallel", f.parallel, 1, "at least 1 (candidates in flight)"),
-		flagAtLeast("max-repairs", f.repairs, 0, "0 (no repair) or more"),
-		flagAtLeast("ideas-per-call", f.ideasPerCall, 1, "at least 1"),
+		flagAtLeast("n", f.set.N, 1, "at least 1 (candidates to synthesize)"),
+		flagAtLeast("parallel", f.set.Parallel, 1, "at least 1 (candidates in flight)"),
+		flagAtLeast("max-repairs", f.set.Repairs, 0, "0 (no repair) or more"),
+		flagAtLeast("ideas-per-call", f.set.IdeasPerCall, 1, "at least 1"),
 		flagAtLeast("solver-samples", f.roles.SolverSamples, 1, "at least 1 (instances per difficulty level)"),
 		flagAtLeast("concurrency", f.pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
 		flagAtLeast("workers", f.workers, 0, "0 (one per core) or more"),
-		flagAtLeast("per-seed", f.perSeed, 1, "at least 1 (task proposals per seed keyword)"),
+		flagAtLeast("per-seed", f.set.PerSeed, 1, "at least 1 (task proposals per seed keyword)"),
 		f.sf.check(), f.pf.check(),
 	); err != nil {
 		return err
@@ -233,9 +228,14 @@ func runSynth(cmd *cobra.Command, f *synthFlags) error {
 	if err := f.check(flags); err != nil {
 		return err
 	}
-	seedList, err := readSeeds(f.seeds)
-	if err != nil {
-		return err
+	var pathErr *fs.PathError
+	switch seeds, err := synth.LoadSeeds(f.seeds); {
+	case errors.As(err, &pathErr):
+		return fmt.Errorf("--seeds: %w (or --seeds builtin for resyn's list)", err)
+	case err != nil:
+		return fmt.Errorf("--seeds %s: %w", f.seeds, err)
+	default:
+		f.set.Seeds = seeds
 	}
 	db, err := openStoreAt(dbPath(), false)
 	if err != nil {
@@ -250,59 +250,21 @@ func runSynth(cmd *cobra.Command, f *synthFlags) error {
 	if err != nil {
 		return err
 	}
-	cfg := synth.Settings{N: f.n, Parallel: f.parallel, IdeasPerCall: f.ideasPerCall, Repairs: f.repairs, Categories: splitList(f.categories),
-		Topics: splitList(f.topics), Seeds: seedList, PerSeed: f.perSeed, FromRun: f.fromRun, Signals: f.sf.options(), Given: flags.Changed}.Config(demo)
+	f.set.Categories, f.set.Topics, f.set.Signals, f.set.Given = splitList(f.categories), splitList(f.topics), f.sf.options(), flags.Changed
+	cfg := f.set.Config(demo)
 	cfg.Provider, cfg.Model = p.Name(), f.pf.model
 	pl := &synth.Pipeline{LLM: p, DB: db}
 	if err := f.roles.Open(pl, &cfg, f.open(&meter)); err != nil {
 		return err
 	}
-	if pl.Pool, _, err = library.NewPool(ctx, nil, library.ExecutorOptions{Workers: f.workers}); err != nil {
+	started, err := synth.Execute(ctx, pl, cfg, f.resume, f.workers, &synth.TextPrinter{W: os.Stderr, Quiet: f.quiet}, os.Stdout, f.asJSON)
+	if !started || err == nil {
 		return err
 	}
-	defer pl.Pool.Close()
-	// Deduplication and calibration run the candidates under validation's
-	// budgets too (steps and CPU time, not the wall clock of a busy
-	// machine).
-	pl.Pool.SetLimits(validate.Limits(validate.Options{}))
-	pr := &synth.TextPrinter{W: os.Stderr, Quiet: f.quiet}
-	var sum synth.Summary
-	if f.resume != 0 {
-		sum, err = pl.Resume(ctx, f.resume, pr.Print)
-	} else {
-		sum, err = pl.Run(ctx, cfg, pr.Print)
-	}
-	switch started, werr := pr.Finish(os.Stdout, f.asJSON, sum, err); {
-	case !started:
-		return err
-	case werr != nil:
-		return werr
-	case err == nil:
-		return nil
-	case !errors.Is(err, context.Canceled):
+	if !errors.Is(err, context.Canceled) {
 		fmt.Fprintln(os.Stderr, "resyn:", err)
 	}
 	return exitError{code: 1}
-}
-
-// readSeeds reads --seeds: "builtin" or a file; nil for "".
-func readSeeds(arg string) ([]synth.Seed, error) {
-	switch arg {
-	case "":
-		return nil, nil
-	case "builtin":
-		return synth.DefaultSeeds(), nil
-	}
-	f, err := os.Open(arg)
-	if err != nil {
-		return nil, fmt.Errorf("--seeds: %w (or --seeds builtin for resyn's list)", err)
-	}
-	defer f.Close()
-	s, err := synth.ParseSeeds(f)
-	if err != nil {
-		return nil, fmt.Errorf("--seeds %s: %w", arg, err)
-	}
-	return s, nil
 }
 
 func newSynthSeedsCmd() *cobra.Command {
@@ -374,11 +336,8 @@ resyn synth --resume RUN.`,
 				return err
 			}
 			defer db.Close()
-			var runs []storage.SynthRun
-			if err := db.View(func(tx *storage.Tx) error {
-				runs, err = storage.ListSynthRuns(tx)
-				return err
-			}); err != nil {
+			runs, err := synth.Runs(db)
+			if err != nil {
 				return err
 			}
 			if asJSON {

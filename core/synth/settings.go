@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
+	"resyn/core/library"
 	"resyn/core/textout"
+	"resyn/core/validate"
 	"resyn/llm"
 	"resyn/storage"
 )
@@ -131,4 +134,48 @@ func (p *TextPrinter) Finish(out io.Writer, asJSON bool, sum Summary, err error)
 	}
 	WriteSummary(out, p.RunID, sum, p.Verdicts)
 	return true, nil
+}
+
+// Execute runs cfg on pl (with resume ≠ 0, continues run resume instead)
+// in a new sandbox of workers processes (0: one per core) under
+// validation's budgets, printing its events with pr, and then pr.Finish on
+// out. started says whether the run started: then err is the run's own;
+// otherwise it is why nothing ran (or the summary could not be written).
+func Execute(ctx context.Context, pl *Pipeline, cfg Config, resume uint64, workers int, pr *TextPrinter, out io.Writer, asJSON bool) (started bool, err error) {
+	if pl.Pool, _, err = library.NewPool(ctx, nil, library.ExecutorOptions{Workers: workers}); err != nil {
+		return false, err
+	}
+	defer pl.Pool.Close()
+	// Deduplication and calibration run the candidates under validation's
+	// budgets too (steps and CPU time, not the wall clock of a busy
+	// machine).
+	pl.Pool.SetLimits(validate.Limits(validate.Options{}))
+	var sum Summary
+	if resume != 0 {
+		sum, err = pl.Resume(ctx, resume, pr.Print)
+	} else {
+		sum, err = pl.Run(ctx, cfg, pr.Print)
+	}
+	started, werr := pr.Finish(out, asJSON, sum, err)
+	if werr != nil {
+		return false, werr
+	}
+	return started, err
+}
+
+// LoadSeeds reads the seed keywords arg names: "builtin" (DefaultSeeds)
+// or a file (ParseSeeds); nil for "".
+func LoadSeeds(arg string) ([]Seed, error) {
+	switch arg {
+	case "":
+		return nil, nil
+	case "builtin":
+		return DefaultSeeds(), nil
+	}
+	f, err := os.Open(arg)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseSeeds(f)
 }

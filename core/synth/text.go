@@ -241,3 +241,12 @@ func WriteRuns(w, notes io.Writer, width int, runs []storage.SynthRun) error {
 	}
 	return nil
 }
+
+// Runs are the synthesis runs stored in db, oldest first.
+func Runs(db *storage.DB) (runs []storage.SynthRun, err error) {
+	err = db.View(func(tx *storage.Tx) error {
+		runs, err = storage.ListSynthRuns(tx)
+		return err
+	})
+	return runs, err
+}
