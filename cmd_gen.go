@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
-	"resyn/core/textout"
 )
 
 func init() { register(newGenCmd) }
@@ -90,17 +89,7 @@ many, and the exit status is 130.`,
 			if err := spec.Check(); err != nil {
 				return fmt.Errorf("--n %d: %w", n, err)
 			}
-			w, closeOut, err := textout.CreateOut(out)
-			if err != nil {
-				return err
-			}
-			pl := &dataset.ProgressLine{W: os.Stderr, Verb: "generated"}
-			rows, err := spec.WriteJSONL(cmd.Context(), p, w, pl)
-			if cerr := closeOut(); err == nil {
-				err = cerr
-			}
-			if errors.Is(err, context.Canceled) {
-				pl.Printf("resyn gen: interrupted; %s holds the first %d rows, each a complete line\n", textout.OutName(out), rows)
+			if err = spec.GenerateTo(cmd.Context(), p, out, os.Stderr); errors.Is(err, context.Canceled) {
 				return interrupted
 			}
 			return err

@@ -61,17 +61,8 @@ of the chunks finished, each a complete line, and the exit status is 130.`,
 				return err
 			}
 			defer p.Close()
-			w, closeOut, err := textout.CreateOut(out)
-			if err != nil {
-				return err
-			}
-			pl := &dataset.ProgressLine{W: os.Stderr, Verb: "scored"}
-			sums, bad, scored, err := dataset.ScoreJSONL(cmd.Context(), dataset.WithHashes(p, mods), r, w, pl)
-			if cerr := closeOut(); err == nil {
-				err = cerr
-			}
+			sums, bad, err := dataset.ScoreTo(cmd.Context(), dataset.WithHashes(p, mods), r, out, os.Stderr)
 			if errors.Is(err, context.Canceled) {
-				pl.Printf("resyn score: interrupted; %s holds the records of the first %d scored lines, each a complete line\n", textout.OutName(out), scored)
 				return interrupted
 			}
 			if err != nil {

@@ -1,8 +1,8 @@
 package dataset
 
 import (
-	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,16 +12,25 @@ import (
 	"time"
 
 	"resyn/core/env"
+	"resyn/core/textout"
 	"resyn/storage"
 )
 
-// WriteJSONL writes s's rows to w as JSON lines (resyn gen), flushing w
-// at every progress report so that rows go out as they are made; instances
-// whose environment failed, and the progress, go to pl. rows is how many
-// were written, each a complete line, also when ctx is cancelled.
-func (s Spec) WriteJSONL(ctx context.Context, ex env.Executor, w *bufio.Writer, pl *ProgressLine) (rows int, err error) {
+// GenerateTo writes s's rows as JSON lines to out (textout.CreateOut: a
+// file, or stdout for "" and "-"), resyn gen: a chunk at a time, flushed
+// as the progress comes so that rows go out as they are made. Instances
+// whose environment failed, and the progress, go to log; when ctx is
+// cancelled log says how many rows out holds, each a complete line, and
+// the error is ctx's.
+func (s Spec) GenerateTo(ctx context.Context, ex env.Executor, out string, log io.Writer) error {
+	w, closeOut, err := textout.CreateOut(out)
+	if err != nil {
+		return err
+	}
 	enc := NewEncoder(w)
+	pl := &ProgressLine{W: log, Verb: "generated"}
 	start := time.Now()
+	rows := 0
 	err = s.Rows(ctx, ex,
 		func(r Row) error { rows++; return enc.Encode(r) },
 		func(t env.Task, e *env.Error) {
@@ -33,15 +42,28 @@ func (s Spec) WriteJSONL(ctx context.Context, ex env.Executor, w *bufio.Writer, 
 			}
 		})
 	pl.End(time.Since(start))
-	return rows, err
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, context.Canceled) {
+		pl.Printf("resyn gen: interrupted; %s holds the first %d rows, each a complete line\n", textout.OutName(out), rows)
+	}
+	return err
 }
 
-// ScoreJSONL scores r's lines into w as Score does (resyn score), flushing
-// w at every progress report so that records go out as they are made;
-// malformed lines are reported on pl, and bad counts them; scored is the
-// number of lines scored and written, also when ctx is cancelled.
-func ScoreJSONL(ctx context.Context, ex env.Executor, r io.Reader, w *bufio.Writer, pl *ProgressLine) (sums []EnvSummary, bad, scored int, err error) {
+// ScoreTo scores r's lines as Score does into out (textout.CreateOut),
+// resyn score: records flushed as the progress comes. Malformed lines are
+// reported on log and counted in bad, and the progress goes there; when
+// ctx is cancelled log says how many records out holds, each a complete
+// line, and the error is ctx's.
+func ScoreTo(ctx context.Context, ex env.Executor, r io.Reader, out string, log io.Writer) (sums []EnvSummary, bad int, err error) {
+	w, closeOut, err := textout.CreateOut(out)
+	if err != nil {
+		return nil, 0, err
+	}
+	pl := &ProgressLine{W: log, Verb: "scored"}
 	start := time.Now()
+	scored := 0
 	sums, err = Score(ctx, ex, r, w,
 		func(e LineError) {
 			bad++
@@ -54,7 +76,13 @@ func ScoreJSONL(ctx context.Context, ex env.Executor, r io.Reader, w *bufio.Writ
 			}
 		})
 	pl.End(time.Since(start))
-	return sums, bad, scored, err
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if errors.Is(err, context.Canceled) {
+		pl.Printf("resyn score: interrupted; %s holds the records of the first %d scored lines, each a complete line\n", textout.OutName(out), scored)
+	}
+	return sums, bad, err
 }
 
 // WriteScoreSummary is resyn score's table of rewards by environment.

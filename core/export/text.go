@@ -48,3 +48,47 @@ func (s Summary) WriteText(w, notes io.Writer) {
 		fmt.Fprintf(notes, "%d instance(s) skipped because their environment failed (listed above)\n", s.Failed)
 	}
 }
+
+// Request is an export as a person asks for it (resyn export's flags, whose
+// names its errors use): the format, the output path, the levels and the
+// weights as text.
+type Request struct {
+	Format, Out             string
+	Difficulty              string // "N" or "LO-HI"
+	EnvWeights, DiffWeights string // "maze=2,knapsack=0.5", "1-3=1,8-10=3"
+	N                       int
+	Seed                    int64
+	TestFraction            float64
+}
+
+// Options checks r and parses it into the format and the Options of an
+// export of envs, before any work starts.
+func (r Request) Options(envs []*env.Module) (Format, Options, error) {
+	f := Format(r.Format)
+	if _, err := f.Ext(); err != nil {
+		return f, Options{}, err
+	}
+	if r.Out == "" {
+		return f, Options{}, fmt.Errorf("--out is required: a directory, or a file ending in .parquet or .jsonl")
+	}
+	lo, hi, err := dataset.ParseRange(r.Difficulty)
+	if err != nil {
+		return f, Options{}, err
+	}
+	ew, err := ParseEnvWeights(r.EnvWeights)
+	if err != nil {
+		return f, Options{}, err
+	}
+	dw, err := ParseDifficultyWeights(r.DiffWeights)
+	if err != nil {
+		return f, Options{}, err
+	}
+	if r.N < 1 {
+		return f, Options{}, fmt.Errorf("--n %d: want at least 1 instance per environment", r.N)
+	}
+	if !(r.TestFraction >= 0 && r.TestFraction < 1) {
+		return f, Options{}, fmt.Errorf("--test-fraction %v: want a number in [0, 1)", r.TestFraction)
+	}
+	return f, Options{Envs: envs, N: r.N, Seed: r.Seed, MinDifficulty: lo, MaxDifficulty: hi,
+		TestFraction: r.TestFraction, EnvWeights: ew, DifficultyWeights: dw}, nil
+}
