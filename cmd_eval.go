@@ -64,16 +64,7 @@ is measured at its lowest, middle and highest level.`,
 			if err != nil {
 				return err
 			}
-			u := meter.Usage()
-			fmt.Fprintf(os.Stderr, "tokens: %d in + %d out\n", u.PromptTokens, u.CompletionTokens)
-			if asJSON {
-				if err := writeJSON(cals); err != nil {
-					return err
-				}
-			} else {
-				synth.WriteCalibrations(os.Stdout, cals)
-			}
-			return synth.ScoredAny(cals)
+			return synth.WriteEval(os.Stdout, os.Stderr, asJSON, cals, meter.Usage())
 		},
 	}
 	pf.add(c)

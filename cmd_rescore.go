@@ -1,14 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
-	"resyn/core/textout"
 )
 
 func init() { register(newRescoreCmd) }
@@ -63,23 +61,7 @@ kind and score). The summary goes to stdout (--json for machines).`,
 				return err
 			}
 			defer p.Close()
-			var onChange func(dataset.RescoreChange) error
-			closeOut := func() error { return nil }
-			if out != "" {
-				w, c, err := textout.CreateOut(out)
-				if err != nil {
-					return err
-				}
-				closeOut = c
-				enc := json.NewEncoder(w)
-				onChange = func(ch dataset.RescoreChange) error { return enc.Encode(ch) }
-			}
-			sums, err := dataset.Rescore(ctx, dataset.WithHashes(p, mods), next, onChange,
-				func(done int) { fmt.Fprintf(os.Stderr, "\rrescored %d", done) })
-			fmt.Fprintln(os.Stderr)
-			if cerr := closeOut(); err == nil {
-				err = cerr
-			}
+			sums, err := dataset.RescoreTo(ctx, dataset.WithHashes(p, mods), next, out, os.Stderr)
 			if err != nil {
 				return err
 			}

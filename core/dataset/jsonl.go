@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -191,4 +192,27 @@ func ParseLevels(s string) ([]int, error) {
 		out = append(out, d)
 	}
 	return out, nil
+}
+
+// RescoreTo rescores next's items as Rescore does (resyn rescore), with
+// the count done on log and, when out is not "", every changed item
+// written to out as a JSON line.
+func RescoreTo(ctx context.Context, ex env.Executor, next func() (RescoreItem, bool, error), out string, log io.Writer) ([]RescoreSummary, error) {
+	var onChange func(RescoreChange) error
+	closeOut := func() error { return nil }
+	if out != "" {
+		w, c, err := textout.CreateOut(out)
+		if err != nil {
+			return nil, err
+		}
+		closeOut = c
+		enc := json.NewEncoder(w)
+		onChange = func(ch RescoreChange) error { return enc.Encode(ch) }
+	}
+	sums, err := Rescore(ctx, ex, next, onChange, func(done int) { fmt.Fprintf(log, "\rrescored %d", done) })
+	fmt.Fprintln(log)
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	return sums, err
 }

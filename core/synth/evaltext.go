@@ -82,3 +82,18 @@ func WriteCalibrations(w io.Writer, cals []Calibration) {
 	}
 	t.WriteFitted(w)
 }
+
+// WriteEval prints an eval's end (resyn eval): the tokens used on log,
+// then the pass rates on out (as JSON with asJSON, else
+// WriteCalibrations). Its error is ScoredAny's when writing succeeded.
+func WriteEval(out, log io.Writer, asJSON bool, cals []Calibration, u llm.Usage) error {
+	fmt.Fprintf(log, "tokens: %d in + %d out\n", u.PromptTokens, u.CompletionTokens)
+	if asJSON {
+		if err := textout.WriteJSON(out, cals); err != nil {
+			return err
+		}
+	} else {
+		WriteCalibrations(out, cals)
+	}
+	return ScoredAny(cals)
+}
