@@ -1,6 +1,7 @@
 package dataset
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,19 +38,10 @@ func (s Spec) GenerateTo(ctx context.Context, ex env.Executor, out string, log i
 		func(t env.Task, e *env.Error) {
 			pl.Printf("skipped %s seed %d difficulty %d: %s\n", t.Env, t.Seed, t.Difficulty, CapText(e.Error(), MaxErrorBytes))
 		},
-		func(pr Progress) {
-			if err := w.Flush(); err == nil { // rows out as they come
-				pl.Show(pr)
-			}
-		})
-	pl.End(time.Since(start))
-	if cerr := closeOut(); err == nil {
-		err = cerr
-	}
-	if errors.Is(err, context.Canceled) {
-		pl.Printf("resyn gen: interrupted; %s holds the first %d rows, each a complete line\n", textout.OutName(out), rows)
-	}
-	return err
+		flushing(w, pl, nil))
+	return pl.end(start, closeOut, err, func() string {
+		return fmt.Sprintf("resyn gen: interrupted; %s holds the first %d rows, each a complete line\n", textout.OutName(out), rows)
+	})
 }
 
 // ScoreTo scores r's lines as Score does into out (textout.CreateOut),
@@ -70,20 +62,39 @@ func ScoreTo(ctx context.Context, ex env.Executor, r io.Reader, out string, log 
 			bad++
 			pl.Printf("skipped %s\n", CapText(e.Error(), MaxErrorBytes))
 		},
-		func(pr Progress) {
-			scored = pr.Done
-			if err := w.Flush(); err == nil { // records out as they come
-				pl.Show(pr)
-			}
-		})
+		flushing(w, pl, &scored))
+	return sums, bad, pl.end(start, closeOut, err, func() string {
+		return fmt.Sprintf("resyn score: interrupted; %s holds the records of the first %d scored lines, each a complete line\n", textout.OutName(out), scored)
+	})
+}
+
+// flushing is the progress callback of a job writing JSON lines to w: w
+// flushed, so that lines go out as they are made, and the progress shown
+// on pl; done, when not nil, is set to the items done.
+func flushing(w *bufio.Writer, pl *ProgressLine, done *int) func(Progress) {
+	return func(pr Progress) {
+		if done != nil {
+			*done = pr.Done
+		}
+		if err := w.Flush(); err == nil {
+			pl.Show(pr)
+		}
+	}
+}
+
+// end ends a job that wrote to an output, which ended with err: the
+// progress line closed with the time since start, the output closed (its
+// error is the job's when the job had none), and, when the job was
+// cancelled, interrupted's note on what the output holds.
+func (pl *ProgressLine) end(start time.Time, closeOut func() error, err error, interrupted func() string) error {
 	pl.End(time.Since(start))
 	if cerr := closeOut(); err == nil {
 		err = cerr
 	}
 	if errors.Is(err, context.Canceled) {
-		pl.Printf("resyn score: interrupted; %s holds the records of the first %d scored lines, each a complete line\n", textout.OutName(out), scored)
+		pl.Printf("%s", interrupted())
 	}
-	return sums, bad, err
+	return err
 }
 
 // WriteScoreSummary is resyn score's table of rewards by environment.
