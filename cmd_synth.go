@@ -177,7 +177,7 @@ pipeline without any model.`,
 
 // check refuses flags that make no sense, alone or together.
 func (f *synthFlags) check(flags *pflag.FlagSet) error {
-	if err := checkFlags(
+	return checkFlags(
 		flagAtLeast("n", f.set.N, 1, "at least 1 (candidates to synthesize)"),
 		flagAtLeast("parallel", f.set.Parallel, 1, "at least 1 (candidates in flight)"),
 		flagAtLeast("max-repairs", f.set.Repairs, 0, "0 (no repair) or more"),
@@ -186,23 +186,8 @@ func (f *synthFlags) check(flags *pflag.FlagSet) error {
 		flagAtLeast("concurrency", f.pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
 		flagAtLeast("workers", f.workers, 0, "0 (one per core) or more"),
 		flagAtLeast("per-seed", f.set.PerSeed, 1, "at least 1 (task proposals per seed keyword)"),
-		f.sf.check(), f.pf.check(),
-	); err != nil {
-		return err
-	}
-	modes := 0
-	for _, name := range []string{"seeds", "from-run", "resume"} {
-		if flags.Changed(name) {
-			modes++
-		}
-	}
-	if modes > 1 {
-		return fmt.Errorf("--seeds, --from-run and --resume do not go together: choose one")
-	}
-	if (flags.Changed("seeds") || flags.Changed("from-run")) && flags.Changed("categories") {
-		return fmt.Errorf("--categories is for category ideation; --seeds and --from-run replace it")
-	}
-	return nil
+		f.sf.check(), f.pf.check(), synth.CheckModes(flags.Changed),
+	)
 }
 
 // open opens a model of the run besides the writer: the writer's provider

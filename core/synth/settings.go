@@ -179,3 +179,22 @@ func LoadSeeds(arg string) ([]Seed, error) {
 	defer f.Close()
 	return ParseSeeds(f)
 }
+
+// CheckModes refuses ways of choosing a run's ideas that exclude each
+// other, by the names of resyn synth's flags: given reports whether
+// "seeds", "from-run", "resume" or "categories" was given.
+func CheckModes(given func(name string) bool) error {
+	modes := 0
+	for _, name := range []string{"seeds", "from-run", "resume"} {
+		if given(name) {
+			modes++
+		}
+	}
+	if modes > 1 {
+		return fmt.Errorf("--seeds, --from-run and --resume do not go together: choose one")
+	}
+	if (given("seeds") || given("from-run")) && given("categories") {
+		return fmt.Errorf("--categories is for category ideation; --seeds and --from-run replace it")
+	}
+	return nil
+}
