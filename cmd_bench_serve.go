@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,11 +37,11 @@ p99 < 100 ms.`,
   resyn bench serve --batches 1,64,256 --clients 8,4,2 --duration 10s --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sizes, err := parseInts(batches)
+			sizes, err := servebench.ParseCounts(batches)
 			if err != nil {
 				return fmt.Errorf("--batches: %w", err)
 			}
-			conc, err := parseInts(clients)
+			conc, err := servebench.ParseCounts(clients)
 			if err != nil || (len(conc) != 1 && len(conc) != len(sizes)) {
 				return fmt.Errorf("--clients: want one number or one per batch size")
 			}
@@ -75,16 +73,4 @@ p99 < 100 ms.`,
 	c.Flags().IntVar(&group, "group", 8, "completions per instance (a GRPO group)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, f := range strings.Split(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || v < 1 {
-			return nil, fmt.Errorf("%q is not a positive number", f)
-		}
-		out = append(out, v)
-	}
-	return out, nil
 }

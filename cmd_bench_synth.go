@@ -1,10 +1,9 @@
 package main
 
 import (
-	"fmt"
+	"context"
 	"os"
 	"os/signal"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -48,40 +47,16 @@ runs the simulated server, for trying resyn synth or the workbench against it.`,
   resyn bench synth --serve 127.0.0.1:8800 --latency-scale 0.2   # then: resyn synth --provider openai --base-url http://127.0.0.1:8800/v1 --model sim --seeds builtin`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFlags(
-				flagAtLeast("candidates", o.Candidates, 1, "at least 1"),
-				flagAtLeast("concurrency", o.Concurrency, 1, "at least 1 (LLM requests in flight)"),
-				flagAtLeast("parallel", o.Parallel, 0, "0 (1.5 × --concurrency) or more"),
-				flagAtLeast("kill-after", o.KillAfter, 0, "0 (no kill) or a number of verdicts"),
-				flagAtLeast("workers", o.Workers, 0, "0 (one per core) or more"),
-			); err != nil {
+			if err := o.Check(); err != nil {
 				return err
-			}
-			if !(o.Scale > 0 && o.Scale <= 10) {
-				return fmt.Errorf("--latency-scale %v: must be in (0, 10] (1: replies take seconds to a minute)", o.Scale)
-			}
-			if o.Part != synthload.PartHeldBack && o.Part != synthload.PartTuning {
-				return fmt.Errorf("--corpus %q: want %s or %s", o.Part, synthload.PartHeldBack, synthload.PartTuning)
 			}
 			if serve != "" {
-				return serveSimulated(serve, o)
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				return synthload.Serve(ctx, serve, o, os.Stderr)
 			}
-			exe, err := os.Executable()
-			if err != nil {
-				return err
-			}
-			o.Exe = exe
-			if db == "" {
-				dir, err := os.MkdirTemp("", "resyn-bench-synth-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(dir)
-				db = filepath.Join(dir, "resyn.db")
-			}
-			o.DB = db
-			o.Progress = os.Stderr
-			rep, err := synthload.Bench(cmd.Context(), o)
+			o.DB, o.Progress = db, os.Stderr
+			rep, err := synthload.BenchSelf(cmd.Context(), o)
 			if err != nil {
 				return err
 			}
@@ -89,10 +64,7 @@ runs the simulated server, for trying resyn synth or the workbench against it.`,
 				return writeJSON(rep)
 			}
 			rep.Table(os.Stdout)
-			if k := rep.Kill; k != nil && (k.Redone > 0 || k.DoubleVerdicts > 0 || k.IdeationRedone > 0) {
-				return fmt.Errorf("the resumed run redid finished work: %+v", *k)
-			}
-			return nil
+			return rep.Redone()
 		},
 	}
 	f := c.Flags()
@@ -108,24 +80,4 @@ runs the simulated server, for trying resyn synth or the workbench against it.`,
 	f.StringVar(&serve, "serve", "", "only run the simulated server on `ADDR` until interrupted")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return c
-}
-
-// serveSimulated runs the simulated LLM server until Ctrl-C.
-func serveSimulated(addr string, o synthload.BenchOptions) error {
-	corpus, err := synthload.Load(o.Part)
-	if err != nil {
-		return err
-	}
-	srv := synthload.NewServer(synthload.ServerOptions{Model: &synthload.Model{Corpus: corpus, Rates: synthload.DefaultRates(), Seed: o.Seed},
-		Faults: synthload.DefaultFaults(), Scale: o.Scale, Seed: o.Seed})
-	base, err := srv.Start(addr)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "simulated writer model at %s (latency ×%g, corpus %s); GET %s/stats for counts; Ctrl-C stops\n",
-		base, o.Scale, o.Part, base[:len(base)-3])
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, os.Interrupt)
-	<-ch
-	return srv.Close()
 }

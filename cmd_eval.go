@@ -2,48 +2,16 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
 	"resyn/core/synth"
-	"resyn/core/textout"
 	"resyn/llm"
 )
 
 func init() { register(newEvalCmd) }
-
-// parseLevels reads --difficulty for eval: "" (the default levels), "N",
-// "LO-HI" or "A,B,C".
-func parseLevels(s string) ([]int, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	if strings.Contains(s, ",") {
-		var out []int
-		for _, p := range splitList(s) {
-			d, err := strconv.Atoi(p)
-			if err != nil {
-				return nil, fmt.Errorf("difficulty list %q: %q is not a number", s, p)
-			}
-			out = append(out, d)
-		}
-		return out, nil
-	}
-	lo, hi, err := dataset.ParseRange(s)
-	if err != nil {
-		return nil, err
-	}
-	var out []int
-	for d := lo; d <= hi; d++ {
-		out = append(out, d)
-	}
-	return out, nil
-}
 
 func newEvalCmd() *cobra.Command {
 	var (
@@ -75,7 +43,7 @@ is measured at its lowest, middle and highest level.`,
 			); err != nil {
 				return err
 			}
-			levels, err := parseLevels(diff)
+			levels, err := dataset.ParseLevels(diff)
 			if err != nil {
 				return err
 			}
@@ -92,38 +60,11 @@ is measured at its lowest, middle and highest level.`,
 				return err
 			}
 			defer pool.Close()
-			var cals []synth.Calibration
-			for _, m := range mods {
-				var ls []int
-				for _, d := range levels {
-					if d >= m.MinDifficulty && d <= m.MaxDifficulty {
-						ls = append(ls, d)
-					}
-				}
-				if levels != nil && ls == nil {
-					fmt.Fprintf(os.Stderr, "%s: no level of --difficulty %s in its range %d-%d; skipped\n", m.Name, diff, m.MinDifficulty, m.MaxDifficulty)
-					continue
-				}
-				fmt.Fprintf(os.Stderr, "%s: solving…\n", m.Name)
-				cal, _, err := synth.Calibrate(ctx, p, pool, m, synth.CalibrateOptions{Levels: ls, Samples: n, Parallel: inFlite}, synth.CallOptions{})
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if err != nil {
-					fmt.Fprintf(os.Stderr, "%s: %v\n", m.Name, err)
-				}
-				cals = append(cals, cal)
+			cals, err := synth.Eval(ctx, p, pool, mods, levels, diff, synth.CalibrateOptions{Samples: n, Parallel: inFlite}, os.Stderr)
+			if err != nil {
+				return err
 			}
-			u := meter.Usage()
-			fmt.Fprintf(os.Stderr, "tokens: %d in + %d out\n", u.PromptTokens, u.CompletionTokens)
-			if asJSON {
-				if err := writeJSON(cals); err != nil {
-					return err
-				}
-			} else {
-				printEval(os.Stdout, cals)
-			}
-			return evalScoredAny(cals)
+			return synth.WriteEval(os.Stdout, os.Stderr, asJSON, cals, meter.Usage())
 		},
 	}
 	pf.add(c)
@@ -135,42 +76,4 @@ is measured at its lowest, middle and highest level.`,
 	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the pass rates as JSON on stdout")
 	return c
-}
-
-// evalScoredAny is the error of an eval that scored nothing: every request
-// failed (an unreachable or refusing server, a model that never answered),
-// so the rates printed are no measurement and the exit status is 1.
-func evalScoredAny(cals []synth.Calibration) error {
-	scored, failed := 0, 0
-	for _, c := range cals {
-		for _, l := range c.Levels {
-			scored += l.N
-			failed += l.Failed
-		}
-	}
-	if scored == 0 {
-		return fmt.Errorf("nothing could be scored: %d of %d instances failed (the model's call or the environment; see the errors above)", failed, failed)
-	}
-	return nil
-}
-
-func printEval(w io.Writer, cals []synth.Calibration) {
-	t := textout.NewTable("ENV", "DIFF", "N", "PASSED", "RATE", "MEAN", "NO ANSWER", "FAILED", "TREND").RightAligned(1, 2, 3, 4, 5, 6, 7).Wrapping(8)
-	for _, c := range cals {
-		var passed, total int
-		for _, l := range c.Levels {
-			passed += l.Passed
-			total += l.N
-			t.Row(c.Env, fmt.Sprint(l.Difficulty), fmt.Sprint(l.N), fmt.Sprint(l.Passed), fmt.Sprintf("%.0f%%", 100*l.Rate),
-				fmt.Sprintf("%.2f", l.MeanScore), fmt.Sprint(l.Format), fmt.Sprint(l.Failed), "")
-		}
-		if total > 0 {
-			trend := ""
-			if c.Trend != nil {
-				trend = fmt.Sprintf("falls: p=%.2g", c.Trend.PValue)
-			}
-			t.Row(c.Env, "all", fmt.Sprint(total), fmt.Sprint(passed), fmt.Sprintf("%.0f%%", 100*float64(passed)/float64(total)), "", "", "", trend)
-		}
-	}
-	t.WriteFitted(w)
 }

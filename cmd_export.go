@@ -3,14 +3,11 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
-	"resyn/core/env"
 	"resyn/core/export"
 )
 
@@ -18,11 +15,10 @@ func init() { register(newExportCmd) }
 
 // exportFlags are `resyn export`'s flags.
 type exportFlags struct {
-	format, envs, diff, envWeights, diffWeights, out string
-	all, asJSON                                      bool
-	n, workers                                       int
-	seed                                             int64
-	testFraction                                     float64
+	req         export.Request
+	envs        string
+	all, asJSON bool
+	workers     int
 }
 
 func newExportCmd() *cobra.Command {
@@ -71,16 +67,16 @@ left half-written) and exits 130.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return runExport(cmd, &x) },
 	}
-	c.Flags().StringVar(&x.format, "format", "verl", "verl (Parquet) or jsonl")
+	c.Flags().StringVar(&x.req.Format, "format", "verl", "verl (Parquet) or jsonl")
 	c.Flags().StringVar(&x.envs, "env", "", "comma-separated environment names")
 	c.Flags().BoolVar(&x.all, "all", false, "every environment")
-	c.Flags().IntVar(&x.n, "n", 1000, "total instances, shared among the environments by weight")
-	c.Flags().Int64Var(&x.seed, "seed", 0, "first seed of every environment")
-	c.Flags().StringVar(&x.diff, "difficulty", "1-10", "difficulty level or range LO-HI (clamped to each environment's own)")
-	c.Flags().StringVar(&x.envWeights, "env-weights", "", "mixing weights by environment, e.g. maze=2,knapsack=0.5 (default 1 each)")
-	c.Flags().StringVar(&x.diffWeights, "difficulty-weights", "", "mixing weights by level, e.g. 1-3=1,8-10=3 (default 1 each)")
-	c.Flags().Float64Var(&x.testFraction, "test-fraction", 0, "share of instances in the test split, in [0, 1)")
-	c.Flags().StringVar(&x.out, "out", "", "output directory, or a .parquet/.jsonl file")
+	c.Flags().IntVar(&x.req.N, "n", 1000, "total instances, shared among the environments by weight")
+	c.Flags().Int64Var(&x.req.Seed, "seed", 0, "first seed of every environment")
+	c.Flags().StringVar(&x.req.Difficulty, "difficulty", "1-10", "difficulty level or range LO-HI (clamped to each environment's own)")
+	c.Flags().StringVar(&x.req.EnvWeights, "env-weights", "", "mixing weights by environment, e.g. maze=2,knapsack=0.5 (default 1 each)")
+	c.Flags().StringVar(&x.req.DiffWeights, "difficulty-weights", "", "mixing weights by level, e.g. 1-3=1,8-10=3 (default 1 each)")
+	c.Flags().Float64Var(&x.req.TestFraction, "test-fraction", 0, "share of instances in the test split, in [0, 1)")
+	c.Flags().StringVar(&x.req.Out, "out", "", "output directory, or a .parquet/.jsonl file")
 	c.Flags().IntVar(&x.workers, "workers", 0, "worker processes (default: one per core)")
 	c.Flags().BoolVar(&x.asJSON, "json", false, "print the summary (files, rows, failed) as JSON")
 	return c
@@ -88,68 +84,26 @@ left half-written) and exits 130.`,
 
 // runExport writes the dataset x asks for and prints its files.
 func runExport(cmd *cobra.Command, x *exportFlags) error {
-	f := export.Format(x.format)
-	if _, err := f.Ext(); err != nil {
-		return err
-	}
-	if x.out == "" {
-		return fmt.Errorf("--out is required: a directory, or a file ending in .parquet or .jsonl")
-	}
-	lo, hi, err := dataset.ParseRange(x.diff)
+	f, opts, err := x.req.Options(nil) // before the worker pool starts
 	if err != nil {
 		return err
-	}
-	ew, err := export.ParseEnvWeights(x.envWeights)
-	if err != nil {
-		return err
-	}
-	dw, err := export.ParseDifficultyWeights(x.diffWeights)
-	if err != nil {
-		return err
-	}
-	// Checked here too, before the worker pool starts.
-	if x.n < 1 {
-		return fmt.Errorf("--n %d: want at least 1 instance per environment", x.n)
-	}
-	if !(x.testFraction >= 0 && x.testFraction < 1) {
-		return fmt.Errorf("--test-fraction %v: want a number in [0, 1)", x.testFraction)
 	}
 	p, chosen, err := libraryPool(cmd.Context(), x.workers, x.envs, x.all, false)
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	opts := export.Options{Envs: chosen, N: x.n, Seed: x.seed, MinDifficulty: lo, MaxDifficulty: hi,
-		TestFraction: x.testFraction, EnvWeights: ew, DifficultyWeights: dw}
-	start := time.Now()
-	pl := &progressLine{verb: "exported"}
-	sum, err := export.Export(cmd.Context(), p, opts, f, x.out,
-		func(it export.Item, e *env.Error) {
-			pl.printf("skipped %s seed %d difficulty %d: %s\n", it.Env.Name, it.Seed, it.Difficulty, dataset.CapText(e.Error(), dataset.MaxErrorBytes))
-		},
-		pl.show)
+	opts.Envs = chosen
+	sum, err := export.ExportText(cmd.Context(), p, opts, f, x.req.Out, &dataset.ProgressLine{W: os.Stderr, Verb: "exported"})
 	if errors.Is(err, context.Canceled) {
-		pl.end(time.Since(start))
-		pl.printf("resyn export: interrupted; nothing was written to %s (the unfinished files were removed)\n", x.out)
 		return interrupted
 	}
 	if err != nil {
-		pl.printf("")
 		return err
 	}
-	pl.end(time.Since(start))
 	if x.asJSON {
 		return writeJSON(sum)
 	}
-	for _, file := range sum.Files {
-		split := file.Split
-		if split == "" {
-			split = "train+test"
-		}
-		fmt.Printf("%s\t%d rows\t%s\n", file.Path, file.Rows, split)
-	}
-	if sum.Failed > 0 {
-		fmt.Fprintf(os.Stderr, "%d instance(s) skipped because their environment failed (listed above)\n", sum.Failed)
-	}
+	sum.WriteText(os.Stdout, os.Stderr)
 	return nil
 }

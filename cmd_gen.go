@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
-	"resyn/core/env"
-	"resyn/core/textout"
 )
 
 func init() { register(newGenCmd) }
@@ -36,51 +33,6 @@ func checkFlags(checks ...error) error {
 		}
 	}
 	return nil
-}
-
-// progressLine shows a long job's progress (dataset.Progress: count, rate,
-// time left) on one line of stderr, rewritten in place at most five times a
-// second; other messages go on lines of their own above it.
-type progressLine struct {
-	verb    string
-	open    bool
-	width   int
-	shown   time.Time
-	pending *dataset.Progress // the latest, when it was not shown
-}
-
-func (p *progressLine) show(pr dataset.Progress) {
-	if time.Since(p.shown) < 200*time.Millisecond {
-		p.pending = &pr
-		return
-	}
-	p.pending, p.shown = nil, time.Now()
-	s := pr.Line(p.verb)
-	pad := max(0, p.width-len(s))
-	p.width = len(s)
-	fmt.Fprintf(os.Stderr, "\r%s%*s", s, pad, "")
-	p.open = true
-}
-
-// printf prints a message on a line of its own.
-func (p *progressLine) printf(format string, args ...any) {
-	if p.open {
-		fmt.Fprintln(os.Stderr)
-		p.open = false
-	}
-	fmt.Fprintf(os.Stderr, format, args...)
-}
-
-// end shows the last progress and closes the line with the time taken.
-func (p *progressLine) end(d time.Duration) {
-	if p.pending != nil {
-		p.shown = time.Time{}
-		p.show(*p.pending)
-	}
-	if p.open {
-		fmt.Fprintf(os.Stderr, " in %v\n", d.Round(time.Millisecond))
-		p.open = false
-	}
 }
 
 // interrupted is the exit of a command stopped by SIGINT or SIGTERM, after
@@ -137,30 +89,7 @@ many, and the exit status is 130.`,
 			if err := spec.Check(); err != nil {
 				return fmt.Errorf("--n %d: %w", n, err)
 			}
-			w, closeOut, err := textout.CreateOut(out)
-			if err != nil {
-				return err
-			}
-			enc := dataset.NewEncoder(w)
-			start := time.Now()
-			rows := 0
-			pl := &progressLine{verb: "generated"}
-			err = spec.Rows(cmd.Context(), p,
-				func(r dataset.Row) error { rows++; return enc.Encode(r) },
-				func(t env.Task, e *env.Error) {
-					pl.printf("skipped %s seed %d difficulty %d: %s\n", t.Env, t.Seed, t.Difficulty, dataset.CapText(e.Error(), dataset.MaxErrorBytes))
-				},
-				func(pr dataset.Progress) {
-					if err := w.Flush(); err == nil { // rows out as they come
-						pl.show(pr)
-					}
-				})
-			pl.end(time.Since(start))
-			if cerr := closeOut(); err == nil {
-				err = cerr
-			}
-			if errors.Is(err, context.Canceled) {
-				pl.printf("resyn gen: interrupted; %s holds the first %d rows, each a complete line\n", textout.OutName(out), rows)
+			if err = spec.GenerateTo(cmd.Context(), p, out, os.Stderr); errors.Is(err, context.Canceled) {
 				return interrupted
 			}
 			return err

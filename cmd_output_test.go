@@ -1,39 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/charmbracelet/x/ansi"
-
-	"resyn/core/synth"
-	"resyn/core/textout"
 )
-
-// fakeClock returns a clock that moves only when told.
-func fakeClock() (*time.Time, func() time.Time) {
-	t := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	return &t, func() time.Time { return t }
-}
-
-func TestSynthProgressSaysTimeLeft(t *testing.T) {
-	var b bytes.Buffer
-	now, clock := fakeClock()
-	p := &synthPrinter{w: &b, rate: &textout.Rate{Now: clock}}
-	p.print(synth.RunStartedEvent{RunID: 3, N: 10, Finished: 2, Provider: "replay"})
-	for i := range 2 {
-		*now = now.Add(30 * time.Second)
-		p.print(synth.VerdictEvent{Index: 2 + i, Name: "x", Outcome: synth.OutcomeCandidate})
-	}
-	if out := b.String(); !strings.Contains(out, "[4/10 done, 2 candidates/min, 3m00s left]") {
-		t.Errorf("synthesis progress:\n%s", out)
-	}
-}
 
 // TestCLIOutput runs the commands whose output issue 19 asked to fit:
 // envs list in 80 columns when piped, envs show with the state packed and

@@ -1,18 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
-	"resyn/core/textout"
-	"resyn/storage"
 )
 
 func init() { register(newRescoreCmd) }
@@ -67,23 +61,7 @@ kind and score). The summary goes to stdout (--json for machines).`,
 				return err
 			}
 			defer p.Close()
-			var onChange func(dataset.RescoreChange) error
-			closeOut := func() error { return nil }
-			if out != "" {
-				w, c, err := textout.CreateOut(out)
-				if err != nil {
-					return err
-				}
-				closeOut = c
-				enc := json.NewEncoder(w)
-				onChange = func(ch dataset.RescoreChange) error { return enc.Encode(ch) }
-			}
-			sums, err := dataset.Rescore(ctx, dataset.WithHashes(p, mods), next, onChange,
-				func(done int) { fmt.Fprintf(os.Stderr, "\rrescored %d", done) })
-			fmt.Fprintln(os.Stderr)
-			if cerr := closeOut(); err == nil {
-				err = cerr
-			}
+			sums, err := dataset.RescoreTo(ctx, dataset.WithHashes(p, mods), next, out, os.Stderr)
 			if err != nil {
 				return err
 			}
@@ -93,7 +71,7 @@ kind and score). The summary goes to stdout (--json for machines).`,
 			if asJSON {
 				return writeJSON(sums)
 			}
-			printRescore(os.Stdout, sums)
+			dataset.WriteRescore(os.Stdout, sums)
 			return nil
 		},
 	}
@@ -104,36 +82,6 @@ kind and score). The summary goes to stdout (--json for machines).`,
 	c.Flags().IntVar(&workers, "workers", 0, "sandbox worker processes (default: one per core)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print the per-environment summary as JSON")
 	return c
-}
-
-func printRescore(w io.Writer, sums []dataset.RescoreSummary) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENV\tVERSION THEN\tNOW\tN\tSAME\tHIGHER\tLOWER\tKIND CHANGED\tINSTANCE CHANGED\tPASS THEN → NOW\tMEAN THEN → NOW")
-	changed := 0
-	for _, s := range sums {
-		then := make([]string, len(s.OldHashes))
-		for i, h := range s.OldHashes {
-			then[i] = h
-			if h == "" {
-				then[i] = "unrecorded"
-			}
-		}
-		now := s.NewHash
-		if now == "" {
-			now = "gone"
-		}
-		if s.Changed() {
-			changed++
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d → %d\t%.3f → %.3f\n", s.Env, strings.Join(then, ","), now, s.N, s.Same,
-			s.Higher, s.Lower, s.Kind, s.Instance, s.OldPass, s.NewPass, s.OldMean, s.NewMean)
-	}
-	tw.Flush()
-	if changed == 0 {
-		fmt.Fprintln(w, "\nno result changed")
-	} else {
-		fmt.Fprintf(w, "\n%d environment(s) with changed results\n", changed)
-	}
 }
 
 // rescoreInput is what `resyn rescore` reads: training run run's stored
@@ -149,28 +97,9 @@ func rescoreInput(run uint64, in, prev string, unpaired *int) (next func() (data
 		if db == nil {
 			return nil, nil, fmt.Errorf("no store at %s: no training runs", dbPath())
 		}
-		var items []dataset.RescoreItem
-		err = db.View(func(tx *storage.Tx) error {
-			items, err = dataset.RolloutItems(tx, run)
-			return err
-		})
-		db.Close()
-		if err != nil {
-			return nil, nil, fmt.Errorf("--run %d: %w", run, err)
-		}
-		if len(items) == 0 {
-			return nil, nil, fmt.Errorf("training run %d stored no rollouts (rollouts_per_step 0?)", run)
-		}
-		return dataset.Items(items), func() {}, nil
+		defer db.Close()
+		next, err := dataset.RunItems(db, run)
+		return next, func() {}, err
 	}
-	fi, err := os.Open(in)
-	if err != nil {
-		return nil, nil, err
-	}
-	fp, err := os.Open(prev)
-	if err != nil {
-		fi.Close()
-		return nil, nil, err
-	}
-	return dataset.FileItems(fi, fp, in, prev, unpaired), func() { fi.Close(); fp.Close() }, nil
+	return dataset.OpenFileItems(in, prev, unpaired)
 }

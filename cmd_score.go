@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,7 +48,10 @@ of the chunks finished, each a complete line, and the exit status is 130.`,
 			if err := flagAtLeast("workers", workers, 0, "0 (one per core) or more"); err != nil {
 				return err
 			}
-			r, closeIn, err := openScoreInput(in)
+			if in == "" {
+				return fmt.Errorf("--in is required (use --in - for stdin)")
+			}
+			r, closeIn, err := textout.OpenIn(in)
 			if err != nil {
 				return err
 			}
@@ -61,31 +61,8 @@ of the chunks finished, each a complete line, and the exit status is 130.`,
 				return err
 			}
 			defer p.Close()
-			w, closeOut, err := textout.CreateOut(out)
-			if err != nil {
-				return err
-			}
-			bad := 0
-			start := time.Now()
-			pl := &progressLine{verb: "scored"}
-			scored := 0
-			sums, err := dataset.Score(cmd.Context(), dataset.WithHashes(p, mods), r, w,
-				func(e dataset.LineError) {
-					bad++
-					pl.printf("skipped %s\n", dataset.CapText(e.Error(), dataset.MaxErrorBytes))
-				},
-				func(pr dataset.Progress) {
-					scored = pr.Done
-					if err := w.Flush(); err == nil { // records out as they come
-						pl.show(pr)
-					}
-				})
-			pl.end(time.Since(start))
-			if cerr := closeOut(); err == nil {
-				err = cerr
-			}
+			sums, bad, err := dataset.ScoreTo(cmd.Context(), dataset.WithHashes(p, mods), r, out, os.Stderr)
 			if errors.Is(err, context.Canceled) {
-				pl.printf("resyn score: interrupted; %s holds the records of the first %d scored lines, each a complete line\n", textout.OutName(out), scored)
 				return interrupted
 			}
 			if err != nil {
@@ -94,7 +71,7 @@ of the chunks finished, each a complete line, and the exit status is 130.`,
 			if asJSON && out != "" && out != "-" {
 				return writeJSON(sums)
 			}
-			printScoreSummary(os.Stderr, sums)
+			dataset.WriteScoreSummary(os.Stderr, sums)
 			if bad > 0 {
 				// The good lines are scored and written; the exit status
 				// says that the input was not all good, so that a pipeline
@@ -110,30 +87,4 @@ of the chunks finished, each a complete line, and the exit status is 130.`,
 	c.Flags().IntVar(&workers, "workers", 0, "worker processes (default: one per core)")
 	c.Flags().BoolVar(&asJSON, "json", false, "with --out: print the per-environment summary as JSON on stdout")
 	return c
-}
-
-// printScoreSummary prints score's table of rewards by environment.
-func printScoreSummary(w io.Writer, sums []dataset.EnvSummary) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "ENV\tN\tMEAN\tPASS\tOK\tFORMAT\tENV_ERROR\tTIMEOUT\t")
-	for _, s := range sums {
-		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t\n", s.Env, s.N, s.MeanScore, s.Pass, s.OK, s.Format, s.EnvError, s.Timeout)
-	}
-	tw.Flush()
-}
-
-// openScoreInput opens --in: a file (Score reads its size for the time
-// left), or stdin for "-".
-func openScoreInput(in string) (io.Reader, func(), error) {
-	switch in {
-	case "":
-		return nil, nil, fmt.Errorf("--in is required (use --in - for stdin)")
-	case "-":
-		return os.Stdin, func() {}, nil
-	}
-	f, err := os.Open(in)
-	if err != nil {
-		return nil, nil, err
-	}
-	return f, func() { f.Close() }, nil
 }

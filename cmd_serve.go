@@ -2,11 +2,7 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"os"
-	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,13 +19,8 @@ func init() { register(newServeCmd) }
 // also the usable stored environments (accepted, not failing validation),
 // or those named in names, and returns the modules to serve.
 func servePool(ctx context.Context, workers int, itemTimeout time.Duration, library bool, names string) (*env.Pool, []*env.Module, error) {
-	lim := env.DefaultLimits()
-	if itemTimeout > 0 {
-		lim.Timeout = itemTimeout
-	}
 	var entries []libpkg.Entry
-	list := func(l *libpkg.Library) error {
-		var err error
+	list := func(l *libpkg.Library) (err error) {
 		entries, err = l.List()
 		return err
 	}
@@ -42,23 +33,7 @@ func servePool(ctx context.Context, workers int, itemTimeout time.Duration, libr
 	if err != nil {
 		return nil, nil, err
 	}
-	want := map[string]bool{}
-	for _, n := range strings.Split(names, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			want[n] = true
-		}
-	}
-	var chosen []libpkg.Entry
-	for _, e := range entries {
-		if !library || (len(want) == 0 && e.Usable()) || want[e.Name] {
-			chosen = append(chosen, e)
-			delete(want, e.Name)
-		}
-	}
-	for n := range want {
-		return nil, nil, fmt.Errorf("unknown environment %q (see `resyn envs list`)", n)
-	}
-	return libpkg.NewPool(ctx, chosen, libpkg.ExecutorOptions{Workers: workers, Limits: lim})
+	return libpkg.NewServePool(ctx, entries, library, names, workers, itemTimeout)
 }
 
 func newServeCmd() *cobra.Command {
@@ -121,23 +96,7 @@ docs/scale-out.md for training on a cluster with verl or TRL.`,
 			if err != nil {
 				return err
 			}
-			if os.Getenv("GOMEMLIMIT") == "" {
-				// The collector keeps the heap under the server's bound
-				// instead of letting garbage reach twice the live heap.
-				debug.SetMemoryLimit(s.GCLimit())
-			}
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return err
-			}
-			auth := "no token (loopback only)"
-			if token != "" {
-				auth = "bearer token required"
-			}
-			fmt.Fprintf(os.Stderr, "resyn serve: listening on http://%s — %d environments, %d workers, %s, memory bound %d MiB\n", ln.Addr(), len(mods), p.Workers(), auth, s.MemoryBound()>>20)
-			err = s.Serve(cmd.Context(), ln, drain)
-			fmt.Fprintln(os.Stderr, "resyn serve: stopped")
-			return err
+			return s.ListenAndServe(cmd.Context(), addr, p.Workers(), drain, os.Stderr)
 		},
 	}
 	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8700", "listen address; non-loopback needs --token")

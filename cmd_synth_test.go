@@ -67,29 +67,6 @@ func TestSynthDemoCommand(t *testing.T) {
 	}
 }
 
-func TestParseLevels(t *testing.T) {
-	for in, want := range map[string]string{"": "[]", "3": "[3]", "2-4": "[2 3 4]", "1,5,10": "[1 5 10]"} {
-		got, err := parseLevels(in)
-		if err != nil || strings.Trim(strings.ReplaceAll(fmtInts(got), "  ", " "), " ") != want {
-			t.Errorf("parseLevels(%q) = %v, %v; want %s", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"x", "1,y", "5-2"} {
-		if _, err := parseLevels(bad); err == nil {
-			t.Errorf("parseLevels(%q) accepted", bad)
-		}
-	}
-}
-
-func fmtInts(xs []int) string {
-	b, _ := json.Marshal(xs)
-	s := strings.ReplaceAll(string(b), ",", " ")
-	if s == "null" {
-		return "[]"
-	}
-	return s
-}
-
 // closedURL is a loopback base URL where nothing listens.
 func closedURL(t *testing.T) string {
 	t.Helper()

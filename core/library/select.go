@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"resyn/core/env"
 	"resyn/core/envlib"
@@ -153,4 +154,35 @@ func NewPool(ctx context.Context, chosen []Entry, o ExecutorOptions) (*env.Pool,
 		return nil, nil, err
 	}
 	return p, mods, nil
+}
+
+// NewServePool starts the reward server's sandbox (resyn serve, resyn
+// bench serve) with every built-in registered and each call under
+// itemTimeout of wall-clock time (0: the default limits'); with stored,
+// also the entries named in names (comma-separated), or with no names
+// every usable one (accepted, not failing validation). It returns the
+// modules to serve, or an error naming an unknown environment.
+func NewServePool(ctx context.Context, entries []Entry, stored bool, names string, workers int, itemTimeout time.Duration) (*env.Pool, []*env.Module, error) {
+	lim := env.DefaultLimits()
+	if itemTimeout > 0 {
+		lim.Timeout = itemTimeout
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(names, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			want[n] = true
+		}
+	}
+	named := len(want) > 0 // the names are deleted from want as they are found
+	var chosen []Entry
+	for _, e := range entries {
+		if !stored || (!named && e.Usable()) || want[e.Name] {
+			chosen = append(chosen, e)
+			delete(want, e.Name)
+		}
+	}
+	for n := range want {
+		return nil, nil, fmt.Errorf("unknown environment %q (see `resyn envs list`)", n)
+	}
+	return NewPool(ctx, chosen, ExecutorOptions{Workers: workers, Limits: lim})
 }
