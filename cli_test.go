@@ -381,6 +381,9 @@ func TestHelpFiles(t *testing.T) {
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
 		if c.Name() != "help" && c.Name() != "completion" && !strings.HasPrefix(c.CommandPath(), "resyn completion") {
+			if strings.TrimSpace(c.Short) == "" || strings.Contains(c.Short, "\n") {
+				t.Errorf("%s has no one-line summary (docs/cli/%s.txt)", c.CommandPath(), helpName(c))
+			}
 			if strings.TrimSpace(c.Long) == "" {
 				t.Errorf("%s has no long help (docs/cli/%s.txt)", c.CommandPath(), helpName(c))
 			}

@@ -1,32 +1,28 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
-
-	"github.com/spf13/cobra"
+	"os/signal"
+	"time"
 
 	"resyn/core/envbench"
 	"resyn/core/envlib"
+	"resyn/core/serve/servebench"
+	"resyn/core/synth/synthload"
+	"resyn/trainer/native/trainbench"
+
+	"github.com/spf13/cobra"
 )
 
-var benchSubcommands []func() *cobra.Command
-
-// registerBench adds a subcommand under `resyn bench`.
-func registerBench(f func() *cobra.Command) { benchSubcommands = append(benchSubcommands, f) }
-
-func init() {
-	register(newBenchCmd)
-	registerBench(newBenchEnvsCmd)
-}
+func init() { register(newBenchCmd) }
 
 func newBenchCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "bench",
-		Short: "Benchmarks of this machine: environments, reward server, trainer",
+		Use: "bench",
 	}
-	for _, f := range benchSubcommands {
-		c.AddCommand(f())
-	}
+	c.AddCommand(newBenchEnvsCmd(), newBenchServeCmd(), newBenchSynthCmd(), newBenchTrainCmd())
 	return c
 }
 
@@ -34,9 +30,8 @@ func newBenchEnvsCmd() *cobra.Command {
 	var n, rounds int
 	var asJSON, noPython bool
 	c := &cobra.Command{
-		Use:   "envs",
-		Short: "Verified instances/s per environment, on 1 worker and on all cores, vs plain Python",
-		Args:  cobra.NoArgs,
+		Use:  "envs",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			mods, err := envlib.Modules()
 			if err != nil {
@@ -50,15 +45,130 @@ func newBenchEnvsCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(rep)
-			}
-			return rep.WriteText(os.Stdout)
+			return jsonOr(asJSON, rep, func() error { return rep.WriteText(os.Stdout) })
 		},
 	}
 	c.Flags().IntVar(&n, "n", 400, "instances per environment")
 	c.Flags().IntVar(&rounds, "rounds", 5, "timed rounds per environment and worker count (the best is kept)")
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	c.Flags().BoolVar(&noPython, "no-python", false, "skip the plain-Python reference")
+	return c
+}
+
+func newBenchServeCmd() *cobra.Command {
+	var batches, clients, by string
+	var duration time.Duration
+	var maxRequests, workers, group int
+	var asJSON bool
+	c := &cobra.Command{
+		Use:  "serve",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sizes, err := servebench.ParseCounts(batches)
+			if err != nil {
+				return fmt.Errorf("--batches: %w", err)
+			}
+			conc, err := servebench.ParseCounts(clients)
+			if err != nil || (len(conc) != 1 && len(conc) != len(sizes)) {
+				return fmt.Errorf("--clients: want one number or one per batch size")
+			}
+			if by != "ground-truth" && by != "instance" {
+				return fmt.Errorf("--by %q: want ground-truth or instance", by)
+			}
+			p, mods, err := servePool(cmd.Context(), workers, 0, false, "")
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			rep, err := servebench.Run(cmd.Context(), servebench.Options{Pool: p, Envs: mods, Sizes: sizes, Clients: conc, By: by,
+				Duration: duration, MaxRequests: maxRequests, Group: group, Progress: os.Stderr})
+			if err != nil {
+				return err
+			}
+			return jsonOr(asJSON, rep, func() error { return rep.WriteText(os.Stdout) })
+		},
+	}
+	c.Flags().StringVar(&batches, "batches", "1,256", "batch sizes (items per request)")
+	c.Flags().StringVar(&clients, "clients", "8,1", "concurrent clients, one for all or one per batch size")
+	c.Flags().StringVar(&by, "by", "ground-truth", "how items name their instance: ground-truth or instance")
+	c.Flags().DurationVar(&duration, "duration", 5*time.Second, "longest run per batch size")
+	c.Flags().IntVar(&maxRequests, "max-requests", 20000, "most requests per batch size")
+	c.Flags().IntVar(&workers, "workers", 0, "worker processes (default: one per core)")
+	c.Flags().IntVar(&group, "group", 8, "completions per instance (a GRPO group)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func newBenchSynthCmd() *cobra.Command {
+	var o synthload.BenchOptions
+	var db, serve string
+	var asJSON bool
+	c := &cobra.Command{
+		Use:  "synth",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := o.Check(); err != nil {
+				return err
+			}
+			if serve != "" {
+				ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+				defer stop()
+				return synthload.Serve(ctx, serve, o, os.Stderr)
+			}
+			o.DB, o.Progress = db, os.Stderr
+			rep, err := synthload.BenchSelf(cmd.Context(), o)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(rep)
+			}
+			rep.Table(os.Stdout)
+			return rep.Redone()
+		},
+	}
+	f := c.Flags()
+	f.IntVar(&o.Candidates, "candidates", 1000, "candidates to synthesize")
+	f.IntVar(&o.Concurrency, "concurrency", 32, "LLM requests in flight")
+	f.IntVar(&o.Parallel, "parallel", 0, "candidates in flight (default 1.5 × --concurrency)")
+	f.Float64Var(&o.Scale, "latency-scale", 0.1, "multiplies every latency and wait (1: replies take seconds to a minute)")
+	f.StringVar(&o.Part, "corpus", synthload.PartHeldBack, "corpus part the model answers from: heldback or tuning")
+	f.IntVar(&o.KillAfter, "kill-after", 0, "kill resyn synth with SIGKILL after this many verdicts and resume it (0: no kill)")
+	f.IntVar(&o.Workers, "workers", 0, "sandbox workers of resyn synth (default: one per core)")
+	f.Uint64Var(&o.Seed, "seed", 1, "seed of the simulated model and server")
+	f.StringVar(&db, "store", "", "the new store the load test writes, kept afterwards (default: a temporary one, removed after; your --db store is never touched)")
+	f.StringVar(&serve, "serve", "", "only run the simulated server on `ADDR` until interrupted")
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return c
+}
+
+func newBenchTrainCmd() *cobra.Command {
+	var o trainbench.Options
+	var seconds float64
+	var asJSON bool
+	c := &cobra.Command{
+		Use:  "train",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Duration = time.Duration(seconds * float64(time.Second))
+			o.Progress = os.Stderr
+			load0 := envbench.LoadAvg()
+			res, err := trainbench.Run(o)
+			if err != nil {
+				return err
+			}
+			if load0 != "" {
+				res.LoadAvg = load0 + " before, " + envbench.LoadAvg() + " after"
+			}
+			return jsonOr(asJSON, res, func() error { return res.WriteText(os.Stdout) })
+		},
+	}
+	f := c.Flags()
+	f.IntVar(&o.Threads, "threads", 0, "CPU threads (0: every core)")
+	f.IntVar(&o.PeakN, "peak-n", 1024, "size of the square matmul that measures the peak")
+	f.IntVar(&o.GenBatch, "gen-batch", 16, "rows of the batched generation")
+	f.IntVar(&o.GenNew, "gen-new", 64, "new tokens per row")
+	f.Float64Var(&seconds, "seconds", 2, "time per measurement")
+	f.BoolVar(&asJSON, "json", false, "print the results as JSON on stdout")
 	return c
 }

@@ -13,8 +13,7 @@ func init() { register(newDBCmd) }
 
 func newDBCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "db",
-		Short: "Inspect, check and back up the store",
+		Use: "db",
 	}
 	c.AddCommand(newDBInfoCmd(), newDBBackupCmd(), newDBCheckCmd())
 	return c
@@ -23,9 +22,8 @@ func newDBCmd() *cobra.Command {
 func newDBInfoCmd() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "info",
-		Short: "Print the store's path, size, schema version and record counts",
-		Args:  cobra.NoArgs,
+		Use:  "info",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withExistingStore("no store at %s yet (it is created the first time resyn writes to it)", func(db *storage.DB) error {
 				in, err := db.Info()
@@ -51,9 +49,8 @@ func newDBInfoCmd() *cobra.Command {
 func newDBBackupCmd() *cobra.Command {
 	var force bool
 	c := &cobra.Command{
-		Use:   "backup FILE",
-		Short: "Write a consistent copy of the store to FILE",
-		Args:  cobra.ExactArgs(1),
+		Use:  "backup FILE",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if _, err := os.Lstat(args[0]); err == nil && !force {
 				return fmt.Errorf("%s exists; pass --force to replace it with the backup", args[0])
@@ -73,9 +70,8 @@ func newDBBackupCmd() *cobra.Command {
 
 func newDBCheckCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "check",
-		Short: "Check the store's consistency and decode every record",
-		Args:  cobra.NoArgs,
+		Use:  "check",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withExistingStore("no store at %s", func(db *storage.DB) error {
 				problems, err := db.Check()

@@ -14,9 +14,8 @@ func init() { register(newDoctorCmd) }
 
 func newDoctorCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "doctor",
-		Short: "What this machine offers: cores, memory, GPUs, trainer backends, the store",
-		Args:  cobra.NoArgs,
+		Use:  "doctor",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			fmt.Printf("resyn doctor\n\n")
 			native.WriteMachine(os.Stdout)

@@ -21,8 +21,7 @@ func init() { register(newEnvsCmd) }
 
 func newEnvsCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "envs",
-		Short: "List, inspect, validate and curate environments",
+		Use: "envs",
 	}
 	c.AddCommand(newEnvsListCmd(), newEnvsShowCmd(), newEnvsValidateCmd(), newEnvsAddCmd(),
 		newEnvsStatusCmd(storage.StatusAccepted), newEnvsStatusCmd(storage.StatusRejected), newEnvsTagCmd(),
@@ -34,9 +33,8 @@ func newEnvsListCmd() *cobra.Command {
 	var asJSON bool
 	var status, tag string
 	c := &cobra.Command{
-		Use:   "list",
-		Short: "List built-in and stored environments",
-		Args:  cobra.NoArgs,
+		Use:  "list",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := library.CheckStatusFilter(status); err != nil {
 				return err
@@ -48,10 +46,7 @@ func newEnvsListCmd() *cobra.Command {
 			}); err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(entries)
-			}
-			return library.WriteTable(os.Stdout, entries, textout.OutputWidth(os.Stdout))
+			return jsonOr(asJSON, entries, func() error { return library.WriteTable(os.Stdout, entries, textout.OutputWidth(os.Stdout)) })
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
@@ -66,9 +61,8 @@ func newEnvsShowCmd() *cobra.Command {
 	var solve, asJSON bool
 	var answer string
 	c := &cobra.Command{
-		Use:   "show NAME",
-		Short: "Show one instance of an environment: prompt, state and reference answer; score an answer",
-		Args:  cobra.ExactArgs(1),
+		Use:  "show NAME",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var typed *string
 			if cmd.Flags().Changed("answer") {
@@ -86,10 +80,7 @@ func newEnvsShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if asJSON {
-				return writeJSON(shown.JSON())
-			}
-			return shown.WriteText(os.Stdout, textout.OutputWidth(os.Stdout))
+			return jsonOr(asJSON, shown.JSON(), func() error { return shown.WriteText(os.Stdout, textout.OutputWidth(os.Stdout)) })
 		},
 	}
 	c.Flags().Int64Var(&seed, "seed", 0, "instance seed")
@@ -104,11 +95,10 @@ func newEnvsValidateCmd() *cobra.Command {
 	var asJSON, judge bool
 	var seeds int
 	var record string
-	var pf providerFlags
+	var pf llm.Flags
 	c := &cobra.Command{
-		Use:   "validate FILE.star…",
-		Short: "Run the validation checks on environment files",
-		Args:  cobra.MinimumNArgs(1),
+		Use:  "validate FILE.star…",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if seeds < 1 {
 				return fmt.Errorf("--seeds %d: want at least 1 seed per difficulty level", seeds)
@@ -149,7 +139,7 @@ func newEnvsValidateCmd() *cobra.Command {
 	c.Flags().IntVar(&seeds, "seeds", validate.DefaultSeeds, "seeds per difficulty level")
 	c.Flags().BoolVar(&judge, "judge", false, "also have an LLM judge review each file that passes (needs --provider)")
 	c.Flags().StringVar(&record, "record", "", "with --judge: append the judge's calls to `FILE` as a replay recording")
-	pf.add(c)
+	pf.Add(c.Flags())
 	return c
 }
 
@@ -157,9 +147,8 @@ func newEnvsAddCmd() *cobra.Command {
 	var seeds int
 	var keep, asJSON, replace bool
 	c := &cobra.Command{
-		Use:   "add FILE.star…",
-		Short: "Validate environment files and store them as candidates",
-		Args:  cobra.MinimumNArgs(1),
+		Use:  "add FILE.star…",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(false, func(l *library.Library) error {
 				o := library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep, Replace: replace}
@@ -185,9 +174,8 @@ func newEnvsStatusCmd(s storage.Status) *cobra.Command {
 	verb := map[storage.Status]string{storage.StatusAccepted: "accept", storage.StatusRejected: "reject"}[s]
 	var why string
 	c := &cobra.Command{
-		Use:   verb + " NAME…",
-		Short: strings.ToUpper(verb[:1]) + verb[1:] + " environments",
-		Args:  cobra.MinimumNArgs(1),
+		Use:  verb + " NAME…",
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(false, func(l *library.Library) error {
 				for _, name := range args {
@@ -208,9 +196,8 @@ func newEnvsStatusCmd(s storage.Status) *cobra.Command {
 func newEnvsTagCmd() *cobra.Command {
 	var remove bool
 	c := &cobra.Command{
-		Use:   "tag NAME TAG…",
-		Short: "Add (or with --remove, remove) tags of an environment",
-		Args:  cobra.MinimumNArgs(2),
+		Use:  "tag NAME TAG…",
+		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(false, func(l *library.Library) error {
 				add, rm := args[1:], []string(nil)
@@ -232,9 +219,8 @@ func newEnvsTagCmd() *cobra.Command {
 
 func newEnvsNoteCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "note NAME TEXT…",
-		Short: "Add a dated note to an environment",
-		Args:  cobra.MinimumNArgs(2),
+		Use:  "note NAME TEXT…",
+		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(false, func(l *library.Library) error {
 				e, err := l.Note(args[0], strings.Join(args[1:], " "))
@@ -251,19 +237,15 @@ func newEnvsNoteCmd() *cobra.Command {
 func newEnvsHistoryCmd() *cobra.Command {
 	var asJSON, diffs bool
 	c := &cobra.Command{
-		Use:   "history NAME",
-		Short: "List every revision of an environment",
-		Args:  cobra.ExactArgs(1),
+		Use:  "history NAME",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(true, func(l *library.Library) error {
 				h, err := l.History(args[0])
 				if err != nil {
 					return err
 				}
-				if asJSON {
-					return writeJSON(h)
-				}
-				return library.WriteHistory(os.Stdout, h, textout.OutputWidth(os.Stdout), diffs)
+				return jsonOr(asJSON, h, func() error { return library.WriteHistory(os.Stdout, h, textout.OutputWidth(os.Stdout), diffs) })
 			})
 		},
 	}
@@ -274,9 +256,8 @@ func newEnvsHistoryCmd() *cobra.Command {
 
 func newEnvsDiffCmd() *cobra.Command {
 	return &cobra.Command{
-		Use:   "diff NAME [REV]",
-		Short: "Show what a revision changed against the one before",
-		Args:  cobra.RangeArgs(1, 2),
+		Use:  "diff NAME [REV]",
+		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rev := ""
 			if len(args) == 2 {
@@ -297,9 +278,8 @@ func newEnvsExportCmd() *cobra.Command {
 	var out string
 	var rev uint64
 	c := &cobra.Command{
-		Use:   "export NAME",
-		Short: "Write an environment's source to stdout or a file",
-		Args:  cobra.ExactArgs(1),
+		Use:  "export NAME",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(true, func(l *library.Library) error {
 				src, err := l.Source(args[0], rev)
@@ -319,9 +299,8 @@ func newEnvsEditCmd() *cobra.Command {
 	var seeds int
 	var keep bool
 	c := &cobra.Command{
-		Use:   "edit NAME",
-		Short: "Edit an environment's source in $EDITOR; re-validate and store it",
-		Args:  cobra.ExactArgs(1),
+		Use:  "edit NAME",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withLibrary(false, func(l *library.Library) error {
 				o := library.AddOptions{Validate: validate.Options{SeedsPerLevel: seeds}, KeepInvalid: keep}
@@ -336,7 +315,7 @@ func newEnvsEditCmd() *cobra.Command {
 
 // openJudge opens the judge's provider (synth.JudgeProvider), recording its
 // calls to record when that is set.
-func openJudge(pf providerFlags, record string, meter *llm.Meter) (llm.Provider, error) {
+func openJudge(pf llm.Flags, record string, meter *llm.Meter) (llm.Provider, error) {
 	p, demo, err := openProvider(pf, meter)
 	if err != nil {
 		return nil, fmt.Errorf("the judge: %w", err)

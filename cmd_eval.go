@@ -15,31 +15,22 @@ func init() { register(newEvalCmd) }
 
 func newEvalCmd() *cobra.Command {
 	var (
-		pf                  providerFlags
+		pf                  llm.Flags
 		envs, diff          string
 		all, asJSON         bool
 		n, workers, inFlite int
 	)
 	c := &cobra.Command{
-		Use:   "eval",
-		Short: "A model's pass rate per environment and difficulty",
-		Long: `Renders --n instances per difficulty level of each chosen environment, asks the
-model to solve them, scores the answers with the environments' verifiers and
-prints the pass rate per environment and level (a pass is a score of 1). This
-is the same measurement synthesis uses to calibrate candidates. Levels outside
-an environment's range are clamped away; without --difficulty each environment
-is measured at its lowest, middle and highest level.`,
-		Example: `  resyn eval --provider openai --base-url http://localhost:8000/v1 --model Qwen/Qwen2.5-7B-Instruct --all --n 8
-  resyn eval --provider anthropic --model claude-haiku-4-5 --env graph_coloring,sat_3cnf --difficulty 1-10 --n 4 --json`,
+		Use:  "eval",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if err := checkFlags(
 				flagAtLeast("n", n, 1, "at least 1 (instances per difficulty level)"),
 				flagAtLeast("parallel", inFlite, 1, "at least 1 (solver requests in flight)"),
-				flagAtLeast("concurrency", pf.concurrency, 1, "at least 1 (LLM requests in flight)"),
+				flagAtLeast("concurrency", pf.Concurrency, 1, "at least 1 (LLM requests in flight)"),
 				flagAtLeast("workers", workers, 0, "0 (one per core) or more"),
-				pf.check(),
+				pf.Check(),
 			); err != nil {
 				return err
 			}
@@ -67,7 +58,7 @@ is measured at its lowest, middle and highest level.`,
 			return synth.WriteEval(os.Stdout, os.Stderr, asJSON, cals, meter.Usage())
 		},
 	}
-	pf.add(c)
+	pf.Add(c.Flags())
 	c.Flags().StringVar(&envs, "env", "", "comma-separated environment names")
 	c.Flags().BoolVar(&all, "all", false, "every usable environment (built-in and accepted)")
 	c.Flags().IntVar(&n, "n", 8, "instances per difficulty level")

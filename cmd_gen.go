@@ -45,23 +45,7 @@ func newGenCmd() *cobra.Command {
 	var n, workers int
 	var seed int64
 	c := &cobra.Command{
-		Use:   "gen",
-		Short: "Generate instances as JSONL",
-		Long: `Writes N instances of each chosen environment as JSON lines with env, seed,
-difficulty, prompt and state (and solve()'s answer with --solve). Seeds run from
---seed upwards; difficulties cycle through the --difficulty range, clamped to
-each environment's own (an environment whose range the request misses entirely
-uses its own whole range). --n must be at least 1 and --workers 0 (one per
-core) or more; other values are refused before any work. The output is the same on every run and machine;
-generation runs in parallel in sandboxed workers, with progress (rate, time
-left) on stderr.
-
-Rows are written as they are produced, a chunk of 1024 at a time, and memory
-does not grow with --n. SIGINT or SIGTERM stops within about a second: what
-was written is whole rows (the last line complete), the message says how
-many, and the exit status is 130.`,
-		Example: `  resyn gen --all --n 100 --difficulty 1-10 --seed 0 --out train.jsonl
-  resyn gen --env maze,knapsack --n 5 --difficulty 3 | jq .prompt`,
+		Use:  "gen",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFlags(

@@ -16,8 +16,7 @@ func init() { register(newModelCmd) }
 
 func newModelCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "model",
-		Short: "Hugging Face checkpoints and the native model: random init, logits checks",
+		Use: "model",
 	}
 	c.AddCommand(newModelInitCmd(), newModelCheckLogitsCmd())
 	return c
@@ -31,9 +30,8 @@ func newModelInitCmd() *cobra.Command {
 	var dtype string
 	var shardMB int64
 	c := &cobra.Command{
-		Use:   "init DIR",
-		Short: "Write a randomly initialised Qwen2 checkpoint (config.json + safetensors)",
-		Args:  cobra.ExactArgs(1),
+		Use:  "init DIR",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dt, err := safetensors.ParseFloatDType(dtype)
 			if err != nil {
@@ -75,9 +73,8 @@ func newModelCheckLogitsCmd() *cobra.Command {
 	var atol float64
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "check-logits DIR",
-		Short: "Record resyn's log-probs and logits for a checkpoint, for scripts/gpu/hf_logits.py",
-		Args:  cobra.ExactArgs(1),
+		Use:  "check-logits DIR",
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
 			if out == "" {

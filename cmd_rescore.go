@@ -17,27 +17,7 @@ func newRescoreCmd() *cobra.Command {
 	var workers int
 	var asJSON bool
 	c := &cobra.Command{
-		Use:   "rescore",
-		Short: "Score stored rollouts or scored completions again with the current verifiers, and say what changed",
-		Long: `Verifier lineage: every training run, stored rollout, scored line (resyn score)
-and exported row (resyn export) records the version hash of the environment
-that made or scored it. After a verifier changes, rescore scores the same
-completions again with the current version of each environment and reports,
-per environment, the versions before and now and how many results stayed the
-same, went up or down, changed kind (e.g. ok → env_error), or could not be
-compared because the instance itself changed (a changed generator: the
-instance rebuilt from the seed renders another prompt than the one the model
-answered).
-
---run RUN rescores the sample rollouts training run RUN stored. --in F.jsonl
---prev R.jsonl rescores completions that resyn score scored before: F is the
-file resyn score read (its lines with their state, when they have one, score
-against that very instance), R the reward records it wrote. --out writes every
-changed item as a JSON line (ref, env, seed, difficulty, old and new hash,
-kind and score). The summary goes to stdout (--json for machines).`,
-		Example: `  resyn rescore --run 3
-  resyn rescore --in completions.jsonl --prev rewards.jsonl --out changed.jsonl
-  resyn rescore --run 3 --json | jq '.[] | select(.lower > 0)'`,
+		Use:  "rescore",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := flagAtLeast("workers", workers, 0, "0 (one per core) or more"); err != nil {

@@ -42,42 +42,7 @@ func newServeCmd() *cobra.Command {
 	var maxBodyMiB, maxBodyTotalMiB int64
 	var itemTimeout, requestTimeout, drain time.Duration
 	c := &cobra.Command{
-		Use:   "serve",
-		Short: "Serve rewards over HTTP for verl, TRL and other trainers",
-		Long: `Runs the reward server: the environments' verifiers, in the sandboxed worker
-pool, behind HTTP.
-
-  POST /score    {"items":[ITEM,…]} → {"rewards":[REWARD,…]}, in order
-  GET  /envs     the environments served, with version hashes
-  GET  /healthz  {"status":"ok"}; 503 while shutting down (no token needed)
-  GET  /metrics  Prometheus text format
-
-An ITEM is {"env","seed","difficulty","completion"} or {"ground_truth",
-"completion"} with the ground_truth string of a row from resyn export. A
-REWARD is {"kind","score","answer","error"} with kind ok, format (no <answer>
-block: score 0), env_error (drop the item from training) or timeout, and a
-"code" when the item could not be matched: unknown_env, env_changed (the
-ground truth was made by another version of the environment: re-export) or
-bad_ground_truth.
-
-Limits, which bound the server's memory whatever its clients send:
---max-body and --max-items per request (413 beyond; items are counted as the
-body arrives, so the item past --max-items is refused before it is read);
---max-body-total bytes of bodies and --max-queued items held at once over
-all requests, beyond which /score answers 503 with Retry-After at once;
-each generate and verify call within 10M Starlark steps and 1 s of CPU
-(kind timeout), and --item-timeout of wall-clock time as a last resort;
---request-timeout for a whole request. Error texts in replies are cut to 2
-KiB. Items of a client that disconnects are counted as kind "cancelled" in
-/metrics (never env_error). SIGTERM or Ctrl-C stops accepting connections and
-lets the requests in flight finish (up to --drain).
-
-Listening on anything but a loopback address needs a bearer token (--token or
-RESYN_TOKEN); clients send "Authorization: Bearer TOKEN". See
-docs/scale-out.md for training on a cluster with verl or TRL.`,
-		Example: `  resyn serve
-  RESYN_TOKEN=$(openssl rand -hex 16) resyn serve --addr 0.0.0.0:8700 --workers 16
-  curl -s localhost:8700/score -d '{"items":[{"env":"graph_coloring","seed":1,"difficulty":2,"completion":"<answer>1 2 3</answer>"}]}'`,
+		Use:  "serve",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if token == "" {

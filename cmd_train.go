@@ -8,88 +8,83 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/spf13/cobra"
-
 	"resyn/core/dataset"
 	"resyn/core/synth"
+	"resyn/core/textout"
+	"resyn/storage"
 	"resyn/trainer/grpo"
 	"resyn/trainer/native"
+
+	"github.com/spf13/cobra"
 )
 
 func init() { register(newTrainCmd) }
 
+// trainFlags are resyn train's flags: most bind to the run's spec, the
+// rest are parsed into it (trainSpec).
 type trainFlags struct {
-	preset, model, envs, weights, difficulty, out, name, system            string
-	backend, holdout                                                       string
-	resume                                                                 uint64
-	steps, sftSteps, sftBatch, prompts, group, maxNew, minibatches, epochs int
-	evalN, threads, ckptEvery                                              int
-	lr, sftLR, kl, temperature                                             float64
-	seed                                                                   int64
-	noStd, keepZeroVar, asJSON, maskTruncated                              bool
+	spec                               grpo.Spec
+	envs, weights, difficulty, holdout string
+	sftSteps, evalN, ckptEvery         int
+	kl, temperature                    float64
+	seed                               int64
+	asJSON                             bool
 }
 
 func newTrainCmd() *cobra.Command {
 	var f trainFlags
 	c := &cobra.Command{
-		Use:   "train",
-		Short: "Train a model with GRPO on environments",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
+		Use:  "train",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runTrain(cmd, f) },
 	}
 	c.AddCommand(newTrainSignalsCmd(), newTrainRunsCmd(), newTrainExportCmd())
 	fl := c.Flags()
-	fl.StringVar(&f.preset, "preset", "", "train from scratch with a preset ("+grpo.PresetNames()+")")
-	fl.StringVar(&f.model, "model", "", "Hugging Face Qwen2 checkpoint directory to start from")
-	fl.Uint64Var(&f.resume, "resume", 0, "continue training run RUN from its last checkpoint")
+	fl.StringVar(&f.spec.Preset, "preset", "", "train from scratch with a preset ("+grpo.PresetNames()+")")
+	fl.StringVar(&f.spec.ModelDir, "model", "", "Hugging Face Qwen2 checkpoint directory to start from")
+	fl.Uint64Var(&f.spec.Resume, "resume", 0, "continue training run RUN from its last checkpoint")
 	fl.StringVar(&f.envs, "env", "", "environments, comma-separated (default: the preset's accepted ones; every accepted one for --model)")
 	fl.StringVar(&f.weights, "weights", "", "mixing weights, comma-separated, one per --env (default: equal)")
 	fl.StringVar(&f.difficulty, "difficulty", "", "difficulty range LO-HI the curriculum climbs (default 1-3 or the preset's)")
-	fl.IntVar(&f.steps, "steps", 0, "GRPO steps (default: the preset's, or 100)")
+	fl.IntVar(&f.spec.Overrides.Steps, "steps", 0, "GRPO steps (default: the preset's, or 100)")
 	fl.IntVar(&f.sftSteps, "sft-steps", -1, "warm-start steps on solve() answers (default: the preset's, 0 for --model)")
-	fl.IntVar(&f.sftBatch, "sft-batch", 0, "instances per warm-start step")
-	fl.IntVar(&f.prompts, "prompts", 0, "prompts per step")
-	fl.IntVar(&f.group, "group", 0, "completions per prompt (G)")
-	fl.IntVar(&f.maxNew, "max-new-tokens", 0, "completion length cap")
-	fl.IntVar(&f.minibatches, "minibatches", 0, "optimiser updates per batch of rollouts")
-	fl.IntVar(&f.epochs, "epochs", 0, "passes over each batch of rollouts")
-	fl.Float64Var(&f.lr, "lr", 0, "GRPO learning rate")
-	fl.Float64Var(&f.sftLR, "sft-lr", 0, "warm-start learning rate")
+	fl.IntVar(&f.spec.Overrides.SFTBatch, "sft-batch", 0, "instances per warm-start step")
+	fl.IntVar(&f.spec.Overrides.Prompts, "prompts", 0, "prompts per step")
+	fl.IntVar(&f.spec.Overrides.Group, "group", 0, "completions per prompt (G)")
+	fl.IntVar(&f.spec.Overrides.MaxNewTokens, "max-new-tokens", 0, "completion length cap")
+	fl.IntVar(&f.spec.Overrides.Minibatches, "minibatches", 0, "optimiser updates per batch of rollouts")
+	fl.IntVar(&f.spec.Overrides.Epochs, "epochs", 0, "passes over each batch of rollouts")
+	fl.Float64Var(&f.spec.Overrides.LR, "lr", 0, "GRPO learning rate")
+	fl.Float64Var(&f.spec.Overrides.SFTLR, "sft-lr", 0, "warm-start learning rate")
 	fl.Float64Var(&f.kl, "kl", -1, "KL coefficient to the starting model (0: no reference)")
 	fl.Float64Var(&f.temperature, "temperature", -1, "sampling temperature")
-	fl.BoolVar(&f.noStd, "no-std", false, "do not divide advantages by the group's standard deviation")
-	fl.BoolVar(&f.keepZeroVar, "keep-zero-var", false, "train on groups whose rewards are all equal")
+	fl.BoolVar(&f.spec.Overrides.NoStd, "no-std", false, "do not divide advantages by the group's standard deviation")
+	fl.BoolVar(&f.spec.Overrides.KeepZeroVar, "keep-zero-var", false, "train on groups whose rewards are all equal")
 	fl.IntVar(&f.evalN, "eval-n", -1, "distinct evaluation instances per environment, from the share training never draws (0: no evaluation)")
 	fl.StringVar(&f.holdout, "holdout-env", "", "environments never trained on (nor in the tokenizer's corpus or the warm start), comma-separated: every evaluation also scores them")
-	fl.BoolVar(&f.maskTruncated, "mask-truncated", false, "completions cut off at --max-new-tokens train no token (DAPO's overlong filtering)")
+	fl.BoolVar(&f.spec.Overrides.MaskTruncated, "mask-truncated", false, "completions cut off at --max-new-tokens train no token (DAPO's overlong filtering)")
 	fl.IntVar(&f.ckptEvery, "checkpoint-every", -1, "GRPO steps between checkpoints")
 	fl.Int64Var(&f.seed, "seed", -1, "seed of sampling and instance selection")
-	fl.IntVar(&f.threads, "threads", 0, "CPU threads (0: every core)")
-	fl.StringVar(&f.backend, "backend", native.BackendCPU, "numeric backend: cpu (C, built in) or cuda (libresyn_cuda.so; see docs/cuda.md)")
-	fl.StringVar(&f.system, "system", "", "system prompt (default: none)")
-	fl.StringVar(&f.out, "out", "", "checkpoint directory (default: runs/<time> beside the store)")
-	fl.StringVar(&f.name, "name", "", "name of the run in the store")
+	fl.IntVar(&f.spec.Threads, "threads", 0, "CPU threads (0: every core)")
+	fl.StringVar(&f.spec.Backend, "backend", native.BackendCPU, "numeric backend: cpu (C, built in) or cuda (libresyn_cuda.so; see docs/cuda.md)")
+	fl.StringVar(&f.spec.Overrides.System, "system", "", "system prompt (default: none)")
+	fl.StringVar(&f.spec.Out, "out", "", "checkpoint directory (default: runs/<time> beside the store)")
+	fl.StringVar(&f.spec.Name, "name", "", "name of the run in the store")
 	fl.BoolVar(&f.asJSON, "json", false, "print the run's summary as JSON on stdout")
 	return c
 }
 
 func runTrain(cmd *cobra.Command, f trainFlags) error {
 	ctx := cmd.Context()
-	modes := 0
-	for _, set := range []bool{f.preset != "", f.model != "", f.resume != 0} {
-		if set {
-			modes++
-		}
-	}
-	if modes != 1 {
+	if f.spec.Sources() != 1 {
 		return fmt.Errorf("choose one of --preset NAME, --model DIR or --resume RUN")
 	}
 	if err := checkFlagValues(f); err != nil {
 		return err
 	}
 	// The backend first: a missing CUDA library is reported before any work.
-	if _, err := native.OpenBackend(f.backend); err != nil {
-		return fmt.Errorf("--backend %s: %w", f.backend, err)
+	if _, err := native.OpenBackend(f.spec.Backend); err != nil {
+		return fmt.Errorf("--backend %s: %w", f.spec.Backend, err)
 	}
 	spec, err := trainSpec(cmd, f)
 	if err != nil {
@@ -123,8 +118,7 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 
 // trainSpec is the run the flags ask for (without the store).
 func trainSpec(cmd *cobra.Command, f trainFlags) (grpo.Spec, error) {
-	s := grpo.Spec{Preset: f.preset, ModelDir: f.model, Resume: f.resume, Backend: f.backend,
-		Threads: f.threads, Out: f.out, Name: f.name}
+	s := f.spec
 	if cmd.Flags().Changed("env") {
 		if s.Envs = splitList(f.envs); len(s.Envs) == 0 {
 			return s, fmt.Errorf("--env %q: name the environments to train on with --env A,B (see `resyn envs list`)", f.envs)
@@ -149,21 +143,18 @@ func trainSpec(cmd *cobra.Command, f trainFlags) (grpo.Spec, error) {
 			return s, fmt.Errorf("--weights has %d values for %d environments (--env)", len(s.Weights), len(s.Envs))
 		}
 	}
-	if f.resume != 0 && len(s.Envs) > 0 {
+	if f.spec.Resume != 0 && len(s.Envs) > 0 {
 		return s, fmt.Errorf("--env with --resume: a resumed run keeps its environments")
 	}
 	if f.holdout != "" {
 		if s.Holdout = splitList(f.holdout); len(s.Holdout) == 0 {
 			return s, fmt.Errorf("--holdout-env %q: name the environments to hold out with --holdout-env A,B", f.holdout)
 		}
-		if f.resume != 0 {
+		if f.spec.Resume != 0 {
 			return s, fmt.Errorf("--holdout-env with --resume: a resumed run keeps its held-out environments")
 		}
 	}
 	o := &s.Overrides
-	o.Steps, o.SFTBatch, o.Prompts, o.Group, o.MaxNewTokens = f.steps, f.sftBatch, f.prompts, f.group, f.maxNew
-	o.Minibatches, o.Epochs, o.LR, o.SFTLR = f.minibatches, f.epochs, f.lr, f.sftLR
-	o.NoStd, o.KeepZeroVar, o.MaskTruncated, o.System = f.noStd, f.keepZeroVar, f.maskTruncated, f.system
 	if f.sftSteps != -1 {
 		o.SFTSteps = &f.sftSteps
 	}
@@ -191,9 +182,9 @@ func checkFlagValues(f trainFlags) error {
 		name     string
 		v, least int
 	}{
-		{"steps", f.steps, 0}, {"sft-steps", f.sftSteps, 0}, {"sft-batch", f.sftBatch, 1}, {"prompts", f.prompts, 1}, {"group", f.group, 2},
-		{"max-new-tokens", f.maxNew, 1}, {"minibatches", f.minibatches, 1}, {"epochs", f.epochs, 1},
-		{"eval-n", f.evalN, 0}, {"checkpoint-every", f.ckptEvery, 0}, {"threads", f.threads, 0},
+		{"steps", f.spec.Overrides.Steps, 0}, {"sft-steps", f.sftSteps, 0}, {"sft-batch", f.spec.Overrides.SFTBatch, 1}, {"prompts", f.spec.Overrides.Prompts, 1}, {"group", f.spec.Overrides.Group, 2},
+		{"max-new-tokens", f.spec.Overrides.MaxNewTokens, 1}, {"minibatches", f.spec.Overrides.Minibatches, 1}, {"epochs", f.spec.Overrides.Epochs, 1},
+		{"eval-n", f.evalN, 0}, {"checkpoint-every", f.ckptEvery, 0}, {"threads", f.spec.Threads, 0},
 	} {
 		unset := 0
 		switch c.name {
@@ -209,4 +200,135 @@ func checkFlagValues(f trainFlags) error {
 		}
 	}
 	return nil
+}
+
+func newTrainRunsCmd() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:  "runs",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(true)
+			if err != nil {
+				return err
+			}
+			if db != nil {
+				defer db.Close()
+			}
+			rows, err := grpo.RunRows(db)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(os.Stderr, "no training runs in the store (resyn train starts one)")
+				return nil
+			}
+			return grpo.WriteRunsTable(os.Stdout, rows)
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print the runs as a JSON array")
+	return c
+}
+
+func newTrainExportCmd() *cobra.Command {
+	var format, out string
+	c := &cobra.Command{
+		Use:  "export RUN",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseRunID(args[0])
+			if err != nil {
+				return err
+			}
+			if format != "csv" && format != "jsonl" {
+				return fmt.Errorf("--format %q: want csv or jsonl", format)
+			}
+			db, err := openStore(true)
+			if err != nil {
+				return err
+			}
+			if db == nil {
+				return fmt.Errorf("training run %d: no store at %s", id, dbPath())
+			}
+			defer db.Close()
+			var pts []storage.MetricPoint
+			if err := db.View(func(tx *storage.Tx) error {
+				var err error
+				pts, err = storage.ListMetrics(tx, id, 0)
+				return err
+			}); err != nil {
+				return fmt.Errorf("%w (resyn train runs lists them)", err)
+			}
+			w, closeOut, err := textout.CreateOut(out)
+			if err != nil {
+				return fmt.Errorf("--out: %w", err)
+			}
+			err = grpo.WriteMetrics(w, format, pts)
+			if cerr := closeOut(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fmt.Errorf("writing run %d's metrics: %w", id, err)
+			}
+			if out != "" && out != "-" {
+				fmt.Fprintf(os.Stderr, "wrote %d metric points of run %d to %s\n", len(pts), id, out)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&format, "format", "csv", "csv or jsonl")
+	c.Flags().StringVar(&out, "out", "", "write to FILE instead of stdout")
+	return c
+}
+
+func newTrainSignalsCmd() *cobra.Command {
+	var sf synth.SignalOptions
+	var asJSON bool
+	c := &cobra.Command{
+		Use:  "signals RUN",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseRunID(args[0])
+			if err != nil {
+				return err
+			}
+			if err := sf.CheckFlags(); err != nil {
+				return err
+			}
+			db, err := openStore(true)
+			if err != nil {
+				return err
+			}
+			if db == nil {
+				return fmt.Errorf("no store at %s: no training runs", dbPath())
+			}
+			defer db.Close()
+			var sigs []synth.EnvSignal
+			if err := db.View(func(tx *storage.Tx) error {
+				sigs, err = synth.TrainingSignals(tx, id, sf)
+				return err
+			}); err != nil {
+				return fmt.Errorf("training run %d: %w", id, err)
+			}
+			if asJSON {
+				return writeJSON(sigs)
+			}
+			synth.WriteSignals(os.Stdout, id, sigs)
+			return nil
+		},
+	}
+	sf.AddFlags(c.Flags())
+	c.Flags().BoolVar(&asJSON, "json", false, "print every environment's signal and pass-rate curve as JSON")
+	return c
+}
+
+func parseRunID(s string) (uint64, error) {
+	var id uint64
+	if _, err := fmt.Sscan(s, &id); err != nil || id == 0 || fmt.Sprint(id) != s {
+		return 0, fmt.Errorf("%q is not a run number (resyn train runs are numbered from 1)", s)
+	}
+	return id, nil
 }

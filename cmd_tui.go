@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -15,10 +16,9 @@ func init() { register(newWorkbenchCmd) }
 
 func newWorkbenchCmd() *cobra.Command {
 	c := &cobra.Command{
-		Use:   "workbench",
-		Short: "Open the workbench (the same as running resyn with no arguments)",
-		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, args []string) error { return runWorkbench(cmd) },
+		Use:  "workbench",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runWorkbench(cmd) },
 	}
 	addWorkbenchFlags(c)
 	return c
@@ -52,8 +52,12 @@ func runWorkbench(cmd *cobra.Command) error {
 			NoMouse: workbenchOpts.noMouse, OpenLLM: openWorkbenchLLM, Provider: provider}})
 }
 
-// openWorkbenchLLM opens a provider for the synthesis pane, as
-// `resyn synth` does (replay without a file plays the built-in demo).
+// openWorkbenchLLM opens a provider for the synthesis pane with resyn
+// synth's defaults (replay without a file plays the built-in demo), writing
+// nothing on the terminal the workbench holds. (It once passed no
+// --max-tokens, which opening refuses: the pane could open no provider.)
 func openWorkbenchLLM(provider, model string) (llm.Provider, bool, error) {
-	return openProvider(providerFlags{provider: provider, model: model, concurrency: 8}, &llm.Meter{})
+	f := llm.DefaultFlags()
+	f.Provider, f.Model = provider, model
+	return f.Open(&llm.Meter{}, nil, io.Discard, demoRun)
 }

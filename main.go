@@ -27,13 +27,8 @@ import (
 	"resyn/storage"
 )
 
-// globals are the flags every subcommand shares.
-type globals struct {
-	db string // --db / RESYN_DB
-}
-
 var (
-	global      globals
+	dbFlag      string // --db, the flag every subcommand shares
 	subcommands []func() *cobra.Command
 )
 
@@ -49,14 +44,13 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code)
 func newRootCmd() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "resyn",
-		Short:         "A terminal workbench for RL on synthesized reasoning environments",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runWorkbench(cmd)
 		},
 	}
-	root.PersistentFlags().StringVar(&global.db, "db", "", "store file (default $RESYN_DB or $XDG_DATA_HOME/resyn/resyn.db)")
+	root.PersistentFlags().StringVar(&dbFlag, "db", "", "store file (default $RESYN_DB or $XDG_DATA_HOME/resyn/resyn.db)")
 	addWorkbenchFlags(root)
 	for _, f := range subcommands {
 		root.AddCommand(f())
@@ -68,11 +62,11 @@ func newRootCmd() *cobra.Command {
 	return root
 }
 
-// The long help and the examples of every command are text files,
-// docs/cli/<command path, words joined by dashes>.txt (docs/cli/envs-list.txt
-// is resyn envs list's), embedded in the binary: prose read and reviewed as
-// text, beside the code that defines the flags. A file is the Long text, then,
-// after a line "--- examples", the Example text.
+// The help of every command is a text file, docs/cli/<command path, words
+// joined by dashes>.txt (docs/cli/envs-list.txt is resyn envs list's),
+// embedded in the binary: prose read and reviewed as text, beside the code
+// that defines the flags. A file is the one-line summary (Short), a blank
+// line, the Long text, then, after a line "--- examples", the Example text.
 //
 //go:embed docs/cli/*.txt
 var helpFiles embed.FS
@@ -85,11 +79,13 @@ func helpName(c *cobra.Command) string {
 	return strings.ReplaceAll(strings.TrimPrefix(c.CommandPath(), c.Root().Name()+" "), " ", "-")
 }
 
-// applyHelp sets the Long and Example of c and its subcommands from their
-// help files.
+// applyHelp sets the Short, Long and Example of c and its subcommands from
+// their help files.
 func applyHelp(c *cobra.Command) {
 	if b, err := helpFiles.ReadFile("docs/cli/" + helpName(c) + ".txt"); err == nil {
-		c.Long, c.Example, _ = strings.Cut(strings.TrimSuffix(string(b), "\n"), "\n--- examples\n")
+		short, rest, _ := strings.Cut(strings.TrimSuffix(string(b), "\n"), "\n\n")
+		c.Short = short
+		c.Long, c.Example, _ = strings.Cut(rest, "\n--- examples\n")
 	}
 	for _, s := range c.Commands() {
 		applyHelp(s)
@@ -121,29 +117,21 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 	}
 }
 
-// dbPath resolves --db, then RESYN_DB, then the XDG default.
-func dbPath() string { return storage.ResolvePath(global.db) }
-
-// storeOptions are the options every command opens the store with
-// (storage.OptionsFromEnv: RESYN_LOCK_WAIT).
-func storeOptions(readOnly bool) (storage.Options, error) { return storage.OptionsFromEnv(readOnly) }
-
-// openStoreAt opens the store at path with storeOptions.
+// The store every command works on: dbPath resolves --db, then RESYN_DB,
+// then the XDG default; openStoreAt opens a store with RESYN_LOCK_WAIT's
+// options (storage.OpenAt); openStore opens dbPath's, (nil, nil) for a
+// read-only open where there is no store yet (storage.OpenExisting);
+// withLibrary runs fn on the library over it; libraryPool starts a sandbox
+// pool of the environments library.Pick chooses (--env names, --all, or
+// with anyStored every one not rejected).
+func dbPath() string { return storage.ResolvePath(dbFlag) }
 func openStoreAt(path string, readOnly bool) (*storage.DB, error) {
 	return storage.OpenAt(path, readOnly)
 }
-
-// openStore opens the store at dbPath() (storage.OpenExisting: a read-only
-// open where there is no store yet is (nil, nil)).
 func openStore(readOnly bool) (*storage.DB, error) { return storage.OpenExisting(dbPath(), readOnly) }
-
-// withLibrary runs fn on the library over the store (library.WithStore).
 func withLibrary(readOnly bool, fn func(*library.Library) error) error {
 	return library.WithStore(dbPath(), readOnly, fn)
 }
-
-// libraryPool starts a sandbox pool of the environments library.Pick
-// chooses: --env names, --all, or with anyStored every one not rejected.
 func libraryPool(ctx context.Context, workers int, names string, all, anyStored bool) (*env.Pool, []*env.Module, error) {
 	return library.PickPool(ctx, dbPath(), workers, names, all, anyStored)
 }
@@ -171,3 +159,12 @@ func main() {
 
 // writeJSON prints v on stdout as every --json output is printed.
 func writeJSON(v any) error { return textout.WriteJSON(os.Stdout, v) }
+
+// jsonOr is a command's output: v as JSON with --json, else what text
+// prints.
+func jsonOr(asJSON bool, v any, text func() error) error {
+	if asJSON {
+		return writeJSON(v)
+	}
+	return text()
+}

@@ -13,6 +13,8 @@ import (
 	"resyn/core/env"
 	"resyn/core/envlib"
 	"resyn/storage"
+
+	"github.com/spf13/pflag"
 )
 
 // Closing the loop: a training run's stored metrics say, per environment,
@@ -375,4 +377,22 @@ func sampleCurve(c []CurvePoint, n int) []CurvePoint {
 		out = append(out, c[i*(len(c)-1)/(n-1)])
 	}
 	return out
+}
+
+// AddFlags defines --signal-window and --saturation on fs (resyn synth
+// --from-run, resyn train signals), with the defaults TrainingSignals uses.
+func (o *SignalOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.IntVar(&o.Window, "signal-window", 10, "training steps at the end of a pass-rate curve that decide whether it saturated or stayed at zero")
+	fs.Float64Var(&o.High, "saturation", 0.9, "mean pass rate over the window, at the top level, that counts as saturated")
+}
+
+// CheckFlags refuses a window or saturation the flags cannot mean.
+func (o SignalOptions) CheckFlags() error {
+	if o.Window < 1 {
+		return fmt.Errorf("--signal-window %d: must be at least 1 (training steps)", o.Window)
+	}
+	if !(o.High > 0 && o.High <= 1) {
+		return fmt.Errorf("--saturation %v: must be a pass rate in (0, 1]", o.High)
+	}
+	return nil
 }

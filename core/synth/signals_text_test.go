@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 // WriteSignals: one row per environment, "-" for an unflagged one, and the
@@ -29,5 +31,27 @@ func TestWriteSignals(t *testing.T) {
 	WriteSignals(&b, 7, sigs[1:])
 	if strings.Contains(b.String(), "flagged") {
 		t.Errorf("nothing flagged, yet:\n%s", b.String())
+	}
+}
+
+// The signal flags parse to TrainingSignals' defaults and refuse a window
+// or saturation they cannot mean.
+func TestSignalFlags(t *testing.T) {
+	var o SignalOptions
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	o.AddFlags(fs)
+	if err := fs.Parse(nil); err != nil || o.Window != 10 || o.High != 0.9 || o.CheckFlags() != nil {
+		t.Fatalf("defaults %+v (%v, %v)", o, err, o.CheckFlags())
+	}
+	for _, args := range [][]string{{"--signal-window", "0"}, {"--saturation", "0"}, {"--saturation", "1.5"}} {
+		o = SignalOptions{}
+		fs = pflag.NewFlagSet("x", pflag.ContinueOnError)
+		o.AddFlags(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.CheckFlags(); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("%v: %v", args, err)
+		}
 	}
 }

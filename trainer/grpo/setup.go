@@ -176,15 +176,21 @@ func Setup(ctx context.Context, s Spec) (*Run, error) {
 	return r, nil
 }
 
-// check refuses a spec that names no model, or more than one, or no store.
-func (s Spec) check() error {
-	modes := 0
+// Sources is how many of Preset, ModelDir and Resume s sets: Setup wants
+// exactly one.
+func (s Spec) Sources() int {
+	n := 0
 	for _, set := range []bool{s.Preset != "", s.ModelDir != "", s.Resume != 0} {
 		if set {
-			modes++
+			n++
 		}
 	}
-	if modes != 1 {
+	return n
+}
+
+// check refuses a spec that names no model, or more than one, or no store.
+func (s Spec) check() error {
+	if s.Sources() != 1 {
 		return fmt.Errorf("%w: choose one of a preset, a model directory or a run to resume", ErrConfig)
 	}
 	if s.Store == nil {
