@@ -87,11 +87,29 @@ type Config struct {
 	// measures them, on all their instances, beside the in-distribution
 	// score (EvalResult.Holdout).
 	HoldoutEnvs []EnvSpec `json:"holdout_envs,omitempty"`
+	// EvalAnswerNLL: every evaluation also measures the likelihood of
+	// solve()'s answers (EvalResult.AnswerNLL).
+	EvalAnswerNLL bool `json:"eval_answer_nll,omitempty"`
+
+	// TrainInstances > 0 fixes the training data: each environment gets a
+	// pool of this many distinct instances (by canonical state, from the
+	// training partition, spread over its levels; seeds from poolSeedBase),
+	// and the warm start and GRPO draw only from it — the instance budget
+	// of the diversity ablation. 0: every draw is a fresh seed.
+	TrainInstances int `json:"train_instances,omitempty"`
+	// TokenizerEnvs are environments whose prompts the preset's tokenizer
+	// also learns from (beside the trained ones), so that runs on
+	// different subsets share one vocabulary; never a held-out one.
+	TokenizerEnvs []string `json:"tokenizer_envs,omitempty"`
 
 	// Checkpoints every CheckpointEvery GRPO steps (and at the end).
 	CheckpointEvery int `json:"checkpoint_every"`
 	RolloutsPerStep int `json:"rollouts_per_step"` // sample completions kept in the store
 }
+
+// MaxTrainInstances bounds Config.TrainInstances: the pool is generated,
+// rendered and held in memory before the first step.
+const MaxTrainInstances = 1 << 16
 
 // EvalSeedBase is the first evaluation seed. Seeds do not keep evaluation
 // apart from training (different seeds give the same instance when an
@@ -150,7 +168,16 @@ func (c Config) Validate() error {
 		}
 		seen[e.Name] = true
 	}
+	for _, n := range c.TokenizerEnvs {
+		for _, e := range c.HoldoutEnvs {
+			if e.Name == n {
+				return bad("held-out environment %q is in the tokenizer's corpus (tokenizer_envs)", n)
+			}
+		}
+	}
 	switch {
+	case c.TrainInstances < 0 || c.TrainInstances > MaxTrainInstances:
+		return bad("train_instances %d must be in [0, %d] (0: no fixed pool)", c.TrainInstances, MaxTrainInstances)
 	case c.EvalShare < 0 || c.EvalShare >= 1:
 		return bad("eval_share %v must be in (0, 1) (0: %v)", c.EvalShare, DefaultEvalShare)
 	case c.MaxResampleRounds < 0:

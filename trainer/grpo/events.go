@@ -89,6 +89,15 @@ type EvalEvent struct {
 	Result EvalResult
 }
 
+// PoolEvent: the run's fixed training pools (Config.TrainInstances) were
+// built: the distinct instances found per environment (and level), of
+// Want asked for.
+type PoolEvent struct {
+	Sizes    map[string]int
+	PerLevel map[string]map[int]int
+	Want     int
+}
+
 // CheckpointEvent: a checkpoint was written (and recorded in the store).
 type CheckpointEvent struct {
 	Step int
@@ -107,5 +116,6 @@ func (SFTStepEvent) isEvent()    {}
 func (StepEvent) isEvent()       {}
 func (LevelUpEvent) isEvent()    {}
 func (EvalEvent) isEvent()       {}
+func (PoolEvent) isEvent()       {}
 func (CheckpointEvent) isEvent() {}
 func (FinishedEvent) isEvent()   {}

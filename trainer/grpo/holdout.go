@@ -17,16 +17,7 @@ func HoldoutEnvs(list string, mods []*env.Module, trained []EnvSpec) ([]EnvSpec,
 	for _, m := range mods {
 		byName[m.Name] = m
 	}
-	lo, hi := 1, 1
-	for i, e := range trained {
-		if i == 0 || e.MinDifficulty < lo {
-			lo = e.MinDifficulty
-		}
-		if i == 0 || e.MaxDifficulty > hi {
-			hi = e.MaxDifficulty
-		}
-	}
-	var out []EnvSpec
+	var picked []*env.Module
 	for _, n := range strings.Split(list, ",") {
 		n = strings.TrimSpace(n)
 		if n == "" {
@@ -41,13 +32,33 @@ func HoldoutEnvs(list string, mods []*env.Module, trained []EnvSpec) ([]EnvSpec,
 				return nil, fmt.Errorf("--holdout-env: %q is also trained on (--env); a held-out environment must not be", n)
 			}
 		}
-		s := EnvSpec{Name: n, Weight: 1, MinDifficulty: max(lo, m.MinDifficulty), MaxDifficulty: min(hi, m.MaxDifficulty)}
+		picked = append(picked, m)
+	}
+	return spanSpecs(picked, trained), nil
+}
+
+// spanSpecs is a spec for each module over the trained environments'
+// overall level range, narrowed to what the module offers (its lowest
+// level where none of the range is).
+func spanSpecs(mods []*env.Module, trained []EnvSpec) []EnvSpec {
+	lo, hi := 1, 1
+	for i, e := range trained {
+		if i == 0 || e.MinDifficulty < lo {
+			lo = e.MinDifficulty
+		}
+		if i == 0 || e.MaxDifficulty > hi {
+			hi = e.MaxDifficulty
+		}
+	}
+	var out []EnvSpec
+	for _, m := range mods {
+		s := EnvSpec{Name: m.Name, Weight: 1, MinDifficulty: max(lo, m.MinDifficulty), MaxDifficulty: min(hi, m.MaxDifficulty)}
 		if s.MinDifficulty > s.MaxDifficulty {
 			s.MinDifficulty, s.MaxDifficulty = m.MinDifficulty, m.MinDifficulty
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out
 }
 
 // EnvNames is the comma-separated list of every environment a run touches:

@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,6 +65,12 @@ func (p *TextPrinter) Print(e Event) {
 		fmt.Fprintf(w, "curriculum: %s now at difficulty %d\n", e.Env, e.Level)
 	case EvalEvent:
 		fmt.Fprintf(w, "eval (%s): %s\n", e.Label, e.Result.Format())
+	case PoolEvent:
+		var envs []string
+		for _, name := range slices.Sorted(maps.Keys(e.Sizes)) {
+			envs = append(envs, fmt.Sprintf("%s %d", name, e.Sizes[name]))
+		}
+		fmt.Fprintf(w, "training pool: %d distinct instances per environment asked; found %s\n", e.Want, strings.Join(envs, ", "))
 	case CheckpointEvent:
 		fmt.Fprintf(w, "checkpoint at step %d: %s\n", e.Step, e.Path)
 	case FinishedEvent:

@@ -160,6 +160,13 @@ type EvalResult struct {
 	N         int                    `json:"n"`          // completions scored
 	EnvErrors int                    `json:"env_errors"` // completions dropped: the environment failed or timed out
 	Sample    string                 `json:"sample,omitempty"`
+	// AnswerNLL is the mean, over the instances with a solve() answer, of
+	// the negative log-likelihood per token of that answer (in the
+	// <answer> tags training uses) given the prompt, at temperature 1;
+	// PerEnvNLL the same by environment. Lower is better. Set when
+	// EvalOptions.AnswerNLL asks for it.
+	AnswerNLL *float64         `json:"answer_nll,omitempty"`
+	PerEnvNLL map[string]float64 `json:"per_env_answer_nll,omitempty"`
 	// Holdout is the same evaluation on the held-out environments
 	// (Config.HoldoutEnvs), when there are any.
 	Holdout *EvalResult `json:"holdout,omitempty"`
@@ -189,11 +196,28 @@ type EvalOptions struct {
 	Seed         uint64  // of the sampling streams and the bootstrap
 	Partition    Partition
 	Share        float64 // the evaluation partition's share (0: DefaultEvalShare)
+	// AnswerNLL also measures how likely the model finds solve()'s answer
+	// to each instance (EvalResult.AnswerNLL): a measure that moves before
+	// a tiny model's reward does.
+	AnswerNLL bool
 }
 
 // evalTries bounds the seeds Evaluate draws per level: enough to find the
 // partition's instances of a small space, few enough to stay cheap.
 func evalTries(want int) int { return 16*want + 64 }
+
+// instanceQuery asks distinctInstances for instances of some environments.
+type instanceQuery struct {
+	envs     []EnvSpec // each over its MinDifficulty…MaxDifficulty
+	n        int       // distinct instances per environment, spread evenly over its levels
+	seedBase int64     // seeds are seedBase upwards
+	// keep says whether an instance may be used (its partition); nil: any.
+	keep func(env string, state json.RawMessage) bool
+	// solve asks for solve()'s answer; needSolution drops instances
+	// without one.
+	solve, needSolution bool
+	maxPrompt           int
+}
 
 // evalInstances finds, per environment and level, up to the wanted number
 // of distinct instances (by canonical state) of the partition, drawing
@@ -204,6 +228,23 @@ func evalInstances(ctx context.Context, ex env.Executor, p *prompter, o EvalOpti
 	if share == 0 {
 		share = DefaultEvalShare
 	}
+	q := instanceQuery{envs: o.Envs, n: o.N, seedBase: EvalSeedBase, solve: o.AnswerNLL, maxPrompt: maxPrompt}
+	if o.Partition == EvalPartition {
+		q.keep = func(name string, state json.RawMessage) bool {
+			eval, _ := inEvalPartition(name, state, share)
+			return eval
+		}
+	}
+	return distinctInstances(ctx, ex, p, q)
+}
+
+// distinctInstances finds, per environment and level, up to the wanted
+// number of distinct instances (by canonical state) that q.keep keeps,
+// drawing seeds q.seedBase upwards in rounds (at most evalTries of them
+// per level). It returns them with the count found per environment and
+// level, and the levels where none was. The same query gives the same
+// instances.
+func distinctInstances(ctx context.Context, ex env.Executor, p *prompter, q instanceQuery) ([]instance, map[string]map[int]int, map[string][]int, error) {
 	type cell struct {
 		env       string
 		level     int
@@ -212,11 +253,11 @@ func evalInstances(ctx context.Context, ex env.Executor, p *prompter, o EvalOpti
 		seen      map[uint64]bool
 	}
 	var cells []*cell
-	for _, e := range o.Envs {
+	for _, e := range q.envs {
 		levels := max(e.MaxDifficulty-e.MinDifficulty+1, 1)
 		for j := range levels {
-			want := o.N / levels
-			if j < o.N%levels {
+			want := q.n / levels
+			if j < q.n%levels {
 				want++
 			}
 			if want > 0 {
@@ -234,7 +275,7 @@ func evalInstances(ctx context.Context, ex env.Executor, p *prompter, o EvalOpti
 			}
 			n := min(int64(2*(c.want-c.got)+8), int64(evalTries(c.want))-c.next)
 			for k := range n {
-				tasks = append(tasks, env.Task{Env: c.env, Seed: EvalSeedBase + c.next + k, Difficulty: c.level})
+				tasks = append(tasks, env.Task{Env: c.env, Seed: q.seedBase + c.next + k, Difficulty: c.level, Render: true, Solve: q.solve})
 				owner = append(owner, c)
 			}
 			c.next += n
@@ -242,16 +283,13 @@ func evalInstances(ctx context.Context, ex env.Executor, p *prompter, o EvalOpti
 		if len(tasks) == 0 {
 			break
 		}
-		for i := range tasks {
-			tasks[i].Render = true
-		}
 		res := ex.Run(ctx, tasks)
 		if err := ctx.Err(); err != nil {
 			return nil, nil, nil, err
 		}
 		for i, r := range res {
 			c := owner[i]
-			if r.Err != nil || c.got >= c.want {
+			if r.Err != nil || c.got >= c.want || (q.needSolution && r.Solution == "") {
 				continue
 			}
 			h, err := env.InstanceHash(c.env, r.State)
@@ -259,21 +297,20 @@ func evalInstances(ctx context.Context, ex env.Executor, p *prompter, o EvalOpti
 				continue
 			}
 			c.seen[h] = true
-			if o.Partition == EvalPartition {
-				if eval, _ := inEvalPartition(c.env, r.State, share); !eval {
-					continue
-				}
+			if q.keep != nil && !q.keep(c.env, r.State) {
+				continue
 			}
 			toks, err := p.encodePrompt(r.Prompt)
 			if err != nil {
 				return nil, nil, nil, err
 			}
-			if len(toks) > maxPrompt {
+			if len(toks) > q.maxPrompt {
 				continue
 			}
 			c.got++
 			t := tasks[i]
-			out = append(out, instance{Env: t.Env, Seed: t.Seed, Difficulty: t.Difficulty, State: r.State, Prompt: r.Prompt, Tokens: toks})
+			out = append(out, instance{Env: t.Env, Seed: t.Seed, Difficulty: t.Difficulty, State: r.State, Prompt: r.Prompt,
+				Solution: r.Solution, Tokens: toks})
 		}
 	}
 	counts := map[string]map[int]int{}
@@ -386,7 +423,55 @@ func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Exe
 		res.PerEnvCI[name] = Bootstrap(sub, o.Seed)
 	}
 	res.Sample = items[0].Completion
+	if o.AnswerNLL {
+		if err := answerNLL(m, p, insts, &res); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// answerNLL sets r.AnswerNLL and r.PerEnvNLL from insts' solve() answers
+// (instances without one are left out), in forward passes of at most 16
+// rows.
+func answerNLL(m Model, p *prompter, insts []instance, r *EvalResult) error {
+	var seqs []*sequence
+	var envs []string
+	for _, in := range insts {
+		if in.Solution != "" {
+			seqs = append(seqs, &sequence{prompt: in.Tokens, completion: p.encodeAnswer(in.Solution)})
+			envs = append(envs, in.Env)
+		}
+	}
+	if len(seqs) == 0 {
+		return nil
+	}
+	sum, perEnv, count := 0.0, map[string]float64{}, map[string]int{}
+	for _, c := range chunks(len(seqs), 16) {
+		pk := pack(seqs[c[0]:c[1]])
+		lp := make([]float32, pk.B*pk.T)
+		if err := m.Forward(pk.Batch, lp, nil); err != nil {
+			return err
+		}
+		for b, s := range seqs[c[0]:c[1]] {
+			nll := 0.0
+			for j := range s.completion {
+				nll -= float64(lp[b*pk.T+pk.start[b]+j])
+			}
+			nll /= float64(max(len(s.completion), 1))
+			name := envs[c[0]+b]
+			sum += nll
+			perEnv[name] += nll
+			count[name]++
+		}
+	}
+	mean := sum / float64(len(seqs))
+	r.AnswerNLL = &mean
+	for name, n := range count {
+		perEnv[name] /= float64(n)
+	}
+	r.PerEnvNLL = perEnv
+	return nil
 }
 
 // bootstrapReps is the number of bootstrap resamples.
@@ -435,6 +520,9 @@ func (r EvalResult) Format() string {
 		r.Reward, r.RewardCI[0], r.RewardCI[1], r.PassRate, r.N, r.distinct())
 	if r.EnvErrors > 0 {
 		fmt.Fprintf(&b, " (%d environment errors dropped)", r.EnvErrors)
+	}
+	if r.AnswerNLL != nil {
+		fmt.Fprintf(&b, ", reference-answer NLL %.3f nats/token", *r.AnswerNLL)
 	}
 	var envs []string
 	for _, name := range slices.Sorted(maps.Keys(r.Instances)) {

@@ -41,6 +41,9 @@ type Spec struct {
 	// (Config.HoldoutEnvs; not in the tokenizer's corpus, the warm start
 	// or GRPO). Empty: the preset's own, or the resumed run's.
 	Holdout []string
+	// TokenizerEnvs: environments whose prompts a preset's tokenizer also
+	// learns from (Config.TokenizerEnvs); never a held-out one.
+	TokenizerEnvs []string
 	// MinDifficulty, MaxDifficulty: the range the curriculum climbs (each
 	// environment's own range bounds it); 0, 0 is 1-3 for named
 	// environments and the preset's for its own.
@@ -73,7 +76,8 @@ type Spec struct {
 // Steps applies (a new total).
 type Overrides struct {
 	Steps, SFTBatch, Prompts, Group, MaxNewTokens, Minibatches, Epochs int // 0: keep
-	SFTSteps, EvalN, CheckpointEvery                                   *int
+	SFTSteps, EvalN, CheckpointEvery, TrainInstances                   *int
+	AnswerNLL                                                          bool // Config.EvalAnswerNLL
 	LR, SFTLR                                                          float64 // 0: keep
 	KL, Temperature                                                    *float64
 	Seed                                                               *int64
@@ -132,11 +136,13 @@ func Setup(ctx context.Context, s Spec) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	ex, mods, err := library.NewExecutor(ctx, append(ch.train, ch.held...), library.ExecutorOptions{Workers: s.EnvWorkers})
+	all := append(append(append([]library.Entry{}, ch.train...), ch.held...), ch.tok...)
+	ex, mods, err := library.NewExecutor(ctx, all, library.ExecutorOptions{Workers: s.EnvWorkers})
 	if err != nil {
 		return nil, err
 	}
-	trainMods, heldMods := mods[:len(ch.train)], mods[len(ch.train):]
+	trainMods, heldMods := mods[:len(ch.train)], mods[len(ch.train):len(ch.train)+len(ch.held)]
+	ch.tokMods = mods[len(ch.train)+len(ch.held):]
 	r := &Run{Warnings: ch.warnings, Envs: trainMods, ex: ex}
 	ok := false
 	defer func() {
@@ -207,6 +213,8 @@ type choice struct {
 	named    bool // the training environments were named (not the preset's own)
 	train    []library.Entry
 	held     []library.Entry // evaluated, never trained on
+	tok      []library.Entry // only in the tokenizer's corpus (Spec.TokenizerEnvs)
+	tokMods  []*env.Module
 	warnings []string
 }
 
@@ -270,10 +278,35 @@ func (s Spec) choose(log io.Writer) (choice, error) {
 			ch.warnings = append(ch.warnings, hw...)
 		}
 	}
+	if err == nil {
+		err = ch.tokenizerEnvs(s.TokenizerEnvs, held, entries)
+	}
 	for _, w := range ch.warnings {
 		fmt.Fprintf(log, "warning: %s\n", w)
 	}
 	return ch, err
+}
+
+// tokenizerEnvs picks the entries of Spec.TokenizerEnvs not trained on,
+// refusing a held-out one.
+func (ch *choice) tokenizerEnvs(names, held []string, entries []library.Entry) error {
+	var extra []string
+	for _, n := range names {
+		if slices.Contains(held, n) {
+			return fmt.Errorf("%w: %q is held out; its prompts must not train the tokenizer", ErrConfig, n)
+		}
+		if !slices.ContainsFunc(ch.train, func(e library.Entry) bool { return e.Name == n }) {
+			extra = append(extra, n)
+		}
+	}
+	if len(extra) == 0 {
+		return nil
+	}
+	var warnings []string
+	var err error
+	ch.tok, warnings, err = library.Select(entries, extra, nil)
+	ch.warnings = append(ch.warnings, warnings...)
+	return err
 }
 
 // built is the model side of a run: its config, tokenizer and where it
@@ -299,6 +332,10 @@ func (s Spec) model(ctx context.Context, r *Run, ch choice, backend *native.Back
 			return b, err
 		}
 		preset.Config = b.cfg // the tokenizer learns from the chosen environments' prompts, never the held-out ones'
+		if len(s.TokenizerEnvs) > 0 {
+			b.cfg.TokenizerEnvs = s.TokenizerEnvs
+			preset.Config.Envs = append(slices.Clone(b.cfg.Envs), spanSpecs(ch.tokMods, b.cfg.Envs)...)
+		}
 		start := time.Now()
 		if b.tok, err = preset.Tokenizer(ctx, r.ex); err != nil {
 			return b, err
@@ -407,7 +444,7 @@ func (o Overrides) apply(c *Config) {
 	for _, p := range []struct {
 		dst *int
 		v   *int
-	}{{&c.SFTSteps, o.SFTSteps}, {&c.EvalN, o.EvalN}, {&c.CheckpointEvery, o.CheckpointEvery}} {
+	}{{&c.SFTSteps, o.SFTSteps}, {&c.EvalN, o.EvalN}, {&c.CheckpointEvery, o.CheckpointEvery}, {&c.TrainInstances, o.TrainInstances}} {
 		if p.v != nil {
 			*p.dst = *p.v
 		}
@@ -435,6 +472,9 @@ func (o Overrides) apply(c *Config) {
 	}
 	if o.MaskTruncated {
 		c.MaskTruncated = true
+	}
+	if o.AnswerNLL {
+		c.EvalAnswerNLL = true
 	}
 	if o.System != "" {
 		c.SystemPrompt = o.System

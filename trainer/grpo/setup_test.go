@@ -137,3 +137,47 @@ func TestSetupHoldsOut(t *testing.T) {
 		}
 	}
 }
+
+// TestSetupTokenizerEnvs: a preset's tokenizer learns from the named extra
+// environments (recorded in the config, so that runs on subsets of one
+// list share a vocabulary), and a held-out one is refused there.
+func TestSetupTokenizerEnvs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "resyn.db")
+	db, err := storage.Open(path, storage.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	zero := 0
+	spec := Spec{Preset: "tiny-cpu", Envs: []string{"graph_coloring"}, TokenizerEnvs: []string{"graph_coloring", "nim_move"},
+		Store: db, StorePath: path, Threads: 1, Overrides: Overrides{SFTSteps: &zero, EvalN: &zero}}
+	vocab := func(s Spec) []string {
+		r, err := Setup(context.Background(), s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		if !slices.Equal(r.Trainer.cfg.TokenizerEnvs, s.TokenizerEnvs) {
+			t.Errorf("config's tokenizer_envs %v; want %v", r.Trainer.cfg.TokenizerEnvs, s.TokenizerEnvs)
+		}
+		var toks []string
+		for id := range r.Trainer.o.Tokenizer.VocabSize() {
+			s, _ := r.Trainer.o.Tokenizer.Decode([]int{id})
+			toks = append(toks, s)
+		}
+		return toks
+	}
+	with := vocab(spec)
+	plain := spec
+	plain.TokenizerEnvs = nil
+	if slices.Equal(with, vocab(plain)) {
+		t.Errorf("the tokenizer learnt nothing from nim_move's prompts")
+	}
+	spec.Holdout = []string{"nim_move"}
+	if r, err := Setup(context.Background(), spec); err == nil || !strings.Contains(err.Error(), `"nim_move" is held out`) {
+		if r != nil {
+			r.Close()
+		}
+		t.Errorf("a held-out environment in the tokenizer's corpus: %v", err)
+	}
+}

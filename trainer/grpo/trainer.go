@@ -79,6 +79,9 @@ type Summary struct {
 	Final      *EvalResult   `json:"final,omitempty"`
 	Checkpoint string        `json:"checkpoint,omitempty"` // the last checkpoint written
 	Elapsed    time.Duration `json:"elapsed_ns"`
+	// TrainPool: the distinct training instances per environment, when the
+	// run trains on fixed pools (Config.TrainInstances).
+	TrainPool map[string]int `json:"train_pool,omitempty"`
 }
 
 // Trainer runs the warm start and GRPO for one run.
@@ -95,6 +98,7 @@ type Trainer struct {
 	// lastSaved is the global step of the last checkpoint of this
 	// process's run (the one resumed from counts), -1 before any.
 	lastSaved int
+	pool      *trainPool // the fixed training data (Config.TrainInstances), built on first use
 }
 
 // trainState is what a checkpoint needs beyond the weights and moments.
@@ -309,6 +313,9 @@ func (t *Trainer) tasks(rng *rand.Rand, n int, sft bool) []env.Task {
 // instances of the evaluation partition (inEvalPartition) are skipped and
 // replaced by new draws, for at most 8 rounds.
 func (t *Trainer) trainInstances(ctx context.Context, rng *rand.Rand, n int, sft bool) ([]instance, error) {
+	if t.cfg.TrainInstances > 0 {
+		return t.poolInstances(ctx, rng, n, sft)
+	}
 	var out []instance
 	for round := 0; len(out) < n && round < 8; round++ {
 		insts, _, err := makeInstances(ctx, t.o.Executor, t.p, t.tasks(rng, n-len(out), sft), sft, t.cfg.MaxPromptTokens)
@@ -700,12 +707,15 @@ func (t *Trainer) eval(ctx context.Context, label string) (EvalResult, error) {
 		Envs: t.cfg.Envs, N: t.cfg.EvalN, MaxNewTokens: t.cfg.MaxNewTokens, System: t.cfg.SystemPrompt,
 		PassScore: t.cfg.PassScore, MaxPrompt: t.cfg.MaxPromptTokens,
 		Samples: t.cfg.EvalSamples, Temperature: t.cfg.EvalTemperature, Seed: uint64(t.cfg.Seed) ^ 0x5eed,
-		Partition: EvalPartition, Share: t.cfg.evalShare()}
+		Partition: EvalPartition, Share: t.cfg.evalShare(), AnswerNLL: t.cfg.EvalAnswerNLL}
 	r, err := Evaluate(ctx, t.o.Model, t.o.Tokenizer, t.o.Executor, o)
 	if err != nil {
 		return r, fmt.Errorf("evaluation (%s): %w", label, err)
 	}
 	vals := map[string]float64{"eval_reward": r.Reward, "eval_pass_rate": r.PassRate}
+	if r.AnswerNLL != nil {
+		vals["eval_answer_nll"] = *r.AnswerNLL
+	}
 	step := t.globalStep()
 	points := []storage.MetricPoint{{Step: int64(step), Name: "eval_reward", Value: r.Reward, PerEnv: r.PerEnv}}
 	if len(t.cfg.HoldoutEnvs) > 0 {
@@ -716,6 +726,9 @@ func (t *Trainer) eval(ctx context.Context, label string) (EvalResult, error) {
 		}
 		r.Holdout = &h
 		vals["holdout_reward"], vals["holdout_pass_rate"] = h.Reward, h.PassRate
+		if h.AnswerNLL != nil {
+			vals["holdout_answer_nll"] = *h.AnswerNLL
+		}
 		points = append(points, storage.MetricPoint{Step: int64(step), Name: "holdout_reward", Value: h.Reward, PerEnv: h.PerEnv})
 	}
 	t.metrics(step, vals, points)
