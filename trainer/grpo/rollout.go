@@ -165,7 +165,7 @@ type EvalResult struct {
 	// <answer> tags training uses) given the prompt, at temperature 1;
 	// PerEnvNLL the same by environment. Lower is better. Set when
 	// EvalOptions.AnswerNLL asks for it.
-	AnswerNLL *float64         `json:"answer_nll,omitempty"`
+	AnswerNLL *float64           `json:"answer_nll,omitempty"`
 	PerEnvNLL map[string]float64 `json:"per_env_answer_nll,omitempty"`
 	// Holdout is the same evaluation on the held-out environments
 	// (Config.HoldoutEnvs), when there are any.

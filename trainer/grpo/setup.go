@@ -77,7 +77,7 @@ type Spec struct {
 type Overrides struct {
 	Steps, SFTBatch, Prompts, Group, MaxNewTokens, Minibatches, Epochs int // 0: keep
 	SFTSteps, EvalN, CheckpointEvery, TrainInstances                   *int
-	AnswerNLL                                                          bool // Config.EvalAnswerNLL
+	AnswerNLL                                                          bool    // Config.EvalAnswerNLL
 	LR, SFTLR                                                          float64 // 0: keep
 	KL, Temperature                                                    *float64
 	Seed                                                               *int64
