@@ -29,6 +29,8 @@ import (
 //	        checkpoints/  be64(step)                -> Checkpoint
 //	settings/
 //	    key -> value
+//	experiments/                          (schema 2)
+//	    be64(id) -> Experiment
 //
 // Keys that are numbers are big-endian so that cursor order is numeric order.
 var (
@@ -38,6 +40,7 @@ var (
 	bucketDatasets = []byte("datasets")
 	bucketTrain    = []byte("train")
 	bucketSettings = []byte("settings")
+	bucketExper    = []byte("experiments")
 
 	// Sub-buckets and fixed keys.
 	subLog         = []byte("log")
@@ -49,8 +52,13 @@ var (
 	keySchema      = []byte("schema")
 )
 
-// topBuckets is every top-level bucket; migration 1 creates them.
-var topBuckets = [][]byte{bucketMeta, bucketEnvs, bucketSynth, bucketDatasets, bucketTrain, bucketSettings}
+// schema1Buckets are the top-level buckets migration 1 creates (a shipped
+// migration: never edit it); topBuckets is every top-level bucket of the
+// current schema.
+var (
+	schema1Buckets = [][]byte{bucketMeta, bucketEnvs, bucketSynth, bucketDatasets, bucketTrain, bucketSettings}
+	topBuckets     = append(append([][]byte{}, schema1Buckets...), bucketExper)
+)
 
 // storeMagic is the value of meta/"magic": what tells a resyn store from any
 // other bbolt file.

@@ -148,10 +148,12 @@ func checkRecords(tx *Tx, add func(string) bool) error {
 			add(err.Error())
 		}
 	}
-	if _, err := inspectSchema(tx.tx, "store"); err != nil {
-		report(err)
-	}
+	v, err := inspectSchema(tx.tx, "store")
+	report(err)
 	for _, name := range topBuckets {
+		if v < 2 && string(name) == string(bucketExper) {
+			continue // a schema-1 store opened read-only: migration 2 adds it
+		}
 		if tx.bucket(name) == nil {
 			add(fmt.Sprintf("bucket %q is missing", name))
 		}
@@ -175,7 +177,9 @@ func checkRecords(tx *Tx, add func(string) bool) error {
 			return nil
 		})
 	}
-	_, err := ListDatasets(tx)
+	_, err = ListDatasets(tx)
+	report(err)
+	_, err = ListExperiments(tx)
 	report(err)
 	if b := tx.bucket(bucketTrain); b != nil {
 		b.ForEachBucket(func(k []byte) error {

@@ -28,6 +28,7 @@ const (
 	trainRunVersion   = 1
 	rolloutVersion    = 1
 	checkpointVersion = 1
+	experimentVersion = 1
 	metricVersion     = 1
 )
 
@@ -46,6 +47,7 @@ func (r *Dataset) header() (*int, string, int)    { return &r.Version, "dataset"
 func (r *TrainRun) header() (*int, string, int)   { return &r.Version, "training run", trainRunVersion }
 func (r *Rollout) header() (*int, string, int)    { return &r.Version, "rollout", rolloutVersion }
 func (r *Checkpoint) header() (*int, string, int) { return &r.Version, "checkpoint", checkpointVersion }
+func (r *Experiment) header() (*int, string, int) { return &r.Version, "experiment", experimentVersion }
 
 // encode stamps r with its kind's current version and marshals it.
 func encode(r record) ([]byte, error) {

@@ -13,6 +13,8 @@ type RunKind uint8
 const (
 	RunSynth RunKind = 1 // a synthesis run (SynthRun)
 	RunTrain RunKind = 2 // a training run (TrainRun)
+	// RunExperiment is an experiment over training runs (Experiment).
+	RunExperiment RunKind = 3
 )
 
 func (k RunKind) String() string {
@@ -21,6 +23,8 @@ func (k RunKind) String() string {
 		return "synthesis run"
 	case RunTrain:
 		return "training run"
+	case RunExperiment:
+		return "experiment"
 	}
 	return fmt.Sprintf("run kind %d", uint8(k))
 }

@@ -8,7 +8,7 @@ import (
 
 // SchemaVersion is the store schema this binary writes: the number of
 // migrations it knows. A file with a higher schema is refused (ErrTooNew).
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migrations bring a store from schema i to i+1 (migrations[i]). They run in
 // order, all in one transaction, when a store is opened for writing; append
@@ -19,12 +19,16 @@ var migrations = []struct {
 	up   func(tx *bolt.Tx) error
 }{
 	{"create the top-level buckets", func(tx *bolt.Tx) error {
-		for _, name := range topBuckets {
+		for _, name := range schema1Buckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
 		return nil
+	}},
+	{"add the experiments bucket", func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketExper)
+		return err
 	}},
 }
 
