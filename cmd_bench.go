@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/signal"
 	"time"
 
 	"resyn/core/envbench"
 	"resyn/core/envlib"
+	"resyn/core/library"
 	"resyn/core/serve/servebench"
 	"resyn/core/synth/synthload"
 	"resyn/trainer/native/trainbench"
@@ -64,18 +64,11 @@ func newBenchServeCmd() *cobra.Command {
 		Use:  "serve",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sizes, err := servebench.ParseCounts(batches)
+			sizes, conc, err := servebench.ParseFlags(batches, clients, by)
 			if err != nil {
-				return fmt.Errorf("--batches: %w", err)
+				return err
 			}
-			conc, err := servebench.ParseCounts(clients)
-			if err != nil || (len(conc) != 1 && len(conc) != len(sizes)) {
-				return fmt.Errorf("--clients: want one number or one per batch size")
-			}
-			if by != "ground-truth" && by != "instance" {
-				return fmt.Errorf("--by %q: want ground-truth or instance", by)
-			}
-			p, mods, err := servePool(cmd.Context(), workers, 0, false, "")
+			p, mods, err := library.OpenServePool(cmd.Context(), "", false, "", workers, 0)
 			if err != nil {
 				return err
 			}

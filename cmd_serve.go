@@ -1,40 +1,16 @@
 package main
 
 import (
-	"context"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"resyn/core/env"
 	libpkg "resyn/core/library"
 	"resyn/core/serve"
 )
 
 func init() { register(newServeCmd) }
-
-// servePool starts the sandbox with the given per-call timeout (the reward
-// server's per-item timeout) and every built-in registered; with library,
-// also the usable stored environments (accepted, not failing validation),
-// or those named in names, and returns the modules to serve.
-func servePool(ctx context.Context, workers int, itemTimeout time.Duration, library bool, names string) (*env.Pool, []*env.Module, error) {
-	var entries []libpkg.Entry
-	list := func(l *libpkg.Library) (err error) {
-		entries, err = l.List()
-		return err
-	}
-	var err error
-	if library {
-		err = withLibrary(true, list)
-	} else {
-		err = list(libpkg.New(nil)) // the built-ins alone
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return libpkg.NewServePool(ctx, entries, library, names, workers, itemTimeout)
-}
 
 func newServeCmd() *cobra.Command {
 	var addr, token, envs string
@@ -51,7 +27,7 @@ func newServeCmd() *cobra.Command {
 			if err := serve.CheckBind(addr, token); err != nil {
 				return err
 			}
-			p, mods, err := servePool(cmd.Context(), workers, itemTimeout, true, envs)
+			p, mods, err := libpkg.OpenServePool(cmd.Context(), dbPath(), true, envs, workers, itemTimeout)
 			if err != nil {
 				return err
 			}

@@ -35,16 +35,6 @@ func openProvider(f llm.Flags, meter *llm.Meter) (p llm.Provider, demo bool, err
 // stderrRetries is where every LLM command reports retries.
 var stderrRetries = &llm.RetryNotes{W: os.Stderr}
 
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // synthFlags are `resyn synth`'s flags.
 type synthFlags struct {
 	pf                        llm.Flags
@@ -150,7 +140,7 @@ func runSynth(cmd *cobra.Command, f *synthFlags) error {
 	if err != nil {
 		return err
 	}
-	f.set.Categories, f.set.Topics, f.set.Signals, f.set.Given = splitList(f.categories), splitList(f.topics), f.sf, flags.Changed
+	f.set.Categories, f.set.Topics, f.set.Signals, f.set.Given = textout.SplitList(f.categories), textout.SplitList(f.topics), f.sf, flags.Changed
 	cfg := f.set.Config(demo)
 	cfg.Provider, cfg.Model = p.Name(), f.pf.Model
 	pl := &synth.Pipeline{LLM: p, DB: db}

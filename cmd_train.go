@@ -5,12 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
-	"strings"
 
-	"resyn/core/dataset"
 	"resyn/core/synth"
-	"resyn/core/textout"
 	"resyn/storage"
 	"resyn/trainer/grpo"
 	"resyn/trainer/native"
@@ -119,61 +115,22 @@ func runTrain(cmd *cobra.Command, f trainFlags) error {
 // trainSpec is the run the flags ask for (without the store).
 func trainSpec(cmd *cobra.Command, f trainFlags) (grpo.Spec, error) {
 	s := f.spec
-	if cmd.Flags().Changed("env") {
-		if s.Envs = splitList(f.envs); len(s.Envs) == 0 {
-			return s, fmt.Errorf("--env %q: name the environments to train on with --env A,B (see `resyn envs list`)", f.envs)
-		}
-	}
-	if f.difficulty != "" {
-		lo, hi, err := dataset.ParseRange(f.difficulty)
-		if err != nil {
-			return s, fmt.Errorf("--difficulty: %w", err)
-		}
-		s.MinDifficulty, s.MaxDifficulty = lo, hi
-	}
-	if f.weights != "" {
-		for _, w := range strings.Split(f.weights, ",") {
-			v, err := strconv.ParseFloat(strings.TrimSpace(w), 64)
-			if err != nil {
-				return s, fmt.Errorf("--weights %q: %v", f.weights, err)
-			}
-			s.Weights = append(s.Weights, v)
-		}
-		if len(s.Weights) != len(s.Envs) {
-			return s, fmt.Errorf("--weights has %d values for %d environments (--env)", len(s.Weights), len(s.Envs))
-		}
-	}
-	if f.spec.Resume != 0 && len(s.Envs) > 0 {
-		return s, fmt.Errorf("--env with --resume: a resumed run keeps its environments")
-	}
-	if f.holdout != "" {
-		if s.Holdout = splitList(f.holdout); len(s.Holdout) == 0 {
-			return s, fmt.Errorf("--holdout-env %q: name the environments to hold out with --holdout-env A,B", f.holdout)
-		}
-		if f.spec.Resume != 0 {
-			return s, fmt.Errorf("--holdout-env with --resume: a resumed run keeps its held-out environments")
-		}
+	if err := s.ParseLists(grpo.SpecLists{Envs: f.envs, EnvsSet: cmd.Flags().Changed("env"), Weights: f.weights,
+		Difficulty: f.difficulty, Holdout: f.holdout}); err != nil {
+		return s, err
 	}
 	o := &s.Overrides
-	if f.sftSteps != -1 {
-		o.SFTSteps = &f.sftSteps
-	}
-	if f.evalN != -1 {
-		o.EvalN = &f.evalN
-	}
-	if f.ckptEvery != -1 {
-		o.CheckpointEvery = &f.ckptEvery
-	}
-	if f.kl >= 0 {
-		o.KL = &f.kl
-	}
-	if f.temperature >= 0 {
-		o.Temperature = &f.temperature
-	}
-	if f.seed >= 0 {
-		o.Seed = &f.seed
-	}
+	o.SFTSteps, o.EvalN, o.CheckpointEvery = unlessNegative(f.sftSteps), unlessNegative(f.evalN), unlessNegative(f.ckptEvery)
+	o.KL, o.Temperature, o.Seed = unlessNegative(f.kl), unlessNegative(f.temperature), unlessNegative(f.seed)
 	return s, nil
+}
+
+// unlessNegative is &v, or nil for a flag left at its negative "unset".
+func unlessNegative[T int | int64 | float64](v T) *T {
+	if v < 0 {
+		return nil
+	}
+	return &v
 }
 
 // checkFlagValues refuses numeric flags set out of range, naming the flag.
@@ -243,9 +200,6 @@ func newTrainExportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if format != "csv" && format != "jsonl" {
-				return fmt.Errorf("--format %q: want csv or jsonl", format)
-			}
 			db, err := openStore(true)
 			if err != nil {
 				return err
@@ -254,27 +208,12 @@ func newTrainExportCmd() *cobra.Command {
 				return fmt.Errorf("training run %d: no store at %s", id, dbPath())
 			}
 			defer db.Close()
-			var pts []storage.MetricPoint
-			if err := db.View(func(tx *storage.Tx) error {
-				var err error
-				pts, err = storage.ListMetrics(tx, id, 0)
+			n, err := grpo.ExportMetrics(db, id, format, out)
+			if err != nil {
 				return err
-			}); err != nil {
-				return fmt.Errorf("%w (resyn train runs lists them)", err)
-			}
-			w, closeOut, err := textout.CreateOut(out)
-			if err != nil {
-				return fmt.Errorf("--out: %w", err)
-			}
-			err = grpo.WriteMetrics(w, format, pts)
-			if cerr := closeOut(); err == nil {
-				err = cerr
-			}
-			if err != nil {
-				return fmt.Errorf("writing run %d's metrics: %w", id, err)
 			}
 			if out != "" && out != "-" {
-				fmt.Fprintf(os.Stderr, "wrote %d metric points of run %d to %s\n", len(pts), id, out)
+				fmt.Fprintf(os.Stderr, "wrote %d metric points of run %d to %s\n", n, id, out)
 			}
 			return nil
 		},

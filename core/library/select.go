@@ -156,6 +156,27 @@ func NewPool(ctx context.Context, chosen []Entry, o ExecutorOptions) (*env.Pool,
 	return p, mods, nil
 }
 
+// OpenServePool is NewServePool on the library of the store at path (read
+// only; a missing store is the built-ins alone), or with stored false on
+// the built-ins alone.
+func OpenServePool(ctx context.Context, path string, stored bool, names string, workers int, itemTimeout time.Duration) (*env.Pool, []*env.Module, error) {
+	var entries []Entry
+	list := func(l *Library) (err error) {
+		entries, err = l.List()
+		return err
+	}
+	var err error
+	if stored {
+		err = WithStore(path, true, list)
+	} else {
+		err = list(New(nil))
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return NewServePool(ctx, entries, stored, names, workers, itemTimeout)
+}
+
 // NewServePool starts the reward server's sandbox (resyn serve, resyn
 // bench serve) with every built-in registered and each call under
 // itemTimeout of wall-clock time (0: the default limits'); with stored,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"strings"
 )
 
 // WriteJSON writes v to w as every --json output is printed (docs/json.md):
@@ -51,6 +52,18 @@ func UnescapeHTML(b []byte) []byte {
 		if b[i] == '\\' && i+1 < len(b) { // an escape: copy what it escapes
 			i++
 			out = append(out, b[i])
+		}
+	}
+	return out
+}
+
+// SplitList splits a comma-separated list, trimming spaces and dropping
+// empty items.
+func SplitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
 		}
 	}
 	return out

@@ -90,6 +90,9 @@ type Config struct {
 	// EvalAnswerNLL: every evaluation also measures the likelihood of
 	// solve()'s answers (EvalResult.AnswerNLL).
 	EvalAnswerNLL bool `json:"eval_answer_nll,omitempty"`
+	// NoInitEval skips the evaluation of the untrained model before the
+	// first step (an experiment that compares trained models only).
+	NoInitEval bool `json:"no_init_eval,omitempty"`
 
 	// TrainInstances > 0 fixes the training data: each environment gets a
 	// pool of this many distinct instances (by canonical state, from the

@@ -177,6 +177,37 @@ type metricRow struct {
 	Value  any    `json:"value"` // a number, or "NaN", "+Inf", "-Inf"
 }
 
+// ExportMetrics writes the metric points of run id in db to out ("" or
+// "-": stdout) as csv or jsonl (WriteMetrics), and returns how many.
+func ExportMetrics(db *storage.DB, id uint64, format, out string) (int, error) {
+	if format != "csv" && format != "jsonl" {
+		return 0, fmt.Errorf("--format %q: want csv or jsonl", format)
+	}
+	if db == nil {
+		return 0, fmt.Errorf("training run %d: there is no store", id)
+	}
+	var pts []storage.MetricPoint
+	if err := db.View(func(tx *storage.Tx) error {
+		var err error
+		pts, err = storage.ListMetrics(tx, id, 0)
+		return err
+	}); err != nil {
+		return 0, fmt.Errorf("%w (resyn train runs lists them)", err)
+	}
+	w, closeOut, err := textout.CreateOut(out)
+	if err != nil {
+		return 0, fmt.Errorf("--out: %w", err)
+	}
+	err = WriteMetrics(w, format, pts)
+	if cerr := closeOut(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("writing run %d's metrics: %w", id, err)
+	}
+	return len(pts), nil
+}
+
 // WriteMetrics writes points as CSV (step,metric,env,value) or JSONL rows:
 // one per step, metric and environment, a metric broken down by
 // environment with its overall row (env empty) first.

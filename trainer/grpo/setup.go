@@ -9,11 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"resyn/core/dataset"
 	"resyn/core/env"
 	"resyn/core/library"
+	"resyn/core/textout"
 	"resyn/storage"
 	"resyn/trainer/hf"
 	"resyn/trainer/native"
@@ -76,13 +79,63 @@ type Spec struct {
 // Steps applies (a new total).
 type Overrides struct {
 	Steps, SFTBatch, Prompts, Group, MaxNewTokens, Minibatches, Epochs int // 0: keep
-	SFTSteps, EvalN, CheckpointEvery, TrainInstances                   *int
-	AnswerNLL                                                          bool    // Config.EvalAnswerNLL
+	SFTSteps, EvalN, EvalSamples, CheckpointEvery, TrainInstances      *int
+	AnswerNLL, NoInitEval                                              bool    // Config.EvalAnswerNLL, Config.NoInitEval
 	LR, SFTLR                                                          float64 // 0: keep
 	KL, Temperature                                                    *float64
 	Seed                                                               *int64
 	NoStd, KeepZeroVar, MaskTruncated                                  bool
 	System                                                             string
+}
+
+// SpecLists are a spec's list settings as a person types them (resyn
+// train's --env, --weights, --difficulty and --holdout-env): comma-separated
+// names and numbers, and a LO-HI range.
+type SpecLists struct {
+	Envs                         string
+	EnvsSet                      bool // --env was given (an empty list is then an error)
+	Weights, Difficulty, Holdout string
+}
+
+// ParseLists sets s's environments, weights, difficulty range and held-out
+// environments from l, refusing what a resume cannot change.
+func (s *Spec) ParseLists(l SpecLists) error {
+	if l.EnvsSet {
+		if s.Envs = textout.SplitList(l.Envs); len(s.Envs) == 0 {
+			return fmt.Errorf("--env %q: name the environments to train on with --env A,B (see `resyn envs list`)", l.Envs)
+		}
+	}
+	if l.Difficulty != "" {
+		lo, hi, err := dataset.ParseRange(l.Difficulty)
+		if err != nil {
+			return fmt.Errorf("--difficulty: %w", err)
+		}
+		s.MinDifficulty, s.MaxDifficulty = lo, hi
+	}
+	if l.Weights != "" {
+		for _, w := range strings.Split(l.Weights, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(w), 64)
+			if err != nil {
+				return fmt.Errorf("--weights %q: %v", l.Weights, err)
+			}
+			s.Weights = append(s.Weights, v)
+		}
+		if len(s.Weights) != len(s.Envs) {
+			return fmt.Errorf("--weights has %d values for %d environments (--env)", len(s.Weights), len(s.Envs))
+		}
+	}
+	if s.Resume != 0 && len(s.Envs) > 0 {
+		return fmt.Errorf("--env with --resume: a resumed run keeps its environments")
+	}
+	if l.Holdout != "" {
+		if s.Holdout = textout.SplitList(l.Holdout); len(s.Holdout) == 0 {
+			return fmt.Errorf("--holdout-env %q: name the environments to hold out with --holdout-env A,B", l.Holdout)
+		}
+		if s.Resume != 0 {
+			return fmt.Errorf("--holdout-env with --resume: a resumed run keeps its held-out environments")
+		}
+	}
+	return nil
 }
 
 // Run is a trainer set up by Setup, with what it holds.
@@ -444,7 +497,8 @@ func (o Overrides) apply(c *Config) {
 	for _, p := range []struct {
 		dst *int
 		v   *int
-	}{{&c.SFTSteps, o.SFTSteps}, {&c.EvalN, o.EvalN}, {&c.CheckpointEvery, o.CheckpointEvery}, {&c.TrainInstances, o.TrainInstances}} {
+	}{{&c.SFTSteps, o.SFTSteps}, {&c.EvalN, o.EvalN}, {&c.CheckpointEvery, o.CheckpointEvery}, {&c.TrainInstances, o.TrainInstances},
+		{&c.EvalSamples, o.EvalSamples}} {
 		if p.v != nil {
 			*p.dst = *p.v
 		}
@@ -475,6 +529,9 @@ func (o Overrides) apply(c *Config) {
 	}
 	if o.AnswerNLL {
 		c.EvalAnswerNLL = true
+	}
+	if o.NoInitEval {
+		c.NoInitEval = true
 	}
 	if o.System != "" {
 		c.SystemPrompt = o.System

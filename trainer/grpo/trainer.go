@@ -202,7 +202,7 @@ func (t *Trainer) Run(ctx context.Context) (sum Summary, err error) {
 	// The first evaluation runs before any step, and again on a resume of
 	// a run stopped during it: a stop there saves the untrained model as
 	// the step-0 checkpoint, so every stopped run can be resumed.
-	if t.st.Init == nil && t.globalStep() == 0 && t.cfg.EvalN > 0 {
+	if t.st.Init == nil && t.globalStep() == 0 && t.cfg.EvalN > 0 && !t.cfg.NoInitEval {
 		r, err := t.eval(ctx, "init")
 		if err != nil {
 			return t.stopped(err)

@@ -323,6 +323,22 @@ func percentile(ds []time.Duration, q float64) float64 {
 	return float64(s[k].Microseconds()) / 1000
 }
 
+// ParseFlags reads `resyn bench serve`'s --batches, --clients (one count,
+// or one per batch size) and --by (ground-truth or instance).
+func ParseFlags(batches, clients, by string) (sizes, conc []int, err error) {
+	if sizes, err = ParseCounts(batches); err != nil {
+		return nil, nil, fmt.Errorf("--batches: %w", err)
+	}
+	conc, err = ParseCounts(clients)
+	if err != nil || (len(conc) != 1 && len(conc) != len(sizes)) {
+		return nil, nil, fmt.Errorf("--clients: want one number or one per batch size")
+	}
+	if by != "ground-truth" && by != "instance" {
+		return nil, nil, fmt.Errorf("--by %q: want ground-truth or instance", by)
+	}
+	return sizes, conc, nil
+}
+
 // ParseCounts reads a comma-separated list of positive numbers (batch
 // sizes, clients).
 func ParseCounts(s string) ([]int, error) {
