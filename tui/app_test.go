@@ -406,8 +406,10 @@ func TestPaneSwitching(t *testing.T) {
 		{tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("2")}, "Preview"},
 		{tea.KeyMsg{Type: tea.KeyTab}, "Synthesis"},
 		{tea.KeyMsg{Type: tea.KeyTab}, "Training"},
+		{tea.KeyMsg{Type: tea.KeyTab}, "Experiments"},
 		{tea.KeyMsg{Type: tea.KeyTab}, "Library"},
-		{tea.KeyMsg{Type: tea.KeyShiftTab}, "Training"},
+		{tea.KeyMsg{Type: tea.KeyShiftTab}, "Experiments"},
+		{tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("5")}, "Experiments"},
 		{tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("1")}, "Library"},
 	} {
 		m.Update(tc.key)

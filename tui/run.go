@@ -18,6 +18,7 @@ import (
 	"resyn/storage"
 	"resyn/themes"
 	"resyn/tui/pane"
+	"resyn/tui/panes/experiments"
 	"resyn/tui/panes/library"
 	"resyn/tui/panes/preview"
 	"resyn/tui/panes/synth"
@@ -116,6 +117,7 @@ func New(ctx context.Context, o Options) (*Model, error) {
 			preview.New(pc),
 			synth.New(pc),
 			training.New(pc),
+			experiments.New(pc),
 		},
 	}
 	m.keys = newGlobalKeys(len(m.panes))

@@ -99,7 +99,7 @@ func TestCurvesMeanAndSD(t *testing.T) {
 	if err := xml.Unmarshal([]byte(svg.String()), new(struct{})); err != nil {
 		t.Fatalf("the plot is not well-formed XML: %v", err)
 	}
-	// 3 panels × 3 finished runs of grey dots, and a mean line per panel
+	// 3 panels with values × 3 finished runs of grey dots, and a mean line per panel (the tags-out NLL has none)
 	if n := strings.Count(svg.String(), `fill="#aaa"`); n != 9 {
 		t.Errorf("%d seed dots; want 9", n)
 	}

@@ -49,20 +49,23 @@ const (
 
 // Metrics is one evaluation, as the report keeps it.
 type Metrics struct {
-	Reward    float64            `json:"reward"`
-	RewardCI  [2]float64         `json:"reward_ci"`
-	PassRate  float64            `json:"pass_rate"`
-	AnswerNLL *float64           `json:"answer_nll,omitempty"` // nats per token of solve()'s answers
-	PerEnv    map[string]float64 `json:"per_env"`
-	PerEnvNLL map[string]float64 `json:"per_env_answer_nll,omitempty"`
-	N         int                `json:"n"` // completions scored
+	Reward    float64    `json:"reward"`
+	RewardCI  [2]float64 `json:"reward_ci"`
+	PassRate  float64    `json:"pass_rate"`
+	AnswerNLL *float64   `json:"answer_nll,omitempty"` // nats per token of solve()'s answers
+	// ContentNLL: the same without the <answer> tags every environment
+	// shares: what the model knows of the answer beyond its format.
+	ContentNLL *float64           `json:"answer_content_nll,omitempty"`
+	PerEnv     map[string]float64 `json:"per_env"`
+	PerEnvNLL  map[string]float64 `json:"per_env_answer_nll,omitempty"`
+	N          int                `json:"n"` // completions scored
 }
 
 func metricsOf(r *grpo.EvalResult) *Metrics {
 	if r == nil {
 		return nil
 	}
-	return &Metrics{Reward: r.Reward, RewardCI: r.RewardCI, PassRate: r.PassRate, AnswerNLL: r.AnswerNLL,
+	return &Metrics{Reward: r.Reward, RewardCI: r.RewardCI, PassRate: r.PassRate, AnswerNLL: r.AnswerNLL, ContentNLL: r.ContentNLL,
 		PerEnv: r.PerEnv, PerEnvNLL: r.PerEnvNLL, N: r.N}
 }
 
@@ -82,9 +85,10 @@ type Point struct {
 	// The mean and the sample standard deviation over the seeds (0 with
 	// one seed) of the held-out reward, the held-out answer NLL and the
 	// in-distribution reward; Values are the seeds' own, in seed order.
-	Holdout    Stat `json:"holdout_reward"`
-	HoldoutNLL Stat `json:"holdout_answer_nll"`
-	InDist     Stat `json:"in_distribution_reward"`
+	Holdout           Stat `json:"holdout_reward"`
+	HoldoutNLL        Stat `json:"holdout_answer_nll"`
+	HoldoutContentNLL Stat `json:"holdout_answer_content_nll"`
+	InDist            Stat `json:"in_distribution_reward"`
 }
 
 // Stat is a mean over seeds, its standard deviation, and the values.
@@ -117,7 +121,7 @@ func stat(vs []float64) Stat {
 func (r Report) Curves() []Point {
 	var out []Point
 	for _, k := range r.Design.Ks {
-		var hr, hn, id []float64
+		var hr, hn, hc, id []float64
 		for _, c := range r.Cells {
 			if c.K != k || c.Status != CellDone || c.Holdout == nil {
 				continue
@@ -126,12 +130,15 @@ func (r Report) Curves() []Point {
 			if c.Holdout.AnswerNLL != nil {
 				hn = append(hn, *c.Holdout.AnswerNLL)
 			}
+			if c.Holdout.ContentNLL != nil {
+				hc = append(hc, *c.Holdout.ContentNLL)
+			}
 			if c.InDist != nil {
 				id = append(id, c.InDist.Reward)
 			}
 		}
 		if len(hr) > 0 {
-			out = append(out, Point{K: k, N: len(hr), Holdout: stat(hr), HoldoutNLL: stat(hn), InDist: stat(id)})
+			out = append(out, Point{K: k, N: len(hr), Holdout: stat(hr), HoldoutNLL: stat(hn), HoldoutContentNLL: stat(hc), InDist: stat(id)})
 		}
 	}
 	return out
@@ -160,9 +167,9 @@ func (r Report) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, ", %d failed", failed)
 	}
 	fmt.Fprintln(w)
-	t := textout.NewTable("K", "instances/env", "seeds", "held-out reward", "held-out answer NLL", "in-distribution reward").RightAligned(0, 1, 2)
+	t := textout.NewTable("K", "instances/env", "seeds", "held-out reward", "held-out answer NLL", "without the tags", "in-distribution reward").RightAligned(0, 1, 2)
 	for _, p := range r.Curves() {
-		t.Row(fmt.Sprint(p.K), fmt.Sprint(d.PerEnv(p.K)), fmt.Sprint(p.N), p.Holdout.format(3), p.HoldoutNLL.format(3), p.InDist.format(3))
+		t.Row(fmt.Sprint(p.K), fmt.Sprint(d.PerEnv(p.K)), fmt.Sprint(p.N), p.Holdout.format(3), p.HoldoutNLL.format(3), p.HoldoutContentNLL.format(3), p.InDist.format(3))
 	}
 	if err := t.Write(w, 0); err != nil {
 		return err
@@ -245,11 +252,14 @@ func Load(db *storage.DB, id uint64) (storage.Experiment, Report, error) {
 }
 
 // Show prints stored experiment id (WriteText) and writes its files
-// (WriteFiles).
+// (WriteFiles); with report "-" the JSON report alone goes to stdout.
 func Show(w io.Writer, db *storage.DB, id uint64, report, svg string) error {
 	rec, rep, err := Load(db, id)
 	if err != nil {
 		return err
+	}
+	if report == "-" { // the JSON alone on stdout
+		return rep.WriteFiles(report, svg)
 	}
 	fmt.Fprintf(w, "experiment %d (%s): %s\n", rec.ID, rec.Kind, rec.Status)
 	return errors.Join(rep.WriteText(w), rep.WriteFiles(report, svg))

@@ -295,6 +295,9 @@ func cellLine(c Cell) string {
 	if c.Holdout.AnswerNLL != nil {
 		nll = fmt.Sprintf(", answer NLL %.3f", *c.Holdout.AnswerNLL)
 	}
+	if c.Holdout.ContentNLL != nil {
+		nll += fmt.Sprintf(" (%.3f without the tags)", *c.Holdout.ContentNLL)
+	}
 	return fmt.Sprintf("K=%d seed %d (run %d, %d instances): held-out reward %.3f [%.3f, %.3f]%s; in-distribution %.3f; %s",
 		c.K, c.Seed, c.RunID, c.Total(), c.Holdout.Reward, c.Holdout.RewardCI[0], c.Holdout.RewardCI[1], nll, c.InDist.Reward,
 		textout.RoughDuration(c.Elapsed))

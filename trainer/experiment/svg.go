@@ -21,6 +21,7 @@ type panel struct {
 var panels = []panel{
 	{"held-out reward", "mean reward", func(p Point) Stat { return p.Holdout }},
 	{"held-out reference-answer NLL", "nats/token (lower is better)", func(p Point) Stat { return p.HoldoutNLL }},
+	{"held-out answer NLL, tags left out", "nats/token of the answer itself", func(p Point) Stat { return p.HoldoutContentNLL }},
 	{"in-distribution reward", "mean reward on the run's own environments", func(p Point) Stat { return p.InDist }},
 }
 

@@ -86,7 +86,7 @@ func TestTrainPoolFixesTheData(t *testing.T) {
 }
 
 // Mutation caught: the reference-answer likelihood not per token (summed),
-// or taken over the prompt. A model with all-zero logits gives every
+// or taken over the prompt; the answer's own NLL taken over the tags. A model with all-zero logits gives every
 // token probability 1/V, so the NLL is exactly ln V whatever the answer's
 // length; favouring the tokens of the answer lowers it.
 func TestEvaluateAnswerNLL(t *testing.T) {
@@ -104,7 +104,24 @@ func TestEvaluateAnswerNLL(t *testing.T) {
 	if r.AnswerNLL == nil || math.Abs(*r.AnswerNLL-math.Log(259)) > 1e-4 || math.Abs(r.PerEnvNLL["coin"]-math.Log(259)) > 1e-4 {
 		t.Fatalf("uniform model: answer NLL %v (coin %v); want ln 259 = %.4f", r.AnswerNLL, r.PerEnvNLL, math.Log(259))
 	}
+	if r.ContentNLL == nil || math.Abs(*r.ContentNLL-math.Log(259)) > 1e-4 {
+		t.Fatalf("uniform model: content NLL %v; want ln 259", r.ContentNLL)
+	}
 	uniform := *r.AnswerNLL
+	// Favouring the tags' bytes lowers the whole answer's NLL and raises
+	// that of the answer itself (its "1" gets less of each row's mass).
+	for _, c := range "<answer/>" {
+		m.favour(int(m.p.encodeAnswer(string(c))[8]), 2)
+	}
+	if r, err = Evaluate(context.Background(), m, tokenizer.ByteLevel(), ex, o); err != nil {
+		t.Fatal(err)
+	}
+	if !(*r.AnswerNLL < uniform-0.5) || !(*r.ContentNLL > uniform+0.1) {
+		t.Errorf("favouring the tags: NLL %v, without the tags %v; uniform %v", *r.AnswerNLL, *r.ContentNLL, uniform)
+	}
+	for i := range m.table() {
+		m.table()[i] = 0
+	}
 	for _, id := range m.p.encodeAnswer("1") {
 		m.favour(int(id), 2)
 	}

@@ -165,8 +165,13 @@ type EvalResult struct {
 	// <answer> tags training uses) given the prompt, at temperature 1;
 	// PerEnvNLL the same by environment. Lower is better. Set when
 	// EvalOptions.AnswerNLL asks for it.
-	AnswerNLL *float64           `json:"answer_nll,omitempty"`
-	PerEnvNLL map[string]float64 `json:"per_env_answer_nll,omitempty"`
+	AnswerNLL *float64 `json:"answer_nll,omitempty"`
+	// ContentNLL is the same over the answer's own tokens, without the
+	// tags (which every environment shares): what a model knows of the
+	// answer, beyond its format. Instances whose answer and tags do not
+	// tokenize apart are left out of it.
+	ContentNLL *float64           `json:"answer_content_nll,omitempty"`
+	PerEnvNLL  map[string]float64 `json:"per_env_answer_nll,omitempty"`
 	// Holdout is the same evaluation on the held-out environments
 	// (Config.HoldoutEnvs), when there are any.
 	Holdout *EvalResult `json:"holdout,omitempty"`
@@ -432,21 +437,26 @@ func Evaluate(ctx context.Context, m Model, tok *tokenizer.Tokenizer, ex env.Exe
 }
 
 // answerNLL sets r.AnswerNLL and r.PerEnvNLL from insts' solve() answers
-// (instances without one are left out), in forward passes of at most 16
-// rows.
+// (instances without one are left out), and r.ContentNLL from the tokens
+// of the answers themselves, without the tags, in forward passes of at
+// most 16 rows.
 func answerNLL(m Model, p *prompter, insts []instance, r *EvalResult) error {
 	var seqs []*sequence
 	var envs []string
+	var spans [][2]int // the answer's own tokens in the completion; [0 0] when they cannot be told apart
 	for _, in := range insts {
 		if in.Solution != "" {
-			seqs = append(seqs, &sequence{prompt: in.Tokens, completion: p.encodeAnswer(in.Solution)})
+			full := p.encodeAnswer(in.Solution)
+			seqs = append(seqs, &sequence{prompt: in.Tokens, completion: full})
 			envs = append(envs, in.Env)
+			spans = append(spans, p.answerSpan(in.Solution, full))
 		}
 	}
 	if len(seqs) == 0 {
 		return nil
 	}
-	sum, perEnv, count := 0.0, map[string]float64{}, map[string]int{}
+	var sum, content float64
+	perEnv, count, nContent := map[string]float64{}, map[string]int{}, 0
 	for _, c := range chunks(len(seqs), 16) {
 		pk := pack(seqs[c[0]:c[1]])
 		lp := make([]float32, pk.B*pk.T)
@@ -454,11 +464,20 @@ func answerNLL(m Model, p *prompter, insts []instance, r *EvalResult) error {
 			return err
 		}
 		for b, s := range seqs[c[0]:c[1]] {
-			nll := 0.0
+			nll, cn := 0.0, 0.0
+			sp := spans[c[0]+b]
 			for j := range s.completion {
-				nll -= float64(lp[b*pk.T+pk.start[b]+j])
+				v := -float64(lp[b*pk.T+pk.start[b]+j])
+				nll += v
+				if j >= sp[0] && j < sp[1] {
+					cn += v
+				}
 			}
 			nll /= float64(max(len(s.completion), 1))
+			if sp[1] > sp[0] {
+				content += cn / float64(sp[1]-sp[0])
+				nContent++
+			}
 			name := envs[c[0]+b]
 			sum += nll
 			perEnv[name] += nll
@@ -467,11 +486,33 @@ func answerNLL(m Model, p *prompter, insts []instance, r *EvalResult) error {
 	}
 	mean := sum / float64(len(seqs))
 	r.AnswerNLL = &mean
+	if nContent > 0 {
+		c := content / float64(nContent)
+		r.ContentNLL = &c
+	}
 	for name, n := range count {
 		perEnv[name] /= float64(n)
 	}
 	r.PerEnvNLL = perEnv
 	return nil
+}
+
+// answerSpan is where solution's own tokens sit in full (its encodeAnswer):
+// where the tags and the answer tokenize apart, as the pre-tokenizer
+// keeps them, the tokens between the tags; else [0 0].
+func (p *prompter) answerSpan(solution string, full []int32) [2]int {
+	pre := p.tok.EncodeOrdinary("<answer>")
+	mid := p.tok.EncodeOrdinary(solution)
+	suf := p.tok.EncodeOrdinary("</answer>")
+	if len(pre)+len(mid)+len(suf)+1 != len(full) {
+		return [2]int{}
+	}
+	for i, id := range append(append(append([]int{}, pre...), mid...), suf...) {
+		if int32(id) != full[i] {
+			return [2]int{}
+		}
+	}
+	return [2]int{len(pre), len(pre) + len(mid)}
 }
 
 // bootstrapReps is the number of bootstrap resamples.
@@ -523,6 +564,9 @@ func (r EvalResult) Format() string {
 	}
 	if r.AnswerNLL != nil {
 		fmt.Fprintf(&b, ", reference-answer NLL %.3f nats/token", *r.AnswerNLL)
+		if r.ContentNLL != nil {
+			fmt.Fprintf(&b, " (%.3f without the tags)", *r.ContentNLL)
+		}
 	}
 	var envs []string
 	for _, name := range slices.Sorted(maps.Keys(r.Instances)) {
