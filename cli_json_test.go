@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"resyn/storage"
+	"resyn/trainer/experiment"
 	"resyn/tui/panes/training"
 )
 
@@ -176,8 +177,10 @@ func TestJSONOutputsFollowDocs(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	storeExperiment(t, s)
 	s.Close()
 	checkJSONOutput(t, doc, "train runs", run("train", "runs", "--json"))
+	checkJSONOutput(t, doc, "experiment show", run("experiment", "show", "1", "--report", "-"))
 
 	gen := filepath.Join(dir, "gen.jsonl")
 	run("gen", "--env", "graph_coloring", "--n", "3", "--out", gen)
@@ -205,4 +208,24 @@ func TestJSONOutputsFollowDocs(t *testing.T) {
 	defer srv.Close()
 	checkJSONOutput(t, doc, "eval", run("eval", "--provider", "openai", "--base-url", srv.URL+"/v1", "--model", "m",
 		"--env", "graph_coloring", "--difficulty", "1", "--n", "1", "--workers", "1", "--max-tokens", "100", "--json"))
+}
+
+// storeExperiment records a diversity experiment with one finished run
+// whose evaluations have every field.
+func storeExperiment(t *testing.T, s *storage.DB) {
+	t.Helper()
+	rep := experiment.NewReport(experiment.Defaults())
+	v := 1.5
+	m := &experiment.Metrics{Reward: 0.1, RewardCI: [2]float64{0, 0.2}, AnswerNLL: &v, ContentNLL: &v,
+		PerEnv: map[string]float64{"knapsack": 0.1}, PerEnvNLL: map[string]float64{"knapsack": 1.5}, N: 8}
+	c := &rep.Cells[0]
+	c.Status, c.RunID, c.Error, c.Pool, c.Elapsed = experiment.CellFailed, 3, "boom", map[string]int{"knapsack": 256}, time.Second
+	c.InDist, c.Holdout, c.HoldoutSFT = m, m, m
+	design, _ := json.Marshal(rep.Design)
+	report, _ := json.Marshal(rep)
+	if err := s.Update(func(tx *storage.Tx) error {
+		return storage.CreateExperiment(tx, &storage.Experiment{Kind: experiment.Kind, Status: storage.RunStopped, Design: design, Report: report})
+	}); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -26,6 +26,9 @@ func newDiversityCmd() *cobra.Command {
 		Use:  "diversity",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if d.Model != "" && !cmd.Flags().Changed("preset") {
+				d.Preset = ""
+			}
 			lo, hi, err := dataset.ParseRange(levels)
 			if d.Levels = [2]int{lo, hi}; err == nil && o.Resume == 0 {
 				err = d.Validate()
@@ -62,7 +65,8 @@ func newDiversityCmd() *cobra.Command {
 	fl.IntVar(&d.Steps, "steps", d.Steps, "GRPO steps of every run")
 	fl.IntVar(&d.EvalN, "eval-n", d.EvalN, "distinct evaluation instances per environment")
 	fl.IntVar(&d.EvalSamples, "eval-samples", d.EvalSamples, "completions of each evaluation instance")
-	fl.StringVar(&d.Preset, "preset", d.Preset, "the model and recipe of every run")
+	fl.StringVar(&d.Preset, "preset", d.Preset, "the model and recipe of every run, trained from scratch")
+	fl.StringVar(&d.Model, "model", "", "a Hugging Face Qwen2 checkpoint directory every run starts from, instead of --preset")
 	fl.Uint64Var(&o.Resume, "resume", 0, "go on with stored experiment ID (its own design; finished runs are kept)")
 	fl.IntVar(&o.Parallel, "parallel", 2, "runs at a time")
 	fl.IntVar(&o.Threads, "threads", 1, "CPU threads of each run")

@@ -19,7 +19,10 @@ import (
 // Design is what a diversity experiment measures. It is stored with the
 // experiment, so that a resume needs nothing else.
 type Design struct {
-	Preset  string   `json:"preset"`  // the model and recipe of every run (grpo.Presets)
+	Preset string `json:"preset,omitempty"` // the model and recipe of every run (grpo.Presets)…
+	// …or a Hugging Face Qwen2 checkpoint directory every run starts from
+	// (its own tokenizer; no warm start unless SFTSteps says so).
+	Model   string   `json:"model,omitempty"`
 	Envs    []string `json:"envs"`    // the training pool; each run trains on a nested subset
 	Holdout []string `json:"holdout"` // evaluated by every run, trained on by none
 	Ks      []int    `json:"ks"`      // subset sizes, ascending; 1 and len(Envs) among them
@@ -65,7 +68,10 @@ const (
 // Validate reports the first thing wrong with d.
 func (d Design) Validate() error {
 	bad := func(format string, a ...any) error { return fmt.Errorf("design: "+format, a...) }
-	if _, ok := grpo.Presets()[d.Preset]; !ok {
+	if (d.Preset == "") == (d.Model == "") {
+		return bad("name a preset or a model directory, not both or neither")
+	}
+	if _, ok := grpo.Presets()[d.Preset]; !ok && d.Preset != "" {
 		return bad("unknown preset %q (have %s)", d.Preset, grpo.PresetNames())
 	}
 	switch {

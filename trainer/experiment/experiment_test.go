@@ -34,6 +34,8 @@ func TestDesignValidate(t *testing.T) {
 		{"no seeds", func(d *Design) { d.Seeds = nil }, "0 seeds"},
 		{"no GRPO", func(d *Design) { d.Steps = 0 }, "GRPO steps"},
 		{"preset", func(d *Design) { d.Preset = "huge" }, `unknown preset "huge"`},
+		{"preset and model", func(d *Design) { d.Model = "/models/qwen" }, "not both or neither"},
+		{"no model", func(d *Design) { d.Preset = "" }, "not both or neither"},
 		{"levels", func(d *Design) { d.Levels = [2]int{3, 1} }, "difficulty 3-1"},
 		{"one env", func(d *Design) { d.Envs = d.Envs[:1]; d.Ks = []int{1} }, "want 2 to"},
 	} {

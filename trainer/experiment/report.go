@@ -175,24 +175,38 @@ func (r Report) WriteText(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(w)
-	runs := textout.NewTable("seed", "K", "run", "status", "instances", "held-out reward [95% CI]", "NLL", "in-dist", "environments").RightAligned(0, 1, 2, 4).Wrapping(8)
+	runs := textout.NewTable("seed", "K", "run", "status", "instances", "held-out reward [95% CI]", "NLL", "w/o tags", "in-dist", "error").
+		RightAligned(0, 1, 2, 4).Wrapping(9)
 	for _, c := range r.Cells {
-		row := []string{fmt.Sprint(c.Seed), fmt.Sprint(c.K), runName(c.RunID), c.Status, fmt.Sprint(c.Total()), "", "", "", strings.Join(c.Envs, ",")}
-		if c.Holdout != nil {
-			row[5] = fmt.Sprintf("%.3f [%.3f, %.3f]", c.Holdout.Reward, c.Holdout.RewardCI[0], c.Holdout.RewardCI[1])
-			if c.Holdout.AnswerNLL != nil {
-				row[6] = fmt.Sprintf("%.3f", *c.Holdout.AnswerNLL)
-			}
+		row := []string{fmt.Sprint(c.Seed), fmt.Sprint(c.K), runName(c.RunID), c.Status, fmt.Sprint(c.Total()), "", "", "", "", c.Error}
+		if h := c.Holdout; h != nil {
+			row[5] = fmt.Sprintf("%.3f [%.3f, %.3f]", h.Reward, h.RewardCI[0], h.RewardCI[1])
+			row[6], row[7] = optional(h.AnswerNLL), optional(h.ContentNLL)
 		}
 		if c.InDist != nil {
-			row[7] = fmt.Sprintf("%.3f", c.InDist.Reward)
-		}
-		if c.Error != "" {
-			row[8] = c.Error
+			row[8] = fmt.Sprintf("%.3f", c.InDist.Reward)
 		}
 		runs.Row(row...)
 	}
-	return runs.WriteFitted(w)
+	if err := runs.WriteFitted(w); err != nil {
+		return err
+	}
+	// A seed's subsets are nested: its largest names them all.
+	fmt.Fprintln(w, "\nenvironments (each seed's order; a run of K trains on the first K):")
+	for _, seed := range d.Seeds {
+		_, err := fmt.Fprintf(w, "  seed %d: %s\n", seed, strings.Join(d.Subset(seed, len(d.Envs)), ", "))
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func optional(v *float64) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprintf("%.3f", *v)
 }
 
 func runName(id uint64) string {

@@ -250,13 +250,16 @@ func runCell(ctx context.Context, o Options, d Design, c Cell, expID uint64) Cel
 	if threads <= 0 {
 		threads = 1
 	}
-	spec := grpo.Spec{Preset: d.Preset, Envs: c.Envs, Holdout: d.Holdout, TokenizerEnvs: d.Envs,
+	spec := grpo.Spec{Preset: d.Preset, ModelDir: d.Model, Envs: c.Envs, Holdout: d.Holdout,
 		MinDifficulty: d.Levels[0], MaxDifficulty: d.Levels[1],
 		Overrides: grpo.Overrides{Steps: d.Steps, SFTSteps: &sft, EvalN: &evalN, Seed: &seed, TrainInstances: &per, AnswerNLL: true,
 			EvalSamples: &samples, NoInitEval: true},
 		Backend: o.Backend, Threads: threads, EnvWorkers: 1,
 		Store: o.Store, StorePath: o.StorePath, Out: o.Out,
 		Name: fmt.Sprintf("diversity %d: K=%d seed %d", expID, c.K, c.Seed)}
+	if d.Preset != "" {
+		spec.TokenizerEnvs = d.Envs // one vocabulary for every subset; a model directory has its own
+	}
 	fail := func(err error) Cell {
 		c.Status, c.Error, c.Elapsed = CellFailed, err.Error(), time.Since(start)
 		return c
