@@ -26,6 +26,12 @@ void matmul_nn_acc(float *out, const float *a, const float *b, int M, int N, int
 /* out (M, N) += a (K, M)^T @ b (K, N): the sums of matmul_nn_acc on a^T. */
 void matmul_tn_acc(float *out, const float *a, const float *b, int M, int N, int K, int nt);
 
+/* out (M, N) += A (M, K) @ b (K, N) on the calling thread; A's element
+ * (i, k) is a[i*sai + k*sak] (a or a transpose), b's (k, j) b[k*ldb + j],
+ * out's (i, j) out[i*ldo + j]. Each element is summed over k in order. */
+void matmul_acc_strided(float *out, size_t ldo, const float *a, size_t sai, size_t sak, const float *b, size_t ldb,
+                        int M, int N, int K);
+
 /* ---- layers (cpu_layers.c) ---- */
 
 // out (N, C) = embed[tokens] ; embed (V, C)
