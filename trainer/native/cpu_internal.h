@@ -57,11 +57,18 @@ void rope_backward(float *dx, int stride, int off, int n_heads, int head_dim, co
 // lse (H) or NULL. Keys/values of position j at kbase + j*kv_stride (KVH*hd).
 void attention_query(float *out, float *lse, const float *q, const float *kbase, const float *vbase,
                      int kv_stride, int n, int H, int KVH, int hd, float *scratch);
-// Batched (B, T) forward over qkv (B*T, qdim+2*kvdim): out (B*T, H*hd), lse (B*T, H)
+// Batched (B, T) forward over qkv (B*T, qdim+2*kvdim): out (B*T, H*hd),
+// lse (B*T, H); blocked (cpu_attention.c).
 void attention_forward(float *out, float *lse, const float *qkv, int B, int T, int H, int KVH, int hd, int nt);
-// dqkv (B*T, qdim+2*kvdim) += ...
+// dqkv (B*T, qdim+2*kvdim) += ...; blocked (cpu_attention.c).
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                         const float *lse, int B, int T, int H, int KVH, int hd, int nt);
+// The same two one query (and one key) at a time, with attention_query:
+// the reference the blocked ones are checked against, and their fallback
+// when their buffers cannot be allocated (cpu_layers.c).
+void attention_forward_ref(float *out, float *lse, const float *qkv, int B, int T, int H, int KVH, int hd, int nt);
+void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *out,
+                            const float *lse, int B, int T, int H, int KVH, int hd, int nt);
 
 // out (N, I) = silu(gu[:, :I]) * gu[:, I:] ; gu (N, 2I)
 void swiglu_forward(float *out, const float *gu, int N, int I, int nt);

@@ -150,8 +150,10 @@ void attention_query(float *out, float *lse, const float *q, const float *kbase,
     }
 }
 
-// qkv (B*T, qdim + 2 kvdim) -> out (B*T, H*hd), lse (B*T, H); causal per row.
-void attention_forward(float *out, float *lse, const float *qkv, int B, int T, int H, int KVH, int hd, int nt) {
+// qkv (B*T, qdim + 2 kvdim) -> out (B*T, H*hd), lse (B*T, H); causal per
+// row, one attention_query per position: the reference for the blocked
+// attention_forward (cpu_attention.c), and its fallback.
+void attention_forward_ref(float *out, float *lse, const float *qkv, int B, int T, int H, int KVH, int hd, int nt) {
     int qdim = H * hd, kvdim = KVH * hd, stride = qdim + 2 * kvdim;
 #pragma omp parallel num_threads(nt) if (B * T > 1)
     {
@@ -169,9 +171,11 @@ void attention_forward(float *out, float *lse, const float *qkv, int B, int T, i
     }
 }
 
-// dqkv (B*T, stride) += the gradient of attention_forward from dout (B*T, H*hd).
-// Work is split by (row, kv head) so that every dk/dv has one writer.
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+// dqkv (B*T, stride) += the gradient of attention_forward from dout (B*T, H*hd),
+// one query and one key at a time: the reference for the blocked
+// attention_backward (cpu_attention.c), and its fallback. Work is split by
+// (row, kv head) so that every dk/dv has one writer.
+void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *out,
                         const float *lse, int B, int T, int H, int KVH, int hd, int nt) {
     int qdim = H * hd, kvdim = KVH * hd, stride = qdim + 2 * kvdim, group = H / KVH;
     float scale = 1.0f / sqrtf((float)hd);
