@@ -33,32 +33,6 @@
 
 enum { QB = 24 };  // queries per block: four tiles of the kernel's six rows
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MULTIVERSION
-#endif
-
-// e^x for x <= 0 within about 2 ulp (Cephes' expf polynomial), x clamped
-// at -87.5 (e^x about 1e-38). Branch-free, so the loops over it vectorize.
-static inline float exp_neg(float x) {
-    x = x < -87.5f ? -87.5f : x;
-    const float round = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
-    float n = (x * 1.44269504088896341f + round) - round;
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;  // 2^n; n = -127 gives 0
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-
 // The max of x[0..n), in a fixed order (16 running maxima, then combined).
 static inline float row_max(const float *x, int n) {
     float m[16];
@@ -92,10 +66,10 @@ static void softmax_row(float *s, int t, int nk, float scale, float *lse, int ba
     for (int j = 0; j < n; j++) s[j] *= scale;
     if (backward) {
         float l = *lse;
-        for (int j = 0; j < n; j++) s[j] = exp_neg(s[j] - l);
+        for (int j = 0; j < n; j++) s[j] = rn_expf(s[j] - l);
     } else {
         float mx = row_max(s, n);
-        for (int j = 0; j < n; j++) s[j] = exp_neg(s[j] - mx);
+        for (int j = 0; j < n; j++) s[j] = rn_expf(s[j] - mx);
         double sum = row_sum(s, n);
         float inv = (float)(1.0 / sum);
         for (int j = 0; j < n; j++) s[j] *= inv;

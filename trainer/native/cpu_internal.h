@@ -11,8 +11,41 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "resyn_native.h"
 #include "model_host.h"
+
+/* A row function compiled for x86-64-v4, v3 and the baseline, the loader
+ * picking one for the CPU (as the matmul kernels are): elementwise loops
+ * in it vectorize at the CPU's full width. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+/* e^x within about 2 ulp (Cephes' expf polynomial), x clamped to
+ * [-87.5, 88] (e^x from about 1e-38 to 1.7e38). Branch-free, so loops over
+ * it vectorize (glibc's expf is a call per element); the same bits on every
+ * thread. Attention, SwiGLU and the head's backward use it. */
+static inline float rn_expf(float x) {
+    x = x < -87.5f ? -87.5f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float round = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
+    float n = (x * 1.44269504088896341f + round) - round;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;  // 2^n
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
 
 /* ---- matmul kernels (cpu_matmul.c) ---- */
 

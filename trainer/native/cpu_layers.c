@@ -43,6 +43,19 @@ void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, in
     }
 }
 
+// dw (nc) += sum over the N rows of dout * x * rstd, for nc columns of
+// rows of C: the rows in order for every column.
+MULTIVERSION
+static void rmsnorm_dw_block(float *dw, const float *dout, const float *x, const float *rstd, int N, int C, int nc) {
+    float s[64] = {0};
+    for (int n = 0; n < N; n++) {
+        const float *dy = dout + (size_t)n * C, *xn = x + (size_t)n * C;
+        float r = rstd[n];
+        for (int c = 0; c < nc; c++) s[c] += dy[c] * xn[c] * r;
+    }
+    for (int c = 0; c < nc; c++) dw[c] += s[c];
+}
+
 // dx (N, C) += ..., dw (C) += ... from dout (N, C)
 void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                       const float *rstd, int N, int C, int nt) {
@@ -57,12 +70,13 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
         float *d = dx + (size_t)n * C;
         for (int c = 0; c < C; c++) d[c] += r * w[c] * dy[c] - k * xn[c];
     }
-    // dw is a reduction over rows: split the columns instead
+    // dw is a reduction over rows: split the columns instead, each block
+    // summing its columns over the rows in order
+    int nb = (C + 63) / 64;
 #pragma omp parallel for num_threads(nt) if (N * C > 65536)
-    for (int c = 0; c < C; c++) {
-        float s = 0;
-        for (int n = 0; n < N; n++) s += dout[(size_t)n * C + c] * x[(size_t)n * C + c] * rstd[n];
-        dw[c] += s;
+    for (int cb = 0; cb < nb; cb++) {
+        int c0 = cb * 64, c1 = c0 + 64 < C ? c0 + 64 : C;
+        rmsnorm_dw_block(dw + c0, dout + c0, x + c0, rstd, N, C, c1 - c0);
     }
 }
 
@@ -211,13 +225,29 @@ void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, co
 
 /* ---------------- SwiGLU ---------------- */
 
+// One row of swiglu_forward: o (I) = silu(g) * u.
+MULTIVERSION
+static void swiglu_row(float *o, const float *g, const float *u, int I) {
+    for (int i = 0; i < I; i++) o[i] = g[i] / (1.0f + rn_expf(-g[i])) * u[i];
+}
+
+// One row of swiglu_backward: dg, du (I) += ... from dy (I).
+MULTIVERSION
+static void swiglu_row_backward(float *dg, float *du, const float *dy, const float *g, const float *u, int I) {
+    for (int i = 0; i < I; i++) {
+        float s = 1.0f / (1.0f + rn_expf(-g[i]));
+        float silu = g[i] * s;
+        dg[i] += dy[i] * u[i] * (s + silu * (1.0f - s));
+        du[i] += dy[i] * silu;
+    }
+}
+
 // out (N, I) = silu(g) * u, g = gu[:, :I], u = gu[:, I:]
 void swiglu_forward(float *out, const float *gu, int N, int I, int nt) {
 #pragma omp parallel for num_threads(nt) if (N > 16)
     for (int n = 0; n < N; n++) {
-        const float *g = gu + (size_t)n * 2 * I, *u = g + I;
-        float *o = out + (size_t)n * I;
-        for (int i = 0; i < I; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        const float *g = gu + (size_t)n * 2 * I;
+        swiglu_row(out + (size_t)n * I, g, g + I, I);
     }
 }
 
@@ -225,14 +255,9 @@ void swiglu_forward(float *out, const float *gu, int N, int I, int nt) {
 void swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int I, int nt) {
 #pragma omp parallel for num_threads(nt) if (N > 16)
     for (int n = 0; n < N; n++) {
-        const float *g = gu + (size_t)n * 2 * I, *u = g + I, *dy = dout + (size_t)n * I;
-        float *dg = dgu + (size_t)n * 2 * I, *du = dg + I;
-        for (int i = 0; i < I; i++) {
-            float s = 1.0f / (1.0f + expf(-g[i]));
-            float silu = g[i] * s;
-            dg[i] += dy[i] * u[i] * (s + silu * (1.0f - s));
-            du[i] += dy[i] * silu;
-        }
+        const float *g = gu + (size_t)n * 2 * I;
+        float *dg = dgu + (size_t)n * 2 * I;
+        swiglu_row_backward(dg, dg + I, dout + (size_t)n * I, g, g + I, I);
     }
 }
 
@@ -303,6 +328,15 @@ void head_forward(float *logprob, float *entropy, float *lse, const float *x, co
     }
 }
 
+// z (V) <- -g * softmax: exp(z - lse) scaled by -g, 0 outside the nucleus.
+MULTIVERSION
+static void head_row_grad(float *z, int V, float g, float lse) {
+    for (int v = 0; v < V; v++) {
+        float e = -g * rn_expf(z[v] - lse);
+        z[v] = z[v] == -INFINITY ? 0.0f : e;
+    }
+}
+
 // dx (n, C) += ..., dW (V, C) += ... from dlogprob (n); logits holds
 // chunk*V floats.
 void head_backward(float *dx, float *dW, const float *dlogprob, const float *x, const int32_t *targets,
@@ -318,9 +352,8 @@ void head_backward(float *dx, float *dW, const float *dlogprob, const float *x, 
         for (int i = 0; i < r; i++) {
             float *z = logits + (size_t)i * V;
             head_temper(z, V, temperature, top_p, targets[c0 + i]);
-            float g = dlogprob[c0 + i], l = lse[c0 + i];
-            for (int v = 0; v < V; v++) z[v] = -g * expf(z[v] - l);
-            z[targets[c0 + i]] += g;
+            head_row_grad(z, V, dlogprob[c0 + i], lse[c0 + i]);
+            z[targets[c0 + i]] += dlogprob[c0 + i];
             if (inv != 1.0f)
                 for (int v = 0; v < V; v++) z[v] *= inv;
         }
