@@ -26,6 +26,8 @@
 #include <string.h>
 #include "cpu_internal.h"
 
+typedef float v4f __attribute__((vector_size(16)));
+
 /* The block functions, once per vector width (cpu_matmul_kern.h). */
 #define KERN(name) name##_w8
 #define VW 8

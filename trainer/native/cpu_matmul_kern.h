@@ -24,8 +24,12 @@ static inline void KERN(st)(float *p, vf v) { memcpy(p, &v, sizeof v); }
 /* ---------------- out = a @ b^T ---------------- */
 
 #if VW == 16
-// Sixteen accumulators c[0..16) reduced to one vector: lane m holds the
-// lane sum of c[rev4(m)], rev4 reversing the four bits of m.
+// The accumulator of tile element e (= 4i + j) is c[SLOT(e)], so that the
+// reduction tree below leaves element e's sum in lane e: rev4(e), the four
+// bits of e reversed.
+#define SLOT(e) ((((e) & 1) << 3) | (((e) & 2) << 1) | (((e) & 4) >> 1) | (((e) & 8) >> 3))
+// Sixteen accumulators reduced to sixteen lane sums in r (one vector):
+// four halvings, each adding two shuffles of a pair.
 static inline __attribute__((always_inline)) void KERN(reduce16)(float *r, const vf *c) {
     vf w[8], u[4], z[2];
     for (int k = 0; k < 8; k++)
@@ -43,16 +47,16 @@ static inline __attribute__((always_inline)) void KERN(reduce16)(float *r, const
                                        29) +
                __builtin_shufflevector(u[2 * k], u[2 * k + 1], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15,
                                        30, 31);
-    vf f = __builtin_shufflevector(z[0], z[1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +
-           __builtin_shufflevector(z[0], z[1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31);
-    static const unsigned char rev[16] = {0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15};
-    for (int l = 0; l < 16; l++) r[l] = f[rev[l]];
+    KERN(st)(r, __builtin_shufflevector(z[0], z[1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +
+                    __builtin_shufflevector(z[0], z[1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31));
 }
 #else
-// Sixteen accumulators c[0..16) reduced to two vectors: lane m of the
-// k-th holds the lane sum of c[8k + rev3(m)].
+// As above for 8 lanes: element e's accumulator is c[(e & 8) | rev3(e & 7)]
+// and three halvings leave the sums of elements 0..7 and 8..15 in two
+// vectors.
+#define SLOT(e) (((e) & 8) | (((e) & 1) << 2) | ((e) & 2) | (((e) & 4) >> 2))
 static inline __attribute__((always_inline)) void KERN(reduce16)(float *r, const vf *c) {
-    vf w[8], u[4], z[2];
+    vf w[8], u[4];
     for (int k = 0; k < 8; k++)
         w[k] = __builtin_shufflevector(c[2 * k], c[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
                __builtin_shufflevector(c[2 * k], c[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15);
@@ -60,10 +64,8 @@ static inline __attribute__((always_inline)) void KERN(reduce16)(float *r, const
         u[k] = __builtin_shufflevector(w[2 * k], w[2 * k + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
                __builtin_shufflevector(w[2 * k], w[2 * k + 1], 2, 3, 10, 11, 6, 7, 14, 15);
     for (int k = 0; k < 2; k++)
-        z[k] = __builtin_shufflevector(u[2 * k], u[2 * k + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
-               __builtin_shufflevector(u[2 * k], u[2 * k + 1], 1, 9, 3, 11, 5, 13, 7, 15);
-    static const unsigned char rev[8] = {0, 4, 2, 6, 1, 5, 3, 7};
-    for (int l = 0; l < 8; l++) r[l] = z[0][rev[l]], r[8 + l] = z[1][rev[l]];
+        KERN(st)(r + 8 * k, __builtin_shufflevector(u[2 * k], u[2 * k + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
+                                __builtin_shufflevector(u[2 * k], u[2 * k + 1], 1, 9, 3, 11, 5, 13, 7, 15));
 }
 #endif
 
@@ -84,11 +86,22 @@ static inline __attribute__((always_inline)) void KERN(nt_tile)(float *out, int 
         for (int j = 0; j < 4; j++) bv[j] = KERN(ld)(br[j] + k);
         for (int i = 0; i < 4; i++) {
             vf av = KERN(ld)(ar[i] + k);
-            for (int j = 0; j < 4; j++) c[4 * i + j] += av * bv[j];
+            for (int j = 0; j < 4; j++) c[SLOT(4 * i + j)] += av * bv[j];
         }
     }
     float r[16];
     KERN(reduce16)(r, c);
+    if (mr == 4 && nr == 4 && KV == K) {  // rows of four: the same operations as below, four at a time
+        for (int i = 0; i < 4; i++) {
+            v4f s, t;
+            memcpy(&s, r + 4 * i, sizeof s);
+            if (bias) memcpy(&t, bias, sizeof t), s += t;
+            float *o = out + (size_t)i * ldo;
+            if (acc) memcpy(&t, o, sizeof t), s = t + s;
+            memcpy(o, &s, sizeof s);
+        }
+        return;
+    }
     for (int i = 0; i < mr; i++) {
         for (int j = 0; j < nr; j++) {
             float s = r[4 * i + j];
@@ -99,6 +112,7 @@ static inline __attribute__((always_inline)) void KERN(nt_tile)(float *out, int 
         }
     }
 }
+#undef SLOT
 
 KERN_TARGET
 static void KERN(nt_block)(float *out, const float *a, const float *b, const float *bias, int m0, int m1, int n0,
@@ -136,15 +150,15 @@ static inline __attribute__((always_inline)) void KERN(nn_tile)(float *out, size
         for (int v = 0; v < NV; v++) KERN(st)(out + i * ldo + v * VW, c[i][v]);
 }
 
-// One strip of columns [j, j + NV*VW) over rows m0..m1 for k0..k0+kc.
+// One strip of columns [j, j + NV*VW) over rows m0..m1 for k0..k0+kc; bk
+// is b at (k0, j), with rows of ldb.
 static inline __attribute__((always_inline)) void KERN(nn_strip)(float *out, size_t ldo, const float *a, size_t sai,
-                                                                 size_t sak, const float *b, size_t ldb, int m0,
+                                                                 size_t sak, const float *bk, size_t ldb, int m0,
                                                                  int m1, int j, int k0, int kc, int NV) {
     for (int i = m0; i < m1; i += 6) {
         int mr = m1 - i < 6 ? m1 - i : 6;
         float *o = out + i * ldo + j;
         const float *ai = a + i * sai + k0 * sak;
-        const float *bk = b + k0 * ldb + j;
         if (mr == 6)
             KERN(nn_tile)(o, ldo, ai, sai, sak, bk, ldb, 6, kc, NV);
         else
@@ -154,15 +168,29 @@ static inline __attribute__((always_inline)) void KERN(nn_strip)(float *out, siz
 
 // out[m0:m1, n0:n1] += A @ b where A has element (i, k) at a[i * sai +
 // k * sak] and b element (k, j) at b[k * ldb + j]; out has rows of ldo.
+// With more than two tiles of rows, each (kc, 2 VW) panel of b is first
+// copied to a contiguous buffer: rows of b a power-of-two apart (512 or
+// 1024 floats, common here) would otherwise share a few cache sets. The
+// copy changes no sum.
 KERN_TARGET
 static void KERN(nn_any)(float *out, size_t ldo, const float *a, size_t sai, size_t sak, const float *b, size_t ldb,
                          int m0, int m1, int n0, int n1, int K) {
-    const int KC = 256;
+    enum { KC = 256 };
+    float panel[KC * 2 * VW] __attribute__((aligned(64)));
+    int pack = m1 - m0 > 12;
     for (int k0 = 0; k0 < K; k0 += KC) {
         int kc = K - k0 < KC ? K - k0 : KC;
         int j = n0;
-        for (; j + 2 * VW <= n1; j += 2 * VW) KERN(nn_strip)(out, ldo, a, sai, sak, b, ldb, m0, m1, j, k0, kc, 2);
-        for (; j + VW <= n1; j += VW) KERN(nn_strip)(out, ldo, a, sai, sak, b, ldb, m0, m1, j, k0, kc, 1);
+        for (; j + 2 * VW <= n1; j += 2 * VW) {
+            const float *bk = b + k0 * ldb + j;
+            if (pack) {
+                for (int k = 0; k < kc; k++) memcpy(panel + k * 2 * VW, bk + k * ldb, sizeof(float) * 2 * VW);
+                KERN(nn_strip)(out, ldo, a, sai, sak, panel, 2 * VW, m0, m1, j, k0, kc, 2);
+            } else {
+                KERN(nn_strip)(out, ldo, a, sai, sak, bk, ldb, m0, m1, j, k0, kc, 2);
+            }
+        }
+        for (; j + VW <= n1; j += VW) KERN(nn_strip)(out, ldo, a, sai, sak, b + k0 * ldb + j, ldb, m0, m1, j, k0, kc, 1);
         for (; j < n1; j++) {  // leftover columns
             for (int i = m0; i < m1; i++) {
                 float s = out[i * ldo + j];
