@@ -65,6 +65,10 @@ void matmul_tn_acc(float *out, const float *a, const float *b, int M, int N, int
 void matmul_acc_strided(float *out, size_t ldo, const float *a, size_t sai, size_t sak, const float *b, size_t ldb,
                         int M, int N, int K);
 
+/* For tests: on (1), the 8-lane kernels run even where AVX-512 is there,
+ * so that one machine checks both widths. */
+void matmul_force_narrow(int on);
+
 /* ---- layers (cpu_layers.c) ---- */
 
 // out (N, C) = embed[tokens] ; embed (V, C)

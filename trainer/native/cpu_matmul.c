@@ -58,14 +58,18 @@ typedef float vf16 __attribute__((vector_size(64)));
 #undef KERN_TARGET
 #endif
 
+static int narrow;  // matmul_force_narrow
+
 // 1 where the CPU has AVX-512 (x86-64-v4): the 16-lane functions run.
 static int wide(void) {
 #ifdef HAVE_W16
-    return __builtin_cpu_supports("x86-64-v4") != 0;
+    return !narrow && __builtin_cpu_supports("x86-64-v4") != 0;
 #else
     return 0;
 #endif
 }
+
+void matmul_force_narrow(int on) { narrow = on; }
 
 static void nt_block(float *out, const float *a, const float *b, const float *bias, int m0, int m1, int n0, int n1,
                      int N, int K, int acc) {

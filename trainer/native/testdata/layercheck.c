@@ -1,6 +1,7 @@
 /*
  * layercheck.c — every layer's backward against central finite differences,
- * and the matmul kernels against a naive double loop. Built by
+ * the matmul kernels against a naive double loop, and the blocked attention
+ * against the one-query reference; the kernels at both vector widths. Built by
  * layers_test.go with the cpu_*.c sources; prints one line per check and
  * exits 1 if any fails.
  *
@@ -115,7 +116,7 @@ static double emb_loss(void *p) {
 }
 
 static void check_matmuls(void) {
-    int sizes[][3] = {{1, 1, 1}, {5, 3, 8}, {70, 67, 29}, {130, 65, 100}, {7, 200, 17}, {64, 64, 256}};
+    int sizes[][3] = {{1, 1, 1}, {5, 3, 8}, {70, 67, 29}, {130, 65, 100}, {7, 200, 17}, {64, 64, 256}, {50, 96, 520}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
         float *a = rnd((size_t)M * K, 1), *b = rnd((size_t)N * K, 1), *bias = rnd(N, 1);
@@ -133,6 +134,23 @@ static void check_matmuls(void) {
         char what[64];
         snprintf(what, sizeof what, "matmul_nt %dx%dx%d", M, N, K);
         report(what, worst, 1e-5);
+        // nt, no bias, overwriting; each row alone gives the same bits (generation relies on it)
+        float *full = malloc(sizeof(float) * M * N), *row = malloc(sizeof(float) * N);
+        matmul_nt(full, a, b, NULL, M, N, K, 0, 2);
+        worst = 0;
+        int same = 1;
+        for (int i = 0; i < M; i++) {
+            matmul_nt(row, a + (size_t)i * K, b, NULL, 1, N, K, 0, 1);
+            same &= !memcmp(row, full + (size_t)i * N, sizeof(float) * N);
+            for (int j = 0; j < N; j++) {
+                double r = 0;
+                for (int k = 0; k < K; k++) r += (double)a[(size_t)i * K + k] * b[(size_t)j * K + k];
+                worst = fmax(worst, fabs(full[(size_t)i * N + j] - r) / (1 + fabs(r)));
+            }
+        }
+        snprintf(what, sizeof what, "matmul_nt %dx%dx%d, no bias, row by row", M, N, K);
+        report(what, same ? worst : 1, 1e-5);
+        free(full), free(row);
         // nn: out (M, N) += a (M, K) @ c (K, N)
         float *c = rnd((size_t)K * N, 1);
         memcpy(out, o0, sizeof(float) * M * N);
@@ -275,6 +293,11 @@ int main(void) {
                memcmp(o, ref + ((size_t)b * c.T + t) * c.H * c.hd, sizeof(float) * c.H * c.hd) ? 1 : 0, 0);
     }
     check_blocked_attention();
+    printf("-- again with the 8-lane kernels (matmul_force_narrow) --\n");
+    matmul_force_narrow(1);
+    check_matmuls();
+    check_blocked_attention();
+    matmul_force_narrow(0);
     {   // swiglu
         sw_ctx c = {.N = 5, .I = 12};
         size_t n = (size_t)c.N * 2 * c.I;
