@@ -22,8 +22,8 @@ var torchScript []byte
 // TorchMissing is what the benchmark prints when no interpreter it tries
 // imports torch. It installs nothing itself.
 const TorchMissing = "no PyTorch reference: neither python3 nor /usr/bin/python3 imports torch " +
-	"(Debian bookworm: apt-get install python3-torch libopenblas0-pthread — torch 1.13.1, which calls " +
-	"whatever libblas.so.3 is installed; OpenBLAS is the fast one, the reference BLAS is ~10x slower)"
+	"(Debian bookworm: apt-get install python3-torch libopenblas0-openmp — torch 1.13.1 calls whatever " +
+	"libblas.so.3 is installed: OpenBLAS's OpenMP build shares torch's threads, the reference BLAS is ~10x slower)"
 
 // Torch is an interpreter that imports torch.
 type Torch struct {
