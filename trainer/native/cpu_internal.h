@@ -76,6 +76,9 @@ void embedding_forward(float *out, const int32_t *tokens, const float *embed, in
 // dembed (V, C) += scatter dout (N, C)
 void embedding_backward(float *dembed, const float *dout, const int32_t *tokens, int N, int C);
 
+// dbias (D) += the column sums of dout (N, D)
+void bias_backward(float *dbias, const float *dout, int N, int D, int nt);
+
 // out (N, C) = x / rms(x) * w ; rstd (N)
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps, int nt);
 void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,

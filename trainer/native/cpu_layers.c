@@ -27,6 +27,28 @@ void embedding_backward(float *dembed, const float *dout, const int32_t *tokens,
     }
 }
 
+/* ---------------- bias ---------------- */
+
+// d (nc) += the sums over N rows of x (rows of ld) of nc columns, each
+// column over the rows in order.
+MULTIVERSION
+static void colsum_block(float *d, const float *x, int N, int ld, int nc) {
+    float s[64] = {0};
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < nc; c++) s[c] += x[(size_t)n * ld + c];
+    for (int c = 0; c < nc; c++) d[c] += s[c];
+}
+
+// dbias (D) += the column sums of dout (N, D), in column blocks.
+void bias_backward(float *dbias, const float *dout, int N, int D, int nt) {
+    int nb = (D + 63) / 64;
+#pragma omp parallel for num_threads(nt) if (N * D > 65536)
+    for (int b = 0; b < nb; b++) {
+        int c0 = b * 64, nc = D - c0 < 64 ? D - c0 : 64;
+        colsum_block(dbias + c0, dout + c0, N, D, nc);
+    }
+}
+
 /* ---------------- RMSNorm ---------------- */
 
 // out (N, C) = x * rstd * w ; rstd (N) = 1 / sqrt(mean(x^2) + eps)
@@ -297,6 +319,28 @@ static void head_temper(float *z, int V, float temperature, float top_p, int32_t
     }
 }
 
+// sum = sum of e^(z - mx) and wsum = sum of e^(z - mx) z over the logits z
+// (V) that are not -inf (outside the nucleus): float exponentials, a block
+// at a time (a loop that vectorizes), summed in double in a fixed order
+// (8 running sums).
+MULTIVERSION
+static void head_row_sums(const float *z, int V, float mx, double *sum, double *wsum) {
+    double s[8] = {0}, w[8] = {0};
+    float e[256], ez[256];
+    for (int v0 = 0; v0 < V; v0 += 256) {
+        int nb = V - v0 < 256 ? V - v0 : 256;
+        for (int l = 0; l < nb; l++) {
+            float zi = z[v0 + l], in = zi == -INFINITY ? 0.0f : 1.0f;
+            zi = zi == -INFINITY ? mx : zi;
+            e[l] = in * rn_expf(zi - mx);
+            ez[l] = e[l] * zi;
+        }
+        for (int l = 0; l < nb; l++) s[l & 7] += e[l], w[l & 7] += ez[l];
+    }
+    *sum = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+    *wsum = ((w[0] + w[4]) + (w[2] + w[6])) + ((w[1] + w[5]) + (w[3] + w[7]));
+}
+
 // For n rows of x (n, C): logits = x @ W^T (V), in chunks of rows, tempered
 // and truncated to the sampling distribution (head_temper).
 // logprob = logits[target] - lse; entropy = lse - sum(p * logits).
@@ -313,13 +357,8 @@ void head_forward(float *logprob, float *entropy, float *lse, const float *x, co
             float mx = -INFINITY;
             for (int v = 0; v < V; v++)
                 if (z[v] > mx) mx = z[v];
-            double sum = 0, wsum = 0;
-            for (int v = 0; v < V; v++) {
-                if (z[v] == -INFINITY) continue;  // outside the nucleus
-                double e = exp((double)z[v] - mx);
-                sum += e;
-                wsum += e * z[v];
-            }
+            double sum, wsum;
+            head_row_sums(z, V, mx, &sum, &wsum);
             double l = mx + log(sum);
             lse[c0 + i] = (float)l;
             logprob[c0 + i] = (float)(z[targets[c0 + i]] - l);
