@@ -32,7 +32,9 @@ typedef float v4f __attribute__((vector_size(16)));
 #define KERN(name) name##_w8
 #define VW 8
 typedef float vf8 __attribute__((vector_size(32)));
+typedef int vi8 __attribute__((vector_size(32)));
 #define vf vf8
+#define vi vi8
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define KERN_TARGET __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
@@ -42,6 +44,7 @@ typedef float vf8 __attribute__((vector_size(32)));
 #undef KERN
 #undef VW
 #undef vf
+#undef vi
 #undef KERN_TARGET
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
@@ -49,12 +52,15 @@ typedef float vf8 __attribute__((vector_size(32)));
 #define KERN(name) name##_w16
 #define VW 16
 typedef float vf16 __attribute__((vector_size(64)));
+typedef int vi16 __attribute__((vector_size(64)));
 #define vf vf16
+#define vi vi16
 #define KERN_TARGET __attribute__((target("arch=x86-64-v4")))
 #include "cpu_matmul_kern.h"
 #undef KERN
 #undef VW
 #undef vf
+#undef vi
 #undef KERN_TARGET
 #endif
 

@@ -6,6 +6,10 @@
  * floats), KERN(name) (the name with the width's suffix) and KERN_TARGET
  * (the target attribute of the width's functions).
  *
+ * SHUF(a, b, i...) picks lanes i of the concatenation a:b (GCC >= 12 and
+ * clang: __builtin_shufflevector; older GCC: __builtin_shuffle with a mask
+ * of type vi, VW ints).
+ *
  * Each output element is summed in one order that depends on K and VW
  * only, never on the tile, block or thread that computes it:
  *   nt: VW lanes over k (lane l holds k = l, l + VW, ...), the lanes
@@ -13,6 +17,12 @@
  *       beyond the last full vector, then the bias;
  *   nn, tn: k = 0, 1, ..., K-1 one after another (broadcast multiply-adds).
  */
+
+#if defined(__clang__) || __GNUC__ >= 12
+#define SHUF(a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define SHUF(a, b, ...) __builtin_shuffle(a, b, (vi){__VA_ARGS__})
+#endif
 
 static inline vf KERN(ld)(const float *p) {
     vf v;
@@ -33,22 +43,22 @@ static inline void KERN(st)(float *p, vf v) { memcpy(p, &v, sizeof v); }
 static inline __attribute__((always_inline)) void KERN(reduce16)(float *r, const vf *c) {
     vf w[8], u[4], z[2];
     for (int k = 0; k < 8; k++)
-        w[k] = __builtin_shufflevector(c[2 * k], c[2 * k + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22,
+        w[k] = SHUF(c[2 * k], c[2 * k + 1], 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22,
                                        23) +
-               __builtin_shufflevector(c[2 * k], c[2 * k + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29,
+               SHUF(c[2 * k], c[2 * k + 1], 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29,
                                        30, 31);
     for (int k = 0; k < 4; k++)
-        u[k] = __builtin_shufflevector(w[2 * k], w[2 * k + 1], 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26,
+        u[k] = SHUF(w[2 * k], w[2 * k + 1], 0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26,
                                        27) +
-               __builtin_shufflevector(w[2 * k], w[2 * k + 1], 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29,
+               SHUF(w[2 * k], w[2 * k + 1], 4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29,
                                        30, 31);
     for (int k = 0; k < 2; k++)
-        z[k] = __builtin_shufflevector(u[2 * k], u[2 * k + 1], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28,
+        z[k] = SHUF(u[2 * k], u[2 * k + 1], 0, 1, 16, 17, 4, 5, 20, 21, 8, 9, 24, 25, 12, 13, 28,
                                        29) +
-               __builtin_shufflevector(u[2 * k], u[2 * k + 1], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15,
+               SHUF(u[2 * k], u[2 * k + 1], 2, 3, 18, 19, 6, 7, 22, 23, 10, 11, 26, 27, 14, 15,
                                        30, 31);
-    KERN(st)(r, __builtin_shufflevector(z[0], z[1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +
-                    __builtin_shufflevector(z[0], z[1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31));
+    KERN(st)(r, SHUF(z[0], z[1], 0, 16, 2, 18, 4, 20, 6, 22, 8, 24, 10, 26, 12, 28, 14, 30) +
+                    SHUF(z[0], z[1], 1, 17, 3, 19, 5, 21, 7, 23, 9, 25, 11, 27, 13, 29, 15, 31));
 }
 #else
 // As above for 8 lanes: element e's accumulator is c[(e & 8) | rev3(e & 7)]
@@ -58,14 +68,14 @@ static inline __attribute__((always_inline)) void KERN(reduce16)(float *r, const
 static inline __attribute__((always_inline)) void KERN(reduce16)(float *r, const vf *c) {
     vf w[8], u[4];
     for (int k = 0; k < 8; k++)
-        w[k] = __builtin_shufflevector(c[2 * k], c[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
-               __builtin_shufflevector(c[2 * k], c[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15);
+        w[k] = SHUF(c[2 * k], c[2 * k + 1], 0, 1, 2, 3, 8, 9, 10, 11) +
+               SHUF(c[2 * k], c[2 * k + 1], 4, 5, 6, 7, 12, 13, 14, 15);
     for (int k = 0; k < 4; k++)
-        u[k] = __builtin_shufflevector(w[2 * k], w[2 * k + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
-               __builtin_shufflevector(w[2 * k], w[2 * k + 1], 2, 3, 10, 11, 6, 7, 14, 15);
+        u[k] = SHUF(w[2 * k], w[2 * k + 1], 0, 1, 8, 9, 4, 5, 12, 13) +
+               SHUF(w[2 * k], w[2 * k + 1], 2, 3, 10, 11, 6, 7, 14, 15);
     for (int k = 0; k < 2; k++)
-        KERN(st)(r + 8 * k, __builtin_shufflevector(u[2 * k], u[2 * k + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
-                                __builtin_shufflevector(u[2 * k], u[2 * k + 1], 1, 9, 3, 11, 5, 13, 7, 15));
+        KERN(st)(r + 8 * k, SHUF(u[2 * k], u[2 * k + 1], 0, 8, 2, 10, 4, 12, 6, 14) +
+                                SHUF(u[2 * k], u[2 * k + 1], 1, 9, 3, 11, 5, 13, 7, 15));
 }
 #endif
 
@@ -200,3 +210,4 @@ static void KERN(nn_any)(float *out, size_t ldo, const float *a, size_t sai, siz
         }
     }
 }
+#undef SHUF
