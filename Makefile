@@ -34,7 +34,7 @@ $(BUILD)/libresyn_cuda.so: $(CUDA_OBJ)
 
 cpu-so: $(BUILD)/libresyn_cpu.so
 
-$(BUILD)/libresyn_cpu.so: $(CPU_SRC) trainer/native/cpu_internal.h trainer/native/resyn_native.h trainer/native/model_host.h
+$(BUILD)/libresyn_cpu.so: $(CPU_SRC) trainer/native/cpu_internal.h trainer/native/cpu_matmul_kern.h trainer/native/resyn_native.h trainer/native/model_host.h
 	@mkdir -p $(BUILD)
 	$(CC) -O3 -std=gnu11 -Wno-psabi -fopenmp -fPIC -shared -o $@ $(CPU_SRC) -lm
 

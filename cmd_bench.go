@@ -163,5 +163,7 @@ func newBenchTrainCmd() *cobra.Command {
 	f.IntVar(&o.GenNew, "gen-new", 64, "new tokens per row")
 	f.Float64Var(&seconds, "seconds", 2, "time per measurement")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON on stdout")
+	f.StringSliceVar(&o.Pythons, "python", nil, "interpreters to try for the PyTorch reference (default python3, /usr/bin/python3)")
+	f.BoolVar(&o.NoTorch, "no-torch", false, "skip the PyTorch reference")
 	return c
 }

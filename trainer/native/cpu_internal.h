@@ -11,8 +11,41 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include "resyn_native.h"
 #include "model_host.h"
+
+/* A row function compiled for x86-64-v4, v3 and the baseline, the loader
+ * picking one for the CPU (as the matmul kernels are): elementwise loops
+ * in it vectorize at the CPU's full width. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+/* e^x within about 2 ulp (Cephes' expf polynomial), x clamped to
+ * [-87.5, 88] (e^x from about 1e-38 to 1.7e38). Branch-free, so loops over
+ * it vectorize (glibc's expf is a call per element); the same bits on every
+ * thread. Attention, SwiGLU and the head's backward use it. */
+static inline float rn_expf(float x) {
+    x = x < -87.5f ? -87.5f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float round = 12582912.0f;  // 1.5 * 2^23: adding and subtracting it rounds to an integer
+    float n = (x * 1.44269504088896341f + round) - round;
+    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits = ((int32_t)n + 127) << 23;  // 2^n
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
 
 /* ---- matmul kernels (cpu_matmul.c) ---- */
 
@@ -26,12 +59,25 @@ void matmul_nn_acc(float *out, const float *a, const float *b, int M, int N, int
 /* out (M, N) += a (K, M)^T @ b (K, N): the sums of matmul_nn_acc on a^T. */
 void matmul_tn_acc(float *out, const float *a, const float *b, int M, int N, int K, int nt);
 
+/* out (M, N) += A (M, K) @ b (K, N) on the calling thread; A's element
+ * (i, k) is a[i*sai + k*sak] (a or a transpose), b's (k, j) b[k*ldb + j],
+ * out's (i, j) out[i*ldo + j]. Each element is summed over k in order. */
+void matmul_acc_strided(float *out, size_t ldo, const float *a, size_t sai, size_t sak, const float *b, size_t ldb,
+                        int M, int N, int K);
+
+/* For tests: on (1), the 8-lane kernels run even where AVX-512 is there,
+ * so that one machine checks both widths. */
+void matmul_force_narrow(int on);
+
 /* ---- layers (cpu_layers.c) ---- */
 
 // out (N, C) = embed[tokens] ; embed (V, C)
 void embedding_forward(float *out, const int32_t *tokens, const float *embed, int N, int C);
 // dembed (V, C) += scatter dout (N, C)
 void embedding_backward(float *dembed, const float *dout, const int32_t *tokens, int N, int C);
+
+// dbias (D) += the column sums of dout (N, D)
+void bias_backward(float *dbias, const float *dout, int N, int D, int nt);
 
 // out (N, C) = x / rms(x) * w ; rstd (N)
 void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, int N, int C, float eps, int nt);
@@ -51,11 +97,18 @@ void rope_backward(float *dx, int stride, int off, int n_heads, int head_dim, co
 // lse (H) or NULL. Keys/values of position j at kbase + j*kv_stride (KVH*hd).
 void attention_query(float *out, float *lse, const float *q, const float *kbase, const float *vbase,
                      int kv_stride, int n, int H, int KVH, int hd, float *scratch);
-// Batched (B, T) forward over qkv (B*T, qdim+2*kvdim): out (B*T, H*hd), lse (B*T, H)
+// Batched (B, T) forward over qkv (B*T, qdim+2*kvdim): out (B*T, H*hd),
+// lse (B*T, H); blocked (cpu_attention.c).
 void attention_forward(float *out, float *lse, const float *qkv, int B, int T, int H, int KVH, int hd, int nt);
-// dqkv (B*T, qdim+2*kvdim) += ...
+// dqkv (B*T, qdim+2*kvdim) += ...; blocked (cpu_attention.c).
 void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
                         const float *lse, int B, int T, int H, int KVH, int hd, int nt);
+// The same two one query (and one key) at a time, with attention_query:
+// the reference the blocked ones are checked against, and their fallback
+// when their buffers cannot be allocated (cpu_layers.c).
+void attention_forward_ref(float *out, float *lse, const float *qkv, int B, int T, int H, int KVH, int hd, int nt);
+void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *out,
+                            const float *lse, int B, int T, int H, int KVH, int hd, int nt);
 
 // out (N, I) = silu(gu[:, :I]) * gu[:, I:] ; gu (N, 2I)
 void swiglu_forward(float *out, const float *gu, int N, int I, int nt);

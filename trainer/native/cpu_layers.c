@@ -27,6 +27,28 @@ void embedding_backward(float *dembed, const float *dout, const int32_t *tokens,
     }
 }
 
+/* ---------------- bias ---------------- */
+
+// d (nc) += the sums over N rows of x (rows of ld) of nc columns, each
+// column over the rows in order.
+MULTIVERSION
+static void colsum_block(float *d, const float *x, int N, int ld, int nc) {
+    float s[64] = {0};
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < nc; c++) s[c] += x[(size_t)n * ld + c];
+    for (int c = 0; c < nc; c++) d[c] += s[c];
+}
+
+// dbias (D) += the column sums of dout (N, D), in column blocks.
+void bias_backward(float *dbias, const float *dout, int N, int D, int nt) {
+    int nb = (D + 63) / 64;
+#pragma omp parallel for num_threads(nt) if (N * D > 65536)
+    for (int b = 0; b < nb; b++) {
+        int c0 = b * 64, nc = D - c0 < 64 ? D - c0 : 64;
+        colsum_block(dbias + c0, dout + c0, N, D, nc);
+    }
+}
+
 /* ---------------- RMSNorm ---------------- */
 
 // out (N, C) = x * rstd * w ; rstd (N) = 1 / sqrt(mean(x^2) + eps)
@@ -43,6 +65,19 @@ void rmsnorm_forward(float *out, float *rstd, const float *x, const float *w, in
     }
 }
 
+// dw (nc) += sum over the N rows of dout * x * rstd, for nc columns of
+// rows of C: the rows in order for every column.
+MULTIVERSION
+static void rmsnorm_dw_block(float *dw, const float *dout, const float *x, const float *rstd, int N, int C, int nc) {
+    float s[64] = {0};
+    for (int n = 0; n < N; n++) {
+        const float *dy = dout + (size_t)n * C, *xn = x + (size_t)n * C;
+        float r = rstd[n];
+        for (int c = 0; c < nc; c++) s[c] += dy[c] * xn[c] * r;
+    }
+    for (int c = 0; c < nc; c++) dw[c] += s[c];
+}
+
 // dx (N, C) += ..., dw (C) += ... from dout (N, C)
 void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, const float *w,
                       const float *rstd, int N, int C, int nt) {
@@ -57,12 +92,13 @@ void rmsnorm_backward(float *dx, float *dw, const float *dout, const float *x, c
         float *d = dx + (size_t)n * C;
         for (int c = 0; c < C; c++) d[c] += r * w[c] * dy[c] - k * xn[c];
     }
-    // dw is a reduction over rows: split the columns instead
+    // dw is a reduction over rows: split the columns instead, each block
+    // summing its columns over the rows in order
+    int nb = (C + 63) / 64;
 #pragma omp parallel for num_threads(nt) if (N * C > 65536)
-    for (int c = 0; c < C; c++) {
-        float s = 0;
-        for (int n = 0; n < N; n++) s += dout[(size_t)n * C + c] * x[(size_t)n * C + c] * rstd[n];
-        dw[c] += s;
+    for (int cb = 0; cb < nb; cb++) {
+        int c0 = cb * 64, c1 = c0 + 64 < C ? c0 + 64 : C;
+        rmsnorm_dw_block(dw + c0, dout + c0, x + c0, rstd, N, C, c1 - c0);
     }
 }
 
@@ -150,8 +186,10 @@ void attention_query(float *out, float *lse, const float *q, const float *kbase,
     }
 }
 
-// qkv (B*T, qdim + 2 kvdim) -> out (B*T, H*hd), lse (B*T, H); causal per row.
-void attention_forward(float *out, float *lse, const float *qkv, int B, int T, int H, int KVH, int hd, int nt) {
+// qkv (B*T, qdim + 2 kvdim) -> out (B*T, H*hd), lse (B*T, H); causal per
+// row, one attention_query per position: the reference for the blocked
+// attention_forward (cpu_attention.c), and its fallback.
+void attention_forward_ref(float *out, float *lse, const float *qkv, int B, int T, int H, int KVH, int hd, int nt) {
     int qdim = H * hd, kvdim = KVH * hd, stride = qdim + 2 * kvdim;
 #pragma omp parallel num_threads(nt) if (B * T > 1)
     {
@@ -169,9 +207,11 @@ void attention_forward(float *out, float *lse, const float *qkv, int B, int T, i
     }
 }
 
-// dqkv (B*T, stride) += the gradient of attention_forward from dout (B*T, H*hd).
-// Work is split by (row, kv head) so that every dk/dv has one writer.
-void attention_backward(float *dqkv, const float *dout, const float *qkv, const float *out,
+// dqkv (B*T, stride) += the gradient of attention_forward from dout (B*T, H*hd),
+// one query and one key at a time: the reference for the blocked
+// attention_backward (cpu_attention.c), and its fallback. Work is split by
+// (row, kv head) so that every dk/dv has one writer.
+void attention_backward_ref(float *dqkv, const float *dout, const float *qkv, const float *out,
                         const float *lse, int B, int T, int H, int KVH, int hd, int nt) {
     int qdim = H * hd, kvdim = KVH * hd, stride = qdim + 2 * kvdim, group = H / KVH;
     float scale = 1.0f / sqrtf((float)hd);
@@ -207,13 +247,29 @@ void attention_backward(float *dqkv, const float *dout, const float *qkv, const 
 
 /* ---------------- SwiGLU ---------------- */
 
+// One row of swiglu_forward: o (I) = silu(g) * u.
+MULTIVERSION
+static void swiglu_row(float *o, const float *g, const float *u, int I) {
+    for (int i = 0; i < I; i++) o[i] = g[i] / (1.0f + rn_expf(-g[i])) * u[i];
+}
+
+// One row of swiglu_backward: dg, du (I) += ... from dy (I).
+MULTIVERSION
+static void swiglu_row_backward(float *dg, float *du, const float *dy, const float *g, const float *u, int I) {
+    for (int i = 0; i < I; i++) {
+        float s = 1.0f / (1.0f + rn_expf(-g[i]));
+        float silu = g[i] * s;
+        dg[i] += dy[i] * u[i] * (s + silu * (1.0f - s));
+        du[i] += dy[i] * silu;
+    }
+}
+
 // out (N, I) = silu(g) * u, g = gu[:, :I], u = gu[:, I:]
 void swiglu_forward(float *out, const float *gu, int N, int I, int nt) {
 #pragma omp parallel for num_threads(nt) if (N > 16)
     for (int n = 0; n < N; n++) {
-        const float *g = gu + (size_t)n * 2 * I, *u = g + I;
-        float *o = out + (size_t)n * I;
-        for (int i = 0; i < I; i++) o[i] = g[i] / (1.0f + expf(-g[i])) * u[i];
+        const float *g = gu + (size_t)n * 2 * I;
+        swiglu_row(out + (size_t)n * I, g, g + I, I);
     }
 }
 
@@ -221,14 +277,9 @@ void swiglu_forward(float *out, const float *gu, int N, int I, int nt) {
 void swiglu_backward(float *dgu, const float *dout, const float *gu, int N, int I, int nt) {
 #pragma omp parallel for num_threads(nt) if (N > 16)
     for (int n = 0; n < N; n++) {
-        const float *g = gu + (size_t)n * 2 * I, *u = g + I, *dy = dout + (size_t)n * I;
-        float *dg = dgu + (size_t)n * 2 * I, *du = dg + I;
-        for (int i = 0; i < I; i++) {
-            float s = 1.0f / (1.0f + expf(-g[i]));
-            float silu = g[i] * s;
-            dg[i] += dy[i] * u[i] * (s + silu * (1.0f - s));
-            du[i] += dy[i] * silu;
-        }
+        const float *g = gu + (size_t)n * 2 * I;
+        float *dg = dgu + (size_t)n * 2 * I;
+        swiglu_row_backward(dg, dg + I, dout + (size_t)n * I, g, g + I, I);
     }
 }
 
@@ -268,6 +319,28 @@ static void head_temper(float *z, int V, float temperature, float top_p, int32_t
     }
 }
 
+// sum = sum of e^(z - mx) and wsum = sum of e^(z - mx) z over the logits z
+// (V) that are not -inf (outside the nucleus): float exponentials, a block
+// at a time (a loop that vectorizes), summed in double in a fixed order
+// (8 running sums).
+MULTIVERSION
+static void head_row_sums(const float *z, int V, float mx, double *sum, double *wsum) {
+    double s[8] = {0}, w[8] = {0};
+    float e[256], ez[256];
+    for (int v0 = 0; v0 < V; v0 += 256) {
+        int nb = V - v0 < 256 ? V - v0 : 256;
+        for (int l = 0; l < nb; l++) {
+            float zi = z[v0 + l], in = zi == -INFINITY ? 0.0f : 1.0f;
+            zi = zi == -INFINITY ? mx : zi;
+            e[l] = in * rn_expf(zi - mx);
+            ez[l] = e[l] * zi;
+        }
+        for (int l = 0; l < nb; l++) s[l & 7] += e[l], w[l & 7] += ez[l];
+    }
+    *sum = ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]));
+    *wsum = ((w[0] + w[4]) + (w[2] + w[6])) + ((w[1] + w[5]) + (w[3] + w[7]));
+}
+
 // For n rows of x (n, C): logits = x @ W^T (V), in chunks of rows, tempered
 // and truncated to the sampling distribution (head_temper).
 // logprob = logits[target] - lse; entropy = lse - sum(p * logits).
@@ -284,18 +357,22 @@ void head_forward(float *logprob, float *entropy, float *lse, const float *x, co
             float mx = -INFINITY;
             for (int v = 0; v < V; v++)
                 if (z[v] > mx) mx = z[v];
-            double sum = 0, wsum = 0;
-            for (int v = 0; v < V; v++) {
-                if (z[v] == -INFINITY) continue;  // outside the nucleus
-                double e = exp((double)z[v] - mx);
-                sum += e;
-                wsum += e * z[v];
-            }
+            double sum, wsum;
+            head_row_sums(z, V, mx, &sum, &wsum);
             double l = mx + log(sum);
             lse[c0 + i] = (float)l;
             logprob[c0 + i] = (float)(z[targets[c0 + i]] - l);
             if (entropy) entropy[c0 + i] = (float)(l - wsum / sum);
         }
+    }
+}
+
+// z (V) <- -g * softmax: exp(z - lse) scaled by -g, 0 outside the nucleus.
+MULTIVERSION
+static void head_row_grad(float *z, int V, float g, float lse) {
+    for (int v = 0; v < V; v++) {
+        float e = -g * rn_expf(z[v] - lse);
+        z[v] = z[v] == -INFINITY ? 0.0f : e;
     }
 }
 
@@ -314,9 +391,8 @@ void head_backward(float *dx, float *dW, const float *dlogprob, const float *x, 
         for (int i = 0; i < r; i++) {
             float *z = logits + (size_t)i * V;
             head_temper(z, V, temperature, top_p, targets[c0 + i]);
-            float g = dlogprob[c0 + i], l = lse[c0 + i];
-            for (int v = 0; v < V; v++) z[v] = -g * expf(z[v] - l);
-            z[targets[c0 + i]] += g;
+            head_row_grad(z, V, dlogprob[c0 + i], lse[c0 + i]);
+            z[targets[c0 + i]] += dlogprob[c0 + i];
             if (inv != 1.0f)
                 for (int v = 0; v < V; v++) z[v] *= inv;
         }

@@ -374,13 +374,7 @@ int rn_backward(rn_model *m, const float *dlogprobs) {
         attention_backward(s.dbig, s.dln, A->qkv, A->att, A->lse, B, T, m->H, m->KVH, m->hd, nt);
         rope_backward(s.dbig, qkvdim, 0, m->H, m->hd, m->pos, m->rope_cos, m->rope_sin, N, nt);
         rope_backward(s.dbig, qkvdim, qdim, m->KVH, m->hd, m->pos, m->rope_cos, m->rope_sin, N, nt);
-        float *dbias = GRAD(m, P->bqkv);
-#pragma omp parallel for num_threads(nt)
-        for (int j = 0; j < qkvdim; j++) {
-            float acc = 0;
-            for (int n = 0; n < N; n++) acc += s.dbig[(size_t)n * qkvdim + j];
-            dbias[j] += acc;
-        }
+        bias_backward(GRAD(m, P->bqkv), s.dbig, N, qkvdim, nt);
         matmul_tn_acc(GRAD(m, P->wqkv), s.dbig, A->ln1, qkvdim, C, N, nt);
         memset(s.dln, 0, sizeof(float) * N * C);
         matmul_nn_acc(s.dln, s.dbig, P->wqkv, N, C, qkvdim, nt);

@@ -19,11 +19,16 @@
 //
 //	resyn_native.h    the C ABI: rn_model_create/free, tensors by name,
 //	                  rn_forward/backward/zero_grad/step, rn_generate
-//	cpu_matmul.c      the fp32 matmul kernels, a@b^T, a@b and a^T@b
-//	                  (multiversioned for AVX-512/AVX2/baseline, split
-//	                  across cores with OpenMP)
+//	cpu_matmul.c      the fp32 matmul kernels, a@b^T, a@b and a^T@b, split
+//	                  across cores with OpenMP; cpu_matmul_kern.h holds
+//	                  their block functions, compiled at 16 lanes (AVX-512)
+//	                  and 8 (AVX2+FMA, baseline)
+//	cpu_attention.c   blocked causal attention, forward and backward, in
+//	                  query tiles through the matmul kernel
 //	cpu_layers.c      <layer>_forward/<layer>_backward pairs: embedding,
-//	                  RMSNorm, rotary, attention, SwiGLU, chunked output head
+//	                  RMSNorm, rotary, one-query attention (decoding, and
+//	                  the reference for the blocked one), SwiGLU, chunked
+//	                  output head
 //	cpu_model.c       the model: arenas, forward, backward, AdamW
 //	cpu_generate.c    ragged decoding against a KV cache, sampling
 //	rn_api.h,         the backend table: a struct with one function pointer

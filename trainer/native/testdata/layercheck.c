@@ -1,6 +1,7 @@
 /*
  * layercheck.c — every layer's backward against central finite differences,
- * and the matmul kernels against a naive double loop. Built by
+ * the matmul kernels against a naive double loop, and the blocked attention
+ * against the one-query reference; the kernels at both vector widths. Built by
  * layers_test.go with the cpu_*.c sources; prints one line per check and
  * exits 1 if any fails.
  *
@@ -115,7 +116,7 @@ static double emb_loss(void *p) {
 }
 
 static void check_matmuls(void) {
-    int sizes[][3] = {{1, 1, 1}, {5, 3, 8}, {70, 67, 29}, {130, 65, 100}, {7, 200, 17}, {64, 64, 256}};
+    int sizes[][3] = {{1, 1, 1}, {5, 3, 8}, {70, 67, 29}, {130, 65, 100}, {7, 200, 17}, {64, 64, 256}, {50, 96, 520}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         int M = sizes[s][0], N = sizes[s][1], K = sizes[s][2];
         float *a = rnd((size_t)M * K, 1), *b = rnd((size_t)N * K, 1), *bias = rnd(N, 1);
@@ -133,6 +134,23 @@ static void check_matmuls(void) {
         char what[64];
         snprintf(what, sizeof what, "matmul_nt %dx%dx%d", M, N, K);
         report(what, worst, 1e-5);
+        // nt, no bias, overwriting; each row alone gives the same bits (generation relies on it)
+        float *full = malloc(sizeof(float) * M * N), *row = malloc(sizeof(float) * N);
+        matmul_nt(full, a, b, NULL, M, N, K, 0, 2);
+        worst = 0;
+        int same = 1;
+        for (int i = 0; i < M; i++) {
+            matmul_nt(row, a + (size_t)i * K, b, NULL, 1, N, K, 0, 1);
+            same &= !memcmp(row, full + (size_t)i * N, sizeof(float) * N);
+            for (int j = 0; j < N; j++) {
+                double r = 0;
+                for (int k = 0; k < K; k++) r += (double)a[(size_t)i * K + k] * b[(size_t)j * K + k];
+                worst = fmax(worst, fabs(full[(size_t)i * N + j] - r) / (1 + fabs(r)));
+            }
+        }
+        snprintf(what, sizeof what, "matmul_nt %dx%dx%d, no bias, row by row", M, N, K);
+        report(what, same ? worst : 1, 1e-5);
+        free(full), free(row);
         // nn: out (M, N) += a (M, K) @ c (K, N)
         float *c = rnd((size_t)K * N, 1);
         memcpy(out, o0, sizeof(float) * M * N);
@@ -160,6 +178,53 @@ static void check_matmuls(void) {
         report(what, worst, 1e-6);
         free(at), free(o1);
         free(a), free(b), free(bias), free(out), free(o0), free(c);
+    }
+}
+
+// norm-wise relative error of a against the reference r
+static double rel_error(const float *a, const float *r, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) num += ((double)a[i] - r[i]) * ((double)a[i] - r[i]), den += (double)r[i] * r[i];
+    return sqrt(num / (den > 0 ? den : 1));
+}
+
+// The blocked attention (cpu_attention.c) against the one-query-at-a-time
+// reference on shapes whose T is not a multiple of the query block (24) or
+// of 16, at head_dim 32 and 64, with and without grouped queries; and the
+// same bits on 1, 2 and 3 threads.
+static void check_blocked_attention(void) {
+    const int shapes[][5] = {{2, 37, 4, 2, 32}, {1, 50, 4, 1, 64}, {3, 24, 2, 2, 32}, {2, 1, 2, 1, 32}, {1, 61, 6, 2, 64}};
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        int B = shapes[k][0], T = shapes[k][1], H = shapes[k][2], KVH = shapes[k][3], hd = shapes[k][4];
+        int stride = (H + 2 * KVH) * hd;
+        size_t n = (size_t)B * T * stride, no = (size_t)B * T * H * hd, nl = (size_t)B * T * H;
+        float *qkv = rnd(n, 1.5), *dout = rnd(no, 1), *out = zeros(no), *lse = zeros(nl);
+        float *rout = zeros(no), *rlse = zeros(nl), *dq = zeros(n), *rdq = zeros(n);
+        attention_forward_ref(rout, rlse, qkv, B, T, H, KVH, hd, 2);
+        attention_backward_ref(rdq, dout, qkv, rout, rlse, B, T, H, KVH, hd, 2);
+        int same = 1;
+        for (int nt = 1; nt <= 3; nt++) {
+            float *o = zeros(no), *l = zeros(nl), *d = zeros(n);
+            attention_forward(o, l, qkv, B, T, H, KVH, hd, nt);
+            attention_backward(d, dout, qkv, o, l, B, T, H, KVH, hd, nt);
+            if (nt == 1) {
+                memcpy(out, o, sizeof(float) * no), memcpy(lse, l, sizeof(float) * nl), memcpy(dq, d, sizeof(float) * n);
+            } else {
+                same &= !memcmp(out, o, sizeof(float) * no) && !memcmp(lse, l, sizeof(float) * nl) &&
+                        !memcmp(dq, d, sizeof(float) * n);
+            }
+            free(o), free(l), free(d);
+        }
+        char what[64];
+        snprintf(what, sizeof what, "blocked attention out B%d T%d H%d/%d hd%d", B, T, H, KVH, hd);
+        report(what, rel_error(out, rout, no), 1e-5);
+        snprintf(what, sizeof what, "blocked attention lse B%d T%d H%d/%d hd%d", B, T, H, KVH, hd);
+        report(what, rel_error(lse, rlse, nl), 1e-5);
+        snprintf(what, sizeof what, "blocked attention dqkv B%d T%d H%d/%d hd%d", B, T, H, KVH, hd);
+        report(what, rel_error(dq, rdq, n), 1e-5);
+        snprintf(what, sizeof what, "blocked attention, 1 = 2 = 3 threads T%d", T);
+        report(what, same ? 0 : 1, 0);
+        free(qkv), free(dout), free(out), free(lse), free(rout), free(rlse), free(dq), free(rdq);
     }
 }
 
@@ -222,9 +287,17 @@ int main(void) {
         const float *base = c.qkv + (size_t)b * c.T * stride;
         attention_query(o, NULL, base + (size_t)t * stride, base + c.H * c.hd, base + (c.H + c.KVH) * c.hd, stride,
                         t + 1, c.H, c.KVH, c.hd, scratch);
-        report("attention_query == attention_forward row",
-               memcmp(o, c.out + ((size_t)b * c.T + t) * c.H * c.hd, sizeof(float) * c.H * c.hd) ? 1 : 0, 0);
+        float *ref = zeros(no), *rlse = zeros((size_t)c.B * c.T * c.H);
+        attention_forward_ref(ref, rlse, c.qkv, c.B, c.T, c.H, c.KVH, c.hd, 2);
+        report("attention_query == attention_forward_ref row",
+               memcmp(o, ref + ((size_t)b * c.T + t) * c.H * c.hd, sizeof(float) * c.H * c.hd) ? 1 : 0, 0);
     }
+    check_blocked_attention();
+    printf("-- again with the 8-lane kernels (matmul_force_narrow) --\n");
+    matmul_force_narrow(1);
+    check_matmuls();
+    check_blocked_attention();
+    matmul_force_narrow(0);
     {   // swiglu
         sw_ctx c = {.N = 5, .I = 12};
         size_t n = (size_t)c.N * 2 * c.I;

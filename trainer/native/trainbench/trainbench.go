@@ -1,6 +1,8 @@
 // Package trainbench measures the native CPU model on this machine: the
 // fp32 matmul peak, forward+backward tokens/s for the model sizes the
-// trainer uses, and generation tokens/s. `resyn bench train` prints it.
+// trainer uses on 1 thread and on every core, beside PyTorch's on the same
+// shapes and threads (train_torch.py, when an interpreter imports torch),
+// and generation tokens/s. `resyn bench train` prints it.
 //
 // Rates are wall-clock (they are what a user waits for) and taken as the
 // fastest of repeated runs after a warm-up: on a machine shared with other
@@ -33,16 +35,23 @@ func Models(threads int) []Model {
 			NumKVHeads: kv, MaxSeqLen: maxT, TieWordEmbeddings: true, RopeTheta: 1e4, RMSNormEps: 1e-6, Threads: threads}
 	}
 	return []Model{
-		// the tiny-cpu preset's shape (trainer/grpo)
-		{"tiny-cpu (1.0M)", mk(640, 128, 384, 4, 4, 2, 384), 16, 128},
-		// a small model: 8 layers of width 512, 8k vocabulary
-		{"small (27M)", mk(8192, 512, 1408, 8, 8, 2, 512), 4, 256},
+		// the tiny-cpu preset's shape (trainer/grpo): 0.87M parameters
+		{"tiny-cpu", mk(640, 128, 384, 4, 4, 2, 384), 16, 128},
+		// a small model: 8 layers of width 512, 8k vocabulary, 26.8M parameters
+		{"small", mk(8192, 512, 1408, 8, 8, 2, 512), 4, 256},
 	}
 }
 
 // Options say what to measure. Zero fields take the defaults given.
 type Options struct {
-	Threads  int           // CPU threads; 0: every core
+	Threads int // CPU threads for the peak and generation; 0: every core
+	// TrainThreads are the thread counts forward+backward is measured at,
+	// native and PyTorch; default 1 and Threads.
+	TrainThreads []int
+	// Pythons are the interpreters tried for the PyTorch reference
+	// (FindTorch); default DefaultPythons. NoTorch skips it.
+	Pythons  []string
+	NoTorch  bool
 	PeakN    int           // the square matmul that measures the peak; default 1024
 	GenBatch int           // rows of the batched generation; default 16
 	GenNew   int           // new tokens per generated row; default 64
@@ -61,17 +70,22 @@ type Result struct {
 	GenPrompt    int        `json:"gen_prompt_tokens"`
 	GenNewTokens int        `json:"gen_new_tokens"`
 	LoadAvg      string     `json:"load_average,omitempty"` // /proc/loadavg before and after (the caller's): others' work skews wall-clock rates
+	Torch        string     `json:"torch"`                  // the PyTorch reference: interpreter, version and BLAS; or why there is none
 }
 
-// TrainRow is one model's forward+backward and optimizer step.
+// TrainRow is one model's forward+backward and optimizer step on Threads
+// threads, and PyTorch's forward+backward on the same.
 type TrainRow struct {
-	Model        string  `json:"model"`
-	Params       int64   `json:"params"`
-	Tokens       int     `json:"tokens_per_batch"`
-	TokensPerSec float64 `json:"fwd_bwd_tokens_per_s"`
-	GFLOPs       float64 `json:"fwd_bwd_gflops"`
-	OfPeak       float64 `json:"fraction_of_matmul_peak"`
-	StepMS       float64 `json:"adamw_step_ms"`
+	Model        string    `json:"model"`
+	Threads      int       `json:"threads"`
+	Params       int64     `json:"params"`
+	Tokens       int       `json:"tokens_per_batch"`
+	TokensPerSec float64   `json:"fwd_bwd_tokens_per_s"`
+	GFLOPs       float64   `json:"fwd_bwd_gflops"`
+	OfPeak       float64   `json:"fraction_of_matmul_peak"` // of the peak on Threads threads
+	StepMS       float64   `json:"adamw_step_ms"`
+	Torch        *TorchRun `json:"torch,omitempty"`
+	Ratio        float64   `json:"ratio_to_torch,omitempty"` // native tokens/s over PyTorch's
 }
 
 // GenRow is one model's generation rate at one batch size.
@@ -100,36 +114,56 @@ func (o Options) withDefaults() Options {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+	if len(o.TrainThreads) == 0 {
+		o.TrainThreads = []int{1}
+		if o.Threads != 1 {
+			o.TrainThreads = append(o.TrainThreads, o.Threads)
+		}
+	}
 	return o
 }
 
-// Run measures every model of Models: the matmul peak (before each model
-// and at the end, the best kept, so that load from other work skews it
-// less), forward+backward, the AdamW step, and generation at batch 1 and
-// GenBatch.
+// Run measures every model of Models: forward+backward and the AdamW step
+// at each of TrainThreads, each beside the PyTorch reference on the same
+// shape and threads; the matmul peak at each thread count (before each
+// model and at the end, the best kept, so that load from other work skews
+// it less); and generation at batch 1 and GenBatch on Threads threads.
 func Run(o Options) (Result, error) {
 	o = o.withDefaults()
 	res := Result{Machine: fmt.Sprintf("%s/%s, %d cores", runtime.GOOS, runtime.GOARCH, runtime.NumCPU()),
 		Threads: o.Threads, PeakShape: o.PeakN, GenPrompt: 32, GenNewTokens: o.GenNew}
-	peak := 0.0
-	measurePeak := func() error {
-		fmt.Fprintf(o.Progress, "matmul peak: %d x %d x %d…\n", o.PeakN, o.PeakN, o.PeakN)
-		p, err := Peak(o.PeakN, o.Threads, o.Duration)
-		peak = max(peak, p)
+	var torch *Torch
+	if o.NoTorch {
+		res.Torch = "not run (--no-torch)"
+	} else if t, err := FindTorch(o.Pythons...); err != nil {
+		res.Torch = err.Error()
+		fmt.Fprintln(o.Progress, res.Torch)
+	} else {
+		torch = &t
+		res.Torch = fmt.Sprintf("torch %s (%s)", t.Version, t.Python)
+	}
+	peaks := map[int]float64{}
+	measurePeak := func(threads int) error {
+		fmt.Fprintf(o.Progress, "matmul peak: %d x %d x %d, %d threads…\n", o.PeakN, o.PeakN, o.PeakN, threads)
+		p, err := Peak(o.PeakN, threads, o.Duration)
+		peaks[threads] = max(peaks[threads], p)
 		return err
 	}
+	for _, th := range o.TrainThreads {
+		for _, bm := range Models(th) {
+			if err := measurePeak(th); err != nil {
+				return res, err
+			}
+			row, err := trainRow(bm, th, torch, o)
+			if err != nil {
+				return res, err
+			}
+			res.Train = append(res.Train, row)
+		}
+	}
 	for _, bm := range Models(o.Threads) {
-		if err := measurePeak(); err != nil {
-			return res, err
-		}
-		fmt.Fprintf(o.Progress, "%s: forward+backward, %d x %d tokens…\n", bm.Name, bm.B, bm.T)
-		row, err := FwdBwd(bm, o.Duration)
-		if err != nil {
-			return res, err
-		}
-		res.Train = append(res.Train, row)
 		for _, b := range []int{1, o.GenBatch} {
-			fmt.Fprintf(o.Progress, "%s: generation, batch %d…\n", bm.Name, b)
+			fmt.Fprintf(o.Progress, "%s: generation, batch %d, %d threads…\n", bm.Name, b, o.Threads)
 			tps, err := Generate(bm, b, res.GenPrompt, o.GenNew, o.Duration)
 			if err != nil {
 				return res, err
@@ -137,33 +171,72 @@ func Run(o Options) (Result, error) {
 			res.Generate = append(res.Generate, GenRow{bm.Name, b, tps})
 		}
 	}
-	if err := measurePeak(); err != nil {
-		return res, err
+	peaks[o.Threads] += 0
+	for th := range peaks { // once more at every thread count, at the end
+		if err := measurePeak(th); err != nil {
+			return res, err
+		}
 	}
-	res.PeakGFLOPs = peak
+	res.PeakGFLOPs = peaks[o.Threads]
 	for i := range res.Train {
-		res.Train[i].OfPeak = res.Train[i].GFLOPs / peak
+		res.Train[i].OfPeak = res.Train[i].GFLOPs / peaks[res.Train[i].Threads]
+	}
+	if torch != nil {
+		for _, r := range res.Train {
+			if r.Torch != nil && r.Torch.BLAS != "" {
+				res.Torch += ", BLAS " + r.Torch.BLAS
+				break
+			}
+		}
 	}
 	return res, nil
 }
 
-// WriteText prints r as the tables `resyn bench train` shows.
+// trainRow measures bm's forward+backward on threads threads, native and,
+// with torch, PyTorch's right after it.
+func trainRow(bm Model, threads int, torch *Torch, o Options) (TrainRow, error) {
+	fmt.Fprintf(o.Progress, "%s: forward+backward, %d x %d tokens, %d threads…\n", bm.Name, bm.B, bm.T, threads)
+	row, err := FwdBwd(bm, o.Duration)
+	if err != nil || torch == nil {
+		return row, err
+	}
+	fmt.Fprintf(o.Progress, "%s: PyTorch forward+backward, %d threads…\n", bm.Name, threads)
+	tr, err := torch.FwdBwd(bm, threads, o.Duration)
+	if err != nil {
+		return row, err
+	}
+	row.Torch, row.Ratio = &tr, row.TokensPerSec/tr.TokensPerSec
+	return row, nil
+}
+
+// WriteText prints r as the tables `resyn bench train` shows: one
+// forward+backward table per thread count, then generation.
 func (r Result) WriteText(out io.Writer) error {
-	fmt.Fprintf(out, "machine %s, %d threads; fp32 matmul peak (rn_sgemm_nt, n=%d): %.1f GFLOP/s\n",
-		r.Machine, r.Threads, r.PeakShape, r.PeakGFLOPs)
+	fmt.Fprintf(out, "machine %s; fp32 matmul peak (rn_sgemm_nt, n=%d): %.1f GFLOP/s on %d threads\n",
+		r.Machine, r.PeakShape, r.PeakGFLOPs, r.Threads)
 	if r.LoadAvg != "" {
 		fmt.Fprintf(out, "load average (1 min): %s\n", r.LoadAvg)
 	}
-	fmt.Fprintln(out)
-	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "model\tparams\ttokens/batch\tfwd+bwd tokens/s\tGFLOP/s\tof peak\tAdamW step\t")
-	for _, t := range r.Train {
-		fmt.Fprintf(w, "%s\t%.1fM\t%d\t%.0f\t%.1f\t%.0f%%\t%.1f ms\t\n", t.Model, float64(t.Params)/1e6, t.Tokens,
-			t.TokensPerSec, t.GFLOPs, 100*t.OfPeak, t.StepMS)
+	fmt.Fprintf(out, "PyTorch reference: %s\n", r.Torch)
+	for i := 0; i < len(r.Train); {
+		th := r.Train[i].Threads
+		fmt.Fprintf(out, "\nforward+backward, %d thread(s):\n", th)
+		w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(w, "model\tparams\ttokens/batch\tnative tokens/s\tGFLOP/s\tof peak\tAdamW step\tPyTorch tokens/s\tnative/PyTorch\t")
+		for ; i < len(r.Train) && r.Train[i].Threads == th; i++ {
+			t := r.Train[i]
+			pt, ratio := "-", "-"
+			if t.Torch != nil {
+				pt, ratio = fmt.Sprintf("%.0f", t.Torch.TokensPerSec), fmt.Sprintf("%.2fx", t.Ratio)
+			}
+			fmt.Fprintf(w, "%s\t%.2fM\t%d\t%.0f\t%.1f\t%.0f%%\t%.1f ms\t%s\t%s\t\n", t.Model, float64(t.Params)/1e6,
+				t.Tokens, t.TokensPerSec, t.GFLOPs, 100*t.OfPeak, t.StepMS, pt, ratio)
+		}
+		w.Flush()
 	}
-	w.Flush()
-	fmt.Fprintf(out, "\ngeneration (prompt %d tokens, %d new, temperature 1, KV cache):\n", r.GenPrompt, r.GenNewTokens)
-	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(out, "\ngeneration on %d threads (prompt %d tokens, %d new, temperature 1, KV cache):\n", r.Threads,
+		r.GenPrompt, r.GenNewTokens)
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(w, "model\tbatch\ttokens/s\t")
 	for _, g := range r.Generate {
 		fmt.Fprintf(w, "%s\t%d\t%.0f\t\n", g.Model, g.Batch, g.TokensPerSec)
@@ -241,7 +314,11 @@ func FwdBwd(bm Model, d time.Duration) (TrainRow, error) {
 		return err
 	})
 	flops := 3 * bm.Cfg.ForwardFLOPs(bm.B, bm.T)
-	return TrainRow{Model: bm.Name, Params: m.NumParams(), Tokens: n, TokensPerSec: float64(n) / s,
+	threads := bm.Cfg.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	return TrainRow{Model: bm.Name, Threads: threads, Params: m.NumParams(), Tokens: n, TokensPerSec: float64(n) / s,
 		GFLOPs: flops / s / 1e9, StepMS: st * 1e3}, err
 }
 

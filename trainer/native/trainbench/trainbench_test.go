@@ -33,7 +33,7 @@ func TestRowsReportTheWorkDone(t *testing.T) {
 	}
 	var b bytes.Buffer
 	r := Result{Machine: "m", Threads: 1, PeakShape: 64, PeakGFLOPs: 10, Train: []TrainRow{row}, Generate: []GenRow{{bm.Name, 1, 100}}, GenPrompt: 32, GenNewTokens: 4}
-	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), bm.Name) || !strings.Contains(b.String(), "fwd+bwd tokens/s") {
+	if err := r.WriteText(&b); err != nil || !strings.Contains(b.String(), bm.Name) || !strings.Contains(b.String(), "native tokens/s") {
 		t.Fatalf("text: %v\n%s", err, b.String())
 	}
 }
