@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"resyn/core/dataset"
+	"resyn/storage"
 	"resyn/trainer/experiment"
 )
 
@@ -92,7 +93,7 @@ func newExperimentShowCmd() *cobra.Command {
 			if len(args) == 0 {
 				return experiment.WriteList(os.Stdout, db)
 			}
-			id, err := parseRunID(args[0])
+			id, err := storage.ParseID(args[0], storage.RunExperiment)
 			if err != nil {
 				return err
 			}

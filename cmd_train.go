@@ -196,7 +196,7 @@ func newTrainExportCmd() *cobra.Command {
 		Use:  "export RUN",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseRunID(args[0])
+			id, err := storage.ParseID(args[0], storage.RunTrain)
 			if err != nil {
 				return err
 			}
@@ -230,7 +230,7 @@ func newTrainSignalsCmd() *cobra.Command {
 		Use:  "signals RUN",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseRunID(args[0])
+			id, err := storage.ParseID(args[0], storage.RunTrain)
 			if err != nil {
 				return err
 			}
@@ -262,12 +262,4 @@ func newTrainSignalsCmd() *cobra.Command {
 	sf.AddFlags(c.Flags())
 	c.Flags().BoolVar(&asJSON, "json", false, "print every environment's signal and pass-rate curve as JSON")
 	return c
-}
-
-func parseRunID(s string) (uint64, error) {
-	var id uint64
-	if _, err := fmt.Sscan(s, &id); err != nil || id == 0 || fmt.Sprint(id) != s {
-		return 0, fmt.Errorf("%q is not a run number (resyn train runs are numbered from 1)", s)
-	}
-	return id, nil
 }

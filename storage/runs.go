@@ -29,6 +29,16 @@ func (k RunKind) String() string {
 	return fmt.Sprintf("run kind %d", uint8(k))
 }
 
+// ParseID reads the number of a run of kind as a person types it: a
+// whole number from 1, with nothing around it.
+func ParseID(s string, kind RunKind) (uint64, error) {
+	var id uint64
+	if _, err := fmt.Sscan(s, &id); err != nil || id == 0 || fmt.Sprint(id) != s {
+		return 0, fmt.Errorf("%q is not a run number (%ss are numbered from 1)", s, kind)
+	}
+	return id, nil
+}
+
 // RunStatus is where a synthesis or training run stands (SynthRun.Status,
 // TrainRun.Status). A run is stored RunRunning while a process runs it and
 // ends in one of the others; RunInterrupted is only ever read, never
