@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -28,7 +29,7 @@ type Options struct {
 
 	Store     *storage.DB
 	StorePath string
-	Out       string // checkpoint directories go under it (default: beside the store)
+	Out       string // each run's checkpoint directory goes under it (default: runs/<time> beside the store)
 	Threads   int    // CPU threads of each run (default 1)
 	Parallel  int    // runs at a time (default 1)
 	Backend   string // grpo.Spec.Backend
@@ -255,8 +256,11 @@ func runCell(ctx context.Context, o Options, d Design, c Cell, expID uint64) Cel
 		Overrides: grpo.Overrides{Steps: d.Steps, SFTSteps: &sft, EvalN: &evalN, Seed: &seed, TrainInstances: &per, AnswerNLL: true,
 			EvalSamples: &samples, NoInitEval: true},
 		Backend: o.Backend, Threads: threads, EnvWorkers: 1,
-		Store: o.Store, StorePath: o.StorePath, Out: o.Out,
+		Store: o.Store, StorePath: o.StorePath,
 		Name: fmt.Sprintf("diversity %d: K=%d seed %d", expID, c.K, c.Seed)}
+	if o.Out != "" { // a directory of each run's own under it
+		spec.Out = filepath.Join(o.Out, fmt.Sprintf("experiment%d-k%d-seed%d-%s", expID, c.K, c.Seed, time.Now().Format("20060102-150405")))
+	}
 	if d.Preset != "" {
 		spec.TokenizerEnvs = d.Envs // one vocabulary for every subset; a model directory has its own
 	}

@@ -655,21 +655,27 @@ func (s Spec) resumeModel(r *Run, run storage.TrainRun) (*tokenizer.Tokenizer, h
 
 // RunDir is a new run's checkpoint directory, absolute (the store records
 // it, and a resume may run from another directory): out, or a new
-// runs/<time> beside the store file.
+// runs/<time> beside the store file, created here so that no other run
+// takes the same.
 func RunDir(out, storePath string) (string, error) {
 	if out != "" {
 		return filepath.Abs(out)
 	}
 	base := filepath.Join(filepath.Dir(storePath), "runs", time.Now().Format("20060102-150405"))
+	if err := os.MkdirAll(filepath.Dir(base), 0o755); err != nil {
+		return "", fmt.Errorf("choosing a run directory (or pass --out DIR): %w", err)
+	}
+	// The name is taken by creating it: runs started in the same second
+	// (an experiment's parallel runs, two terminals) get different ones.
 	dir := base
 	for i := 2; ; i++ {
-		_, err := os.Stat(dir)
-		if errors.Is(err, os.ErrNotExist) {
+		err := os.Mkdir(dir, 0o755)
+		if err == nil {
 			return filepath.Abs(dir)
 		}
-		if err != nil {
-			// Not "taken" but unusable (runs is a file, no permission):
-			// every other name would fail the same way.
+		if !errors.Is(err, os.ErrExist) {
+			// Not "taken" but unusable (no permission): every other name
+			// would fail the same way.
 			return "", fmt.Errorf("choosing a run directory (or pass --out DIR): %w", err)
 		}
 		dir = fmt.Sprintf("%s-%d", base, i)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,33 @@ func TestRunDirUnusable(t *testing.T) {
 	}
 	if got, err := RunDir(filepath.Join(dir, "out"), ""); err != nil || got != filepath.Join(dir, "out") {
 		t.Errorf("RunDir(out): %q, %v", got, err)
+	}
+}
+
+// Runs started at once (an experiment's parallel runs) get directories of
+// their own. Mutation caught: choosing a free name without taking it.
+func TestRunDirsStartedTogetherDiffer(t *testing.T) {
+	store := filepath.Join(t.TempDir(), "resyn.db")
+	dirs := make([]string, 8)
+	var wg sync.WaitGroup
+	for i := range dirs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d, err := RunDir("", store)
+			if err != nil {
+				t.Error(err)
+			}
+			dirs[i] = d
+		}()
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if seen[d] {
+			t.Fatalf("two runs got %s: %v", d, dirs)
+		}
+		seen[d] = true
 	}
 }
 
