@@ -108,6 +108,11 @@ func TestCurvesMeanAndSD(t *testing.T) {
 	if n := strings.Count(svg.String(), "<polyline"); n != 3 {
 		t.Errorf("%d mean lines; want 3", n)
 	}
+	// A panel without values (the tags-out NLL, which this report lacks)
+	// is left out; axes of values that are never negative stop at 0.
+	if strings.Contains(svg.String(), "tags left out") || strings.Contains(svg.String(), `end">-`) {
+		t.Errorf("an empty panel, or a negative tick on a non-negative axis:\n%s", svg.String())
+	}
 }
 
 // tinyDesign trains two environments at K = 1 and 2 with a few steps.
