@@ -76,8 +76,8 @@ func TestSubsetsAreNested(t *testing.T) {
 func TestCurvesMeanAndSD(t *testing.T) {
 	nll := func(v float64) *float64 { return &v }
 	r := Report{Design: Design{Ks: []int{1, 2}}, Cells: []Cell{
-		{K: 1, Seed: 1, Status: CellDone, Holdout: &Metrics{Reward: 0.1, AnswerNLL: nll(3)}, InDist: &Metrics{Reward: 0.5}},
-		{K: 1, Seed: 2, Status: CellDone, Holdout: &Metrics{Reward: 0.3, AnswerNLL: nll(1)}, InDist: &Metrics{Reward: 0.7}},
+		{K: 1, Seed: 1, Status: CellDone, Holdout: &Metrics{Reward: 0, AnswerNLL: nll(3)}, InDist: &Metrics{Reward: 0.5}},
+		{K: 1, Seed: 2, Status: CellDone, Holdout: &Metrics{Reward: 0.4, AnswerNLL: nll(1)}, InDist: &Metrics{Reward: 0.7}},
 		{K: 2, Seed: 1, Status: CellFailed, Error: "x"},
 		{K: 2, Seed: 2, Status: CellDone, Holdout: &Metrics{Reward: 0.4, AnswerNLL: nll(2)}, InDist: &Metrics{Reward: 0.2}},
 	}}
@@ -85,7 +85,7 @@ func TestCurvesMeanAndSD(t *testing.T) {
 	if len(c) != 2 || c[0].N != 2 || c[1].N != 1 {
 		t.Fatalf("curves %+v", c)
 	}
-	if math.Abs(c[0].Holdout.Mean-0.2) > 1e-12 || math.Abs(c[0].Holdout.SD-math.Sqrt(0.02)) > 1e-12 || c[0].HoldoutNLL.Mean != 2 || c[0].InDist.Mean != 0.6 {
+	if math.Abs(c[0].Holdout.Mean-0.2) > 1e-12 || math.Abs(c[0].Holdout.SD-math.Sqrt(0.08)) > 1e-12 || c[0].HoldoutNLL.Mean != 2 || c[0].InDist.Mean != 0.6 {
 		t.Errorf("K=1: %+v", c[0])
 	}
 	if c[1].Holdout.SD != 0 || c[1].Holdout.Mean != 0.4 {
