@@ -65,6 +65,13 @@ type inspected struct {
 	file    os.FileInfo
 	version uint64 // schema version
 	walked  bool   // pages walked and sound (writers need this)
+	// pin holds the file open (no lock) while it is remembered: a file
+	// that replaced it could otherwise be given its freed inode number and
+	// pass for it (os.SameFile), skipping the inspection — a damaged store
+	// renamed over the path was once written to that way. The locks are
+	// per open file (OFD on Linux, flock elsewhere), so closing the pin
+	// releases none of a session's.
+	pin *os.File
 }
 
 // Tx is one transaction, handed to the function given to View, Update or
@@ -273,9 +280,20 @@ func (db *DB) inspect(s *session, write, walk bool) error {
 		}
 		in.version = SchemaVersion
 	}
+	if f, err := os.Open(db.path); err == nil {
+		if st, err := f.Stat(); err == nil && os.SameFile(st, s.info) {
+			in.pin = f
+		} else {
+			f.Close()
+		}
+	}
 	db.mu.Lock()
+	old := db.seen
 	db.seen = in
 	db.mu.Unlock()
+	if old != nil && old.pin != nil {
+		old.pin.Close()
+	}
 	return nil
 }
 
@@ -452,6 +470,10 @@ func (db *DB) Close() error {
 	}
 	db.mu.Lock()
 	db.closed = true
+	if db.seen != nil && db.seen.pin != nil {
+		db.seen.pin.Close()
+		db.seen.pin = nil
+	}
 	db.mu.Unlock()
 	return nil
 }
